@@ -1,0 +1,156 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** A CIDR such as 10.0.0.0/8 or ::1/128; a bare address means a single host. */
+const cidr = z.string().refine(
+  (value) => {
+    const [address = '', prefix] = value.split('/');
+    const family = isIP(address);
+    if (family === 0) return false;
+    if (prefix === undefined) return true;
+    const bits = Number(prefix);
+    return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or CIDR, e.g. 192.0.2.0/24 or ::1/128' },
+);
+
+const domain = z
+  .string()
+  .min(1)
+  .transform((value) => value.toLowerCase())
+  .refine((value) => /^[a-z0-9.-]+$/.test(value) || /[^\x00-\x7f]/.test(value), {
+    message: 'must be a domain name',
+  });
+
+const seconds = z.number().positive();
+
+export const limitsSchema = z.strictObject({
+  /** Largest message in bytes, advertised in SIZE and enforced while streaming. */
+  maxMessageSize: z.number().int().positive().default(25 * 1024 * 1024),
+  /** RFC 5321 §4.5.3.1.8 asks that at least 100 be accepted. */
+  maxRecipients: z.number().int().min(1).default(100),
+  maxConnections: z.number().int().min(1).default(200),
+  maxConnectionsPerClient: z.number().int().min(1).default(20),
+  /** RFC 5321 §4.5.3.2: 5 minutes for commands, 10 minutes for the end of DATA. */
+  idleTimeoutSeconds: seconds.default(300),
+  authFailuresBeforeDisconnect: z.number().int().min(1).default(3),
+});
+
+export const policySchema = z.strictObject({
+  /** none: AUTH never offered; optional: offered, not needed; required: MAIL needs it. */
+  auth: z.enum(['none', 'optional', 'required']).default('none'),
+  /** Offer and accept AUTH only inside TLS (Postfix smtpd_tls_auth_only). */
+  authRequiresTls: z.boolean().default(true),
+  authMechanisms: z.array(z.enum(['PLAIN', 'LOGIN'])).min(1).default(['PLAIN', 'LOGIN']),
+  /** Which envelope senders an authenticated user may use: their own addresses, or any. */
+  authenticatedSenders: z.enum(['own', 'any']).default('own'),
+  relay: z
+    .strictObject({
+      /** Clients in these networks may relay to any domain. */
+      trustedNetworks: z.array(cidr).default([]),
+      /** Authenticated clients may relay to any domain. */
+      authenticated: z.boolean().default(true),
+    })
+    .prefault({}),
+  limits: limitsSchema.prefault({}),
+  /**
+   * What to do with a bare CR or LF inside DATA: normalise it to CRLF (Postfix's default)
+   * or refuse the message. Either way the spool never holds one.
+   */
+  bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
+  /** Milliseconds to wait before the greeting; a talker that speaks first is refused. */
+  greetPauseMs: z.number().int().min(0).max(30_000).default(0),
+});
+
+export const listenerSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and dashes'),
+  role: z.enum(['relay', 'submission', 'submissions']),
+  port: z.number().int().min(0).max(65535),
+  host: z.string().min(1).default('0.0.0.0'),
+  tls: z.enum(['none', 'starttls', 'implicit']),
+  policy: z.string().min(1),
+});
+
+const userSchema = z.strictObject({
+  username: z.string().min(1),
+  /** scrypt hash made by `mailwharf hash-password`. */
+  passwordHash: z.string().regex(/^scrypt\$/, 'must be a hash made by `mailwharf hash-password`'),
+  /** Envelope senders this user may use; defaults to the username when it is an address. */
+  addresses: z.array(z.string()).optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    hostname: z.string().min(1).default('localhost'),
+    /** Domains we receive mail for; anything else is relaying. */
+    acceptedDomains: z.array(domain).default([]),
+    /** capture: keep mail for the web UI and API; relay: deliver onward (see the relay issue). */
+    mode: z.enum(['capture', 'relay']).default('relay'),
+    spool: z.strictObject({ dir: z.string().min(1).default('spool') }).prefault({}),
+    tls: z
+      .strictObject({
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        /** Where the self-signed certificate is kept when cert and key are not set. */
+        selfSignedDir: z.string().default('certs'),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      })
+      .prefault({})
+      .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), {
+        message: 'cert and key must be set together',
+      }),
+    auth: z
+      .strictObject({
+        /** Accept any username and password. Meant for the dev profile only. */
+        acceptAnyCredentials: z.boolean().default(false),
+        users: z.array(userSchema).default([]),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        pretty: z.boolean().optional(),
+      })
+      .prefault({}),
+    shutdownGraceSeconds: seconds.default(30),
+    policies: z.record(z.string(), policySchema),
+    listeners: z.array(listenerSchema).min(1),
+  })
+  .superRefine((config, ctx) => {
+    config.listeners.forEach((listener, index) => {
+      const policy = config.policies[listener.policy];
+      if (!policy) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', index, 'policy'],
+          message: `names policy "${listener.policy}", which is not defined under policies`,
+        });
+        return;
+      }
+      // Submission exists for authenticated senders; a start-up check, as maddy does.
+      if (listener.role !== 'relay' && policy.auth === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', index, 'policy'],
+          message: `role ${listener.role} needs a policy with auth: required (or optional)`,
+        });
+      }
+      if (listener.role === 'submissions' && listener.tls !== 'implicit') {
+        ctx.addIssue({ code: 'custom', path: ['listeners', index, 'tls'], message: 'role submissions needs tls: implicit' });
+      }
+    });
+    const names = new Set<string>();
+    config.listeners.forEach((listener, index) => {
+      if (names.has(listener.name)) {
+        ctx.addIssue({ code: 'custom', path: ['listeners', index, 'name'], message: `duplicate listener name "${listener.name}"` });
+      }
+      names.add(listener.name);
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type Policy = z.output<typeof policySchema>;
+export type Limits = z.output<typeof limitsSchema>;
+export type ListenerConfig = z.output<typeof listenerSchema>;
+export type UserConfig = z.output<typeof userSchema>;

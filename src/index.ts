@@ -1,0 +1,6 @@
+export { createServer, type MailwharfServer, type ServerOptions } from './server.js';
+export { loadConfigFile, validateConfig, ConfigError, bundledConfigDir } from './config/load.js';
+export type { Config, ConfigInput, Policy, ListenerConfig } from './config/schema.js';
+export { replies, renderReply, type SmtpReply } from './smtp/replies.js';
+export type { Envelope } from './spool/envelope.js';
+export { hashPassword } from './auth/passwords.js';

@@ -1,0 +1,86 @@
+/**
+ * The policy decisions of the pipeline, one pure function per SMTP phase. Each takes
+ * the listener's policy and the facts of the session and returns a Verdict; the session
+ * adapter turns a rejection into the catalogue reply. No sockets, no I/O.
+ */
+import { domainToASCII } from 'node:url';
+import type { Limits, Policy } from '../config/schema.js';
+import { replies } from '../smtp/replies.js';
+import type { NetworkSet } from './networks.js';
+import { accept, reject, type Verdict } from './verdict.js';
+
+export interface ConnectionCounts {
+  /** Open sessions on this listener, this one included. */
+  readonly listener: number;
+  /** Open sessions on this listener from the same client address, this one included. */
+  readonly client: number;
+}
+
+export function checkConnect(limits: Limits, counts: ConnectionCounts): Verdict {
+  if (counts.listener > limits.maxConnections) return reject(replies.tooManyConnections);
+  if (counts.client > limits.maxConnectionsPerClient) return reject(replies.tooManyConnectionsFromClient);
+  return accept;
+}
+
+export interface SenderFacts {
+  readonly sender: string;
+  /** The SIZE= the client declared at MAIL, if any. */
+  readonly declaredSize: number | undefined;
+  /** Undefined when the session has not authenticated. */
+  readonly user: { readonly username: string; readonly addresses: readonly string[] } | undefined;
+}
+
+export function checkMailFrom(policy: Policy, facts: SenderFacts): Verdict {
+  if (policy.auth === 'required' && !facts.user) return reject(replies.authRequired);
+  if (facts.declaredSize !== undefined && facts.declaredSize > policy.limits.maxMessageSize) {
+    return reject(replies.messageTooBigForSize);
+  }
+  if (facts.user && policy.authenticatedSenders === 'own') {
+    const sender = facts.sender.toLowerCase();
+    const owned = facts.user.addresses.some((address) => address.toLowerCase() === sender);
+    if (!owned) return reject(replies.senderNotOwned);
+  }
+  return accept;
+}
+
+/** The domain of an address in A-label form, so IDN and ASCII spellings compare equal. */
+export function addressDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  const domain = at < 0 ? '' : address.slice(at + 1);
+  return domainToASCII(domain.toLowerCase()) || domain.toLowerCase();
+}
+
+export interface RecipientFacts {
+  readonly recipient: string;
+  readonly clientAddress: string;
+  readonly authenticated: boolean;
+}
+
+export interface RelayRules {
+  readonly acceptedDomains: ReadonlySet<string>;
+  readonly trustedNetworks: NetworkSet;
+  readonly relayForAuthenticated: boolean;
+}
+
+/** Never an open relay: mail for other domains needs AUTH or a trusted network. */
+export function checkRcptTo(rules: RelayRules, facts: RecipientFacts): Verdict {
+  if (rules.acceptedDomains.has(addressDomain(facts.recipient))) return accept;
+  if (facts.authenticated && rules.relayForAuthenticated) return accept;
+  if (rules.trustedNetworks.contains(facts.clientAddress)) return accept;
+  return reject(replies.relayDenied);
+}
+
+export function relayRules(policy: Policy, acceptedDomains: readonly string[], trusted: NetworkSet): RelayRules {
+  return {
+    acceptedDomains: new Set(acceptedDomains.map((domain) => domainToASCII(domain) || domain)),
+    trustedNetworks: trusted,
+    relayForAuthenticated: policy.relay.authenticated,
+  };
+}
+
+/** After this many failures the connection is closed (421), so guessing costs a reconnect. */
+export function authFailureVerdict(limits: Limits, failuresSoFar: number): Verdict {
+  return failuresSoFar >= limits.authFailuresBeforeDisconnect
+    ? reject(replies.authTooManyFailures)
+    : reject(replies.authFailed);
+}

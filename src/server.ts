@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { createAuthenticator } from './auth/users.js';
+import { createListener, type Listener } from './listeners/listener.js';
+import { createLogger } from './logging.js';
+import { Spool } from './spool/spool.js';
+import { loadTlsMaterial } from './tls/certificates.js';
+
+export interface MailwharfServer {
+  readonly config: Config;
+  readonly spool: Spool;
+  readonly log: Logger;
+  /** Bound port per listener name (meaningful after start). */
+  readonly ports: Readonly<Record<string, number>>;
+  start(): Promise<void>;
+  /** Stops accepting, lets sessions finish within the grace period; idempotent. */
+  stop(): Promise<void>;
+  /** Re-reads the certificate files (SIGHUP). */
+  reloadTls(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly logger?: Logger;
+}
+
+/** Builds every service from config and wires them; used by the CLI and by tests alike. */
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<MailwharfServer> {
+  const log = options.logger ?? createLogger(config.log);
+  const { spool, removed } = await Spool.open(config.spool.dir);
+  if (removed.length > 0) log.warn({ removed }, 'removed unacknowledged spool files left by a crash');
+  const tls = await loadTlsMaterial(config.tls, config.hostname);
+  log.info({ source: tls.source, selfSigned: tls.selfSigned }, 'TLS certificate loaded');
+  const authenticate = createAuthenticator(config.auth);
+
+  const listeners: Listener[] = config.listeners.map((listener) => {
+    const policy = config.policies[listener.policy];
+    // The schema guarantees the policy exists; this is a bug if it fires.
+    if (!policy) throw new Error(`listener ${listener.name}: unknown policy ${listener.policy}`);
+    return createListener(listener, policy, {
+      hostname: config.hostname,
+      acceptedDomains: config.acceptedDomains,
+      spool,
+      authenticate,
+      log,
+      mode: config.mode,
+      tls,
+      minTlsVersion: config.tls.minVersion,
+      shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+    });
+  });
+
+  const ports: Record<string, number> = {};
+  let stopping: Promise<void> | undefined;
+  let started = false;
+
+  return {
+    config,
+    spool,
+    log,
+    ports,
+    async start() {
+      try {
+        for (const listener of listeners) {
+          await listener.listen();
+          ports[listener.config.name] = listener.port();
+        }
+        started = true;
+      } catch (error) {
+        await Promise.all(listeners.filter((l) => l.port() !== 0).map((l) => l.close()));
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (!started) return;
+        log.info('stopping: no new connections, waiting for sessions to finish');
+        await Promise.all(listeners.map((listener) => listener.close()));
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+    async reloadTls() {
+      const fresh = await loadTlsMaterial(config.tls, config.hostname);
+      for (const listener of listeners) listener.updateTls(fresh);
+      log.info({ source: fresh.source }, 'TLS certificate reloaded');
+    },
+  };
+}

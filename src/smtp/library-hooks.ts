@@ -1,0 +1,95 @@
+/**
+ * The two places where mailwharf changes smtp-server's own behaviour rather than
+ * configuring it. Both depend on the library's internals, so the version is pinned
+ * exactly in package.json and test/e2e/library-hooks.test.ts fails loudly when an
+ * upgrade breaks either:
+ *
+ * 1. The greeting pause. SMTPConnection.init() waits a fixed 100 ms before the 220
+ *    greeting (early-talker detection). We make it the listener's `greetPauseMs`.
+ * 2. Reply rendering. With enhanced status codes on, send() derives the enhanced code
+ *    from the basic one (any 550 becomes 5.1.1). Replies from our catalogue already
+ *    carry their enhanced code and are written as they are; the library's own replies
+ *    go through the listener's `rewriteReply`, which may swap in a catalogue reply.
+ *
+ * Servers without hooks attached keep the library's behaviour untouched.
+ */
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { hasEnhancedCode, replyText, type SmtpReply } from './replies.js';
+
+export const PATCHED_SMTP_SERVER_VERSION = '3.21.6';
+
+export interface LibraryReply {
+  readonly code: number;
+  readonly text: string;
+  readonly context: string | false | undefined;
+}
+
+export interface ServerHooks {
+  readonly greetPauseMs: number;
+  /** Returns the catalogue reply to send instead of a library reply, or undefined to keep it. */
+  readonly rewriteReply: (reply: LibraryReply, session: SMTPServerSession, secure: boolean) => SmtpReply | undefined;
+}
+
+const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
+
+export function attachHooks(server: SMTPServer, hooks: ServerHooks): void {
+  installPatches();
+  hooksByServer.set(server, hooks);
+}
+
+let installed = false;
+
+function installPatches(): void {
+  if (installed) return;
+  installed = true;
+  const proto = SMTPConnection.prototype;
+  const originalInit = proto.init;
+  const originalSend = proto.send;
+
+  proto.init = function init(this: SMTPConnection): void {
+    const hooks = hooksByServer.get(this._server);
+    if (!hooks) {
+      originalInit.call(this);
+      return;
+    }
+    // The library's init() with the pause taken from policy instead of a fixed 100 ms.
+    this._setListeners(() => {
+      const maxClients = this._server.options.maxClients;
+      if (maxClients && this._server.connections.size > maxClients) {
+        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      if (hooks.greetPauseMs === 0) {
+        this.connectionReady();
+        return;
+      }
+      setTimeout(() => {
+        this.connectionReady();
+      }, hooks.greetPauseMs).unref();
+    });
+  };
+
+  proto.send = function send(
+    this: SMTPConnection,
+    code: number,
+    data?: string | string[] | null,
+    context?: string | false,
+  ): void {
+    const hooks = hooksByServer.get(this._server);
+    if (!hooks || typeof data !== 'string') {
+      originalSend.call(this, code, data, context);
+      return;
+    }
+    if (hasEnhancedCode(data)) {
+      originalSend.call(this, code, data, false);
+      return;
+    }
+    const replacement = hooks.rewriteReply({ code, text: data, context }, this.session, this.secure);
+    if (replacement) {
+      originalSend.call(this, replacement.code, replyText(replacement), false);
+      return;
+    }
+    originalSend.call(this, code, data, context);
+  };
+}

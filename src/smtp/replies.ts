@@ -1,0 +1,67 @@
+/**
+ * Every reply mailwharf itself sends, in one catalogue: basic code, RFC 3463 enhanced
+ * code and a client-safe text. Tests assert on these by name.
+ */
+export interface SmtpReply {
+  readonly code: number;
+  readonly enhanced: string;
+  readonly text: string;
+}
+
+function reply(code: number, enhanced: string, text: string): SmtpReply {
+  return { code, enhanced, text };
+}
+
+export const replies = {
+  // connection
+  tooManyConnections: reply(421, '4.7.0', 'Too many connections, try again later'),
+  tooManyConnectionsFromClient: reply(421, '4.7.0', 'Too many connections from your address, try again later'),
+  earlyTalker: reply(421, '4.7.0', 'You talked before the greeting; closing'),
+  shuttingDown: reply(421, '4.3.2', 'Server shutting down, try again later'),
+  idleTimeout: reply(421, '4.4.2', 'Idle timeout, closing connection'),
+  // auth
+  authRequired: reply(530, '5.7.0', 'Authentication required'),
+  authNeedsTls: reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
+  authNotOffered: reply(503, '5.5.1', 'Authentication not enabled'),
+  authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
+  authTooManyFailures: reply(421, '4.7.0', 'Too many failed authentication attempts, closing'),
+  authSucceeded: reply(235, '2.7.0', 'Authentication successful'),
+  // mail from
+  senderNotOwned: reply(553, '5.7.1', 'Sender address not owned by the authenticated user'),
+  messageTooBigForSize: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  // rcpt to
+  relayDenied: reply(554, '5.7.1', 'Relay access denied'),
+  tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
+  // data
+  messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  bareLineEnding: reply(550, '5.6.0', 'Bare CR or LF in message; use CRLF line endings'),
+  diskFull: reply(452, '4.3.1', 'Insufficient system storage'),
+  localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
+} as const satisfies Record<string, SmtpReply>;
+
+export type ReplyName = keyof typeof replies;
+
+export function queued(queueId: string): SmtpReply {
+  return reply(250, '2.0.0', `Ok: queued as ${queueId}`);
+}
+
+export function renderReply(r: SmtpReply): string {
+  return `${r.code} ${r.enhanced} ${r.text}`;
+}
+
+/** The text part smtp-server writes after the code: our enhanced code, then our text. */
+export function replyText(r: SmtpReply): string {
+  return `${r.enhanced} ${r.text}`;
+}
+
+/** An Error in the shape smtp-server's callbacks expect, carrying our exact reply. */
+export function replyError(r: SmtpReply): Error & { responseCode: number } {
+  return Object.assign(new Error(replyText(r)), { responseCode: r.code });
+}
+
+const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** True when a reply text already starts with an enhanced code, i.e. came from this catalogue. */
+export function hasEnhancedCode(text: string): boolean {
+  return ENHANCED_PREFIX.test(text);
+}

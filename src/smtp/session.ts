@@ -1,0 +1,285 @@
+/**
+ * The session adapter: smtp-server's callbacks in, pipeline stages asked, catalogue
+ * replies out, accepted messages into the spool. One adapter serves every listener;
+ * a listener differs only by its ListenerConfig and Policy.
+ */
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerOptions,
+  SMTPServerSession,
+} from 'smtp-server';
+import type { Logger } from 'pino';
+import type { ListenerConfig, Policy } from '../config/schema.js';
+import type { AuthenticatedUser, Authenticator } from '../auth/users.js';
+import { networkSet, plainAddress } from '../pipeline/networks.js';
+import {
+  authFailureVerdict,
+  checkConnect,
+  checkMailFrom,
+  checkRcptTo,
+  relayRules,
+} from '../pipeline/stages.js';
+import type { Verdict } from '../pipeline/verdict.js';
+import type { Envelope, Recipient } from '../spool/envelope.js';
+import { newQueueId } from '../spool/queue-id.js';
+import { receivedHeader } from '../spool/received.js';
+import { receiveMessage } from '../spool/receive.js';
+import { isErrno, type Spool } from '../spool/spool.js';
+import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
+
+export interface SessionDeps {
+  readonly listener: ListenerConfig;
+  readonly policy: Policy;
+  readonly hostname: string;
+  readonly acceptedDomains: readonly string[];
+  readonly spool: Spool;
+  readonly authenticate: Authenticator;
+  readonly log: Logger;
+  readonly mode: 'capture' | 'relay';
+  /** The port actually bound (differs from listener.port when that is 0). */
+  readonly boundPort: () => number;
+}
+
+interface ConnectionState {
+  readonly log: Logger;
+  readonly clientAddress: string;
+  authFailures: number;
+  user: AuthenticatedUser | undefined;
+}
+
+type Callback = (error?: Error | null) => void;
+
+type Handlers = Required<
+  Pick<SMTPServerOptions, 'onConnect' | 'onSecure' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>
+>;
+
+function toError(verdict: Verdict): Error | null {
+  return verdict.kind === 'reject' ? replyError(verdict.reply) : null;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** AUTH is hidden (and refused) until TLS when the policy says so, and always where auth is none. */
+function disabledCommands(listener: ListenerConfig, policy: Policy, secure: boolean): string[] {
+  const disabled: string[] = [];
+  if (listener.tls !== 'starttls') disabled.push('STARTTLS');
+  if (policy.auth === 'none' || (policy.authRequiresTls && !secure)) disabled.push('AUTH');
+  return disabled;
+}
+
+export function createSessionHandlers(deps: SessionDeps): Handlers {
+  const { listener, policy, spool } = deps;
+  const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
+  const connections = new Map<string, ConnectionState>();
+  const perClient = new Map<string, number>();
+
+  const stateOf = (session: SMTPServerSession): ConnectionState | undefined => connections.get(session.id);
+
+  return {
+    onConnect(session, callback) {
+      const clientAddress = plainAddress(session.remoteAddress);
+      const clientCount = (perClient.get(clientAddress) ?? 0) + 1;
+      const log = deps.log.child({ session: session.id, client: clientAddress });
+      const verdict = checkConnect(policy.limits, { listener: connections.size + 1, client: clientCount });
+      if (verdict.kind === 'reject') {
+        log.warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
+        callback(toError(verdict));
+        return;
+      }
+      perClient.set(clientAddress, clientCount);
+      connections.set(session.id, { log, clientAddress, authFailures: 0, user: undefined });
+      session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
+      log.debug('connected');
+      callback();
+    },
+
+    onSecure(_socket, session, callback) {
+      const state = stateOf(session);
+      // RFC 3207 §4.2: nothing learnt before TLS survives it.
+      if (state) state.user = undefined;
+      session.disabledCommands = disabledCommands(listener, policy, true);
+      callback();
+    },
+
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const state = stateOf(session);
+      if (!state) {
+        callback(replyError(replies.localError));
+        return;
+      }
+      const username = auth.username ?? '';
+      deps.authenticate(username, auth.password ?? '').then(
+        (user) => {
+          if (user) {
+            state.user = user;
+            state.log.info({ user: user.username }, 'authenticated');
+            const response: SMTPServerAuthenticationResponse = { user: user.username };
+            callback(null, response);
+            return;
+          }
+          state.authFailures++;
+          const verdict = authFailureVerdict(policy.limits, state.authFailures);
+          state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
+          callback(toError(verdict));
+        },
+        (error: unknown) => {
+          state.log.error({ err: describe(error) }, 'authentication error');
+          callback(replyError(replies.localError));
+        },
+      );
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
+      const state = stateOf(session);
+      const declared = address.args === false ? undefined : address.args.SIZE;
+      const verdict = checkMailFrom(policy, {
+        sender: address.address,
+        declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
+        user: state?.user,
+      });
+      if (verdict.kind === 'reject') state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
+      callback(toError(verdict));
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback: Callback) {
+      const state = stateOf(session);
+      const verdict = checkRcptTo(rules, {
+        recipient: address.address,
+        clientAddress: state?.clientAddress ?? session.remoteAddress,
+        authenticated: state?.user !== undefined,
+      });
+      if (verdict.kind === 'reject') state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+      callback(toError(verdict));
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const state = stateOf(session);
+      if (!state) {
+        callback(replyError(replies.localError));
+        return;
+      }
+      acceptMessage(deps, state, session, stream).then(
+        (reply) => {
+          if (reply.code === 250) callback(null, replyText(reply));
+          else callback(replyError(reply));
+        },
+        (error: unknown) => {
+          state.log.error({ err: describe(error) }, 'unexpected error while receiving');
+          callback(replyError(replies.localError));
+        },
+      );
+    },
+
+    onClose(session) {
+      const state = connections.get(session.id);
+      if (!state) return;
+      connections.delete(session.id);
+      const remaining = (perClient.get(state.clientAddress) ?? 1) - 1;
+      if (remaining > 0) perClient.set(state.clientAddress, remaining);
+      else perClient.delete(state.clientAddress);
+      state.log.debug('closed');
+    },
+  };
+}
+
+function recipientsOf(session: SMTPServerSession): Recipient[] {
+  return session.envelope.rcptTo.map((rcpt) => ({
+    address: rcpt.address,
+    ...(rcpt.dsn?.notify ? { notify: rcpt.dsn.notify } : {}),
+    ...(rcpt.dsn?.orcpt ? { orcpt: rcpt.dsn.orcpt } : {}),
+  }));
+}
+
+/** DATA to durable spool; resolves with the reply to send. */
+async function acceptMessage(
+  deps: SessionDeps,
+  state: ConnectionState,
+  session: SMTPServerSession,
+  stream: SMTPServerDataStream,
+): Promise<SmtpReply> {
+  const id = newQueueId();
+  const log = state.log.child({ queueId: id });
+  const storageFailure = (error: unknown): SmtpReply => {
+    const full = isErrno(error, 'ENOSPC') || isErrno(error, 'EDQUOT');
+    log.error({ err: describe(error) }, full ? 'spool disk full' : 'spool write failed');
+    return full ? replies.diskFull : replies.localError;
+  };
+
+  let writer;
+  try {
+    writer = await deps.spool.begin(id);
+  } catch (error) {
+    return storageFailure(error);
+  }
+  const cipher = session.tlsOptions === false ? undefined : session.tlsOptions;
+  const tls = cipher ? { version: cipher.version, cipher: cipher.name } : undefined;
+  const recipients = recipientsOf(session);
+  const receivedAt = new Date();
+  const header = receivedHeader({
+    helo: session.hostNameAppearsAs,
+    clientAddress: state.clientAddress,
+    serverName: deps.hostname,
+    queueId: id,
+    esmtp: session.openingCommand !== 'HELO',
+    tls,
+    authenticated: state.user !== undefined,
+    recipients: recipients.map((r) => r.address),
+    date: receivedAt,
+  });
+
+  const outcome = await receiveMessage(stream, writer, header, deps.policy.limits.maxMessageSize);
+  const refuse = async (reply: SmtpReply): Promise<SmtpReply> => {
+    await writer.abort();
+    return reply;
+  };
+  switch (outcome.kind) {
+    case 'too-big':
+      log.info({ limit: deps.policy.limits.maxMessageSize }, 'message refused: too big');
+      return refuse(replies.messageTooBig);
+    case 'aborted':
+      log.info('client left during DATA');
+      return refuse(replies.localError);
+    case 'write-failed':
+      await writer.abort();
+      return storageFailure(outcome.error);
+    case 'stored':
+      break;
+  }
+  if (outcome.bareLineEndings > 0) {
+    if (deps.policy.bareLineEndings === 'reject') {
+      log.info({ bare: outcome.bareLineEndings }, 'message refused: bare CR or LF');
+      return refuse(replies.bareLineEnding);
+    }
+    log.info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
+  }
+
+  const mailFrom = session.envelope.mailFrom;
+  const dsn = session.envelope.dsn;
+  const envelope: Envelope = {
+    version: 1,
+    id,
+    receivedAt: receivedAt.toISOString(),
+    size: outcome.bytes,
+    mailFrom: mailFrom === false ? '' : mailFrom.address,
+    rcptTo: recipients,
+    ...(dsn && (dsn.ret ?? dsn.envid) ? { dsn: { ...(dsn.ret ? { ret: dsn.ret } : {}), ...(dsn.envid ? { envid: dsn.envid } : {}) } } : {}),
+    smtputf8: session.envelope.smtpUtf8 === true,
+    client: { address: state.clientAddress, port: session.remotePort, helo: session.hostNameAppearsAs },
+    listener: { name: deps.listener.name, role: deps.listener.role, port: deps.boundPort() },
+    ...(state.user ? { authUser: state.user.username } : {}),
+    ...(tls ? { tls } : {}),
+    state: deps.mode === 'capture' ? 'captured' : 'queued',
+  };
+  try {
+    await writer.commit(envelope);
+  } catch (error) {
+    return storageFailure(error);
+  }
+  log.info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
+  return queued(id);
+}

@@ -1,0 +1,75 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Turns every bare CR and bare LF into CRLF, so the spool never holds one (smtp-server
+ * passes them through to onData unchanged). Counts what it changed, so a policy of
+ * `bareLineEndings: reject` can refuse the message instead.
+ */
+export class LineEndingNormalizer extends Transform {
+  /** Bare CRs and LFs seen so far. */
+  bareLineEndings = 0;
+  /** Bytes passed on, after normalising. */
+  bytesOut = 0;
+  private pendingCR = false;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const pieces: Buffer[] = [];
+    let start = 0;
+    let index = 0;
+    if (this.pendingCR) {
+      this.pendingCR = false;
+      pieces.push(CRLF);
+      if (chunk[0] === LF) {
+        index = 1;
+        start = 1;
+      } else {
+        this.bareLineEndings++;
+      }
+    }
+    for (; index < chunk.length; index++) {
+      const byte = chunk[index];
+      if (byte === LF) {
+        pieces.push(chunk.subarray(start, index), CRLF);
+        start = index + 1;
+        this.bareLineEndings++;
+      } else if (byte === CR) {
+        if (index + 1 === chunk.length) {
+          // The LF that would complete it may start the next chunk.
+          pieces.push(chunk.subarray(start, index));
+          start = index + 1;
+          this.pendingCR = true;
+        } else if (chunk[index + 1] === LF) {
+          index++;
+        } else {
+          pieces.push(chunk.subarray(start, index), CRLF);
+          start = index + 1;
+          this.bareLineEndings++;
+        }
+      }
+    }
+    if (start === 0 && pieces.length === 0) {
+      this.bytesOut += chunk.length;
+      callback(null, chunk);
+      return;
+    }
+    pieces.push(chunk.subarray(start));
+    const out = Buffer.concat(pieces);
+    this.bytesOut += out.length;
+    callback(null, out);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.pendingCR) {
+      this.pendingCR = false;
+      this.bareLineEndings++;
+      this.bytesOut += CRLF.length;
+      callback(null, CRLF);
+      return;
+    }
+    callback();
+  }
+}

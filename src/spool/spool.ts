@@ -1,0 +1,188 @@
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { DirectorySync } from './dir-sync.js';
+import { DurableFileStream } from './durable-file.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
+import { isQueueId } from './queue-id.js';
+
+/**
+ * The durable spool. Layout:
+ *   tmp/ID.eml, tmp/ID.json  while a message arrives (removed at start: never acknowledged)
+ *   queue/ID.eml             the message, Received header first
+ *   queue/ID.json            its envelope; renamed in last, so its presence commits the message
+ *
+ * A message is acknowledged only after both files are fsynced, renamed into queue/ and
+ * queue/ itself fsynced (shared between concurrent sessions by DirectorySync).
+ */
+export class Spool {
+  readonly tmpDir: string;
+  readonly queueDir: string;
+  private readonly queueSync: DirectorySync;
+  private readonly committedListeners = new Set<(envelope: Envelope) => void>();
+
+  private constructor(readonly dir: string) {
+    this.tmpDir = join(dir, 'tmp');
+    this.queueDir = join(dir, 'queue');
+    this.queueSync = new DirectorySync(this.queueDir);
+  }
+
+  /** Opens (creating if needed) a spool and removes what a crash left half-written. */
+  static async open(dir: string): Promise<{ spool: Spool; removed: string[] }> {
+    const spool = new Spool(dir);
+    await mkdir(spool.tmpDir, { recursive: true, mode: 0o750 });
+    await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
+    const removed = await spool.recover();
+    return { spool, removed };
+  }
+
+  /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
+  static inspect(dir: string): Spool {
+    return new Spool(dir);
+  }
+
+  private async recover(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await readdir(this.tmpDir)) {
+      await rm(join(this.tmpDir, name), { force: true });
+      removed.push(join('tmp', name));
+    }
+    const names = new Set(await readdir(this.queueDir));
+    for (const name of names) {
+      const [id = '', extension] = name.split('.');
+      const partner = extension === 'eml' ? `${id}.json` : `${id}.eml`;
+      // A message without its envelope was never committed, nor acknowledged.
+      // An envelope without its message cannot be delivered or shown.
+      if ((extension === 'eml' || extension === 'json') && !names.has(partner)) {
+        await rm(join(this.queueDir, name), { force: true });
+        removed.push(join('queue', name));
+      }
+    }
+    if (removed.length > 0) await this.queueSync.sync();
+    return removed;
+  }
+
+  onCommitted(listener: (envelope: Envelope) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  async begin(id: string): Promise<SpoolWriter> {
+    const path = join(this.tmpDir, `${id}.eml`);
+    const handle = await open(path, 'wx', 0o640);
+    return new SpoolWriter(this, id, handle);
+  }
+
+  messagePath(id: string): string {
+    return join(this.queueDir, `${id}.eml`);
+  }
+
+  /** Called by a writer once its message is durable. */
+  async commit(id: string, envelope: Envelope): Promise<void> {
+    const envelopeTmp = join(this.tmpDir, `${id}.json`);
+    await writeDurably(envelopeTmp, `${JSON.stringify(envelope, null, 2)}\n`);
+    await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
+    try {
+      await rename(envelopeTmp, join(this.queueDir, `${id}.json`));
+    } catch (error) {
+      await rm(this.messagePath(id), { force: true });
+      throw error;
+    }
+    await this.queueSync.sync();
+    for (const listener of this.committedListeners) listener(envelope);
+  }
+
+  async discard(id: string): Promise<void> {
+    await rm(join(this.tmpDir, `${id}.eml`), { force: true });
+    await rm(join(this.tmpDir, `${id}.json`), { force: true });
+  }
+
+  async envelope(id: string): Promise<Envelope | undefined> {
+    if (!isQueueId(id)) return undefined;
+    try {
+      return parseEnvelope(await readFile(join(this.queueDir, `${id}.json`), 'utf8'));
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  /** Committed messages, oldest first. */
+  async list(): Promise<Envelope[]> {
+    const ids = (await readdir(this.queueDir))
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => name.slice(0, -'.json'.length))
+      .filter(isQueueId)
+      .sort();
+    const envelopes = await Promise.all(ids.map((id) => this.envelope(id)));
+    return envelopes.filter((envelope): envelope is Envelope => envelope !== undefined);
+  }
+
+  readMessage(id: string): ReadStream {
+    return createReadStream(this.messagePath(id));
+  }
+}
+
+/** One message being received: bytes go to `stream`, then `commit` or `abort`. */
+export class SpoolWriter {
+  readonly stream: Writable;
+  private done = false;
+
+  constructor(
+    private readonly spool: Spool,
+    readonly id: string,
+    private readonly handle: FileHandle,
+  ) {
+    this.stream = new DurableFileStream(handle);
+  }
+
+  /** Ends the stream, makes the message durable, then its envelope; resolves when acknowledged. */
+  async commit(envelope: Envelope): Promise<void> {
+    this.done = true;
+    try {
+      try {
+        await endStream(this.stream);
+      } finally {
+        await this.handle.close();
+      }
+      await this.spool.commit(this.id, envelope);
+    } catch (error) {
+      await this.spool.discard(this.id);
+      throw error;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.stream.destroy();
+    await this.handle.close().catch(() => undefined);
+    await this.spool.discard(this.id);
+  }
+}
+
+/** Resolves once the stream's _final (the fdatasync) is done. */
+function endStream(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => {
+      stream.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function writeDurably(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o640);
+  try {
+    await handle.writeFile(text);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
