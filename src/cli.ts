@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** argv and environment -> config -> server or a queue command; exit codes; nothing else. */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './auth/passwords.js';
@@ -63,6 +64,10 @@ async function serve(config: Config): Promise<number> {
 
 async function queueCommand(config: Config, args: readonly string[], json: boolean, envelopeOnly: boolean): Promise<number> {
   const spool = Spool.inspect(config.spool.dir);
+  if (!existsSync(spool.queueDir)) {
+    process.stderr.write(`mailwharf: no spool at ${config.spool.dir} (spool.dir, or MAILWHARF_SPOOL_DIR)\n`);
+    return 1;
+  }
   const [sub, id] = args;
   if (sub === 'list') {
     const envelopes = await spool.list();

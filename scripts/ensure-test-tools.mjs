@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Installs the Debian packages the test suite drives as real clients, when missing, so
+// that `npm test` works on a fresh machine. Needs root (or sudo) only when something is missing.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/** command on PATH -> Debian package that provides it */
+const TOOLS = {
+  curl: 'curl',
+  openssl: 'openssl',
+  python3: 'python3',
+};
+
+const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+const missing = [...new Set(Object.entries(TOOLS).filter(([command]) => !has(command)).map(([, pkg]) => pkg))];
+
+if (missing.length === 0) process.exit(0);
+console.log(`ensure-test-tools: installing ${missing.join(' ')}`);
+const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
+const run = (args) => execFileSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+try {
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]);
+} catch (error) {
+  console.error(`ensure-test-tools: could not install ${missing.join(' ')}: ${error.message}`);
+  process.exit(1);
+}
