@@ -11,12 +11,22 @@ const TOOLS = {
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const missing = [...new Set(Object.entries(TOOLS).filter(([command]) => !has(command)).map(([, pkg]) => pkg))];
+const missing = [
+  ...new Set(
+    Object.entries(TOOLS)
+      .filter(([command]) => !has(command))
+      .map(([, pkg]) => pkg),
+  ),
+];
 
 if (missing.length === 0) process.exit(0);
 console.log(`ensure-test-tools: installing ${missing.join(' ')}`);
 const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
-const run = (args) => execFileSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+const run = (args) =>
+  execFileSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 try {
   run(['apt-get', 'update', '-qq']);
   run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]);

@@ -62,7 +62,12 @@ async function serve(config: Config): Promise<number> {
   });
 }
 
-async function queueCommand(config: Config, args: readonly string[], json: boolean, envelopeOnly: boolean): Promise<number> {
+async function queueCommand(
+  config: Config,
+  args: readonly string[],
+  json: boolean,
+  envelopeOnly: boolean,
+): Promise<number> {
   const spool = Spool.inspect(config.spool.dir);
   if (!existsSync(spool.queueDir)) {
     process.stderr.write(`mailwharf: no spool at ${config.spool.dir} (spool.dir, or MAILWHARF_SPOOL_DIR)\n`);
@@ -140,7 +145,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`mailwharf: ${error.message}\n${USAGE}\n`);
       process.exitCode = EXIT_USAGE;
     } else {
-      process.stderr.write(`mailwharf: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `mailwharf: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 1;
     }
   },

@@ -12,7 +12,10 @@ export function createLogger(log: Config['log'], destination?: NodeJS.WritableSt
     redact: { paths: ['password', '*.password', 'auth.password'], censor: '[redacted]' },
   };
   if (log.pretty === true && destination === undefined) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } } });
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } },
+    });
   }
   return destination ? pino(options, destination) : pino(options);
 }

@@ -26,6 +26,10 @@ export async function verifyPassword(password: string, encoded: string): Promise
   if (!match) return false;
   const [, n, r, p, salt = '', expected = ''] = match;
   const expectedKey = Buffer.from(expected, 'base64');
-  const key = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
+  const key = await derive(password, Buffer.from(salt, 'base64'), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
   return key.length === expectedKey.length && timingSafeEqual(key, expectedKey);
 }

@@ -10,7 +10,8 @@ export interface AuthenticatedUser {
 export type Authenticator = (username: string, password: string) => Promise<AuthenticatedUser | undefined>;
 
 /** A dummy hash, so an unknown username costs as much time as a wrong password. */
-const DUMMY_HASH = 'scrypt$N=32768,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+const DUMMY_HASH =
+  'scrypt$N=32768,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 export function createAuthenticator(auth: Config['auth']): Authenticator {
   const users = new Map(auth.users.map((user) => [user.username, user]));

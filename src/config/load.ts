@@ -56,7 +56,8 @@ export function applyEnvOverrides(raw: unknown, env: Env): unknown {
   const config: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
   const section = (key: string): Record<string, unknown> => {
     const current = config[key];
-    const copy = typeof current === 'object' && current !== null ? { ...(current as Record<string, unknown>) } : {};
+    const copy =
+      typeof current === 'object' && current !== null ? { ...(current as Record<string, unknown>) } : {};
     config[key] = copy;
     return copy;
   };
@@ -83,7 +84,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
   };
 }
 
-export async function loadConfigFile(path: string, env: Env = process.env, baseDir = process.cwd()): Promise<Config> {
+export async function loadConfigFile(
+  path: string,
+  env: Env = process.env,
+  baseDir = process.cwd(),
+): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

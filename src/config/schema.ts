@@ -18,7 +18,8 @@ const domain = z
   .string()
   .min(1)
   .transform((value) => value.toLowerCase())
-  .refine((value) => /^[a-z0-9.-]+$/.test(value) || /[^\x00-\x7f]/.test(value), {
+  // ASCII letters, digits, dots and dashes, or an IDN in Unicode (U-labels).
+  .refine((value) => /^[a-z0-9.-]+$/.test(value) || /[^\p{ASCII}]/u.test(value), {
     message: 'must be a domain name',
   });
 
@@ -26,7 +27,11 @@ const seconds = z.number().positive();
 
 export const limitsSchema = z.strictObject({
   /** Largest message in bytes, advertised in SIZE and enforced while streaming. */
-  maxMessageSize: z.number().int().positive().default(25 * 1024 * 1024),
+  maxMessageSize: z
+    .number()
+    .int()
+    .positive()
+    .default(25 * 1024 * 1024),
   /** RFC 5321 §4.5.3.1.8 asks that at least 100 be accepted. */
   maxRecipients: z.number().int().min(1).default(100),
   maxConnections: z.number().int().min(1).default(200),
@@ -41,7 +46,10 @@ export const policySchema = z.strictObject({
   auth: z.enum(['none', 'optional', 'required']).default('none'),
   /** Offer and accept AUTH only inside TLS (Postfix smtpd_tls_auth_only). */
   authRequiresTls: z.boolean().default(true),
-  authMechanisms: z.array(z.enum(['PLAIN', 'LOGIN'])).min(1).default(['PLAIN', 'LOGIN']),
+  authMechanisms: z
+    .array(z.enum(['PLAIN', 'LOGIN']))
+    .min(1)
+    .default(['PLAIN', 'LOGIN']),
   /** Which envelope senders an authenticated user may use: their own addresses, or any. */
   authenticatedSenders: z.enum(['own', 'any']).default('own'),
   relay: z
@@ -136,13 +144,21 @@ export const configSchema = z
         });
       }
       if (listener.role === 'submissions' && listener.tls !== 'implicit') {
-        ctx.addIssue({ code: 'custom', path: ['listeners', index, 'tls'], message: 'role submissions needs tls: implicit' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', index, 'tls'],
+          message: 'role submissions needs tls: implicit',
+        });
       }
     });
     const names = new Set<string>();
     config.listeners.forEach((listener, index) => {
       if (names.has(listener.name)) {
-        ctx.addIssue({ code: 'custom', path: ['listeners', index, 'name'], message: `duplicate listener name "${listener.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', index, 'name'],
+          message: `duplicate listener name "${listener.name}"`,
+        });
       }
       names.add(listener.name);
     });

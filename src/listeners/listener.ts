@@ -64,7 +64,13 @@ export function smtpServerOptions(
 export function createListener(config: ListenerConfig, policy: Policy, deps: ListenerDeps): Listener {
   const log = deps.log.child({ listener: config.name });
   let boundPort = 0;
-  const handlers = createSessionHandlers({ ...deps, listener: config, policy, log, boundPort: () => boundPort });
+  const handlers = createSessionHandlers({
+    ...deps,
+    listener: config,
+    policy,
+    log,
+    boundPort: () => boundPort,
+  });
   const server = new SMTPServer({ ...smtpServerOptions(config, policy, deps), ...handlers });
   attachHooks(server, {
     greetPauseMs: policy.greetPauseMs,
@@ -108,7 +114,9 @@ function listenError(config: ListenerConfig, error: NodeJS.ErrnoException): List
   const where = `listener "${config.name}" (${config.host}:${config.port})`;
   switch (error.code) {
     case 'EADDRINUSE':
-      return new ListenError(`${where}: the port is already in use; stop the other server or change its port`);
+      return new ListenError(
+        `${where}: the port is already in use; stop the other server or change its port`,
+      );
     case 'EACCES':
       return new ListenError(
         `${where}: no permission to bind; ports below 1024 need root or CAP_NET_BIND_SERVICE ` +

@@ -70,7 +70,11 @@ export function checkRcptTo(rules: RelayRules, facts: RecipientFacts): Verdict {
   return reject(replies.relayDenied);
 }
 
-export function relayRules(policy: Policy, acceptedDomains: readonly string[], trusted: NetworkSet): RelayRules {
+export function relayRules(
+  policy: Policy,
+  acceptedDomains: readonly string[],
+  trusted: NetworkSet,
+): RelayRules {
   return {
     acceptedDomains: new Set(acceptedDomains.map((domain) => domainToASCII(domain) || domain)),
     trustedNetworks: trusted,

@@ -28,7 +28,11 @@ export interface LibraryReply {
 export interface ServerHooks {
   readonly greetPauseMs: number;
   /** Returns the catalogue reply to send instead of a library reply, or undefined to keep it. */
-  readonly rewriteReply: (reply: LibraryReply, session: SMTPServerSession, secure: boolean) => SmtpReply | undefined;
+  readonly rewriteReply: (
+    reply: LibraryReply,
+    session: SMTPServerSession,
+    secure: boolean,
+  ) => SmtpReply | undefined;
 }
 
 const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
@@ -44,7 +48,10 @@ function installPatches(): void {
   if (installed) return;
   installed = true;
   const proto = SMTPConnection.prototype;
+  // Kept to be called with .call(this, ...) on the connection; never detached from it.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalInit = proto.init;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalSend = proto.send;
 
   proto.init = function init(this: SMTPConnection): void {

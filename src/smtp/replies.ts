@@ -15,7 +15,11 @@ function reply(code: number, enhanced: string, text: string): SmtpReply {
 export const replies = {
   // connection
   tooManyConnections: reply(421, '4.7.0', 'Too many connections, try again later'),
-  tooManyConnectionsFromClient: reply(421, '4.7.0', 'Too many connections from your address, try again later'),
+  tooManyConnectionsFromClient: reply(
+    421,
+    '4.7.0',
+    'Too many connections from your address, try again later',
+  ),
   earlyTalker: reply(421, '4.7.0', 'You talked before the greeting; closing'),
   shuttingDown: reply(421, '4.3.2', 'Server shutting down, try again later'),
   idleTimeout: reply(421, '4.4.2', 'Idle timeout, closing connection'),

@@ -53,7 +53,10 @@ interface ConnectionState {
 type Callback = (error?: Error | null) => void;
 
 type Handlers = Required<
-  Pick<SMTPServerOptions, 'onConnect' | 'onSecure' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>
+  Pick<
+    SMTPServerOptions,
+    'onConnect' | 'onSecure' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'
+  >
 >;
 
 function toError(verdict: Verdict): Error | null {
@@ -73,7 +76,7 @@ function disabledCommands(listener: ListenerConfig, policy: Policy, secure: bool
 }
 
 export function createSessionHandlers(deps: SessionDeps): Handlers {
-  const { listener, policy, spool } = deps;
+  const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
@@ -142,7 +145,8 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
         user: state?.user,
       });
-      if (verdict.kind === 'reject') state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
+      if (verdict.kind === 'reject')
+        state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
       callback(toError(verdict));
     },
 
@@ -153,7 +157,8 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         clientAddress: state?.clientAddress ?? session.remoteAddress,
         authenticated: state?.user !== undefined,
       });
-      if (verdict.kind === 'reject') state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+      if (verdict.kind === 'reject')
+        state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
       callback(toError(verdict));
     },
 
@@ -267,7 +272,9 @@ async function acceptMessage(
     size: outcome.bytes,
     mailFrom: mailFrom === false ? '' : mailFrom.address,
     rcptTo: recipients,
-    ...(dsn && (dsn.ret ?? dsn.envid) ? { dsn: { ...(dsn.ret ? { ret: dsn.ret } : {}), ...(dsn.envid ? { envid: dsn.envid } : {}) } } : {}),
+    ...(dsn && (dsn.ret ?? dsn.envid)
+      ? { dsn: { ...(dsn.ret ? { ret: dsn.ret } : {}), ...(dsn.envid ? { envid: dsn.envid } : {}) } }
+      : {}),
     smtputf8: session.envelope.smtpUtf8 === true,
     client: { address: state.clientAddress, port: session.remotePort, helo: session.hostNameAppearsAs },
     listener: { name: deps.listener.name, role: deps.listener.role, port: deps.boundPort() },

@@ -18,7 +18,10 @@ export function selfSignedPaths(dir: string, hostname: string): { cert: string; 
   return { cert: join(dir, `${safe}.selfsigned.crt`), key: join(dir, `${safe}.selfsigned.key`) };
 }
 
-async function readPair(certPath: string, keyPath: string): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+async function readPair(
+  certPath: string,
+  keyPath: string,
+): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   try {
     return { cert: await readFile(certPath), key: await readFile(keyPath) };
   } catch (error) {

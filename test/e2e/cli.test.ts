@@ -27,7 +27,9 @@ describe('mailwharf CLI', () => {
   });
 
   it('an invalid config exits 2 with one message naming the file and the field path', async () => {
-    const { path } = await config({ listeners: [{ name: 'smtp', role: 'relay', port: 70000, tls: 'none', policy: 'relay' }] });
+    const { path } = await config({
+      listeners: [{ name: 'smtp', role: 'relay', port: 70000, tls: 'none', policy: 'relay' }],
+    });
     const result = await runCli(['check-config', '--config', path]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${path}: listeners[0].port:`);
@@ -77,14 +79,25 @@ describe('mailwharf CLI', () => {
     const probe = await SmtpProbe.connect(server.ports.smtp ?? 0);
     await probe.read();
     await probe.command('EHLO cli.test');
-    const reply = await sendMessage(probe, 'a@cli.test', ['b@local.test', 'c@local.test'], 'Subject: cli\r\n\r\nbody');
+    const reply = await sendMessage(
+      probe,
+      'a@cli.test',
+      ['b@local.test', 'c@local.test'],
+      'Subject: cli\r\n\r\nbody',
+    );
     const id = /queued as (\w+)$/.exec(reply.last)?.[1] ?? '';
     probe.close();
 
     const table = await runCli(['queue', 'list', '--config', path]);
-    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+queued\\s+\\S+\\s+a@cli\\.test\\s+b@local\\.test,c@local\\.test$`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${id}\\s+\\d+\\s+queued\\s+\\S+\\s+a@cli\\.test\\s+b@local\\.test,c@local\\.test$`, 'm'),
+    );
     const envelope = await runCli(['queue', 'show', id, '--envelope', '--config', path]);
-    expect(JSON.parse(envelope.stdout)).toMatchObject({ id, mailFrom: 'a@cli.test', listener: { name: 'smtp' } });
+    expect(JSON.parse(envelope.stdout)).toMatchObject({
+      id,
+      mailFrom: 'a@cli.test',
+      listener: { name: 'smtp' },
+    });
     const shown = await runCli(['queue', 'show', id, '--config', path]);
     expect(shown.stdout).toMatch(/^Received: from cli\.test /);
     expect(shown.stdout.endsWith('Subject: cli\r\n\r\nbody\r\n')).toBe(true);
@@ -98,7 +111,9 @@ describe('mailwharf CLI', () => {
   it('MAILWHARF_SPOOL_DIR overrides the configured spool', async () => {
     const { path, root } = await config();
     const other = join(root, 'other-spool');
-    const result = await runCli(['queue', 'list', '--json', '--config', path], { env: { MAILWHARF_SPOOL_DIR: other } });
+    const result = await runCli(['queue', 'list', '--json', '--config', path], {
+      env: { MAILWHARF_SPOOL_DIR: other },
+    });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(`mailwharf: no spool at ${other} (spool.dir, or MAILWHARF_SPOOL_DIR)`);
   });

@@ -12,7 +12,9 @@ const KILL_AFTER_ACKS = 60;
 
 /** A unique message with lines that need dot-stuffing, a few KiB of body. */
 function makeMessage(client: number, n: number): string {
-  const filler = randomBytes(1500 + ((client * 7 + n) % 5) * 700).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const filler = randomBytes(1500 + ((client * 7 + n) % 5) * 700)
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
   return `Message-ID: <c${client}-n${n}@crash.test>\r\nSubject: crash ${client}/${n}\r\n\r\n.leading dot\r\n${filler}\r\nend ${client}/${n}\r\n`;
 }
 

@@ -26,7 +26,12 @@ describe('port 25 relay policy (trusted network 127.0.0.1/32 only)', () => {
     const probe = await SmtpProbe.connect(mw.port('smtp'), { localAddress: '127.0.0.2' });
     await probe.read();
     await probe.command('EHLO outside.test');
-    const reply = await sendMessage(probe, 'someone@outside.test', ['bob@local.test'], 'Subject: in\r\n\r\nhi');
+    const reply = await sendMessage(
+      probe,
+      'someone@outside.test',
+      ['bob@local.test'],
+      'Subject: in\r\n\r\nhi',
+    );
     expect(reply.last).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{17}$/);
     probe.close();
   });
@@ -36,7 +41,9 @@ describe('port 25 relay policy (trusted network 127.0.0.1/32 only)', () => {
     await probe.read();
     await probe.command('EHLO outside.test');
     expect((await probe.command('MAIL FROM:<someone@outside.test>')).code).toBe(250);
-    expect((await probe.command('RCPT TO:<victim@elsewhere.test>')).last).toBe('554 5.7.1 Relay access denied');
+    expect((await probe.command('RCPT TO:<victim@elsewhere.test>')).last).toBe(
+      '554 5.7.1 Relay access denied',
+    );
     probe.close();
   });
 
@@ -44,9 +51,16 @@ describe('port 25 relay policy (trusted network 127.0.0.1/32 only)', () => {
     const probe = await SmtpProbe.connect(mw.port('smtp'), { localAddress: '127.0.0.1' });
     await probe.read();
     await probe.command('EHLO app.test');
-    const reply = await sendMessage(probe, 'app@local.test', ['someone@elsewhere.test'], 'Subject: out\r\n\r\nhi');
+    const reply = await sendMessage(
+      probe,
+      'app@local.test',
+      ['someone@elsewhere.test'],
+      'Subject: out\r\n\r\nhi',
+    );
     expect(reply.code).toBe(250);
-    const [envelope] = (await mw.server.spool.list()).filter((e) => e.rcptTo[0]?.address === 'someone@elsewhere.test');
+    const [envelope] = (await mw.server.spool.list()).filter(
+      (e) => e.rcptTo[0]?.address === 'someone@elsewhere.test',
+    );
     expect(envelope?.client.address).toBe('127.0.0.1');
     expect(envelope?.state).toBe('queued');
     probe.close();

@@ -19,7 +19,10 @@ type Overrides = Record<string, unknown>;
  * submission (587), submissions (465), alt-submission (2525). `patch` edits the raw
  * config before validation, so tests change policy exactly as a config file would.
  */
-export function testConfigInput(dirs: { spool: string; certs: string }, patch?: (raw: Overrides) => void): Overrides {
+export function testConfigInput(
+  dirs: { spool: string; certs: string },
+  patch?: (raw: Overrides) => void,
+): Overrides {
   const limits = { maxMessageSize: 1024 * 1024, maxRecipients: 100, idleTimeoutSeconds: 300 };
   const raw: Overrides = {
     hostname: 'mx.test',
@@ -31,14 +34,39 @@ export function testConfigInput(dirs: { spool: string; certs: string }, patch?: 
     log: { level: 'silent' },
     shutdownGraceSeconds: 2,
     policies: {
-      relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.1/32'], authenticated: false }, limits: { ...limits } },
+      relay: {
+        auth: 'none',
+        relay: { trustedNetworks: ['127.0.0.1/32'], authenticated: false },
+        limits: { ...limits },
+      },
       submission: { auth: 'required', authRequiresTls: true, limits: { ...limits } },
     },
     listeners: [
       { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'starttls', policy: 'relay' },
-      { name: 'submission', role: 'submission', port: 0, host: '127.0.0.1', tls: 'starttls', policy: 'submission' },
-      { name: 'submissions', role: 'submissions', port: 0, host: '127.0.0.1', tls: 'implicit', policy: 'submission' },
-      { name: 'alt-submission', role: 'submission', port: 0, host: '127.0.0.1', tls: 'starttls', policy: 'submission' },
+      {
+        name: 'submission',
+        role: 'submission',
+        port: 0,
+        host: '127.0.0.1',
+        tls: 'starttls',
+        policy: 'submission',
+      },
+      {
+        name: 'submissions',
+        role: 'submissions',
+        port: 0,
+        host: '127.0.0.1',
+        tls: 'implicit',
+        policy: 'submission',
+      },
+      {
+        name: 'alt-submission',
+        role: 'submission',
+        port: 0,
+        host: '127.0.0.1',
+        tls: 'starttls',
+        policy: 'submission',
+      },
     ],
   };
   patch?.(raw);

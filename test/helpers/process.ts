@@ -8,7 +8,8 @@ import { stringify } from 'yaml';
 export const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 
 function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it in pretest)`);
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: run "npm run build" (npm test does it in pretest)`);
 }
 
 export interface RunResult {
@@ -18,13 +19,22 @@ export interface RunResult {
 }
 
 /** Runs the CLI to completion (bounded), returning its output as text. */
-export function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
   assertBuilt();
   return new Promise((resolvePromise) => {
     const child = execFile(
       process.execPath,
       [CLI, ...args],
-      { timeout: 20_000, env: { ...process.env, ...options.env }, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' },
+      {
+        timeout: 20_000,
+        env: { ...process.env, ...options.env },
+        cwd: options.cwd,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'buffer',
+      },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? null : 0;
         resolvePromise({ code, stdout: stdout.toString('latin1'), stderr: stderr.toString('utf8') });
@@ -85,7 +95,9 @@ export async function startServerProcess(configPath: string, timeoutMs = 15_000)
 }
 
 /** A config file for a child-process server: one relay listener on an ephemeral port. */
-export async function writeProcessConfig(extra: Record<string, unknown> = {}): Promise<{ root: string; path: string; spool: string }> {
+export async function writeProcessConfig(
+  extra: Record<string, unknown> = {},
+): Promise<{ root: string; path: string; spool: string }> {
   const root = await mkdtemp(join(tmpdir(), 'mailwharf-proc-'));
   const spool = join(root, 'spool');
   const config = {
@@ -96,7 +108,9 @@ export async function writeProcessConfig(extra: Record<string, unknown> = {}): P
     log: { level: 'info' },
     shutdownGraceSeconds: 3,
     policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.1/32'] } } },
-    listeners: [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'starttls', policy: 'relay' }],
+    listeners: [
+      { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'starttls', policy: 'relay' },
+    ],
     ...extra,
   };
   const path = join(root, 'mailwharf.yaml');

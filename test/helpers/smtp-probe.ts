@@ -43,12 +43,20 @@ export class SmtpProbe {
     for (const waiter of waiters) waiter();
   }
 
-  static connect(port: number, options: { localAddress?: string; tls?: ConnectionOptions } = {}): Promise<SmtpProbe> {
+  static connect(
+    port: number,
+    options: { localAddress?: string; tls?: ConnectionOptions } = {},
+  ): Promise<SmtpProbe> {
     return new Promise((resolve, reject) => {
       const socket = options.tls
         ? tlsConnect({ host: '127.0.0.1', port, ...options.tls }, () => resolve(new SmtpProbe(socket)))
-        : netConnect({ host: '127.0.0.1', port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }, () =>
-            resolve(new SmtpProbe(socket)),
+        : netConnect(
+            {
+              host: '127.0.0.1',
+              port,
+              ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+            },
+            () => resolve(new SmtpProbe(socket)),
           );
       socket.once('error', reject);
     });
@@ -73,7 +81,8 @@ export class SmtpProbe {
       if (reply) return reply;
       if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buffer)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no reply within ${timeoutMs} ms; unread: ${JSON.stringify(this.buffer)}`);
+      if (left <= 0)
+        throw new Error(`no reply within ${timeoutMs} ms; unread: ${JSON.stringify(this.buffer)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -139,7 +148,12 @@ export class SmtpProbe {
 }
 
 /** A full transaction after EHLO; returns the reply to the end of DATA. */
-export async function sendMessage(probe: SmtpProbe, from: string, to: readonly string[], body: string): Promise<Reply> {
+export async function sendMessage(
+  probe: SmtpProbe,
+  from: string,
+  to: readonly string[],
+  body: string,
+): Promise<Reply> {
   for (const line of [`MAIL FROM:<${from}>`, ...to.map((rcpt) => `RCPT TO:<${rcpt}>`)]) {
     const reply = await probe.command(line);
     if (reply.code !== 250) return reply;
