@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createAuthenticator } from './auth/users.js';
 import { createListener, type Listener } from './listeners/listener.js';
+import { faultRuleFromConfig } from './config/faults.js';
+import { FaultRules } from './faults/rules.js';
 import { createLogger } from './logging.js';
 import { Spool } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -12,6 +14,7 @@ export interface MailwharfServer {
   readonly log: Logger;
   /** Bound port per listener name (meaningful after start). */
   readonly ports: Readonly<Record<string, number>>;
+  readonly faults: FaultRules;
   start(): Promise<void>;
   /** Stops accepting, lets sessions finish within the grace period; idempotent. */
   stop(): Promise<void>;
@@ -21,6 +24,8 @@ export interface MailwharfServer {
 
 export interface ServerOptions {
   readonly logger?: Logger;
+  /** The live fault rules (the test fixture passes its own); otherwise those from config. */
+  readonly faults?: FaultRules;
 }
 
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
@@ -31,6 +36,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const tls = await loadTlsMaterial(config.tls, config.hostname);
   log.info({ source: tls.source, selfSigned: tls.selfSigned }, 'TLS certificate loaded');
   const authenticate = createAuthenticator(config.auth);
+  const faults = options.faults ?? new FaultRules();
+  if (config.faults.enabled) {
+    for (const rule of config.faults.rules) faults.add(faultRuleFromConfig(rule));
+    log.warn({ rules: config.faults.rules.length }, 'fault injection is enabled');
+  }
 
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
@@ -46,6 +56,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       tls,
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+      faults,
     });
   });
 
@@ -58,6 +69,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     spool,
     log,
     ports,
+    faults,
     async start() {
       try {
         for (const listener of listeners) {

@@ -79,6 +79,44 @@ export const listenerSchema = z.strictObject({
   policy: z.string().min(1),
 });
 
+/** A fault rule as written in YAML: patterns are case-insensitive substrings, or /regex/. */
+const addressPattern = z.string().refine(
+  (value) => {
+    const literal = /^\/(.*)\/([a-z]*)$/.exec(value);
+    if (!literal) return true;
+    try {
+      new RegExp(literal[1] ?? '', literal[2]);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a valid /regular expression/' },
+);
+
+export const faultRuleSchema = z.strictObject({
+  stage: z.enum(['connect', 'ehlo', 'auth', 'mail', 'rcpt', 'data', 'after-data']),
+  sender: addressPattern.optional(),
+  recipient: addressPattern.optional(),
+  reply: z
+    .strictObject({
+      code: z.number().int().min(400).max(599),
+      enhanced: z
+        .string()
+        .regex(/^[45]\.\d{1,3}\.\d{1,3}$/, 'must look like 4.X.Y or 5.X.Y')
+        .optional(),
+      text: z
+        .string()
+        .regex(/^[^\r\n]*$/, 'must be one line')
+        .optional(),
+    })
+    .optional(),
+  delayMs: z.number().int().min(0).max(600_000).optional(),
+  drop: z.boolean().optional(),
+  count: z.number().int().min(1).optional(),
+  probability: z.number().min(0).max(1).optional(),
+});
+
 const userSchema = z.strictObject({
   username: z.string().min(1),
   /** scrypt hash made by `mailwharf hash-password`. */
@@ -121,6 +159,16 @@ export const configSchema = z
       })
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
+    /** Fault injection for tests and, explicitly enabled, for dev. */
+    faults: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        rules: z.array(faultRuleSchema).default([]),
+      })
+      .prefault({})
+      .refine((faults) => faults.enabled || faults.rules.length === 0, {
+        message: 'rules are given but enabled is false; set faults.enabled: true to use them',
+      }),
     policies: z.record(z.string(), policySchema),
     listeners: z.array(listenerSchema).min(1),
   })
@@ -170,3 +218,4 @@ export type Policy = z.output<typeof policySchema>;
 export type Limits = z.output<typeof limitsSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UserConfig = z.output<typeof userSchema>;
+export type FaultRuleConfig = z.output<typeof faultRuleSchema>;

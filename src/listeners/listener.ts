@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { ListenerConfig, Policy } from '../config/schema.js';
+import { injectFault } from '../faults/inject.js';
 import { attachHooks } from '../smtp/library-hooks.js';
 import { libraryReplyFor } from '../smtp/library-replies.js';
 import { createSessionHandlers, type SessionDeps } from '../smtp/session.js';
@@ -74,6 +75,10 @@ export function createListener(config: ListenerConfig, policy: Policy, deps: Lis
   const server = new SMTPServer({ ...smtpServerOptions(config, policy, deps), ...handlers });
   attachHooks(server, {
     greetPauseMs: policy.greetPauseMs,
+    beforeHelo: async (session) => {
+      const outcome = await injectFault(deps.faults, 'ehlo', {}, session);
+      return outcome.kind === 'reply' ? outcome.reply : undefined;
+    },
     rewriteReply: (reply, _session, secure) => libraryReplyFor(policy, reply, secure),
   });
   // A plaintext client on an implicit-TLS port makes the server emit 'error'; unhandled,

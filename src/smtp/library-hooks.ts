@@ -1,8 +1,8 @@
 /**
- * The two places where mailwharf changes smtp-server's own behaviour rather than
- * configuring it. Both depend on the library's internals, so the version is pinned
+ * The places where mailwharf changes smtp-server's own behaviour rather than
+ * configuring it. All depend on the library's internals, so the version is pinned
  * exactly in package.json and test/e2e/library-hooks.test.ts fails loudly when an
- * upgrade breaks either:
+ * upgrade breaks one:
  *
  * 1. The greeting pause. SMTPConnection.init() waits a fixed 100 ms before the 220
  *    greeting (early-talker detection). We make it the listener's `greetPauseMs`.
@@ -10,6 +10,8 @@
  *    from the basic one (any 550 becomes 5.1.1). Replies from our catalogue already
  *    carry their enhanced code and are written as they are; the library's own replies
  *    go through the listener's `rewriteReply`, which may swap in a catalogue reply.
+ * 3. A hook before HELO/EHLO (the library has no onHelo), for fault injection, and a
+ *    way to drop a session's connection without a reply.
  *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
@@ -27,6 +29,8 @@ export interface LibraryReply {
 
 export interface ServerHooks {
   readonly greetPauseMs: number;
+  /** Asked before HELO/EHLO is handled; a reply refuses it (used by fault injection). */
+  readonly beforeHelo?: (session: SMTPServerSession) => Promise<SmtpReply | undefined>;
   /** Returns the catalogue reply to send instead of a library reply, or undefined to keep it. */
   readonly rewriteReply: (
     reply: LibraryReply,
@@ -36,6 +40,14 @@ export interface ServerHooks {
 }
 
 const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
+/** The connection behind a session, so a fault can drop it without a reply. */
+const connectionBySession = new WeakMap<SMTPServerSession, SMTPConnection>();
+
+/** Closes the client's connection at once, without a reply. */
+export function dropConnection(session: SMTPServerSession): void {
+  const connection = connectionBySession.get(session);
+  connection?._socket.destroy();
+}
 
 export function attachHooks(server: SMTPServer, hooks: ServerHooks): void {
   installPatches();
@@ -53,6 +65,10 @@ function installPatches(): void {
   const originalInit = proto.init;
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalSend = proto.send;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalEhlo = proto.handler_EHLO;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalHelo = proto.handler_HELO;
 
   proto.init = function init(this: SMTPConnection): void {
     const hooks = hooksByServer.get(this._server);
@@ -60,6 +76,7 @@ function installPatches(): void {
       originalInit.call(this);
       return;
     }
+    connectionBySession.set(this.session, this);
     // The library's init() with the pause taken from policy instead of a fixed 100 ms.
     this._setListeners(() => {
       const maxClients = this._server.options.maxClients;
@@ -76,6 +93,30 @@ function installPatches(): void {
       }, hooks.greetPauseMs).unref();
     });
   };
+
+  const withBeforeHelo = (original: typeof originalEhlo): typeof originalEhlo =>
+    function handler(this: SMTPConnection, command: Buffer, callback: () => void): void {
+      const before = hooksByServer.get(this._server)?.beforeHelo;
+      if (!before) {
+        original.call(this, command, callback);
+        return;
+      }
+      before(this.session).then(
+        (reply) => {
+          if (reply) {
+            this.send(reply.code, replyText(reply), false);
+            callback();
+          } else {
+            original.call(this, command, callback);
+          }
+        },
+        () => {
+          original.call(this, command, callback);
+        },
+      );
+    };
+  proto.handler_EHLO = withBeforeHelo(originalEhlo);
+  proto.handler_HELO = withBeforeHelo(originalHelo);
 
   proto.send = function send(
     this: SMTPConnection,

@@ -28,6 +28,8 @@ import { newQueueId } from '../spool/queue-id.js';
 import { receivedHeader } from '../spool/received.js';
 import { receiveMessage } from '../spool/receive.js';
 import { isErrno, type Spool } from '../spool/spool.js';
+import { envelopeFacts, injectFault } from '../faults/inject.js';
+import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -41,6 +43,8 @@ export interface SessionDeps {
   readonly mode: 'capture' | 'relay';
   /** The port actually bound (differs from listener.port when that is 0). */
   readonly boundPort: () => number;
+  /** Injected faults of this server instance. */
+  readonly faults: FaultRules;
 }
 
 interface ConnectionState {
@@ -98,7 +102,9 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       connections.set(session.id, { log, clientAddress, authFailures: 0, user: undefined });
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
       log.debug('connected');
-      callback();
+      withFault('connect', {}, session, callback, () => {
+        callback();
+      });
     },
 
     onSecure(_socket, session, callback) {
@@ -116,50 +122,21 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         return;
       }
       const username = auth.username ?? '';
-      deps.authenticate(username, auth.password ?? '').then(
-        (user) => {
-          if (user) {
-            state.user = user;
-            state.log.info({ user: user.username }, 'authenticated');
-            const response: SMTPServerAuthenticationResponse = { user: user.username };
-            callback(null, response);
-            return;
-          }
-          state.authFailures++;
-          const verdict = authFailureVerdict(policy.limits, state.authFailures);
-          state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
-          callback(toError(verdict));
-        },
-        (error: unknown) => {
-          state.log.error({ err: describe(error) }, 'authentication error');
-          callback(replyError(replies.localError));
-        },
+      withFault('auth', {}, session, callback, () =>
+        authenticate(state, username, auth.password ?? '', callback),
       );
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
-      const state = stateOf(session);
-      const declared = address.args === false ? undefined : address.args.SIZE;
-      const verdict = checkMailFrom(policy, {
-        sender: address.address,
-        declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
-        user: state?.user,
+      withFault('mail', { sender: address.address }, session, callback, () => {
+        mailFrom(address, session, callback);
       });
-      if (verdict.kind === 'reject')
-        state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
-      callback(toError(verdict));
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback: Callback) {
-      const state = stateOf(session);
-      const verdict = checkRcptTo(rules, {
-        recipient: address.address,
-        clientAddress: state?.clientAddress ?? session.remoteAddress,
-        authenticated: state?.user !== undefined,
+      withFault('rcpt', envelopeFacts(session, address.address), session, callback, () => {
+        rcptTo(address, session, callback);
       });
-      if (verdict.kind === 'reject')
-        state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
-      callback(toError(verdict));
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
@@ -168,16 +145,25 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.localError));
         return;
       }
-      acceptMessage(deps, state, session, stream).then(
-        (reply) => {
-          if (reply.code === 250) callback(null, replyText(reply));
-          else callback(replyError(reply));
-        },
-        (error: unknown) => {
-          state.log.error({ err: describe(error) }, 'unexpected error while receiving');
-          callback(replyError(replies.localError));
-        },
-      );
+      withFault('data', envelopeFacts(session), session, callback, () => {
+        acceptMessage(deps, state, session, stream).then(
+          async (reply) => {
+            if (reply.code !== 250) {
+              callback(replyError(reply));
+              return;
+            }
+            // After the message is durable: a fault here stands for a lost acknowledgement.
+            const after = await injectFault(deps.faults, 'after-data', envelopeFacts(session), session);
+            if (after.kind === 'continue') callback(null, replyText(reply));
+            else if (after.kind === 'reply') callback(replyError(after.reply));
+            // dropped: the socket is gone and nothing can be answered.
+          },
+          (error: unknown) => {
+            state.log.error({ err: describe(error) }, 'unexpected error while receiving');
+            callback(replyError(replies.localError));
+          },
+        );
+      });
     },
 
     onClose(session) {
@@ -190,6 +176,77 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       state.log.debug('closed');
     },
   };
+
+  function withFault(
+    stage: FaultStage,
+    facts: FaultFacts,
+    session: SMTPServerSession,
+    callback: (error?: Error | null) => void,
+    next: () => void,
+  ): void {
+    injectFault(deps.faults, stage, facts, session).then(
+      (outcome) => {
+        if (outcome.kind === 'continue') next();
+        else if (outcome.kind === 'reply') callback(replyError(outcome.reply));
+        else callback(replyError(replies.localError));
+      },
+      () => {
+        next();
+      },
+    );
+  }
+
+  function authenticate(
+    state: ConnectionState,
+    username: string,
+    password: string,
+    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
+    deps.authenticate(username, password).then(
+      (user) => {
+        if (user) {
+          state.user = user;
+          state.log.info({ user: user.username }, 'authenticated');
+          const response: SMTPServerAuthenticationResponse = { user: user.username };
+          callback(null, response);
+          return;
+        }
+        state.authFailures++;
+        const verdict = authFailureVerdict(policy.limits, state.authFailures);
+        state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
+        callback(toError(verdict));
+      },
+      (error: unknown) => {
+        state.log.error({ err: describe(error) }, 'authentication error');
+        callback(replyError(replies.localError));
+      },
+    );
+  }
+
+  function mailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+    const state = stateOf(session);
+    const declared = address.args === false ? undefined : address.args.SIZE;
+    const verdict = checkMailFrom(policy, {
+      sender: address.address,
+      declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
+      user: state?.user,
+    });
+    if (verdict.kind === 'reject')
+      state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
+    callback(toError(verdict));
+  }
+
+  function rcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+    const state = stateOf(session);
+    const verdict = checkRcptTo(rules, {
+      recipient: address.address,
+      clientAddress: state?.clientAddress ?? session.remoteAddress,
+      authenticated: state?.user !== undefined,
+    });
+    if (verdict.kind === 'reject')
+      state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+    callback(toError(verdict));
+  }
 }
 
 function recipientsOf(session: SMTPServerSession): Recipient[] {

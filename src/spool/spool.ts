@@ -93,6 +93,13 @@ export class Spool {
     for (const listener of this.committedListeners) listener(envelope);
   }
 
+  /** Removes a committed message: envelope first, so it is never listed without its file. */
+  async remove(id: string): Promise<void> {
+    if (!isQueueId(id)) return;
+    await rm(join(this.queueDir, `${id}.json`), { force: true });
+    await rm(this.messagePath(id), { force: true });
+  }
+
   async discard(id: string): Promise<void> {
     await rm(join(this.tmpDir, `${id}.eml`), { force: true });
     await rm(join(this.tmpDir, `${id}.json`), { force: true });
