@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { Config } from '../config/schema.js';
 
 export interface TlsMaterial {
@@ -38,6 +37,8 @@ async function makeSelfSigned(hostname: string, paths: { cert: string; key: stri
     { type: 7 as const, ip: '127.0.0.1' },
     { type: 7 as const, ip: '::1' },
   ];
+  // Loaded only when a certificate must be made: it weighs several MiB of heap.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: hostname }], {
     keyType: 'ec',
     curve: 'P-256',
