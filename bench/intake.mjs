@@ -17,6 +17,7 @@ async function startServer(root) {
     JSON.stringify({
       hostname: 'bench.test',
       acceptedDomains: ['bench.test'],
+      mode: 'capture',
       spool: { dir: join(root, 'spool') },
       tls: { selfSignedDir: join(root, 'certs') },
       log: { level: 'info' },

@@ -4,6 +4,8 @@ import { createAuthenticator } from './auth/users.js';
 import { createListener, type Listener } from './listeners/listener.js';
 import { faultRuleFromConfig } from './config/faults.js';
 import { FaultRules } from './faults/rules.js';
+import type { Resolver } from './delivery/routes.js';
+import { DeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './logging.js';
 import { Spool } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -15,6 +17,8 @@ export interface MailwharfServer {
   /** Bound port per listener name (meaningful after start). */
   readonly ports: Readonly<Record<string, number>>;
   readonly faults: FaultRules;
+  /** The delivery worker in relay mode; undefined in capture mode. */
+  readonly delivery: DeliveryWorker | undefined;
   start(): Promise<void>;
   /** Stops accepting, lets sessions finish within the grace period; idempotent. */
   stop(): Promise<void>;
@@ -26,6 +30,8 @@ export interface ServerOptions {
   readonly logger?: Logger;
   /** The live fault rules (the test fixture passes its own); otherwise those from config. */
   readonly faults?: FaultRules;
+  /** DNS for MX routing; tests pass their own. */
+  readonly resolver?: Resolver;
 }
 
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
@@ -60,6 +66,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
   });
 
+  const delivery =
+    config.mode === 'relay'
+      ? new DeliveryWorker({
+          spool,
+          config,
+          log: log.child({ component: 'delivery' }),
+          ...(options.resolver ? { resolver: options.resolver } : {}),
+        })
+      : undefined;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
   let started = false;
@@ -70,12 +85,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log,
     ports,
     faults,
+    delivery,
     async start() {
       try {
         for (const listener of listeners) {
           await listener.listen();
           ports[listener.config.name] = listener.port();
         }
+        await delivery?.start();
         started = true;
       } catch (error) {
         await Promise.all(listeners.filter((l) => l.port() !== 0).map((l) => l.close()));
@@ -87,6 +104,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         if (!started) return;
         log.info('stopping: no new connections, waiting for sessions to finish');
         await Promise.all(listeners.map((listener) => listener.close()));
+        await delivery?.stop();
         log.info('stopped');
       })();
       return stopping;

@@ -117,6 +117,52 @@ export const faultRuleSchema = z.strictObject({
   probability: z.number().min(0).max(1).optional(),
 });
 
+const smarthostRoute = z.strictObject({
+  type: z.literal('smarthost'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(587),
+  tls: z.enum(['none', 'starttls', 'implicit']).default('starttls'),
+  auth: z.strictObject({ user: z.string().min(1), pass: z.string() }).optional(),
+  /** Check the smarthost's certificate (on by default; off only for a lab). */
+  verifyCertificate: z.boolean().default(true),
+  /** Extra CA certificate file (PEM) to trust, e.g. a private CA. */
+  caFile: z.string().optional(),
+});
+
+const mxRoute = z.strictObject({
+  type: z.literal('mx'),
+  port: z.number().int().min(1).max(65535).default(25),
+  /** STARTTLS when offered, plain otherwise (the norm between MTAs). */
+  tls: z.enum(['opportunistic', 'required']).default('opportunistic'),
+  /** Domains whose MX must do TLS whatever `tls` says. */
+  requireTlsDomains: z.array(domain).default([]),
+});
+
+export const deliverySchema = z.strictObject({
+  route: z.discriminatedUnion('type', [smarthostRoute, mxRoute]).default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
+  /** In relay mode, recipients in these domains are captured (kept), not delivered. */
+  captureDomains: z.array(domain).default([]),
+  retry: z
+    .strictObject({
+      /** Postfix: minimal_backoff_time 300s, maximal_backoff_time 4000s, maximal_queue_lifetime 5d. */
+      firstRetrySeconds: seconds.default(300),
+      maxRetrySeconds: seconds.default(4200),
+      giveUpAfterSeconds: seconds.default(5 * 24 * 3600),
+    })
+    .prefault({}),
+  concurrency: z
+    .strictObject({
+      total: z.number().int().min(1).default(20),
+      perDestination: z.number().int().min(1).default(5),
+    })
+    .prefault({}),
+  /** Send the sender a delay warning once a message has waited this long; 0 is off. */
+  delayWarningSeconds: z.number().min(0).default(0),
+  connectTimeoutSeconds: seconds.default(30),
+  /** How often the worker looks for due messages when nothing wakes it. */
+  pollSeconds: seconds.default(30),
+});
+
 const userSchema = z.strictObject({
   username: z.string().min(1),
   /** scrypt hash made by `mailwharf hash-password`. */
@@ -159,6 +205,7 @@ export const configSchema = z
       })
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
+    delivery: deliverySchema.prefault({}),
     /** Fault injection for tests and, explicitly enabled, for dev. */
     faults: z
       .strictObject({
@@ -218,4 +265,5 @@ export type Policy = z.output<typeof policySchema>;
 export type Limits = z.output<typeof limitsSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UserConfig = z.output<typeof userSchema>;
+export type DeliveryConfig = z.output<typeof deliverySchema>;
 export type FaultRuleConfig = z.output<typeof faultRuleSchema>;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -58,6 +59,11 @@ export class Spool {
         await rm(join(this.queueDir, name), { force: true });
         removed.push(join('queue', name));
       }
+      // Delivery state of a message that is gone (removed between the two unlinks).
+      if (extension === 'state' && !names.has(`${id}.json`)) {
+        await rm(join(this.queueDir, name), { force: true });
+        removed.push(join('queue', name));
+      }
     }
     if (removed.length > 0) await this.queueSync.sync();
     return removed;
@@ -98,6 +104,26 @@ export class Spool {
     if (!isQueueId(id)) return;
     await rm(join(this.queueDir, `${id}.json`), { force: true });
     await rm(this.messagePath(id), { force: true });
+    await rm(join(this.queueDir, `${id}.state.json`), { force: true });
+  }
+
+  /** The mutable delivery state of a message, as text (parsed by the delivery module). */
+  async readState(id: string): Promise<string | undefined> {
+    if (!isQueueId(id)) return undefined;
+    try {
+      return await readFile(join(this.queueDir, `${id}.state.json`), 'utf8');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  /** Replaces a message's state durably (temp file, fdatasync, rename, directory fsync). */
+  async writeState(id: string, text: string): Promise<void> {
+    const temporary = join(this.tmpDir, `${id}.state.${randomBytes(4).toString('hex')}.json`);
+    await writeDurably(temporary, text);
+    await rename(temporary, join(this.queueDir, `${id}.state.json`));
+    await this.queueSync.sync();
   }
 
   async discard(id: string): Promise<void> {

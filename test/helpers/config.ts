@@ -28,6 +28,11 @@ export function testConfigInput(
     hostname: 'mx.test',
     acceptedDomains: ['local.test'],
     mode: 'relay',
+    // Nothing listens on port 9 of loopback: relayed mail is deferred, never sent anywhere.
+    delivery: {
+      route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
+      captureDomains: ['local.test'],
+    },
     spool: { dir: dirs.spool },
     tls: { selfSignedDir: dirs.certs },
     auth: { users: [{ username: ALICE.username, passwordHash: ALICE_HASH }] },

@@ -103,6 +103,8 @@ export async function writeProcessConfig(
   const config = {
     hostname: 'mx.test',
     acceptedDomains: ['local.test'],
+    // Nothing listens on port 9 of loopback: relayed mail is deferred, never sent anywhere.
+    delivery: { route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' } },
     spool: { dir: spool },
     tls: { selfSignedDir: join(root, 'certs') },
     log: { level: 'info' },

@@ -1,0 +1,107 @@
+/**
+ * Delivery status notifications (RFC 3464): a multipart/report with a human part, the
+ * machine-readable message/delivery-status, and the original headers (or the whole
+ * message with RET=FULL). Sent from the null sender, so a DSN can never cause another.
+ */
+import { randomBytes } from 'node:crypto';
+import { rfc5322Date } from '../spool/received.js';
+import type { Envelope } from '../spool/envelope.js';
+import type { RecipientState } from './state.js';
+
+export type DsnKind = 'failed' | 'delayed';
+
+/** The enhanced status code in a reply, or a default from the reply class. */
+export function statusOf(reason: string | undefined, kind: DsnKind): string {
+  const found = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reason ?? '')?.[1];
+  if (found) return found;
+  return kind === 'failed' ? '5.0.0' : '4.0.0';
+}
+
+/** Whether this recipient asked (or did not refuse) to be told, per RFC 3461 NOTIFY. */
+export function wantsNotice(notify: readonly string[] | undefined, kind: DsnKind): boolean {
+  if (notify === undefined) return true;
+  return notify.includes(kind === 'failed' ? 'FAILURE' : 'DELAY');
+}
+
+export interface DsnInput {
+  readonly kind: DsnKind;
+  readonly envelope: Envelope;
+  readonly recipients: readonly RecipientState[];
+  readonly hostname: string;
+  /** The original message's header block (CRLF line ends, no trailing blank line). */
+  readonly originalHeaders: string;
+  /** The whole original message when RET=FULL and it is small enough; else undefined. */
+  readonly originalMessage: string | undefined;
+  readonly now: Date;
+  readonly retryUntil?: Date;
+}
+
+/** Header values we copy in must not break lines. */
+function oneLine(value: string): string {
+  return value.replace(/[\r\n]+/g, ' ');
+}
+
+export function buildDsn(input: DsnInput): string {
+  const { envelope, hostname, now } = input;
+  const boundary = `mailwharf-dsn-${randomBytes(8).toString('hex')}`;
+  const failed = input.kind === 'failed';
+  const subject = failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)';
+  const lines = input.recipients.map(
+    (r) => `  <${oneLine(r.address)}>: ${oneLine(r.reason ?? 'no reason recorded')}`,
+  );
+  const human = failed
+    ? `This is the mail system at ${hostname}.\r\n\r\nYour message could not be delivered to one or more recipients.\r\nIt is attached below.\r\n\r\n${lines.join('\r\n')}\r\n`
+    : `This is the mail system at ${hostname}.\r\n\r\nYour message has not been delivered yet. It is still being retried\r\nuntil ${input.retryUntil ? rfc5322Date(input.retryUntil) : 'it expires'}; you need not resend it.\r\n\r\n${lines.join('\r\n')}\r\n`;
+
+  const perMessage = [
+    `Reporting-MTA: dns; ${hostname}`,
+    `X-Mailwharf-Queue-ID: ${envelope.id}`,
+    ...(envelope.dsn?.envid ? [`Original-Envelope-Id: ${oneLine(envelope.dsn.envid)}`] : []),
+    `Arrival-Date: ${rfc5322Date(new Date(envelope.receivedAt))}`,
+  ];
+  const orcpt = new Map(envelope.rcptTo.map((r) => [r.address, r.orcpt]));
+  const perRecipient = input.recipients.map((r) => {
+    const fields = [
+      `Final-Recipient: rfc822; ${oneLine(r.address)}`,
+      ...(orcpt.get(r.address) ? [`Original-Recipient: ${oneLine(orcpt.get(r.address) ?? '')}`] : []),
+      `Action: ${failed ? 'failed' : 'delayed'}`,
+      `Status: ${statusOf(r.reason, input.kind)}`,
+      ...(r.remote ? [`Remote-MTA: dns; ${oneLine(r.remote)}`] : []),
+      ...(r.reason ? [`Diagnostic-Code: smtp; ${oneLine(r.reason)}`] : []),
+      `Last-Attempt-Date: ${rfc5322Date(r.at ? new Date(r.at) : now)}`,
+      ...(!failed && input.retryUntil ? [`Will-Retry-Until: ${rfc5322Date(input.retryUntil)}`] : []),
+    ];
+    return fields.join('\r\n');
+  });
+  const original =
+    input.originalMessage !== undefined
+      ? `Content-Type: message/rfc822\r\n\r\n${input.originalMessage}`
+      : `Content-Type: text/rfc822-headers\r\n\r\n${input.originalHeaders}\r\n`;
+
+  return [
+    `From: Mail Delivery System <MAILER-DAEMON@${hostname}>`,
+    `To: <${oneLine(envelope.mailFrom)}>`,
+    `Subject: ${subject}`,
+    `Date: ${rfc5322Date(now)}`,
+    `Message-ID: <${envelope.id}.${input.kind}.${randomBytes(4).toString('hex')}@${hostname}>`,
+    'Auto-Submitted: auto-replied',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
+    '',
+    'This is a MIME-encapsulated message.',
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    human,
+    `--${boundary}`,
+    'Content-Type: message/delivery-status',
+    '',
+    `${perMessage.join('\r\n')}\r\n\r\n${perRecipient.join('\r\n\r\n')}\r\n`,
+    `--${boundary}`,
+    original,
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
+}

@@ -1,0 +1,90 @@
+import { OutboundConnection, type ConnectOptions } from './transport.js';
+import type { Destination } from './routes.js';
+
+/**
+ * Connections per destination: at most `perDestination` at once, and an idle one is
+ * reused (after RSET) by the next message for the same place, then closed after a while.
+ */
+export class ConnectionPool {
+  private readonly slots = new Map<
+    string,
+    { active: number; idle: OutboundConnection[]; waiting: (() => void)[] }
+  >();
+  private readonly idleTimers = new Map<OutboundConnection, NodeJS.Timeout>();
+
+  constructor(
+    private readonly perDestination: number,
+    private readonly options: ConnectOptions,
+    private readonly idleMs = 5000,
+  ) {}
+
+  private slot(key: string) {
+    let slot = this.slots.get(key);
+    if (!slot) {
+      slot = { active: 0, idle: [], waiting: [] };
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  /**
+   * A connection to the first hop of the destination that answers. Rejects with the last
+   * hop's error when none does; the slot is released then.
+   */
+  async acquire(destination: Destination): Promise<OutboundConnection> {
+    const slot = this.slot(destination.key);
+    while (slot.active >= this.perDestination) {
+      await new Promise<void>((resolve) => slot.waiting.push(resolve));
+    }
+    slot.active++;
+    for (let reused = slot.idle.pop(); reused; reused = slot.idle.pop()) {
+      clearTimeout(this.idleTimers.get(reused));
+      this.idleTimers.delete(reused);
+      if (reused.usable && (await reused.reset())) return reused;
+      reused.close();
+    }
+    let lastError: Error = new Error(`no hop for ${destination.key}`);
+    for (const hop of destination.hops) {
+      try {
+        return await OutboundConnection.connect(hop, this.options);
+      } catch (error) {
+        lastError = error instanceof Error ? error : new Error(String(error));
+        lastError.message = `${hop.host}:${String(hop.port)}: ${lastError.message}`;
+      }
+    }
+    this.releaseSlot(destination.key);
+    throw lastError;
+  }
+
+  release(destination: Destination, connection: OutboundConnection): void {
+    const slot = this.slot(destination.key);
+    if (connection.usable) {
+      slot.idle.push(connection);
+      const timer = setTimeout(() => {
+        slot.idle = slot.idle.filter((c) => c !== connection);
+        this.idleTimers.delete(connection);
+        connection.close();
+      }, this.idleMs);
+      timer.unref();
+      this.idleTimers.set(connection, timer);
+    } else {
+      connection.close();
+    }
+    this.releaseSlot(destination.key);
+  }
+
+  private releaseSlot(key: string): void {
+    const slot = this.slot(key);
+    slot.active--;
+    slot.waiting.shift()?.();
+  }
+
+  closeAll(): void {
+    for (const [connection, timer] of this.idleTimers) {
+      clearTimeout(timer);
+      connection.close();
+    }
+    this.idleTimers.clear();
+    for (const slot of this.slots.values()) slot.idle = [];
+  }
+}

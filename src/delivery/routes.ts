@@ -1,0 +1,97 @@
+import { promises as dns } from 'node:dns';
+import { isIP } from 'node:net';
+import type { DeliveryConfig } from '../config/schema.js';
+
+/** One host to try, with how to speak TLS to it. */
+export interface Hop {
+  readonly host: string;
+  readonly port: number;
+  /** none: plain; opportunistic: STARTTLS if offered; starttls: STARTTLS required; implicit: TLS from the start. */
+  readonly tls: 'none' | 'opportunistic' | 'starttls' | 'implicit';
+  readonly verifyCertificate: boolean;
+  readonly auth?: { readonly user: string; readonly pass: string };
+}
+
+/** Where a group of recipients goes: a key for connection reuse and limits, and the hops in order. */
+export interface Destination {
+  readonly key: string;
+  readonly hops: readonly Hop[];
+}
+
+/** DNS as the router needs it; injected so tests control it. */
+export interface Resolver {
+  resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
+}
+
+export const systemResolver: Resolver = { resolveMx: (domain) => dns.resolveMx(domain) };
+
+/** A temporary routing problem (DNS timeout) or a permanent one (no such domain, null MX). */
+export class RouteError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'RouteError';
+  }
+}
+
+/** RFC 5321 §5.1: MX by preference, equal preferences shuffled; no MX: the domain itself (A/AAAA). */
+export function orderMx(
+  records: readonly { exchange: string; priority: number }[],
+  random: () => number = Math.random,
+): string[] {
+  const shuffled = records.map((record) => ({ record, tiebreak: random() }));
+  shuffled.sort((a, b) => a.record.priority - b.record.priority || a.tiebreak - b.tiebreak);
+  return shuffled.map(({ record }) => record.exchange);
+}
+
+function dnsCode(error: unknown): string | undefined {
+  return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+}
+
+export async function routeFor(
+  domain: string,
+  route: DeliveryConfig['route'],
+  resolver: Resolver,
+  random: () => number = Math.random,
+): Promise<Destination> {
+  if (route.type === 'smarthost') {
+    const hop: Hop = {
+      host: route.host,
+      port: route.port,
+      tls: route.tls,
+      verifyCertificate: route.verifyCertificate,
+      ...(route.auth ? { auth: route.auth } : {}),
+    };
+    return { key: `smarthost:${route.host}:${String(route.port)}`, hops: [hop] };
+  }
+  const tls =
+    route.tls === 'required' || route.requireTlsDomains.includes(domain) ? 'starttls' : 'opportunistic';
+  const bracketed = /^\[(.+)\]$/.exec(domain)?.[1];
+  if (bracketed !== undefined && isIP(bracketed) !== 0) {
+    return {
+      key: `mx:${domain}`,
+      hops: [{ host: bracketed, port: route.port, tls, verifyCertificate: false }],
+    };
+  }
+  let records: { exchange: string; priority: number }[];
+  try {
+    records = await resolver.resolveMx(domain);
+  } catch (error) {
+    const code = dnsCode(error);
+    if (code === 'ENOTFOUND') throw new RouteError(`domain ${domain} does not exist`, true);
+    if (code === 'ENODATA') records = [];
+    else throw new RouteError(`MX lookup for ${domain} failed (${code ?? String(error)})`, false);
+  }
+  // RFC 7505 null MX: the domain accepts no mail.
+  if (records.length === 1 && records[0]?.exchange === '') {
+    throw new RouteError(`domain ${domain} accepts no mail (null MX)`, true);
+  }
+  const hosts = records.length > 0 ? orderMx(records, random) : [domain];
+  // Between MTAs certificates are rarely verifiable (RFC 7435, opportunistic security).
+  return {
+    key: `mx:${domain}`,
+    hops: hosts.map((host) => ({ host, port: route.port, tls, verifyCertificate: false })),
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * The wire work of delivery, done by nodemailer's SMTPConnection (a well-kept client by
+ * smtp-server's authors): connect, STARTTLS as the hop says, AUTH, send, reuse, quit.
+ * Our part is only to turn its results into per-recipient outcomes. Temporary versus
+ * permanent comes from the reply code nodemailer reports (`permanent`), never from text.
+ */
+import type { Readable } from 'node:stream';
+import { domainToASCII } from 'node:url';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Hop } from './routes.js';
+
+export type Outcome = 'delivered' | 'deferred' | 'failed';
+
+export interface RecipientResult {
+  readonly address: string;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly remote: string;
+}
+
+export interface OutboundEnvelope {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly size: number;
+  readonly dsn?: { readonly ret?: string; readonly envid?: string };
+}
+
+export interface ConnectOptions {
+  /** Our name in EHLO. */
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly ca?: Buffer;
+}
+
+interface SmtpFailure extends Error {
+  responseCode?: number | undefined;
+  response?: string | undefined;
+  permanent?: boolean | undefined;
+  recipient?: string | undefined;
+  rejectedErrors?: SmtpFailure[] | undefined;
+  code?: string | undefined;
+}
+
+/** Envelope domains travel as A-labels, so a hop without SMTPUTF8 can take them. */
+export function asciiAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address;
+  const domain = address.slice(at + 1);
+  return `${address.slice(0, at)}@${domainToASCII(domain) || domain}`;
+}
+
+function outcomeOf(error: SmtpFailure): Outcome {
+  return error.permanent === true ? 'failed' : 'deferred';
+}
+
+function reasonOf(error: SmtpFailure): string {
+  return (error.response ?? error.message).replace(/[\r\n]+/g, ' ').slice(0, 500);
+}
+
+export class OutboundConnection {
+  private constructor(
+    private readonly connection: SMTPConnection,
+    readonly hop: Hop,
+  ) {}
+
+  get usable(): boolean {
+    return this.open;
+  }
+
+  private open = true;
+
+  /** Connects (and authenticates) to one hop; rejects with the reason on failure. */
+  static connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
+    const connection = new SMTPConnection({
+      host: hop.host,
+      port: hop.port,
+      secure: hop.tls === 'implicit',
+      requireTLS: hop.tls === 'starttls',
+      ignoreTLS: hop.tls === 'none',
+      opportunisticTLS: hop.tls === 'opportunistic',
+      name: options.name,
+      connectionTimeout: options.connectTimeoutMs,
+      greetingTimeout: options.connectTimeoutMs,
+      socketTimeout: 10 * 60 * 1000,
+      allowInternalNetworkInterfaces: true,
+      tls: {
+        rejectUnauthorized: hop.verifyCertificate,
+        minVersion: 'TLSv1.2',
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      logger: false,
+    });
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        connection.close();
+        reject(error);
+      };
+      connection.once('error', fail);
+      connection.connect(() => {
+        const ready = (): void => {
+          if (settled) return;
+          settled = true;
+          connection.removeListener('error', fail);
+          const outbound = new OutboundConnection(connection, hop);
+          connection.on('error', () => {
+            outbound.open = false;
+          });
+          connection.once('end', () => {
+            outbound.open = false;
+          });
+          resolve(outbound);
+        };
+        if (!hop.auth) {
+          ready();
+          return;
+        }
+        connection.login({ user: hop.auth.user, pass: hop.auth.pass }, (error) => {
+          if (error) fail(error);
+          else ready();
+        });
+      });
+    });
+  }
+
+  /** Sends one message; every recipient gets an outcome. Never rejects. */
+  send(envelope: OutboundEnvelope, message: Readable): Promise<RecipientResult[]> {
+    const remote = `${this.hop.host}:${String(this.hop.port)}`;
+    const result = (address: string, outcome: Outcome, reason: string): RecipientResult => ({
+      address,
+      outcome,
+      reason,
+      remote,
+    });
+    const to = envelope.to.map(asciiAddress);
+    const original = new Map(to.map((ascii, index) => [ascii, envelope.to[index] ?? ascii]));
+    return new Promise((resolve) => {
+      this.connection.send(
+        {
+          from: asciiAddress(envelope.from),
+          to,
+          size: envelope.size,
+          ...(envelope.dsn
+            ? {
+                dsn: {
+                  ...(envelope.dsn.ret ? { ret: envelope.dsn.ret } : {}),
+                  ...(envelope.dsn.envid ? { envid: envelope.dsn.envid } : {}),
+                },
+              }
+            : {}),
+        },
+        message,
+        (
+          error: SmtpFailure | null,
+          info?: {
+            accepted: string[];
+            rejectedErrors?: SmtpFailure[] | undefined;
+            response?: string | undefined;
+          },
+        ) => {
+          if (error) {
+            message.destroy();
+            if (error.responseCode === undefined) this.open = false;
+            const perRecipient = new Map((error.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e]));
+            resolve(
+              to.map((address) => {
+                const specific = perRecipient.get(address) ?? error;
+                return result(original.get(address) ?? address, outcomeOf(specific), reasonOf(specific));
+              }),
+            );
+            return;
+          }
+          const rejected = new Map((info?.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e]));
+          resolve(
+            to.map((address) => {
+              const refusal = rejected.get(address);
+              const name = original.get(address) ?? address;
+              return refusal
+                ? result(name, outcomeOf(refusal), reasonOf(refusal))
+                : result(name, 'delivered', (info?.response ?? '250').slice(0, 500));
+            }),
+          );
+        },
+      );
+    });
+  }
+
+  /** RSET between messages on a reused connection. */
+  reset(): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (!this.open) {
+        resolve(false);
+        return;
+      }
+      this.connection.reset((error) => {
+        if (error) this.open = false;
+        resolve(!error);
+      });
+    });
+  }
+
+  close(): void {
+    this.open = false;
+    this.connection.quit();
+    this.connection.close();
+  }
+}
