@@ -3,7 +3,7 @@
  * by recipient, with retries and bounces. Each message is handled by one task at a time;
  * every state change is written durably before anything is done because of it.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
@@ -45,7 +45,7 @@ const FULL_RETURN_LIMIT = 256 * 1024;
 export class DeliveryWorker {
   private readonly items = new Map<string, Item>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly pool: ConnectionPool;
+  private pool: ConnectionPool;
   private readonly resolver: Resolver;
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -67,6 +67,15 @@ export class DeliveryWorker {
   }
 
   async start(): Promise<void> {
+    const route = this.deps.config.delivery.route;
+    if (route.type === 'smarthost' && route.caFile !== undefined) {
+      const delivery = this.deps.config.delivery;
+      this.pool = new ConnectionPool(delivery.concurrency.perDestination, {
+        name: this.deps.config.hostname,
+        connectTimeoutMs: delivery.connectTimeoutSeconds * 1000,
+        ca: await readFile(route.caFile),
+      });
+    }
     this.unsubscribe = this.deps.spool.onCommitted((envelope) => {
       if (envelope.state !== 'queued') return;
       this.items.set(envelope.id, { envelope, nextAt: 0, held: false });

@@ -1,0 +1,281 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
+import type { Resolver } from '../../src/delivery/routes.js';
+import { parseState } from '../../src/delivery/state.js';
+import { createServer, startMailwharf, type Mailwharf, type MailwharfServer } from '../../src/index.js';
+
+/** A relay whose route is the given smarthost (or MX with a resolver), with tiny retry times. */
+async function startRelay(
+  route: Record<string, unknown>,
+  options: { resolver?: Resolver; retry?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+): Promise<{ relay: MailwharfServer; close: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), 'mailwharf-relay-'));
+  const config = validateConfig(
+    {
+      hostname: 'relay.test',
+      mode: 'relay',
+      spool: { dir: join(root, 'spool') },
+      tls: { selfSignedDir: join(root, 'certs') },
+      log: { level: 'silent' },
+      shutdownGraceSeconds: 2,
+      delivery: {
+        route,
+        retry: { firstRetrySeconds: 0.2, maxRetrySeconds: 0.4, giveUpAfterSeconds: 600, ...options.retry },
+        pollSeconds: 0.2,
+        connectTimeoutSeconds: 2,
+      },
+      policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
+      listeners: [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' }],
+      ...options.extra,
+    },
+    'relay test config',
+  );
+  const relay = await createServer(config, {
+    logger: pino({ level: 'silent' }),
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+  });
+  await relay.start();
+  return {
+    relay,
+    close: async () => {
+      await relay.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function submit(
+  relay: MailwharfServer,
+  mail: { from: string; to: string | string[]; subject: string; envelope?: { from: string; to: string[] } },
+) {
+  return nodemailer
+    .createTransport({ host: '127.0.0.1', port: relay.ports.smtp ?? 0, ignoreTLS: true })
+    .sendMail({ text: 'relayed body', ...mail });
+}
+
+/** Polls a condition with a deadline (delivery is asynchronous by nature). */
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('relay delivery', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+  async function smarthost(): Promise<Mailwharf> {
+    const mail = await startMailwharf();
+    cleanups.push(() => mail.stop());
+    return mail;
+  }
+  async function relayTo(route: Record<string, unknown>, options?: Parameters<typeof startRelay>[1]) {
+    const started = await startRelay(route, options);
+    cleanups.push(started.close);
+    return started.relay;
+  }
+
+  it('delivers to a smarthost (another mailwharf) and forgets the message', async () => {
+    const upstream = await smarthost();
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: '127.0.0.1',
+      port: upstream.ports.smtp,
+      tls: 'none',
+    });
+    await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Relayed' });
+    const arrived = await upstream.waitForMessage({ subject: 'Relayed' }, { timeout: 10_000 });
+    expect(arrived.envelope.mailFrom).toBe('app@relay.test');
+    expect(arrived.envelope.rcptTo.map((r) => r.address)).toEqual(['user@example.org']);
+    // Two Received headers: the relay's, then the smarthost's on top.
+    expect(arrived.parsed.headerLines.filter((h) => h.key === 'received')).toHaveLength(2);
+    await eventually(
+      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
+      'the relay queue to empty',
+    );
+  });
+
+  it('speaks STARTTLS with the certificate verified when the smarthost requires it', async () => {
+    const upstream = await smarthost();
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: 'localhost',
+      port: upstream.ports.submission,
+      tls: 'starttls',
+      auth: { user: 'relay@relay.test', pass: 'x' },
+    });
+    // The relay trusts the smarthost's self-signed CA only through caFile; without it, delivery must defer.
+    await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Needs TLS' });
+    const [queued] = await eventually(async () => {
+      const list = await relay.spool.list();
+      const text = list[0] ? await relay.spool.readState(list[0].id) : undefined;
+      const state = text === undefined ? undefined : parseState(text);
+      return state && state.attempts > 0 ? ([state] as const) : undefined;
+    }, 'a first attempt');
+    expect(queued.recipients[0]?.status).toBe('deferred');
+    expect(queued.lastError).toMatch(/certificate/i);
+  });
+
+  it('delivers over STARTTLS with AUTH once the smarthost CA is configured (caFile)', async () => {
+    const upstream = await smarthost();
+    const caFile = join(await mkdtemp(join(tmpdir(), 'mailwharf-ca-')), 'ca.pem');
+    await writeFile(caFile, upstream.tls.ca);
+    cleanups.push(() => rm(dirname(caFile), { recursive: true, force: true }));
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: 'localhost',
+      port: upstream.ports.submission,
+      tls: 'starttls',
+      auth: { user: 'relay@relay.test', pass: 'x' },
+      caFile,
+    });
+    await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Over TLS' });
+    const arrived = await upstream.waitForMessage({ subject: 'Over TLS' }, { timeout: 10_000 });
+    expect(arrived.envelope.authUser).toBe('relay@relay.test');
+    expect(arrived.envelope.tls?.version).toMatch(/^TLSv1\.[23]$/);
+  });
+
+  it('temporary failure: retried with backoff, then delivered', async () => {
+    const upstream = await smarthost();
+    upstream.faults.add({
+      stage: 'rcpt',
+      count: 2,
+      reply: { code: 451, enhanced: '4.3.0', text: 'Greylisted' },
+    });
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: '127.0.0.1',
+      port: upstream.ports.smtp,
+      tls: 'none',
+    });
+    await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Eventually' });
+    await upstream.waitForMessage({ subject: 'Eventually' }, { timeout: 10_000 });
+    expect(upstream.messages({ subject: 'Eventually' })).toHaveLength(1);
+  });
+
+  it('permanent failure: one DSN to the sender, and the good recipient is delivered', async () => {
+    const upstream = await smarthost();
+    upstream.faults.add({
+      stage: 'rcpt',
+      recipient: 'nobody@',
+      reply: { code: 550, enhanced: '5.1.1', text: 'No such user here' },
+    });
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: '127.0.0.1',
+      port: upstream.ports.smtp,
+      tls: 'none',
+    });
+    await submit(relay, {
+      from: 'app@relay.test',
+      to: ['nobody@example.org', 'user@example.org'],
+      subject: 'Half bounces',
+    });
+    await upstream.waitForMessage({ subject: 'Half bounces' }, { timeout: 10_000 });
+    const dsn = await upstream.waitForMessage(
+      { sender: /^$/, recipient: 'app@relay.test' },
+      { timeout: 10_000 },
+    );
+    expect(dsn.envelope.mailFrom).toBe('');
+    expect(dsn.subject).toBe('Undelivered Mail Returned to Sender');
+    expect(dsn.parsed.headers.get('content-type')).toMatchObject({
+      value: 'multipart/report',
+      params: { 'report-type': 'delivery-status' },
+    });
+    // mailparser folds message/delivery-status into the text, so read that part from the raw DSN.
+    const raw = await readFile(upstream.server.spool.messagePath(dsn.id), 'utf8');
+    const status = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--/.exec(raw)?.[1];
+    expect(status).toMatch(/^Reporting-MTA: dns; relay\.test$/m);
+    expect(status).toMatch(/^Final-Recipient: rfc822; nobody@example\.org$/m);
+    expect(status).toMatch(/^Action: failed$/m);
+    expect(status).toMatch(/^Status: 5\.1\.1$/m);
+    expect(status).toMatch(/^Diagnostic-Code: smtp; 550 5\.1\.1 No such user here$/m);
+    expect(status).not.toMatch(/user@example\.org/);
+    const headers = dsn.parsed.attachments
+      .find((a) => a.contentType === 'text/rfc822-headers')
+      ?.content.toString();
+    expect(headers).toMatch(/^Subject: Half bounces$/m);
+    await eventually(
+      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
+      'the relay queue to empty',
+    );
+    // Exactly one DSN.
+    expect(upstream.messages({ sender: /^$/ })).toHaveLength(1);
+  });
+
+  it('a failing message from the null sender is dropped without a DSN', async () => {
+    const upstream = await smarthost();
+    upstream.faults.add({ stage: 'rcpt', reply: { code: 550, enhanced: '5.1.1', text: 'No such user' } });
+    const relay = await relayTo({
+      type: 'smarthost',
+      host: '127.0.0.1',
+      port: upstream.ports.smtp,
+      tls: 'none',
+    });
+    await submit(relay, {
+      from: 'x@relay.test',
+      to: 'nobody@example.org',
+      subject: 'From null',
+      envelope: { from: '', to: ['nobody@example.org'] },
+    });
+    await eventually(
+      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
+      'the relay queue to empty',
+    );
+    expect(upstream.messages()).toEqual([]);
+  });
+
+  it('destination down: deferred, attempts and next attempt recorded, delivered once it is up', async () => {
+    const upstream = await smarthost();
+    const port = upstream.ports.smtp ?? 0;
+    await upstream.stop();
+    const relay = await relayTo({ type: 'smarthost', host: '127.0.0.1', port, tls: 'none' });
+    await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Waits' });
+    const state = await eventually(async () => {
+      const [envelope] = await relay.spool.list();
+      const text = envelope ? await relay.spool.readState(envelope.id) : undefined;
+      const parsed = text === undefined ? undefined : parseState(text);
+      return parsed && parsed.attempts >= 2 ? parsed : undefined;
+    }, 'two failed attempts');
+    expect(state.recipients[0]?.status).toBe('deferred');
+    expect(state.lastError).toMatch(/^4\.4\.1 connection failed: 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
+  });
+
+  it('MX route: resolved through an injected resolver, preference order, fallback to the next MX', async () => {
+    const upstream = await smarthost();
+    const lookups: string[] = [];
+    const resolver: Resolver = {
+      resolveMx: (domain) => {
+        lookups.push(domain);
+        // The preferred MX (127.0.0.3: nothing listens there) refuses; the next one answers.
+        return Promise.resolve([
+          { exchange: '127.0.0.1', priority: 20 },
+          { exchange: '127.0.0.3', priority: 10 },
+        ]);
+      },
+    };
+    const relay = await relayTo(
+      { type: 'mx', port: upstream.ports.smtp, tls: 'opportunistic' },
+      { resolver },
+    );
+    await submit(relay, { from: 'app@relay.test', to: 'user@mx-routed.example', subject: 'Via MX' });
+    const arrived = await upstream.waitForMessage({ subject: 'Via MX' }, { timeout: 10_000 });
+    expect(arrived.envelope.rcptTo.map((r) => r.address)).toEqual(['user@mx-routed.example']);
+    expect(lookups).toContain('mx-routed.example');
+  });
+});
