@@ -10,13 +10,14 @@ import { ListenError } from './listeners/listener.js';
 import { createServer } from './server.js';
 import { Spool } from './spool/spool.js';
 import { readStdin } from './cli/stdin.js';
-import { formatQueueTable } from './cli/queue-table.js';
+import { queueCommand, QueueUsageError } from './cli/queue.js';
 
 const USAGE = `usage:
   mailwharf [--dev | --config PATH]                 serve
   mailwharf check-config [--dev | --config PATH]    validate and exit
   mailwharf queue list [--json] [--dev | --config PATH]
   mailwharf queue show ID [--envelope] [--dev | --config PATH]
+  mailwharf queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…
   mailwharf hash-password                           reads the password on stdin, prints a scrypt hash
 
 environment: MAILWHARF_HOSTNAME, MAILWHARF_SPOOL_DIR, MAILWHARF_TLS_CERT, MAILWHARF_TLS_KEY, MAILWHARF_LOG_LEVEL`;
@@ -62,39 +63,6 @@ async function serve(config: Config): Promise<number> {
   });
 }
 
-async function queueCommand(
-  config: Config,
-  args: readonly string[],
-  json: boolean,
-  envelopeOnly: boolean,
-): Promise<number> {
-  const spool = Spool.inspect(config.spool.dir);
-  if (!existsSync(spool.queueDir)) {
-    process.stderr.write(`mailwharf: no spool at ${config.spool.dir} (spool.dir, or MAILWHARF_SPOOL_DIR)\n`);
-    return 1;
-  }
-  const [sub, id] = args;
-  if (sub === 'list') {
-    const envelopes = await spool.list();
-    process.stdout.write(json ? `${JSON.stringify(envelopes, null, 2)}\n` : formatQueueTable(envelopes));
-    return 0;
-  }
-  if (sub === 'show' && id !== undefined) {
-    const envelope = await spool.envelope(id);
-    if (!envelope) {
-      process.stderr.write(`mailwharf: no message ${id} in ${config.spool.dir}\n`);
-      return 1;
-    }
-    if (envelopeOnly) {
-      process.stdout.write(`${JSON.stringify(envelope, null, 2)}\n`);
-      return 0;
-    }
-    for await (const chunk of spool.readMessage(id)) process.stdout.write(chunk as Buffer);
-    return 0;
-  }
-  throw new UsageError('queue takes: list [--json] | show ID [--envelope]');
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -126,8 +94,27 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check-config':
       process.stdout.write(`${configPath(values)}: ok (${config.listeners.length} listeners)\n`);
       return 0;
-    case 'queue':
-      return queueCommand(config, rest, values.json === true, values.envelope === true);
+    case 'queue': {
+      const spool = Spool.inspect(config.spool.dir);
+      if (!existsSync(spool.queueDir)) {
+        process.stderr.write(
+          `mailwharf: no spool at ${config.spool.dir} (spool.dir, or MAILWHARF_SPOOL_DIR)\n`,
+        );
+        return 1;
+      }
+      try {
+        return await queueCommand(
+          spool,
+          rest,
+          { json: values.json === true, envelope: values.envelope === true },
+          process.stdout,
+        );
+      } catch (error) {
+        if (!(error instanceof QueueUsageError)) throw error;
+        process.stderr.write(`mailwharf: ${error.message}\n`);
+        return 1;
+      }
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -1,4 +1,6 @@
+import { rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { pidFile } from './delivery/control.js';
 import type { Config } from './config/schema.js';
 import { createAuthenticator } from './auth/users.js';
 import { createListener, type Listener } from './listeners/listener.js';
@@ -92,7 +94,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           await listener.listen();
           ports[listener.config.name] = listener.port();
         }
-        await delivery?.start();
+        if (delivery) {
+          await delivery.start();
+          // Tells `mailwharf queue …` that a running worker applies its commands.
+          await writeFile(pidFile(spool), `${String(process.pid)}\n`);
+        }
         started = true;
       } catch (error) {
         await Promise.all(listeners.filter((l) => l.port() !== 0).map((l) => l.close()));
@@ -104,7 +110,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         if (!started) return;
         log.info('stopping: no new connections, waiting for sessions to finish');
         await Promise.all(listeners.map((listener) => listener.close()));
-        await delivery?.stop();
+        if (delivery) {
+          await delivery.stop();
+          await rm(pidFile(spool), { force: true });
+        }
         log.info('stopped');
       })();
       return stopping;

@@ -3,13 +3,15 @@
  * by recipient, with retries and bounces. Each message is handled by one task at a time;
  * every state change is written durably before anything is done because of it.
  */
-import { open, readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { expired, nextDelaySeconds } from './backoff.js';
+import { applyCommand, controlDir, drainCommands } from './control.js';
 import { buildDsn, wantsNotice, type DsnKind } from './dsn.js';
 import { enqueueLocal } from './enqueue.js';
 import { ConnectionPool } from './pool.js';
@@ -51,6 +53,8 @@ export class DeliveryWorker {
   private readonly random: () => number;
   private readonly captureDomains: ReadonlySet<string>;
   private timer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private control: Promise<void> = Promise.resolve();
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
 
@@ -76,6 +80,12 @@ export class DeliveryWorker {
         ca: await readFile(route.caFile),
       });
     }
+    await mkdir(controlDir(this.deps.spool), { recursive: true });
+    this.watcher = watch(controlDir(this.deps.spool), () => {
+      this.checkControl();
+    });
+    this.watcher.on('error', () => undefined);
+    this.checkControl();
     this.unsubscribe = this.deps.spool.onCommitted((envelope) => {
       if (envelope.state !== 'queued') return;
       this.items.set(envelope.id, { envelope, nextAt: 0, held: false });
@@ -99,8 +109,30 @@ export class DeliveryWorker {
     this.schedule(0);
   }
 
+  /** Applies operator commands from spool/control/, one at a time, never under a running attempt. */
+  checkControl(): void {
+    this.control = this.control
+      .then(() =>
+        drainCommands(this.deps.spool, async (command) => {
+          const busy =
+            command.ids.length === 0
+              ? [...this.inFlight.values()]
+              : command.ids.flatMap((id) => this.inFlight.get(id) ?? []);
+          await Promise.allSettled(busy);
+          const changed = await applyCommand(this.deps.spool, command, this.now());
+          this.deps.log.info({ op: command.op, ids: changed }, 'queue command applied');
+          await this.rescan();
+        }),
+      )
+      .catch((error: unknown) => {
+        this.deps.log.error({ err: String(error) }, 'queue command failed');
+      });
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.watcher?.close();
+    await this.control;
     this.unsubscribe?.();
     clearTimeout(this.timer);
     await Promise.allSettled(this.inFlight.values());

@@ -90,7 +90,10 @@ describe('mailwharf CLI', () => {
 
     const table = await runCli(['queue', 'list', '--config', path]);
     expect(table.stdout).toMatch(
-      new RegExp(`^${id}\\s+\\d+\\s+queued\\s+\\S+\\s+a@cli\\.test\\s+b@local\\.test,c@local\\.test$`, 'm'),
+      new RegExp(
+        `^${id}\\s+\\d+\\s+(queued|deferred)\\s+\\S+\\s+\\d+\\s+\\S+\\s+a@cli\\.test\\s+b@local\\.test,c@local\\.test`,
+        'm',
+      ),
     );
     const envelope = await runCli(['queue', 'show', id, '--envelope', '--config', path]);
     expect(JSON.parse(envelope.stdout)).toMatchObject({

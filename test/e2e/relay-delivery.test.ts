@@ -1,77 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import nodemailer from 'nodemailer';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import type { Resolver } from '../../src/delivery/routes.js';
 import { parseState } from '../../src/delivery/state.js';
-import { createServer, startMailwharf, type Mailwharf, type MailwharfServer } from '../../src/index.js';
-
-/** A relay whose route is the given smarthost (or MX with a resolver), with tiny retry times. */
-async function startRelay(
-  route: Record<string, unknown>,
-  options: { resolver?: Resolver; retry?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
-): Promise<{ relay: MailwharfServer; close: () => Promise<void> }> {
-  const root = await mkdtemp(join(tmpdir(), 'mailwharf-relay-'));
-  const config = validateConfig(
-    {
-      hostname: 'relay.test',
-      mode: 'relay',
-      spool: { dir: join(root, 'spool') },
-      tls: { selfSignedDir: join(root, 'certs') },
-      log: { level: 'silent' },
-      shutdownGraceSeconds: 2,
-      delivery: {
-        route,
-        retry: { firstRetrySeconds: 0.2, maxRetrySeconds: 0.4, giveUpAfterSeconds: 600, ...options.retry },
-        pollSeconds: 0.2,
-        connectTimeoutSeconds: 2,
-      },
-      policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-      listeners: [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' }],
-      ...options.extra,
-    },
-    'relay test config',
-  );
-  const relay = await createServer(config, {
-    logger: pino({ level: 'silent' }),
-    ...(options.resolver ? { resolver: options.resolver } : {}),
-  });
-  await relay.start();
-  return {
-    relay,
-    close: async () => {
-      await relay.stop();
-      await rm(root, { recursive: true, force: true });
-    },
-  };
-}
-
-function submit(
-  relay: MailwharfServer,
-  mail: { from: string; to: string | string[]; subject: string; envelope?: { from: string; to: string[] } },
-) {
-  return nodemailer
-    .createTransport({ host: '127.0.0.1', port: relay.ports.smtp ?? 0, ignoreTLS: true })
-    .sendMail({ text: 'relayed body', ...mail });
-}
-
-/** Polls a condition with a deadline (delivery is asynchronous by nature). */
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { eventually, startRelay, submit } from '../helpers/relay.js';
 
 describe('relay delivery', () => {
   const cleanups: (() => Promise<void>)[] = [];

@@ -61,14 +61,14 @@ export async function startServerProcess(configPath: string, timeoutMs = 15_000)
     child.once('exit', (code, signal) => resolveExit({ code, signal }));
   });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const ports = await new Promise<Record<string, number>>((resolveReady, reject) => {
     let pending = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server not ready within ${timeoutMs} ms; stderr: ${stderr}`));
     }, timeoutMs);
-    child.stdout?.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       pending += chunk.toString();
       let newline: number;
       while ((newline = pending.indexOf('\n')) >= 0) {
