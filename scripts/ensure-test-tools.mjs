@@ -3,14 +3,25 @@
 // that `npm test` works on a fresh machine. Needs root (or sudo) only when something is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 
-/** command on PATH -> Debian package that provides it */
+/** command (on PATH or an absolute path) -> Debian package that provides it */
 const TOOLS = {
   curl: 'curl',
   openssl: 'openssl',
   python3: 'python3',
+  '/usr/sbin/smtp-sink': 'postfix',
+  '/usr/sbin/smtp-source': 'postfix',
+  '/usr/sbin/haproxy': 'haproxy',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+
+// Installing postfix may start its daemon where an init system runs; the tests only use
+// smtp-sink and smtp-source, started with their own flags, so no system Postfix stays up.
+function stopSystemPostfix() {
+  if (spawnSync('sh', ['-c', 'pgrep -x master'], { stdio: 'ignore' }).status === 0) {
+    spawnSync('postfix', ['stop'], { stdio: 'inherit' });
+  }
+}
 const missing = [
   ...new Set(
     Object.entries(TOOLS)
@@ -30,6 +41,7 @@ const run = (args) =>
 try {
   run(['apt-get', 'update', '-qq']);
   run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  if (missing.includes('postfix')) stopSystemPostfix();
 } catch (error) {
   console.error(`ensure-test-tools: could not install ${missing.join(' ')}: ${error.message}`);
   process.exit(1);

@@ -77,6 +77,11 @@ export const listenerSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   tls: z.enum(['none', 'starttls', 'implicit']),
   policy: z.string().min(1),
+  /**
+   * Load balancers allowed to send a PROXY protocol v1 header (exact addresses). Their
+   * header's client address then drives policy, rate limits and the Received header.
+   */
+  proxyFrom: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'must be an IP address' })).default([]),
 });
 
 /** A fault rule as written in YAML: patterns are case-insensitive substrings, or /regex/. */

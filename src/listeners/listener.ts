@@ -58,6 +58,7 @@ export function smtpServerOptions(
     socketTimeout: policy.limits.idleTimeoutSeconds * 1000,
     closeTimeout: deps.shutdownGraceMs,
     disableReverseLookup: true,
+    useProxy: listener.proxyFrom.length > 0 ? [...listener.proxyFrom] : false,
     logger: false,
   };
 }
