@@ -124,6 +124,11 @@ export class FaultRules {
     return this.rules.map((active) => active.rule);
   }
 
+  /** How many times a rule has fired, so a test can wait for or assert on it. */
+  fired(id: number): number {
+    return this.rules.find((active) => active.id === id)?.fired ?? 0;
+  }
+
   /**
    * What the first matching rule does at this stage, in order: a delay (if any) then a
    * reply or a drop. Counting happens here, so a rule with count: 2 fires twice in all.
