@@ -37,7 +37,7 @@ describe('kill -9 during delivery', () => {
       await client.sendMail({ from: 'app@local.test', to: 'user@example.org', subject, text: subject });
 
     await eventually(
-      async () => (upstream.faults.fired(stall) >= 1 ? true : undefined),
+      () => (upstream.faults.fired(stall) >= 1 ? true : undefined),
       'a delivery in the middle of DATA',
     );
     relay.child.kill('SIGKILL');

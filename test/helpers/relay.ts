@@ -60,7 +60,7 @@ export function submit(
 
 /** Polls a condition with a deadline (delivery is asynchronous by nature). */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
+  probe: () => Promise<T | undefined> | T | undefined,
   what: string,
   timeoutMs = 10_000,
 ): Promise<T> {
