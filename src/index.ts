@@ -7,3 +7,5 @@ export { hashPassword } from './auth/passwords.js';
 export { startMailwharf, type Mailwharf, type StartOptions } from './fixture/start.js';
 export type { CapturedMessage, MessageFilter, MessageFilterFields, TextPattern } from './fixture/captured.js';
 export type { FaultRule, FaultStage, AddressPattern } from './faults/rules.js';
+export { ReleaseError } from './delivery/release.js';
+export type { Resolver } from './delivery/routes.js';

@@ -8,6 +8,8 @@ import { faultRuleFromConfig } from './config/faults.js';
 import { FaultRules } from './faults/rules.js';
 import type { Resolver } from './delivery/routes.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { releaseCaptured } from './delivery/release.js';
+import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
 import { Spool } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
@@ -19,13 +21,15 @@ export interface MailwharfServer {
   /** Bound port per listener name (meaningful after start). */
   readonly ports: Readonly<Record<string, number>>;
   readonly faults: FaultRules;
-  /** The delivery worker in relay mode; undefined in capture mode. */
+  /** The delivery worker (relay mode, or capture mode with release configured). */
   readonly delivery: DeliveryWorker | undefined;
   start(): Promise<void>;
   /** Stops accepting, lets sessions finish within the grace period; idempotent. */
   stop(): Promise<void>;
   /** Re-reads the certificate files (SIGHUP). */
   reloadTls(): Promise<void>;
+  /** Queues a copy of a captured message for the release route; throws ReleaseError when refused. */
+  release(id: string, recipients?: readonly string[]): Promise<Envelope>;
 }
 
 export interface ServerOptions {
@@ -69,7 +73,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
 
   const delivery =
-    config.mode === 'relay'
+    config.mode === 'relay' || config.release !== undefined
       ? new DeliveryWorker({
           spool,
           config,
@@ -118,6 +122,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       })();
       return stopping;
     },
+    release: (id, recipients) => releaseCaptured(spool, config, id, recipients),
     async reloadTls() {
       const fresh = await loadTlsMaterial(config.tls, config.hostname);
       for (const listener of listeners) listener.updateTls(fresh);

@@ -211,6 +211,14 @@ export const configSchema = z
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
     delivery: deliverySchema.prefault({}),
+    /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */
+    release: z
+      .strictObject({
+        route: smarthostRoute,
+        /** Only recipients in these domains may be released to, so a click cannot mail the world. */
+        allowedDomains: z.array(domain).min(1),
+      })
+      .optional(),
     /** Fault injection for tests and, explicitly enabled, for dev. */
     faults: z
       .strictObject({

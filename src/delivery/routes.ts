@@ -9,6 +9,8 @@ export interface Hop {
   /** none: plain; opportunistic: STARTTLS if offered; starttls: STARTTLS required; implicit: TLS from the start. */
   readonly tls: 'none' | 'opportunistic' | 'starttls' | 'implicit';
   readonly verifyCertificate: boolean;
+  /** Extra CA (PEM file) to trust for this hop. */
+  readonly caFile?: string;
   readonly auth?: { readonly user: string; readonly pass: string };
 }
 
@@ -62,6 +64,7 @@ export async function routeFor(
       port: route.port,
       tls: route.tls,
       verifyCertificate: route.verifyCertificate,
+      ...(route.caFile === undefined ? {} : { caFile: route.caFile }),
       ...(route.auth ? { auth: route.auth } : {}),
     };
     return { key: `smarthost:${route.host}:${String(route.port)}`, hops: [hop] };

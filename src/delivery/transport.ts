@@ -4,6 +4,7 @@
  * Our part is only to turn its results into per-recipient outcomes. Temporary versus
  * permanent comes from the reply code nodemailer reports (`permanent`), never from text.
  */
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { domainToASCII } from 'node:url';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -29,7 +30,20 @@ export interface ConnectOptions {
   /** Our name in EHLO. */
   readonly name: string;
   readonly connectTimeoutMs: number;
-  readonly ca?: Buffer;
+}
+
+const caFiles = new Map<string, Promise<Buffer>>();
+
+/** A hop's extra CA, read once per file. */
+function caOf(hop: Hop): Promise<Buffer | undefined> {
+  if (hop.caFile === undefined) return Promise.resolve(undefined);
+  let pending = caFiles.get(hop.caFile);
+  if (!pending) {
+    pending = readFile(hop.caFile);
+    caFiles.set(hop.caFile, pending);
+    pending.catch(() => caFiles.delete(hop.caFile ?? ''));
+  }
+  return pending;
 }
 
 interface SmtpFailure extends Error {
@@ -70,7 +84,8 @@ export class OutboundConnection {
   private open = true;
 
   /** Connects (and authenticates) to one hop; rejects with the reason on failure. */
-  static connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
+  static async connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
+    const ca = await caOf(hop);
     const connection = new SMTPConnection({
       host: hop.host,
       port: hop.port,
@@ -86,7 +101,7 @@ export class OutboundConnection {
       tls: {
         rejectUnauthorized: hop.verifyCertificate,
         minVersion: 'TLSv1.2',
-        ...(options.ca ? { ca: options.ca } : {}),
+        ...(ca ? { ca } : {}),
       },
       logger: false,
     });

@@ -4,7 +4,7 @@
  * every state change is written durably before anything is done because of it.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
@@ -47,7 +47,7 @@ const FULL_RETURN_LIMIT = 256 * 1024;
 export class DeliveryWorker {
   private readonly items = new Map<string, Item>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private pool: ConnectionPool;
+  private readonly pool: ConnectionPool;
   private readonly resolver: Resolver;
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -71,15 +71,6 @@ export class DeliveryWorker {
   }
 
   async start(): Promise<void> {
-    const route = this.deps.config.delivery.route;
-    if (route.type === 'smarthost' && route.caFile !== undefined) {
-      const delivery = this.deps.config.delivery;
-      this.pool = new ConnectionPool(delivery.concurrency.perDestination, {
-        name: this.deps.config.hostname,
-        connectTimeoutMs: delivery.connectTimeoutSeconds * 1000,
-        ca: await readFile(route.caFile),
-      });
-    }
     await mkdir(controlDir(this.deps.spool), { recursive: true });
     this.watcher = watch(controlDir(this.deps.spool), () => {
       this.checkControl();
@@ -260,7 +251,8 @@ export class DeliveryWorker {
     open: readonly RecipientState[],
     log: Logger,
   ): Promise<RecipientResult[]> {
-    const route = this.deps.config.delivery.route;
+    const release = this.deps.config.release;
+    const route = envelope.route === 'release' && release ? release.route : this.deps.config.delivery.route;
     const byDomain = new Map<string, string[]>();
     for (const r of open) {
       const domain = route.type === 'smarthost' ? '' : addressDomain(r.address);

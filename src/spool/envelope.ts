@@ -22,6 +22,8 @@ export interface Envelope {
   readonly authUser?: string;
   readonly tls?: { readonly version: string; readonly cipher: string };
   readonly state: 'captured' | 'queued';
+  /** A copy released from the sink goes by the release route, not the delivery route. */
+  readonly route?: 'release';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
