@@ -105,6 +105,11 @@ export class DeliveryWorker {
     this.control = this.control
       .then(() =>
         drainCommands(this.deps.spool, async (command) => {
+          if (command.op === 'flush') {
+            // "Retry now" needs no disk write: after a crash the stored schedule is as good.
+            this.flushNow(command.ids);
+            return;
+          }
           const busy =
             command.ids.length === 0
               ? [...this.inFlight.values()]
@@ -118,6 +123,15 @@ export class DeliveryWorker {
       .catch((error: unknown) => {
         this.deps.log.error({ err: String(error) }, 'queue command failed');
       });
+  }
+
+  private flushNow(ids: readonly string[]): void {
+    const wanted = new Set(ids);
+    for (const item of this.items.values()) {
+      if (ids.length === 0 || wanted.has(item.envelope.id)) item.nextAt = 0;
+    }
+    this.deps.log.info({ op: 'flush', ids: ids.length === 0 ? 'all' : ids }, 'queue command applied');
+    this.schedule(0);
   }
 
   async stop(): Promise<void> {
@@ -228,19 +242,29 @@ export class DeliveryWorker {
       ).toISOString(),
       ...(lastError === undefined ? {} : { lastError }),
     };
-    // Durable first: a crash after this never repeats what the destination accepted.
-    await this.saveState(envelope.id, state);
     for (const r of results)
       log.info(
         { rcpt: r.address, outcome: r.outcome, remote: r.remote, reason: r.reason },
         `recipient ${r.outcome}`,
       );
-
+    item.nextAt = Date.parse(state.nextAttemptAt);
+    // Every recipient delivered: removing the message (durably) is the whole state change.
+    if (state.recipients.every((r) => r.status === 'delivered')) {
+      this.items.delete(envelope.id);
+      await this.deps.spool.remove(envelope.id, { durable: true });
+      log.info({ attempts }, 'delivery finished');
+      return;
+    }
+    // Durable first: a crash after this never repeats what the destination accepted,
+    // and a bounce is only sent for a failure that is on disk.
+    await this.saveState(envelope.id, state);
     state = await this.notify(envelope, state, log);
     item.nextAt = Date.parse(state.nextAttemptAt);
     if (state.recipients.every((r) => isFinal(r.status))) {
       this.items.delete(envelope.id);
-      if (!state.recipients.some((r) => r.status === 'captured')) await this.deps.spool.remove(envelope.id);
+      if (!state.recipients.some((r) => r.status === 'captured')) {
+        await this.deps.spool.remove(envelope.id, { durable: true });
+      }
       log.info({ attempts }, 'delivery finished');
     }
   }

@@ -99,12 +99,16 @@ export class Spool {
     for (const listener of this.committedListeners) listener(envelope);
   }
 
-  /** Removes a committed message: envelope first, so it is never listed without its file. */
-  async remove(id: string): Promise<void> {
+  /**
+   * Removes a committed message: envelope first, so it is never listed without its file.
+   * `durable` waits for the directory fsync, for a removal that records a delivery.
+   */
+  async remove(id: string, options: { durable?: boolean } = {}): Promise<void> {
     if (!isQueueId(id)) return;
     await rm(join(this.queueDir, `${id}.json`), { force: true });
     await rm(this.messagePath(id), { force: true });
     await rm(join(this.queueDir, `${id}.state.json`), { force: true });
+    if (options.durable === true) await this.queueSync.sync();
   }
 
   /** The mutable delivery state of a message, as text (parsed by the delivery module). */
