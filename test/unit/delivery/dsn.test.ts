@@ -1,0 +1,93 @@
+import { simpleParser } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import { buildDsn, statusOf, wantsNotice } from '../../../src/delivery/dsn.js';
+import type { Envelope } from '../../../src/spool/envelope.js';
+
+const envelope: Envelope = {
+  version: 1,
+  id: '0MWSF89GCAQP4Q8F3',
+  receivedAt: '2026-11-22T10:00:00.000Z',
+  size: 100,
+  mailFrom: 'sender@example.com',
+  rcptTo: [{ address: 'gone@example.org', orcpt: 'rfc822;gone@example.org' }, { address: 'ok@example.org' }],
+  dsn: { envid: 'ENV-42' },
+  smtputf8: false,
+  client: { address: '127.0.0.1', port: 1, helo: 'h' },
+  listener: { name: 'smtp', role: 'relay', port: 25 },
+  state: 'queued',
+};
+
+describe('statusOf', () => {
+  it.each([
+    ['550 5.1.1 No such user', 'failed', '5.1.1'],
+    ['451 4.7.1 Greylisted', 'delayed', '4.7.1'],
+    ['550 mailbox unavailable', 'failed', '5.0.0'], // no enhanced code: the class default
+    [undefined, 'delayed', '4.0.0'],
+  ] as const)('%s (%s) -> %s', (reason, kind, status) => {
+    expect(statusOf(reason, kind)).toBe(status);
+  });
+});
+
+describe('wantsNotice (RFC 3461 NOTIFY)', () => {
+  it.each([
+    [undefined, 'failed', true], // no NOTIFY: failures and delays are reported
+    [['NEVER'], 'failed', false],
+    [['SUCCESS'], 'failed', false],
+    [['FAILURE'], 'failed', true],
+    [['FAILURE'], 'delayed', false],
+    [['DELAY', 'FAILURE'], 'delayed', true],
+  ] as const)('NOTIFY=%j, %s -> %s', (notify, kind, wanted) => {
+    expect(wantsNotice(notify, kind)).toBe(wanted);
+  });
+});
+
+describe('buildDsn', () => {
+  it('is an RFC 3464 multipart/report that mailparser reads back', async () => {
+    const text = buildDsn({
+      kind: 'failed',
+      envelope,
+      recipients: [
+        {
+          address: 'gone@example.org',
+          status: 'failed',
+          reason: '550 5.1.1 No such user',
+          remote: 'mx.example.org:25',
+        },
+      ],
+      hostname: 'relay.test',
+      originalHeaders: 'Subject: Hello\r\nFrom: sender@example.com',
+      originalMessage: undefined,
+      now: new Date('2026-11-22T11:00:00Z'),
+    });
+    expect(text).not.toMatch(/(?<!\r)\n/); // CRLF only
+    const parsed = await simpleParser(text);
+    expect(parsed.subject).toBe('Undelivered Mail Returned to Sender');
+    expect(parsed.headers.get('auto-submitted')).toBe('auto-replied');
+    expect(text).toMatch(/^Original-Envelope-Id: ENV-42\r$/m);
+    expect(text).toMatch(/^Final-Recipient: rfc822; gone@example\.org\r$/m);
+    expect(text).toMatch(/^Original-Recipient: rfc822;gone@example\.org\r$/m);
+    expect(text).toMatch(/^Status: 5\.1\.1\r$/m);
+    expect(text).toMatch(/^Remote-MTA: dns; mx\.example\.org:25\r$/m);
+    expect(text).not.toMatch(/ok@example\.org/);
+    expect(
+      parsed.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString(),
+    ).toContain('Subject: Hello');
+  });
+
+  it('a header value cannot break out of its line', () => {
+    const text = buildDsn({
+      kind: 'delayed',
+      envelope: { ...envelope, dsn: { envid: 'x\r\nX-Injected: 1' } },
+      recipients: [{ address: 'gone@example.org', status: 'deferred', reason: '451 4.4.1\r\nX-Evil: 1' }],
+      hostname: 'relay.test',
+      originalHeaders: 'Subject: x',
+      originalMessage: undefined,
+      now: new Date(),
+      retryUntil: new Date('2026-11-27T10:00:00Z'),
+    });
+    expect(text).not.toMatch(/^X-Injected/m);
+    expect(text).not.toMatch(/^X-Evil/m);
+    expect(text).toMatch(/^Action: delayed\r$/m);
+    expect(text).toMatch(/^Will-Retry-Until: Fri, 27 Nov 2026 10:00:00 \+0000\r$/m);
+  });
+});
