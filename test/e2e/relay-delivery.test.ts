@@ -190,6 +190,37 @@ describe('relay delivery', () => {
     expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
   });
 
+  it('delay warning: once a message has waited long enough, the sender hears it is still retried', async () => {
+    const upstream = await smarthost();
+    upstream.faults.add({
+      stage: 'rcpt',
+      recipient: 'slow@',
+      reply: { code: 451, enhanced: '4.2.0', text: 'Mailbox busy' },
+    });
+    // delayWarningSeconds is tiny here so the test does not wait hours.
+    const warned = await relayTo(
+      { type: 'smarthost', host: '127.0.0.1', port: upstream.ports.smtp, tls: 'none' },
+      { retry: { firstRetrySeconds: 0.3, maxRetrySeconds: 0.3 }, delivery: { delayWarningSeconds: 0.5 } },
+    );
+    await submit(warned, { from: 'sender@relay.test', to: 'slow@example.org', subject: 'Slow one' });
+    const notice = await upstream.waitForMessage({ recipient: 'sender@relay.test' }, { timeout: 10_000 });
+    expect(notice.envelope.mailFrom).toBe('');
+    expect(notice.subject).toBe('Delayed Mail (still being retried)');
+    const raw = await readFile(upstream.server.spool.messagePath(notice.id), 'utf8');
+    expect(raw).toMatch(/^Action: delayed\r$/m);
+    expect(raw).toMatch(/^Status: 4\.2\.0\r$/m);
+    expect(raw).toMatch(/^Will-Retry-Until: /m);
+    // Only one warning, however many retries follow.
+    const state = await eventually(async () => {
+      const [envelope] = await warned.spool.list();
+      const text = envelope ? await warned.spool.readState(envelope.id) : undefined;
+      const parsed = text === undefined ? undefined : parseState(text);
+      return parsed && parsed.attempts >= 4 ? parsed : undefined;
+    }, 'more retries');
+    expect(state.warned).toBe(true);
+    expect(upstream.messages({ recipient: 'sender@relay.test' })).toHaveLength(1);
+  });
+
   it('MX route: resolved through an injected resolver, preference order, fallback to the next MX', async () => {
     const upstream = await smarthost();
     const lookups: string[] = [];

@@ -10,7 +10,13 @@ import { createServer, type MailwharfServer } from '../../src/index.js';
 /** A relay whose route is the given smarthost (or MX with a resolver), with tiny retry times. */
 export async function startRelay(
   route: Record<string, unknown>,
-  options: { resolver?: Resolver; retry?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+  options: {
+    resolver?: Resolver;
+    retry?: Record<string, unknown>;
+    /** Other delivery settings, e.g. delayWarningSeconds. */
+    delivery?: Record<string, unknown>;
+    extra?: Record<string, unknown>;
+  } = {},
 ): Promise<{ relay: MailwharfServer; root: string; close: () => Promise<void> }> {
   // close() stops the relay (idempotent) and removes its files.
   const root = await mkdtemp(join(tmpdir(), 'mailwharf-relay-'));
@@ -27,6 +33,7 @@ export async function startRelay(
         retry: { firstRetrySeconds: 0.2, maxRetrySeconds: 0.4, giveUpAfterSeconds: 600, ...options.retry },
         pollSeconds: 0.2,
         connectTimeoutSeconds: 2,
+        ...options.delivery,
       },
       policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
       listeners: [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' }],
