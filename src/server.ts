@@ -11,6 +11,13 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
+import { join } from 'node:path';
+import { packageRoot } from './config/load.js';
+import { enqueueLocal } from './delivery/enqueue.js';
+import { createHttpServer, type HttpServer } from './http/server.js';
+import { Metrics } from './metrics.js';
+import { Sink } from './sink/sink.js';
+import { packageVersion } from './version.js';
 import { Spool } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
 
@@ -21,6 +28,10 @@ export interface MailwharfServer {
   /** Bound port per listener name (meaningful after start). */
   readonly ports: Readonly<Record<string, number>>;
   readonly faults: FaultRules;
+  /** The captured-mail index and the HTTP server, when http.enabled. */
+  readonly sink: Sink | undefined;
+  readonly http: HttpServer | undefined;
+  readonly metrics: Metrics;
   /** The delivery worker (relay mode, or capture mode with release configured). */
   readonly delivery: DeliveryWorker | undefined;
   start(): Promise<void>;
@@ -54,6 +65,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log.warn({ rules: config.faults.rules.length }, 'fault injection is enabled');
   }
 
+  const metrics = new Metrics(() => spool.count());
+  spool.onCommitted((envelope) => {
+    metrics.stored(envelope.listener.name, envelope.size);
+  });
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
     // The schema guarantees the policy exists; this is a bug if it fires.
@@ -69,6 +84,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
       faults,
+      metrics,
     });
   });
 
@@ -81,6 +97,35 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           ...(options.resolver ? { resolver: options.resolver } : {}),
         })
       : undefined;
+  const sink = config.http.enabled
+    ? await Sink.open(spool, config.sink, log.child({ component: 'sink' }))
+    : undefined;
+  const release = (id: string, recipients?: readonly string[]) =>
+    releaseCaptured(spool, config, id, recipients);
+  const http = sink
+    ? await createHttpServer(
+        {
+          config,
+          sink,
+          spool,
+          faults,
+          log: log.child({ component: 'http' }),
+          startedAt: Date.now(),
+          version: packageVersion(),
+          release,
+          store: (message, envelope) =>
+            enqueueLocal(spool, message, {
+              mailFrom: envelope.from,
+              rcptTo: envelope.to,
+              hostname: config.hostname,
+              listener: 'api',
+              state: config.mode === 'capture' ? 'captured' : 'queued',
+            }),
+        },
+        metrics,
+        join(packageRoot(), 'dist', 'ui'),
+      )
+    : undefined;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
   let started = false;
@@ -92,11 +137,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ports,
     faults,
     delivery,
+    sink,
+    http,
+    metrics,
     async start() {
       try {
         for (const listener of listeners) {
           await listener.listen();
           ports[listener.config.name] = listener.port();
+        }
+        if (http) {
+          await http.listen();
+          ports.http = http.port();
         }
         if (delivery) {
           await delivery.start();
@@ -114,6 +166,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         if (!started) return;
         log.info('stopping: no new connections, waiting for sessions to finish');
         await Promise.all(listeners.map((listener) => listener.close()));
+        await http?.close();
+        await sink?.close();
         if (delivery) {
           await delivery.stop();
           await rm(pidFile(spool), { force: true });
@@ -122,7 +176,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       })();
       return stopping;
     },
-    release: (id, recipients) => releaseCaptured(spool, config, id, recipients),
+    release,
     async reloadTls() {
       const fresh = await loadTlsMaterial(config.tls, config.hostname);
       for (const listener of listeners) listener.updateTls(fresh);

@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 }
 
 /** The package's own folder, found from this file whether it runs from src/ or dist/src/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(resolve(dir, 'package.json'))) {
     const parent = dirname(dir);

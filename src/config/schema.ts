@@ -211,6 +211,38 @@ export const configSchema = z
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
     delivery: deliverySchema.prefault({}),
+    /** The captured-mail index (capture mode, and captureDomains in relay mode). */
+    sink: z
+      .strictObject({
+        retention: z
+          .strictObject({
+            /** Oldest messages beyond this count are pruned; 0 is no limit. */
+            maxMessages: z.number().int().min(0).default(10_000),
+            /** Messages older than this are pruned; 0 is no limit. */
+            maxAgeHours: z.number().min(0).default(0),
+            /** Oldest messages are pruned while the total is above this; 0 is no limit. */
+            maxTotalMiB: z.number().min(0).default(2048),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    /** The web UI, the Mailpit-compatible API and /metrics. */
+    http: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8025),
+        /** Serve under a path prefix, e.g. /mail (behind a reverse proxy). */
+        basePath: z
+          .string()
+          .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be empty or like /mail')
+          .default(''),
+        /** Optional HTTP Basic auth; the hash comes from `mailwharf hash-password`. */
+        basicAuth: z
+          .strictObject({ username: z.string().min(1), passwordHash: z.string().regex(/^scrypt\$/) })
+          .optional(),
+      })
+      .prefault({}),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */
     release: z
       .strictObject({

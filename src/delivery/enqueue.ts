@@ -5,8 +5,14 @@ import type { Spool } from '../spool/spool.js';
 /** Puts a message we generate (a DSN, a release from the sink) into the queue, durably. */
 export async function enqueueLocal(
   spool: Spool,
-  message: string,
-  envelope: { mailFrom: string; rcptTo: readonly string[]; hostname: string; listener: string },
+  message: string | Buffer,
+  envelope: {
+    mailFrom: string;
+    rcptTo: readonly string[];
+    hostname: string;
+    listener: string;
+    state?: Envelope['state'];
+  },
 ): Promise<Envelope> {
   const id = newQueueId();
   const writer = await spool.begin(id);
@@ -22,7 +28,7 @@ export async function enqueueLocal(
     smtputf8: false,
     client: { address: '127.0.0.1', port: 0, helo: envelope.hostname },
     listener: { name: envelope.listener, role: 'internal', port: 0 },
-    state: 'queued',
+    state: envelope.state ?? 'queued',
   };
   try {
     await writer.commit(committed);

@@ -120,6 +120,10 @@ export class FaultRules {
     this.rules = [];
   }
 
+  removeWhere(predicate: (rule: FaultRule) => boolean): void {
+    this.rules = this.rules.filter((active) => !predicate(active.rule));
+  }
+
   list(): readonly FaultRule[] {
     return this.rules.map((active) => active.rule);
   }

@@ -30,6 +30,7 @@ import { receiveMessage } from '../spool/receive.js';
 import { isErrno, type Spool } from '../spool/spool.js';
 import { envelopeFacts, injectFault } from '../faults/inject.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
+import type { Metrics } from '../metrics.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -45,6 +46,7 @@ export interface SessionDeps {
   readonly boundPort: () => number;
   /** Injected faults of this server instance. */
   readonly faults: FaultRules;
+  readonly metrics?: Metrics;
 }
 
 interface ConnectionState {
@@ -101,6 +103,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       perClient.set(clientAddress, clientCount);
       connections.set(session.id, { log, clientAddress, authFailures: 0, user: undefined });
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
+      deps.metrics?.connection(listener.name);
       log.debug('connected');
       withFault('connect', {}, session, callback, () => {
         callback();
@@ -148,6 +151,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       withFault('data', envelopeFacts(session), session, callback, () => {
         acceptMessage(deps, state, session, stream).then(
           async (reply) => {
+            deps.metrics?.message(listener.name, reply.code);
             if (reply.code !== 250) {
               callback(replyError(reply));
               return;
@@ -231,8 +235,10 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
       user: state?.user,
     });
-    if (verdict.kind === 'reject')
+    if (verdict.kind === 'reject') {
+      deps.metrics?.rejection(listener.name, 'mail', verdict.reply.code);
       state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
+    }
     callback(toError(verdict));
   }
 
@@ -243,8 +249,10 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       clientAddress: state?.clientAddress ?? session.remoteAddress,
       authenticated: state?.user !== undefined,
     });
-    if (verdict.kind === 'reject')
+    if (verdict.kind === 'reject') {
+      deps.metrics?.rejection(listener.name, 'rcpt', verdict.reply.code);
       state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+    }
     callback(toError(verdict));
   }
 }

@@ -145,6 +145,11 @@ export class Spool {
     }
   }
 
+  /** How many committed messages there are, from the directory listing alone. */
+  async count(): Promise<number> {
+    return (await readdir(this.queueDir)).filter((name) => /^[0-9A-Z]{17}\.json$/.test(name)).length;
+  }
+
   /** Committed messages, oldest first. */
   async list(): Promise<Envelope[]> {
     const ids = (await readdir(this.queueDir))

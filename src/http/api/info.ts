@@ -1,0 +1,58 @@
+import { faultsFromChaos, chaosFromFaults } from '../chaos.js';
+import { bodyRecord, textError, type Handler } from '../context.js';
+
+export const info: Handler = (ctx) => {
+  const stats = ctx.sink.stats();
+  return Promise.resolve({
+    Version: ctx.version,
+    LatestVersion: '',
+    Database: ctx.spool.dir,
+    DatabaseSize: ctx.sink
+      .page(undefined, 0, Number.MAX_SAFE_INTEGER)
+      .messages.reduce((sum, m) => sum + m.size, 0),
+    Messages: stats.total,
+    Unread: stats.unread,
+    Tags: {},
+    RuntimeStats: {
+      Uptime: Math.round((Date.now() - ctx.startedAt) / 1000),
+      Memory: process.memoryUsage().rss,
+      MessagesDeleted: 0,
+      SMTPAccepted: 0,
+      SMTPAcceptedSize: 0,
+      SMTPRejected: 0,
+      SMTPIgnored: 0,
+    },
+  });
+};
+
+export const webui: Handler = (ctx) =>
+  Promise.resolve({
+    Label: ctx.config.hostname,
+    MessageRelay: {
+      Enabled: ctx.config.release !== undefined,
+      SMTPServer: ctx.config.release
+        ? `${ctx.config.release.route.host}:${String(ctx.config.release.route.port)}`
+        : '',
+      AllowedRecipients: ctx.config.release?.allowedDomains.join(',') ?? '',
+      BlockedRecipients: '',
+      ReturnPath: '',
+      OverrideFrom: '',
+      PreserveMessageIDs: true,
+    },
+    SpamAssassin: false,
+    ChaosEnabled: ctx.config.faults.enabled,
+    DuplicatesIgnored: false,
+    HideDeleteAllButton: false,
+  });
+
+export const getChaos: Handler = (ctx, _request, reply) => {
+  if (!ctx.config.faults.enabled) return Promise.resolve(textError(reply, 400, 'Chaos is not enabled'));
+  return Promise.resolve(chaosFromFaults(ctx.faults));
+};
+
+export const setChaos: Handler = (ctx, request, reply) => {
+  if (!ctx.config.faults.enabled) return Promise.resolve(textError(reply, 400, 'Chaos is not enabled'));
+  const problem = faultsFromChaos(ctx.faults, bodyRecord(request));
+  if (problem) return Promise.resolve(textError(reply, 400, problem));
+  return Promise.resolve(chaosFromFaults(ctx.faults));
+};

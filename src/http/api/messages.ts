@@ -1,0 +1,73 @@
+import { SearchSyntaxError } from '../../sink/search.js';
+import { listItem } from '../../sink/summary.js';
+import { mailboxScope } from '../mailbox.js';
+import { bodyRecord, intParam, ok, stringArray, stringParam, textError, type Handler } from '../context.js';
+
+function summary(ctx: Parameters<Handler>[0], query: string | undefined, params: unknown) {
+  const start = intParam(params, 'start', 0);
+  const limit = intParam(params, 'limit', 50, 10_000) || 50;
+  const page = ctx.sink.page(query, start, limit, mailboxScope(stringParam(params, 'mailbox')));
+  const stats = ctx.sink.stats();
+  return {
+    total: stats.total,
+    unread: stats.unread,
+    count: page.messages.length,
+    messages_count: page.count,
+    messages_unread: page.unread,
+    start,
+    tags: [...new Set(page.messages.flatMap((m) => m.tags))],
+    messages: page.messages.map(listItem),
+  };
+}
+
+export const listMessages: Handler = (ctx, request) =>
+  Promise.resolve(summary(ctx, undefined, request.query));
+
+export const search: Handler = async (ctx, request, reply) => {
+  const query = stringParam(request.query, 'query')?.trim();
+  if (!query) return textError(reply, 400, 'Error: no search query');
+  try {
+    return summary(ctx, query, request.query);
+  } catch (error) {
+    if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
+    throw error;
+  }
+};
+
+export const deleteSearch: Handler = async (ctx, request, reply) => {
+  const query = stringParam(request.query, 'query')?.trim();
+  if (!query) return textError(reply, 400, 'Error: no search query');
+  const scope = mailboxScope(stringParam(request.query, 'mailbox'));
+  const ids = ctx.sink.page(query, 0, Number.MAX_SAFE_INTEGER, scope).messages.map((m) => m.id);
+  await ctx.sink.delete(ids);
+  return ok(reply);
+};
+
+export const setRead: Handler = async (ctx, request, reply) => {
+  const body = bodyRecord(request);
+  const ids = stringArray(body.IDs) ?? [];
+  const searchQuery = typeof body.Search === 'string' ? body.Search.trim() : '';
+  if (ids.length > 0 && searchQuery !== '') {
+    return textError(reply, 400, 'You may specify either IDs or a search query, not both');
+  }
+  const read = body.Read === true;
+  if (searchQuery !== '') {
+    const matched = ctx.sink.page(searchQuery, 0, Number.MAX_SAFE_INTEGER).messages.map((m) => m.id);
+    await ctx.sink.setRead(matched, read);
+  } else {
+    await ctx.sink.setRead(ids.length > 0 ? ids : undefined, read);
+  }
+  return ok(reply);
+};
+
+export const deleteMessages: Handler = async (ctx, request, reply) => {
+  const ids = stringArray(bodyRecord(request).IDs) ?? [];
+  const scope = mailboxScope(stringParam(request.query, 'mailbox'));
+  if (ids.length > 0) await ctx.sink.delete(ids);
+  else if (scope)
+    await ctx.sink.delete(
+      ctx.sink.page(undefined, 0, Number.MAX_SAFE_INTEGER, scope).messages.map((m) => m.id),
+    );
+  else await ctx.sink.delete(undefined);
+  return ok(reply);
+};

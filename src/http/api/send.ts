@@ -1,0 +1,91 @@
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { bodyRecord, textError, type Handler } from '../context.js';
+
+interface AddressIn {
+  readonly Email: string;
+  readonly Name?: string;
+}
+
+function address(value: unknown): AddressIn | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.Email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(record.Email)) return undefined;
+  return { Email: record.Email, ...(typeof record.Name === 'string' ? { Name: record.Name } : {}) };
+}
+
+function addresses(value: unknown, field: string): AddressIn[] | string {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return `Invalid '${field}': must be an array`;
+  const out: AddressIn[] = [];
+  for (const item of value) {
+    const parsed = typeof item === 'string' ? address({ Email: item }) : address(item);
+    if (!parsed) return `Invalid '${field}' email address: ${JSON.stringify(item)}`;
+    out.push(parsed);
+  }
+  return out;
+}
+
+const formatted = (a: AddressIn) => ({ name: a.Name ?? '', address: a.Email });
+
+/** POST /api/v1/send: Mailpit's JSON message, built into MIME by nodemailer's MailComposer. */
+export const send: Handler = async (ctx, request, reply) => {
+  const body = bodyRecord(request);
+  const from = address(body.From);
+  if (!from) return textError(reply, 400, 'No valid sender address found');
+  const lists: Record<string, AddressIn[]> = {};
+  for (const field of ['To', 'Cc', 'Bcc', 'ReplyTo']) {
+    const parsed = addresses(body[field], field);
+    if (typeof parsed === 'string') return textError(reply, 400, parsed);
+    lists[field] = parsed;
+  }
+  const to = lists.To ?? [];
+  const cc = lists.Cc ?? [];
+  const bcc = lists.Bcc ?? [];
+  if (to.length + cc.length + bcc.length === 0)
+    return textError(reply, 400, 'No valid recipient addresses found');
+  const headers: Record<string, string> = {};
+  if (typeof body.Headers === 'object' && body.Headers !== null) {
+    for (const [key, value] of Object.entries(body.Headers as Record<string, unknown>)) {
+      if (typeof value === 'string' && !/[\r\n]/.test(key + value)) headers[key] = value;
+    }
+  }
+  const tags = Array.isArray(body.Tags) ? body.Tags.filter((t): t is string => typeof t === 'string') : [];
+  if (tags.length > 0) headers['X-Tags'] = tags.join(', ');
+  const attachments = Array.isArray(body.Attachments)
+    ? body.Attachments.flatMap((item: unknown) => {
+        if (typeof item !== 'object' || item === null) return [];
+        const a = item as Record<string, unknown>;
+        if (typeof a.Content !== 'string' || typeof a.Filename !== 'string') return [];
+        return [
+          {
+            filename: a.Filename,
+            content: Buffer.from(a.Content, 'base64'),
+            ...(typeof a.ContentType === 'string' ? { contentType: a.ContentType } : {}),
+            ...(typeof a.ContentID === 'string' ? { cid: a.ContentID } : {}),
+          },
+        ];
+      })
+    : [];
+  const composer = new MailComposer({
+    from: formatted(from),
+    to: to.map(formatted),
+    cc: cc.map(formatted),
+    bcc: bcc.map(formatted),
+    replyTo: (lists.ReplyTo ?? []).map(formatted),
+    subject: typeof body.Subject === 'string' ? body.Subject : '',
+    ...(typeof body.Text === 'string' ? { text: body.Text } : {}),
+    ...(typeof body.HTML === 'string' ? { html: body.HTML } : {}),
+    headers,
+    attachments,
+    newline: '\r\n',
+  });
+  const mime = composer.compile();
+  // Mailpit shows Bcc on messages sent through the API, so the header is kept.
+  mime.keepBcc = true;
+  const message = await mime.build();
+  const envelope = await ctx.store(message, {
+    from: from.Email,
+    to: [...to, ...cc, ...bcc].map((a) => a.Email),
+  });
+  return { ID: envelope.id };
+};

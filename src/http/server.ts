@@ -1,0 +1,148 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { verifyPassword } from '../auth/passwords.js';
+import type { Metrics } from '../metrics.js';
+import { stringParam, textError, type HttpContext } from './context.js';
+import { streamEvents } from './events.js';
+import { mailboxScope } from './mailbox.js';
+import { routes } from './routes.js';
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  port(): number;
+  listen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+};
+
+/** The UI's own policy: only our scripts, styles and API; message HTML lives in a sandboxed frame. */
+const UI_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; base-uri 'none'";
+
+/** Remembers credentials that passed scrypt, so Basic auth does not cost 50 ms per request. */
+function basicAuthCheck(credentials: { username: string; passwordHash: string }) {
+  const accepted = new Set<string>();
+  return async (header: string | undefined): Promise<boolean> => {
+    if (!header?.startsWith('Basic ')) return false;
+    const key = createHash('sha256').update(header).digest('hex');
+    if (accepted.has(key)) return true;
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const username = decoded.slice(0, colon);
+    const expected = Buffer.from(credentials.username);
+    const given = Buffer.from(username);
+    const nameOk = expected.length === given.length && timingSafeEqual(expected, given);
+    const passwordOk = await verifyPassword(decoded.slice(colon + 1), credentials.passwordHash);
+    if (colon < 0 || !nameOk || !passwordOk) return false;
+    accepted.add(key);
+    return true;
+  };
+}
+
+export async function createHttpServer(
+  ctx: HttpContext,
+  metrics: Metrics,
+  uiDir: string,
+): Promise<HttpServer> {
+  const settings = ctx.config.http;
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  await app.register(websocket);
+  const prefix = settings.basePath;
+
+  if (settings.basicAuth) {
+    const check = basicAuthCheck(settings.basicAuth);
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.url === `${prefix}/livez` || request.url === `${prefix}/readyz`) return;
+      if (await check(request.headers.authorization)) return;
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Basic realm="mailwharf"')
+        .type('text/plain')
+        .send('Unauthorized');
+    });
+  }
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+  });
+  app.setErrorHandler((error, request, reply) => {
+    ctx.log.error(
+      { err: error instanceof Error ? error.message : String(error), url: request.url },
+      'HTTP handler failed',
+    );
+    return textError(reply, 500, 'Internal error');
+  });
+
+  await app.register(
+    (scope, _options, done) => {
+      for (const route of routes) {
+        scope.route({
+          method: route.method,
+          url: route.url,
+          handler: (request, reply) => route.handler(ctx, request, reply),
+        });
+      }
+      scope.get('/api/events', { websocket: true }, (socket, request) => {
+        streamEvents(ctx, socket, mailboxScope(stringParam(request.query, 'mailbox')));
+      });
+      scope.get('/livez', () => Promise.resolve('ok'));
+      scope.get('/readyz', () => Promise.resolve('ok'));
+      scope.get('/metrics', async (_request, reply) =>
+        reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+      );
+      const serveUi = async (file: string, reply: FastifyReply) => {
+        const path = normalize(join(uiDir, file));
+        if (!path.startsWith(uiDir)) return textError(reply, 404, 'Not found');
+        try {
+          const body = await readFile(path);
+          return await reply
+            .type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream')
+            .header('content-security-policy', UI_POLICY)
+            .header('x-content-type-options', 'nosniff')
+            .header('referrer-policy', 'no-referrer')
+            .send(body);
+        } catch {
+          return textError(
+            reply,
+            404,
+            file === 'index.html' ? 'The web UI is not built: run npm run build' : 'Not found',
+          );
+        }
+      };
+      scope.get('/', (_request, reply) => serveUi('index.html', reply));
+      scope.get('/ui/*', (request, reply) => serveUi(stringParam(request.params, '*') ?? '', reply));
+      done();
+    },
+    { prefix },
+  );
+
+  let bound = 0;
+  return {
+    app,
+    port: () => bound,
+    async listen() {
+      await app.listen({ host: settings.host, port: settings.port });
+      bound = (app.server.address() as AddressInfo).port;
+      ctx.log.info({ host: settings.host, port: bound, basePath: prefix }, 'HTTP listening');
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one server instance, in its own registry (never prom-client's
+ * global one), so two servers in one process keep separate counts.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly connections = new Counter({
+    name: 'mailwharf_smtp_connections_total',
+    help: 'SMTP connections accepted, by listener',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+  private readonly messages = new Counter({
+    name: 'mailwharf_smtp_messages_total',
+    help: 'Messages at the end of DATA, by listener, outcome and reply class',
+    labelNames: ['listener', 'outcome', 'class'] as const,
+    registers: [this.registry],
+  });
+  private readonly rejections = new Counter({
+    name: 'mailwharf_smtp_rejections_total',
+    help: 'Refused SMTP commands by listener, stage and reply class',
+    labelNames: ['listener', 'stage', 'class'] as const,
+    registers: [this.registry],
+  });
+  private readonly bytes = new Counter({
+    name: 'mailwharf_smtp_bytes_total',
+    help: 'Bytes of accepted messages, by listener',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'mailwharf_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(spoolDepth: () => Promise<number>) {
+    new Gauge({
+      name: 'mailwharf_spool_messages',
+      help: 'Messages held in the spool',
+      registers: [this.registry],
+      async collect() {
+        this.set(await spoolDepth());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'mailwharf_' });
+  }
+
+  connection(listener: string): void {
+    this.connections.inc({ listener });
+  }
+
+  message(listener: string, code: number): void {
+    const klass = `${String(Math.floor(code / 100))}xx`;
+    this.messages.inc({ listener, outcome: code === 250 ? 'accepted' : 'rejected', class: klass });
+  }
+
+  stored(listener: string, bytes: number): void {
+    this.bytes.inc({ listener }, bytes);
+  }
+
+  rejection(listener: string, stage: string, code: number): void {
+    this.rejections.inc({ listener, stage, class: `${String(Math.floor(code / 100))}xx` });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * What the sink keeps per captured message, parsed once with mailparser and cached beside
+ * the spool (spool/sink/ID.json), so listing and search never parse or read bodies.
+ */
+import type { AddressObject, ParsedMail } from 'mailparser';
+import type { Envelope } from '../spool/envelope.js';
+
+/** Mailpit's JSON address shape (Go's net/mail.Address). */
+export interface MailAddress {
+  readonly Name: string;
+  readonly Address: string;
+}
+
+export interface IndexedAttachment {
+  readonly PartID: string;
+  readonly FileName: string;
+  readonly ContentType: string;
+  readonly ContentID: string;
+  readonly Size: number;
+  readonly inline: boolean;
+}
+
+export interface IndexedMessage {
+  readonly version: 1;
+  readonly id: string;
+  readonly envelope: Envelope;
+  readonly messageId: string;
+  readonly from: MailAddress | null;
+  readonly to: readonly MailAddress[];
+  readonly cc: readonly MailAddress[];
+  readonly bcc: readonly MailAddress[];
+  readonly replyTo: readonly MailAddress[];
+  readonly subject: string;
+  /** The Date header, or the time received. */
+  readonly date: string;
+  readonly created: string;
+  readonly size: number;
+  readonly attachments: readonly IndexedAttachment[];
+  readonly snippet: string;
+  readonly tags: readonly string[];
+  /** Lower-cased text that bare search words look in: headers, body, attachment names. */
+  readonly searchText: string;
+  readonly read: boolean;
+}
+
+const SEARCH_TEXT_LIMIT = 100 * 1024;
+
+export function addressList(field: AddressObject | AddressObject[] | undefined): MailAddress[] {
+  if (!field) return [];
+  const objects = Array.isArray(field) ? field : [field];
+  return objects.flatMap((object) =>
+    object.value.flatMap((entry) => {
+      // Groups carry their members in `group`.
+      const members = entry.group ?? [entry];
+      return members.map((member) => ({ Name: member.name, Address: member.address ?? '' }));
+    }),
+  );
+}
+
+function snippetOf(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 250);
+}
+
+function tagsOf(parsed: ParsedMail): string[] {
+  const header = parsed.headers.get('x-tags');
+  if (typeof header !== 'string') return [];
+  return header
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== '');
+}
+
+export function summarize(envelope: Envelope, parsed: ParsedMail, read = false): IndexedMessage {
+  const to = addressList(parsed.to);
+  const cc = addressList(parsed.cc);
+  const bcc = addressList(parsed.bcc);
+  const replyTo = addressList(parsed.replyTo);
+  const from = addressList(parsed.from)[0] ?? null;
+  const attachments: IndexedAttachment[] = parsed.attachments.map((attachment, index) => ({
+    PartID: String(index + 1),
+    FileName: attachment.filename ?? '',
+    ContentType: attachment.contentType,
+    ContentID: (attachment.contentId ?? '').replace(/^<|>$/g, ''),
+    Size: attachment.size,
+    inline: attachment.related === true || attachment.contentDisposition === 'inline',
+  }));
+  const text = parsed.text ?? '';
+  const addresses = [from, ...to, ...cc, ...bcc, ...replyTo]
+    .filter((a): a is MailAddress => a !== null)
+    .map((a) => `${a.Name} ${a.Address}`);
+  const searchText = [parsed.subject ?? '', ...addresses, text, ...attachments.map((a) => a.FileName)]
+    .join('\n')
+    .toLowerCase()
+    .slice(0, SEARCH_TEXT_LIMIT);
+  return {
+    version: 1,
+    id: envelope.id,
+    envelope,
+    messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
+    from,
+    to,
+    cc,
+    bcc,
+    replyTo,
+    subject: parsed.subject ?? '',
+    date: (parsed.date ?? new Date(envelope.receivedAt)).toISOString(),
+    created: envelope.receivedAt,
+    size: envelope.size,
+    attachments,
+    snippet: snippetOf(text),
+    tags: tagsOf(parsed),
+    searchText,
+    read,
+  };
+}
+
+/** Mailpit's MessageSummary, as the list and search endpoints return it. */
+export function listItem(message: IndexedMessage) {
+  return {
+    ID: message.id,
+    MessageID: message.messageId,
+    Read: message.read,
+    From: message.from ?? { Name: '', Address: '' },
+    To: message.to,
+    Cc: message.cc,
+    Bcc: message.bcc,
+    ReplyTo: message.replyTo,
+    Subject: message.subject,
+    Created: message.created,
+    Username: message.envelope.authUser ?? '',
+    Tags: message.tags,
+    Size: message.size,
+    Attachments: message.attachments.filter((a) => !a.inline).length,
+    Snippet: message.snippet,
+  };
+}
