@@ -2,6 +2,7 @@
  * The mutable half of a queued message: per-recipient delivery results and the schedule,
  * kept in queue/ID.state.json beside the immutable envelope. Absent means "nothing tried yet".
  */
+import { isRecord } from '../util/is-record.js';
 import type { Envelope } from '../spool/envelope.js';
 
 export type RecipientStatus = 'pending' | 'deferred' | 'delivered' | 'failed' | 'captured';
@@ -55,10 +56,6 @@ export function isFinal(status: RecipientStatus): boolean {
 
 export function openRecipients(state: DeliveryState): RecipientState[] {
   return state.recipients.filter((r) => !isFinal(r.status));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function parseState(text: string): DeliveryState | undefined {

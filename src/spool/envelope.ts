@@ -1,4 +1,6 @@
 /** What the spool keeps beside each message, as JSON; the commit record of a message. */
+import { isRecord } from '../util/is-record.js';
+
 export interface Recipient {
   readonly address: string;
   /** RFC 3461 NOTIFY and ORCPT, when the client gave them. */
@@ -24,10 +26,6 @@ export interface Envelope {
   readonly state: 'captured' | 'queued';
   /** A copy released from the sink goes by the release route, not the delivery route. */
   readonly route?: 'release';
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Spool files are input like any other: check the shape before trusting it. */

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Resolver } from '../../src/delivery/routes.js';
-import { parseState } from '../../src/delivery/state.js';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
+import { firstState, queueEmpty, startRelay, submit } from '../helpers/relay.js';
 
 describe('relay delivery', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -37,10 +36,7 @@ describe('relay delivery', () => {
     expect(arrived.envelope.rcptTo.map((r) => r.address)).toEqual(['user@example.org']);
     // Two Received headers: the relay's, then the smarthost's on top.
     expect(arrived.parsed.headerLines.filter((h) => h.key === 'received')).toHaveLength(2);
-    await eventually(
-      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
-      'the relay queue to empty',
-    );
+    await queueEmpty(relay);
   });
 
   it('speaks STARTTLS with the certificate verified when the smarthost requires it', async () => {
@@ -54,12 +50,7 @@ describe('relay delivery', () => {
     });
     // The relay trusts the smarthost's self-signed CA only through caFile; without it, delivery must defer.
     await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Needs TLS' });
-    const [queued] = await eventually(async () => {
-      const list = await relay.spool.list();
-      const text = list[0] ? await relay.spool.readState(list[0].id) : undefined;
-      const state = text === undefined ? undefined : parseState(text);
-      return state && state.attempts > 0 ? ([state] as const) : undefined;
-    }, 'a first attempt');
+    const queued = await firstState(relay, (state) => state.attempts > 0, 'a first attempt');
     expect(queued.recipients[0]?.status).toBe('deferred');
     expect(queued.lastError).toMatch(/certificate/i);
   });
@@ -143,10 +134,7 @@ describe('relay delivery', () => {
       .find((a) => a.contentType === 'text/rfc822-headers')
       ?.content.toString();
     expect(headers).toMatch(/^Subject: Half bounces$/m);
-    await eventually(
-      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
-      'the relay queue to empty',
-    );
+    await queueEmpty(relay);
     // Exactly one DSN.
     expect(upstream.messages({ sender: /^$/ })).toHaveLength(1);
   });
@@ -166,10 +154,7 @@ describe('relay delivery', () => {
       subject: 'From null',
       envelope: { from: '', to: ['nobody@example.org'] },
     });
-    await eventually(
-      async () => ((await relay.spool.list()).length === 0 ? true : undefined),
-      'the relay queue to empty',
-    );
+    await queueEmpty(relay);
     expect(upstream.messages()).toEqual([]);
   });
 
@@ -179,12 +164,7 @@ describe('relay delivery', () => {
     await upstream.stop();
     const relay = await relayTo({ type: 'smarthost', host: '127.0.0.1', port, tls: 'none' });
     await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Waits' });
-    const state = await eventually(async () => {
-      const [envelope] = await relay.spool.list();
-      const text = envelope ? await relay.spool.readState(envelope.id) : undefined;
-      const parsed = text === undefined ? undefined : parseState(text);
-      return parsed && parsed.attempts >= 2 ? parsed : undefined;
-    }, 'two failed attempts');
+    const state = await firstState(relay, (s) => s.attempts >= 2, 'two failed attempts');
     expect(state.recipients[0]?.status).toBe('deferred');
     expect(state.lastError).toMatch(/^4\.4\.1 connection failed: 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
@@ -211,12 +191,7 @@ describe('relay delivery', () => {
     expect(raw).toMatch(/^Status: 4\.2\.0\r$/m);
     expect(raw).toMatch(/^Will-Retry-Until: /m);
     // Only one warning, however many retries follow.
-    const state = await eventually(async () => {
-      const [envelope] = await warned.spool.list();
-      const text = envelope ? await warned.spool.readState(envelope.id) : undefined;
-      const parsed = text === undefined ? undefined : parseState(text);
-      return parsed && parsed.attempts >= 4 ? parsed : undefined;
-    }, 'more retries');
+    const state = await firstState(warned, (s) => s.attempts >= 4, 'more retries');
     expect(state.warned).toBe(true);
     expect(upstream.messages({ recipient: 'sender@relay.test' })).toHaveLength(1);
   });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseState } from '../../src/delivery/state.js';
 import { freePort, startExternal, waitForPort, type External } from '../helpers/external.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
+import { eventually, firstState, startRelay, submit } from '../helpers/relay.js';
 
 /**
  * Delivery against Postfix's smtp-sink (Debian package postfix), started by the test with
@@ -38,15 +37,6 @@ describe('relay to Postfix smtp-sink', () => {
     return started.relay;
   }
 
-  async function firstState(relay: Awaited<ReturnType<typeof relayTo>>) {
-    return eventually(async () => {
-      const [envelope] = await relay.spool.list();
-      const text = envelope ? await relay.spool.readState(envelope.id) : undefined;
-      const state = text === undefined ? undefined : parseState(text);
-      return state && state.attempts > 0 ? state : undefined;
-    }, 'a first attempt');
-  }
-
   it('delivers, and the queue empties', async () => {
     const { port } = await sink(['-c']);
     const relay = await relayTo(port);
@@ -66,7 +56,7 @@ describe('relay to Postfix smtp-sink', () => {
     const { port } = await sink(['-r', 'rcpt']);
     const relay = await relayTo(port);
     await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'soft' });
-    const state = await firstState(relay);
+    const state = await firstState(relay, (s) => s.attempts > 0, 'a first attempt');
     expect(state.recipients[0]?.status).toBe('deferred');
     expect(state.recipients[0]?.reason).toMatch(/^4\d\d /);
     expect(await relay.spool.list()).toHaveLength(1);

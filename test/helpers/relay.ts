@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Resolver } from '../../src/delivery/routes.js';
+import { parseState, type DeliveryState } from '../../src/delivery/state.js';
 import { createServer, type MailwharfServer } from '../../src/index.js';
 
 /** A relay whose route is the given smarthost (or MX with a resolver), with tiny retry times. */
@@ -78,4 +79,26 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Resolves once the relay's queue is empty (every message delivered or given up). */
+export function queueEmpty(relay: MailwharfServer): Promise<true> {
+  return eventually(
+    async () => ((await relay.spool.list()).length === 0 ? true : undefined),
+    'the relay queue to empty',
+  );
+}
+
+/** The delivery state of the first queued message once `accept` holds for it. */
+export function firstState(
+  relay: MailwharfServer,
+  accept: (state: DeliveryState) => boolean,
+  what: string,
+): Promise<DeliveryState> {
+  return eventually(async () => {
+    const [envelope] = await relay.spool.list();
+    const text = envelope ? await relay.spool.readState(envelope.id) : undefined;
+    const state = text === undefined ? undefined : parseState(text);
+    return state && accept(state) ? state : undefined;
+  }, what);
 }
