@@ -117,14 +117,12 @@ describe('HTTP: mailwharf extensions, auth, base path, health and metrics', () =
   });
 
   it('serves message HTML under a CSP that forbids scripts and remote loads', async () => {
-    await nodemailer
-      .createTransport({ host: '127.0.0.1', port: mail.ports.smtp ?? 0 })
-      .sendMail({
-        from: 'x@example.com',
-        to: 'csp@example.org',
-        subject: 'CSP',
-        html: '<script>alert(1)</script><img src="https://tracker.example/p.gif">',
-      });
+    await nodemailer.createTransport({ host: '127.0.0.1', port: mail.ports.smtp ?? 0 }).sendMail({
+      from: 'x@example.com',
+      to: 'csp@example.org',
+      subject: 'CSP',
+      html: '<script>alert(1)</script><img src="https://tracker.example/p.gif">',
+    });
     const waited = (await (await get('/api/mailwharf/wait?query=subject:CSP&timeout=5000')).json()) as {
       ID: string;
     };
