@@ -11,7 +11,8 @@ export function createLogger(log: Config['log'], destination?: NodeJS.WritableSt
     base: { service: 'mailwharf' },
     redact: { paths: ['password', '*.password', 'auth.password'], censor: '[redacted]' },
   };
-  if (log.pretty === true && destination === undefined) {
+  const pretty = log.pretty === 'auto' ? process.stdout.isTTY : log.pretty;
+  if (pretty && destination === undefined) {
     return pino({
       ...options,
       transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } },

@@ -206,7 +206,8 @@ export const configSchema = z
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-        pretty: z.boolean().optional(),
+        /** Human-readable lines instead of JSON; auto: when stdout is a terminal. */
+        pretty: z.union([z.boolean(), z.literal('auto')]).default(false),
       })
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
