@@ -68,7 +68,7 @@ describe('checkMailFrom', () => {
       accept,
       'null sender on the relay port',
     ],
-  ] as const)('%#: %s', (policy, facts, verdict) => {
+  ] as const)('%#: %s', (policy, facts, verdict, _why) => {
     expect(checkMailFrom(policy, facts)).toEqual(verdict);
   });
 });
@@ -104,7 +104,7 @@ describe('checkRcptTo: never an open relay', () => {
       reject(replies.relayDenied),
       'a subdomain is not the domain',
     ],
-  ] as const)('%s from %s (auth %s): %s', (recipient, clientAddress, authenticated, verdict) => {
+  ] as const)('%s from %s (auth %s): %s', (recipient, clientAddress, authenticated, verdict, _why) => {
     expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict);
   });
 
