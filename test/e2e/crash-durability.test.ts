@@ -68,7 +68,7 @@ describe('kill -9 under load', () => {
           const reply = await probe.read(10_000);
           const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
           if (reply.code === 250 && id) acked.set(id, message);
-          if (acked.size >= KILL_AFTER_ACKS && !killed) {
+          if (acked.size >= KILL_AFTER_ACKS && !server.child.killed) {
             killed = true;
             server.child.kill('SIGKILL');
           }
