@@ -203,4 +203,40 @@ describe('fault injection', () => {
     await send(mail, { to: 'somebody@example.org', subject: 'fine' });
     await mail.waitForMessage({ subject: 'fine' });
   });
+
+  it('can be set over HTTP when enabled: POST, GET and DELETE /api/mailwharf/faults', async () => {
+    await using mail = await startMailwharf({
+      config: { http: { enabled: true, port: 0 }, faults: { enabled: true } },
+    });
+    const url = `http://127.0.0.1:${String(mail.server.http?.port())}/api/mailwharf/faults`;
+    const bad = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ stage: 'mail', reply: { code: 250 } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/^reply\.code: /);
+    const added = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        stage: 'rcpt',
+        recipient: '/^blocked@/',
+        reply: { code: 550, enhanced: '5.1.1', text: 'Blocked over HTTP' },
+      }),
+    });
+    expect(added.status).toBe(200);
+    expect(((await added.json()) as { ID: number }).ID).toBeGreaterThan(0);
+    expect(await (await fetch(url)).json()).toEqual([
+      {
+        stage: 'rcpt',
+        recipient: '/^blocked@/',
+        reply: { code: 550, enhanced: '5.1.1', text: 'Blocked over HTTP' },
+      },
+    ]);
+    await expect(send(mail, { to: 'blocked@example.org' })).rejects.toThrow(/550 5\.1\.1 Blocked over HTTP/);
+    expect((await fetch(url, { method: 'DELETE' })).status).toBe(200);
+    await send(mail, { to: 'blocked@example.org', subject: 'after http clear' });
+    await mail.waitForMessage({ subject: 'after http clear' });
+  });
 });
