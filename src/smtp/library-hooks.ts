@@ -12,9 +12,14 @@
  *    go through the listener's `rewriteReply`, which may swap in a catalogue reply.
  * 3. A hook before HELO/EHLO (the library has no onHelo), for fault injection, and a
  *    way to drop a session's connection without a reply.
+ * 4. The TLS protocol a session negotiated. The library gives only session.tlsOptions,
+ *    tls.getCipher(), whose `version` is the oldest protocol the cipher suite exists in
+ *    ("TLSv1.0" for ECDHE-ECDSA-AES128-SHA even inside TLS 1.2), not the protocol in use;
+ *    the connection's socket knows the real one.
  *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
+import { TLSSocket } from 'node:tls';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { hasEnhancedCode, replyText, type SmtpReply } from './replies.js';
@@ -47,6 +52,12 @@ const connectionBySession = new WeakMap<SMTPServerSession, SMTPConnection>();
 export function dropConnection(session: SMTPServerSession): void {
   const connection = connectionBySession.get(session);
   connection?._socket.destroy();
+}
+
+/** The TLS protocol negotiated on a session's connection, e.g. "TLSv1.2"; undefined in cleartext. */
+export function negotiatedTlsProtocol(session: SMTPServerSession): string | undefined {
+  const socket = connectionBySession.get(session)?._socket;
+  return socket instanceof TLSSocket ? (socket.getProtocol() ?? undefined) : undefined;
 }
 
 export function attachHooks(server: SMTPServer, hooks: ServerHooks): void {

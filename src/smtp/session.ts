@@ -31,6 +31,7 @@ import { isErrno, type Spool } from '../spool/spool.js';
 import { envelopeFacts, injectFault } from '../faults/inject.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
+import { negotiatedTlsProtocol } from './library-hooks.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -287,7 +288,10 @@ async function acceptMessage(
     return storageFailure(error);
   }
   const cipher = session.tlsOptions === false ? undefined : session.tlsOptions;
-  const tls = cipher ? { version: cipher.version, cipher: cipher.name } : undefined;
+  // cipher.version is the cipher suite's oldest protocol, not the negotiated one.
+  const tls = cipher
+    ? { version: negotiatedTlsProtocol(session) ?? cipher.version, cipher: cipher.name }
+    : undefined;
   const recipients = recipientsOf(session);
   const receivedAt = new Date();
   const header = receivedHeader({
