@@ -7,17 +7,13 @@ import { createListener, type Listener } from './listeners/listener.js';
 import { faultRuleFromConfig } from './config/faults.js';
 import { FaultRules } from './faults/rules.js';
 import type { Resolver } from './delivery/routes.js';
-import { DeliveryWorker } from './delivery/worker.js';
+import type { DeliveryWorker } from './delivery/worker.js';
+import type { HttpServer } from './http/server.js';
+import type { Metrics } from './metrics.js';
+import type { Sink } from './sink/sink.js';
 import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
-import { join } from 'node:path';
-import { packageRoot } from './config/load.js';
-import { enqueueLocal } from './delivery/enqueue.js';
-import { createHttpServer, type HttpServer } from './http/server.js';
-import { Metrics } from './metrics.js';
-import { Sink } from './sink/sink.js';
-import { packageVersion } from './version.js';
 import { Spool } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
 
@@ -31,7 +27,7 @@ export interface MailwharfServer {
   /** The captured-mail index and the HTTP server, when http.enabled. */
   readonly sink: Sink | undefined;
   readonly http: HttpServer | undefined;
-  readonly metrics: Metrics;
+  readonly metrics: Metrics | undefined;
   /** The delivery worker (relay mode, or capture mode with release configured). */
   readonly delivery: DeliveryWorker | undefined;
   start(): Promise<void>;
@@ -65,10 +61,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     log.warn({ rules: config.faults.rules.length }, 'fault injection is enabled');
   }
 
-  const metrics = new Metrics(() => spool.count());
-  spool.onCommitted((envelope) => {
-    metrics.stored(envelope.listener.name, envelope.size);
-  });
+  const release = (id: string, recipients?: readonly string[]) =>
+    releaseCaptured(spool, config, id, recipients);
+  const web = config.http.enabled
+    ? await (await import('./http/stack.js')).createWebStack({ config, spool, faults, log, release })
+    : undefined;
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
     // The schema guarantees the policy exists; this is a bug if it fires.
@@ -84,48 +81,21 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
       faults,
-      metrics,
+      ...(web ? { metrics: web.metrics } : {}),
     });
   });
 
   const delivery =
     config.mode === 'relay' || config.release !== undefined
-      ? new DeliveryWorker({
+      ? new (await import('./delivery/worker.js')).DeliveryWorker({
           spool,
           config,
           log: log.child({ component: 'delivery' }),
           ...(options.resolver ? { resolver: options.resolver } : {}),
         })
       : undefined;
-  const sink = config.http.enabled
-    ? await Sink.open(spool, config.sink, log.child({ component: 'sink' }))
-    : undefined;
-  const release = (id: string, recipients?: readonly string[]) =>
-    releaseCaptured(spool, config, id, recipients);
-  const http = sink
-    ? await createHttpServer(
-        {
-          config,
-          sink,
-          spool,
-          faults,
-          log: log.child({ component: 'http' }),
-          startedAt: Date.now(),
-          version: packageVersion(),
-          release,
-          store: (message, envelope) =>
-            enqueueLocal(spool, message, {
-              mailFrom: envelope.from,
-              rcptTo: envelope.to,
-              hostname: config.hostname,
-              listener: 'api',
-              state: config.mode === 'capture' ? 'captured' : 'queued',
-            }),
-        },
-        metrics,
-        join(packageRoot(), 'dist', 'ui'),
-      )
-    : undefined;
+  const sink = web?.sink;
+  const http = web?.http;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
   let started = false;
@@ -139,7 +109,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     delivery,
     sink,
     http,
-    metrics,
+    metrics: web?.metrics,
     async start() {
       try {
         for (const listener of listeners) {

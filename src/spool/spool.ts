@@ -85,9 +85,14 @@ export class Spool {
   }
 
   /** Called by a writer once its message is durable. */
-  async commit(id: string, envelope: Envelope): Promise<void> {
+  /** Writes the envelope to tmp/ and fdatasyncs it (in parallel with the message's own sync). */
+  async stageEnvelope(id: string, envelope: Envelope): Promise<void> {
+    await writeDurably(join(this.tmpDir, `${id}.json`), `${JSON.stringify(envelope)}\n`);
+  }
+
+  /** Renames a durable message and its staged envelope into queue/ (envelope last), then fsyncs queue/. */
+  async publish(id: string, envelope: Envelope): Promise<void> {
     const envelopeTmp = join(this.tmpDir, `${id}.json`);
-    await writeDurably(envelopeTmp, `${JSON.stringify(envelope, null, 2)}\n`);
     await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
     try {
       await rename(envelopeTmp, join(this.queueDir, `${id}.json`));
@@ -183,12 +188,12 @@ export class SpoolWriter {
   async commit(envelope: Envelope): Promise<void> {
     this.done = true;
     try {
-      try {
-        await endStream(this.stream);
-      } finally {
-        await this.handle.close();
-      }
-      await this.spool.commit(this.id, envelope);
+      // The message's fdatasync and the envelope's run side by side; both finish before any rename.
+      const [message, staged] = await Promise.allSettled([endStream(this.stream), this.spool.stageEnvelope(this.id, envelope)]);
+      await this.handle.close();
+      if (message.status === 'rejected') throw message.reason;
+      if (staged.status === 'rejected') throw staged.reason;
+      await this.spool.publish(this.id, envelope);
     } catch (error) {
       await this.spool.discard(this.id);
       throw error;
