@@ -67,6 +67,11 @@ export function receiveMessage(
         resolve(stopped);
         return;
       }
+      // A write that fails from here on must still answer the client.
+      writer.stream.once('error', (error: Error) => {
+        normalizer.destroy();
+        resolve({ kind: 'write-failed', error });
+      });
       normalizer.once('end', () => {
         resolve(
           stopped ?? {

@@ -182,6 +182,9 @@ export class SpoolWriter {
     private readonly handle: FileHandle,
   ) {
     this.stream = new DurableFileStream(handle);
+    // Failures surface through end()'s callback; this keeps an 'error' event from crashing
+    // the process on paths that do not listen themselves (bounces, the send API).
+    this.stream.on('error', () => undefined);
   }
 
   /** Ends the stream, makes the message durable, then its envelope; resolves when acknowledged. */
@@ -209,13 +212,19 @@ export class SpoolWriter {
   }
 }
 
-/** Resolves once the stream's _final (the fdatasync) is done. */
+/**
+ * Resolves once the stream's _final (the fdatasync) is done; rejects if any write or the
+ * sync failed, so a truncated or unsynced message is never acknowledged.
+ */
 function endStream(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
-    stream.once('error', reject);
-    stream.end(() => {
-      stream.removeListener('error', reject);
-      resolve();
+    if (stream.errored) {
+      reject(stream.errored);
+      return;
+    }
+    stream.end((error?: Error | null) => {
+      if (error) reject(error);
+      else resolve();
     });
   });
 }
