@@ -40,8 +40,7 @@ async function serve(config: Config): Promise<number> {
     const shutdown = (signal: string): void => {
       if (signalled) {
         server.log.warn({ signal }, 'second signal: exiting now');
-        resolveExit(1);
-        return;
+        process.exit(1);
       }
       signalled = true;
       server.log.info({ signal }, 'shutting down');

@@ -1,5 +1,16 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+let processMetrics: Registry | undefined;
+
+/** GC, event loop and memory metrics: their observers live as long as the process, so one set. */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'mailwharf_' });
+  }
+  return processMetrics;
+}
+
 /**
  * Prometheus metrics of one server instance, in its own registry (never prom-client's
  * global one), so two servers in one process keep separate counts.
@@ -46,7 +57,11 @@ export class Metrics {
         this.set(await spoolDepth());
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'mailwharf_' });
+  }
+
+  /** Instance metrics plus the process metrics, which are collected once per process. */
+  text(): Promise<string> {
+    return Registry.merge([this.registry, processRegistry()]).metrics();
   }
 
   connection(listener: string): void {

@@ -292,6 +292,14 @@ export const configSchema = z
         });
       }
     });
+    // Any password accepted plus relaying for authenticated clients would be an open relay.
+    if (config.auth.acceptAnyCredentials && config.mode === 'relay') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'acceptAnyCredentials'],
+        message: 'only allowed with mode: capture (in relay mode it would make an open relay)',
+      });
+    }
     const names = new Set<string>();
     config.listeners.forEach((listener, index) => {
       if (names.has(listener.name)) {

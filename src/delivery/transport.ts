@@ -63,8 +63,16 @@ export function asciiAddress(address: string): string {
   return `${address.slice(0, at)}@${domainToASCII(domain) || domain}`;
 }
 
+/**
+ * Permanent when the reply code says so (nodemailer's `permanent`); also when nodemailer
+ * refuses the message itself: larger than the server's SIZE (EMESSAGE) or an address it
+ * cannot send (EENVELOPE without a reply). Retrying those for days cannot help.
+ */
 function outcomeOf(error: SmtpFailure): Outcome {
-  return error.permanent === true ? 'failed' : 'deferred';
+  if (error.permanent === true) return 'failed';
+  if (error.responseCode === undefined && (error.code === 'EMESSAGE' || error.code === 'EENVELOPE'))
+    return 'failed';
+  return 'deferred';
 }
 
 function reasonOf(error: SmtpFailure): string {
@@ -114,7 +122,12 @@ export class OutboundConnection {
         reject(error);
       };
       connection.once('error', fail);
-      connection.connect(() => {
+      connection.connect((error?: Error | null) => {
+        // A server that closes before its greeting reports here; try the next hop.
+        if (error) {
+          fail(error);
+          return;
+        }
         const ready = (): void => {
           if (settled) return;
           settled = true;

@@ -183,10 +183,9 @@ export class DeliveryWorker {
       this.inFlight.set(id, task);
     }
     const waiting = [...this.items.values()].filter((i) => !i.held && !this.inFlight.has(i.envelope.id));
-    const next = Math.min(
-      ...waiting.map((i) => i.nextAt),
-      now + this.deps.config.delivery.pollSeconds * 1000,
-    );
+    // A loop, not Math.min(...): a spread of 100k+ items overflows the call stack.
+    let next = now + this.deps.config.delivery.pollSeconds * 1000;
+    for (const item of waiting) if (item.nextAt < next) next = item.nextAt;
     if (this.inFlight.size < limit || waiting.length === 0) this.schedule(next - now);
   }
 

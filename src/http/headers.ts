@@ -11,7 +11,8 @@ export function canonicalHeaderKey(key: string): string {
 export function headerMap(raw: string): Record<string, string[]> {
   const end = raw.search(/\r?\n\r?\n/);
   const block = end >= 0 ? raw.slice(0, end) : raw;
-  const out: Record<string, string[]> = {};
+  // No prototype: a header named __proto__ is just a header.
+  const out = Object.create(null) as Record<string, string[]>;
   let current: { key: string; value: string } | undefined;
   const flush = (): void => {
     if (!current) return;

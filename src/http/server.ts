@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { verifyPassword } from '../auth/passwords.js';
@@ -10,6 +10,7 @@ import { stringParam, textError, type HttpContext } from './context.js';
 import { streamEvents } from './events.js';
 import { mailboxScope } from './mailbox.js';
 import { routes } from './routes.js';
+import { SearchSyntaxError } from '../sink/search.js';
 
 export interface HttpServer {
   readonly app: FastifyInstance;
@@ -62,6 +63,25 @@ export async function createHttpServer(
   await app.register(websocket);
   const prefix = settings.basePath;
 
+  // DNS rebinding and cross-site WebSocket reads: a page elsewhere must not read the
+  // mailbox through the browser. When bound to loopback, only loopback Host names are
+  // served; a WebSocket upgrade must come from a page of this origin.
+  const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]', ctx.config.hostname.toLowerCase()]);
+  const loopbackBound = ['127.0.0.1', '::1', 'localhost'].includes(settings.host);
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (loopbackBound && !loopbackHosts.has(host)) {
+      return reply.code(403).type('text/plain').send('Forbidden host');
+    }
+    const origin = request.headers.origin;
+    if (request.headers.upgrade?.toLowerCase() === 'websocket' && origin !== undefined) {
+      const originHost = URL.canParse(origin) ? new URL(origin).host.toLowerCase() : '';
+      if (originHost !== (request.headers.host ?? '').toLowerCase()) {
+        return reply.code(403).type('text/plain').send('Forbidden origin');
+      }
+    }
+  });
+
   if (settings.basicAuth) {
     const check = basicAuthCheck(settings.basicAuth);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -82,6 +102,7 @@ export async function createHttpServer(
     });
   });
   app.setErrorHandler((error, request, reply) => {
+    if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
     ctx.log.error(
       { err: error instanceof Error ? error.message : String(error), url: request.url },
       'HTTP handler failed',
@@ -104,11 +125,11 @@ export async function createHttpServer(
       scope.get('/livez', () => Promise.resolve('ok'));
       scope.get('/readyz', () => Promise.resolve('ok'));
       scope.get('/metrics', async (_request, reply) =>
-        reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+        reply.type(metrics.registry.contentType).send(await metrics.text()),
       );
       const serveUi = async (file: string, reply: FastifyReply) => {
         const path = normalize(join(uiDir, file));
-        if (!path.startsWith(uiDir)) return textError(reply, 404, 'Not found');
+        if (!path.startsWith(uiDir + sep)) return textError(reply, 404, 'Not found');
         try {
           const body = await readFile(path);
           return await reply

@@ -51,7 +51,9 @@ export async function createWebStack(deps: {
           rcptTo: envelope.to,
           hostname: config.hostname,
           listener: 'api',
-          state: config.mode === 'capture' ? 'captured' : 'queued',
+          // Always captured: mail made over HTTP never goes through SMTP policy, so it
+          // must never be relayed (it would make the API an open relay).
+          state: 'captured',
         }),
     },
     metrics,

@@ -98,6 +98,13 @@ export function compileQuery(query: string): (message: IndexedMessage) => boolea
   for (const term of terms) {
     if (term.field === 'larger' || term.field === 'smaller') sizeOf(term.value);
     if (term.field === 'after' || term.field === 'before') dateOf(term.value);
+    const value = term.value.toLowerCase();
+    if (term.field === 'is' && !['read', 'unread', 'tagged'].includes(value)) {
+      throw new SearchSyntaxError(`unknown is:${term.value}`);
+    }
+    if (term.field === 'has' && !['attachment', 'attachments'].includes(value)) {
+      throw new SearchSyntaxError(`unknown has:${term.value}`);
+    }
   }
   return (message) => terms.every((term) => termMatches(message, term) !== term.negate);
 }

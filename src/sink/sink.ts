@@ -77,13 +77,17 @@ export class Sink {
     this.unsubscribe = this.spool.onCommitted((envelope) => {
       if (envelope.state !== 'captured') return;
       // One message parsed at a time, after its 250: bounded memory, off the intake path.
-      this.indexing = this.indexing.then(async () => {
-        const message = await this.index(envelope);
-        if (!message) return;
-        this.order.unshift(message.id);
-        this.emit({ type: 'new', message });
-        await this.prune();
-      });
+      this.indexing = this.indexing
+        .then(async () => {
+          const message = await this.index(envelope);
+          if (!message) return;
+          this.order.unshift(message.id);
+          this.emit({ type: 'new', message });
+          await this.prune();
+        })
+        .catch((error: unknown) => {
+          this.log.error({ err: String(error), queueId: envelope.id }, 'sink indexing failed');
+        });
     });
     await this.prune();
   }
@@ -133,7 +137,14 @@ export class Sink {
   }
 
   private emit(event: SinkEvent): void {
-    for (const listener of this.listeners) listener(event);
+    for (const listener of this.listeners) {
+      // A listener's bug must not stop the index (nor reach the process as a rejection).
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.error({ err: String(error) }, 'sink listener failed');
+      }
+    }
   }
 
   stats(): { total: number; unread: number } {

@@ -23,6 +23,7 @@ export const replies = {
   earlyTalker: reply(421, '4.7.0', 'You talked before the greeting; closing'),
   shuttingDown: reply(421, '4.3.2', 'Server shutting down, try again later'),
   idleTimeout: reply(421, '4.4.2', 'Idle timeout, closing connection'),
+  proxyWithoutClient: reply(421, '4.7.0', 'No client address from the load balancer; closing'),
   // auth
   authRequired: reply(530, '5.7.0', 'Authentication required'),
   authNeedsTls: reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'),

@@ -93,6 +93,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   return {
     onConnect(session, callback) {
       const clientAddress = plainAddress(session.remoteAddress);
+      // A balancer's "PROXY UNKNOWN" (health checks) leaves its own address in place; its
+      // trust must never pass to whoever it forwards.
+      if (listener.proxyFrom.includes(clientAddress)) {
+        callback(replyError(replies.proxyWithoutClient));
+        return;
+      }
       const clientCount = (perClient.get(clientAddress) ?? 0) + 1;
       const log = deps.log.child({ session: session.id, client: clientAddress });
       const verdict = checkConnect(policy.limits, { listener: connections.size + 1, client: clientCount });

@@ -112,4 +112,11 @@ describe('behind HAProxy with the PROXY protocol', () => {
       probe.close();
     }
   });
+
+  it('PROXY UNKNOWN from the balancer gets no trust: 421 4.7.0, closed', async () => {
+    const probe = await SmtpProbe.connect(nodes[0]?.ports.smtp ?? 0);
+    probe.write('PROXY UNKNOWN\r\n');
+    expect((await probe.read()).last).toBe('421 4.7.0 No client address from the load balancer; closing');
+    await probe.closedByServer();
+  });
 });

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, startMailwharf, type Mailwharf } from '../../src/index.js';
@@ -134,5 +135,31 @@ describe('HTTP: mailwharf extensions, auth, base path, health and metrics', () =
     expect(policy).toContain('sandbox');
     const withImages = await get(`/view/${waited.ID}.html?images=1`);
     expect(withImages.headers.get('content-security-policy')).toContain('img-src data: cid: http: https:');
+  });
+
+  it('refuses a foreign Host (DNS rebinding) and a cross-site WebSocket origin', async () => {
+    const port = mail.server.http?.port() ?? 0;
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest({ host: '127.0.0.1', port, path: '/mail/livez', headers }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.once('error', reject);
+        request.end();
+      });
+    expect(await status({ host: `127.0.0.1:${String(port)}` })).toBe(200);
+    expect(await status({ host: `localhost:${String(port)}` })).toBe(200);
+    expect(await status({ host: 'attacker.example' })).toBe(403);
+    expect(
+      await status({
+        host: `127.0.0.1:${String(port)}`,
+        origin: 'http://attacker.example',
+        upgrade: 'websocket',
+        connection: 'Upgrade',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      }),
+    ).toBe(403);
   });
 });

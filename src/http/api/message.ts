@@ -35,7 +35,7 @@ export const getMessage: Handler = async (ctx, request, reply) => {
 export const getHeaders: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
-  return headerMap(await readFile(ctx.spool.messagePath(message.id), 'latin1'));
+  return headerMap(await readFile(ctx.spool.messagePath(message.id), 'utf8'));
 };
 
 export const getRaw: Handler = async (ctx, request, reply) => {
@@ -54,13 +54,15 @@ export const getPart: Handler = async (ctx, request, reply) => {
   const index = message.attachments.findIndex((a) => a.PartID === partId);
   const attachment = (await ctx.sink.parsed(message.id)).attachments[index];
   if (index < 0 || !attachment) return textError(reply, 404, 'Attachment not found');
-  const name = (attachment.filename ?? (attachment.contentId ?? 'part').replace(/^<|>$/g, '')).replace(
-    /["\r\n\\]/g,
-    '_',
-  );
+  const name = attachment.filename ?? (attachment.contentId ?? 'part').replace(/^<|>$/g, '');
+  // RFC 6266: an ASCII fallback plus the UTF-8 name, so any file name can be sent.
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return reply
     .type(attachment.contentType)
-    .header('content-disposition', `filename="${name}"`)
+    .header(
+      'content-disposition',
+      `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    )
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
     .send(attachment.content);
