@@ -110,13 +110,24 @@ export class DeliveryWorker {
             this.flushNow(command.ids);
             return;
           }
-          const busy =
-            command.ids.length === 0
-              ? [...this.inFlight.values()]
-              : command.ids.flatMap((id) => this.inFlight.get(id) ?? []);
-          await Promise.allSettled(busy);
-          const changed = await applyCommand(this.deps.spool, command, this.now());
-          this.deps.log.info({ op: command.op, ids: changed }, 'queue command applied');
+          const targets = command.ids.length === 0 ? [...this.items.keys()] : [...command.ids];
+          // Wait for running attempts, then hold the ids so run() starts none while the
+          // command rewrites their state.
+          for (;;) {
+            const busy = targets.flatMap((id) => this.inFlight.get(id) ?? []);
+            if (busy.length === 0) break;
+            await Promise.allSettled(busy);
+          }
+          let release = (): void => undefined;
+          const reserved = new Promise<void>((resolve) => (release = resolve));
+          for (const id of targets) this.inFlight.set(id, reserved);
+          try {
+            const changed = await applyCommand(this.deps.spool, command, this.now());
+            this.deps.log.info({ op: command.op, ids: changed }, 'queue command applied');
+          } finally {
+            for (const id of targets) if (this.inFlight.get(id) === reserved) this.inFlight.delete(id);
+            release();
+          }
           await this.rescan();
         }),
       )
