@@ -59,6 +59,8 @@ interface ConnectionState {
 
 type Callback = (error?: Error | null) => void;
 
+const MAX_HOPS = 50;
+
 type Handlers = Required<
   Pick<
     SMTPServerOptions,
@@ -329,6 +331,11 @@ async function acceptMessage(
       return storageFailure(outcome.error);
     case 'stored':
       break;
+  }
+  // RFC 5321 §6.3: a loop ends at a hop limit (Postfix's hopcount_limit is 50 too).
+  if (outcome.hops >= MAX_HOPS) {
+    log.warn({ hops: outcome.hops }, 'message refused: too many hops');
+    return refuse(replies.tooManyHops);
   }
   if (outcome.bareLineEndings > 0) {
     if (deps.policy.bareLineEndings === 'reject') {

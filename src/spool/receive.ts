@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
+import { HopCounter } from './hop-counter.js';
 import { LineEndingNormalizer } from './line-endings.js';
 import type { SpoolWriter } from './spool.js';
 
 export type ReceiveOutcome =
-  | { readonly kind: 'stored'; readonly bareLineEndings: number; readonly bytes: number }
+  | { readonly kind: 'stored'; readonly bareLineEndings: number; readonly bytes: number; readonly hops: number }
   | { readonly kind: 'too-big' }
   | { readonly kind: 'write-failed'; readonly error: Error }
   /** The client went away before the end of DATA. */
@@ -24,6 +25,7 @@ export function receiveMessage(
 ): Promise<ReceiveOutcome> {
   return new Promise((resolve) => {
     const normalizer = new LineEndingNormalizer();
+    const hops = new HopCounter();
     let received = 0;
     let stopped: ReceiveOutcome | undefined;
 
@@ -50,6 +52,7 @@ export function receiveMessage(
         stop({ kind: 'too-big' });
         return;
       }
+      hops.feed(chunk);
       if (!normalizer.write(chunk)) data.pause();
     });
 
@@ -78,6 +81,7 @@ export function receiveMessage(
             kind: 'stored',
             bareLineEndings: normalizer.bareLineEndings,
             bytes: Buffer.byteLength(header) + normalizer.bytesOut,
+            hops: hops.hops,
           },
         );
       });

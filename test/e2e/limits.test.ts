@@ -274,3 +274,25 @@ describe('a full disk under the spool', () => {
     probe.close();
   });
 });
+
+describe('mail loops', () => {
+  it('a message that already has 50 Received headers is refused 554 5.4.6', async () => {
+    const mw = await startTestServer();
+    try {
+      const probe = await SmtpProbe.connect(mw.port('smtp'));
+      await probe.read();
+      await probe.command('EHLO loop.test');
+      const hops = (n: number) => 'Received: from a by b; Sun, 22 Nov 2026 00:00:00 +0000\r\n'.repeat(n);
+      expect(
+        (await sendMessage(probe, 'a@local.test', ['b@local.test'], `${hops(49)}Subject: ok\r\n\r\nx`)).code,
+      ).toBe(250);
+      expect(
+        (await sendMessage(probe, 'a@local.test', ['b@local.test'], `${hops(50)}Subject: loop\r\n\r\nx`))
+          .last,
+      ).toBe(renderReply(replies.tooManyHops));
+      probe.close();
+    } finally {
+      await mw.close();
+    }
+  });
+});
