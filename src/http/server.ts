@@ -5,6 +5,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { verifyPassword } from '../auth/passwords.js';
+import { ListenError } from '../listeners/listener.js';
 import type { Metrics } from '../metrics.js';
 import { stringParam, textError, type HttpContext } from './context.js';
 import { streamEvents } from './events.js';
@@ -158,7 +159,19 @@ export async function createHttpServer(
     app,
     port: () => bound,
     async listen() {
-      await app.listen({ host: settings.host, port: settings.port });
+      try {
+        await app.listen({ host: settings.host, port: settings.port });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const where = `http (${settings.host}:${String(settings.port)})`;
+        if (code === 'EADDRINUSE')
+          throw new ListenError(
+            `${where}: the port is already in use; stop the other server or change http.port`,
+          );
+        if (code === 'EACCES')
+          throw new ListenError(`${where}: no permission to bind; use a port above 1023`);
+        throw error;
+      }
       bound = (app.server.address() as AddressInfo).port;
       ctx.log.info({ host: settings.host, port: bound, basePath: prefix }, 'HTTP listening');
     },

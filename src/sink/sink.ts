@@ -38,6 +38,7 @@ export class Sink {
   private readonly parsedCache = new Map<string, Promise<ParsedMail>>();
   private indexing: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly dir: string;
 
   private constructor(
@@ -90,9 +91,21 @@ export class Sink {
         });
     });
     await this.prune();
+    // Age-based retention also applies while no mail arrives.
+    if (this.retention.maxAgeHours > 0) {
+      this.pruneTimer = setInterval(() => {
+        this.indexing = this.indexing
+          .then(() => this.prune())
+          .catch((error: unknown) => {
+            this.log.error({ err: String(error) }, 'retention pruning failed');
+          });
+      }, 60_000);
+      this.pruneTimer.unref();
+    }
   }
 
   close(): Promise<void> {
+    clearInterval(this.pruneTimer);
     this.unsubscribe?.();
     return this.indexing;
   }

@@ -73,6 +73,19 @@ describe('mailwharf CLI', () => {
     );
   });
 
+  it('an HTTP port in use: one line naming http.port, exit 1', async () => {
+    const blocker: Server = createTcpServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const { path } = await config({ mode: 'capture', http: { enabled: true, host: '127.0.0.1', port } });
+    const result = await runCli(['--config', path]);
+    blocker.close();
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `mailwharf: http (127.0.0.1:${String(port)}): the port is already in use; stop the other server or change http.port`,
+    );
+  });
+
   it('serves, lists and shows the queue, and exits 0 on SIGTERM', async () => {
     const { path } = await config();
     const server = await startServerProcess(path);
