@@ -28,7 +28,7 @@ export interface DsnInput {
   readonly envelope: Envelope;
   readonly recipients: readonly RecipientState[];
   readonly hostname: string;
-  /** The original message's header block (CRLF line ends, no trailing blank line). */
+  /** The original message's header block, as latin1 text (CRLF line ends, no trailing blank line). */
   readonly originalHeaders: string;
   /** The whole original message when RET=FULL and it is small enough; else undefined. */
   readonly originalMessage: string | undefined;
@@ -41,7 +41,7 @@ function oneLine(value: string): string {
   return value.replace(/[\r\n]+/g, ' ');
 }
 
-export function buildDsn(input: DsnInput): string {
+export function buildDsn(input: DsnInput): Buffer {
   const { envelope, hostname, now } = input;
   const boundary = `mailwharf-dsn-${randomBytes(8).toString('hex')}`;
   const failed = input.kind === 'failed';
@@ -73,12 +73,13 @@ export function buildDsn(input: DsnInput): string {
     ];
     return fields.join('\r\n');
   });
-  const original =
+  const originalHead =
     input.originalMessage !== undefined
-      ? `Content-Type: message/rfc822\r\n\r\n${input.originalMessage}`
-      : `Content-Type: text/rfc822-headers\r\n\r\n${input.originalHeaders}\r\n`;
+      ? 'Content-Type: message/rfc822\r\n\r\n'
+      : 'Content-Type: text/rfc822-headers\r\n\r\n';
+  const originalBody = input.originalMessage ?? `${input.originalHeaders}\r\n`;
 
-  return [
+  const head = [
     `From: Mail Delivery System <MAILER-DAEMON@${hostname}>`,
     `To: <${oneLine(envelope.mailFrom)}>`,
     `Subject: ${subject}`,
@@ -100,8 +101,12 @@ export function buildDsn(input: DsnInput): string {
     '',
     `${perMessage.join('\r\n')}\r\n\r\n${perRecipient.join('\r\n\r\n')}\r\n`,
     `--${boundary}`,
-    original,
-    `--${boundary}--`,
-    '',
+    originalHead,
   ].join('\r\n');
+  // Our parts are UTF-8 text; the original's bytes (read as latin1) go back unchanged.
+  return Buffer.concat([
+    Buffer.from(head, 'utf8'),
+    Buffer.from(originalBody, 'latin1'),
+    Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8'),
+  ]);
 }

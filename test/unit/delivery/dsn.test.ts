@@ -41,9 +41,13 @@ describe('wantsNotice (RFC 3461 NOTIFY)', () => {
   });
 });
 
+function buildDsnText(input: Parameters<typeof buildDsn>[0]): string {
+  return buildDsn(input).toString('utf8');
+}
+
 describe('buildDsn', () => {
   it('is an RFC 3464 multipart/report that mailparser reads back', async () => {
-    const text = buildDsn({
+    const text = buildDsnText({
       kind: 'failed',
       envelope,
       recipients: [
@@ -75,7 +79,7 @@ describe('buildDsn', () => {
   });
 
   it('a header value cannot break out of its line', () => {
-    const text = buildDsn({
+    const text = buildDsnText({
       kind: 'delayed',
       envelope: { ...envelope, dsn: { envid: 'x\r\nX-Injected: 1' } },
       recipients: [{ address: 'gone@example.org', status: 'deferred', reason: '451 4.4.1\r\nX-Evil: 1' }],
@@ -89,5 +93,19 @@ describe('buildDsn', () => {
     expect(text).not.toMatch(/^X-Evil/m);
     expect(text).toMatch(/^Action: delayed\r$/m);
     expect(text).toMatch(/^Will-Retry-Until: Fri, 27 Nov 2026 10:00:00 \+0000\r$/m);
+  });
+
+  it('returns the original headers byte for byte, 8-bit ones included', () => {
+    const originalHeaders = Buffer.from('Subject: Grüße\r\nX-Bytes: \xe9', 'latin1').toString('latin1');
+    const bytes = buildDsn({
+      kind: 'failed',
+      envelope,
+      recipients: [{ address: 'gone@example.org', status: 'failed', reason: '550 5.1.1 x' }],
+      hostname: 'relay.test',
+      originalHeaders,
+      originalMessage: undefined,
+      now: new Date(),
+    });
+    expect(bytes.includes(Buffer.from(originalHeaders, 'latin1'))).toBe(true);
   });
 });
