@@ -4,9 +4,9 @@ import { z } from 'zod';
 /** A CIDR such as 10.0.0.0/8 or ::1/128; a bare address means a single host. */
 const cidr = z.string().refine(
   (value) => {
-    const [address = '', prefix] = value.split('/');
+    const [address = '', prefix, ...extra] = value.split('/');
     const family = isIP(address);
-    if (family === 0) return false;
+    if (family === 0 || extra.length > 0) return false;
     if (prefix === undefined) return true;
     const bits = Number(prefix);
     return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);

@@ -17,6 +17,11 @@ export class LineEndingNormalizer extends Transform {
   private pendingCR = false;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // An empty write must not settle a pending CR: its LF may still come in the next chunk.
+    if (chunk.length === 0) {
+      callback();
+      return;
+    }
     const pieces: Buffer[] = [];
     let start = 0;
     let index = 0;

@@ -3,78 +3,258 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { bundledConfigDir, ConfigError, loadConfigFile } from '../../../src/config/load.js';
+import {
+  applyEnvOverrides,
+  bundledConfigDir,
+  ConfigError,
+  loadConfigFile,
+  validateConfig,
+} from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
 
-describe('loadConfigFile', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailwharf-config-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+let dir: string;
+let counter = 0;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mailwharf-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
-  const minimal = {
-    policies: { relay: { auth: 'none' } },
-    listeners: [{ name: 'smtp', role: 'relay', port: 2525, tls: 'none', policy: 'relay' }],
-  };
+/** The smallest valid config: one relay listener and its policy. */
+const listener = { name: 'smtp', role: 'relay', port: 2525, tls: 'none', policy: 'relay' } as const;
+const minimal = { policies: { relay: { auth: 'none' } }, listeners: [listener] } as const;
 
-  async function load(value: unknown, env: Record<string, string> = {}): Promise<unknown> {
-    const path = join(dir, `c${String(Math.random()).slice(2)}.yaml`);
-    await writeFile(path, typeof value === 'string' ? value : stringify(value));
-    return loadConfigFile(path, env, dir).catch((error: unknown) => error);
-  }
+/** A base directory for relative paths that is not the working directory. */
+const base = '/srv/mailwharf';
 
-  it.each(['dev.yaml', 'mailwharf.yaml'])('the bundled %s is valid', async (name) => {
-    const config = await loadConfigFile(join(bundledConfigDir, name), {});
+async function writeConfig(value: unknown): Promise<string> {
+  const path = join(dir, `config-${++counter}.yaml`);
+  await writeFile(path, typeof value === 'string' ? value : stringify(value));
+  return path;
+}
+
+async function load(value: unknown, env: Record<string, string> = {}): Promise<Config> {
+  return loadConfigFile(await writeConfig(value), env, base);
+}
+
+/** The ConfigError a value (or YAML text) is refused with, and the file it was written to. */
+async function refusal(value: unknown, env: Record<string, string> = {}): Promise<{ message: string; path: string }> {
+  const path = await writeConfig(value);
+  const error: unknown = await loadConfigFile(path, env, base).then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return { message: error instanceof Error ? error.message : '', path };
+}
+
+describe('the bundled configs', () => {
+  it.each([
+    // file, mode, ports, why
+    ['dev.yaml', 'capture', [1025, 1587, 1465, 2525], 'the dev sink: unprivileged ports, nothing delivered'],
+    ['mailwharf.yaml', 'relay', [25, 587, 465, 2525], 'production: the standard ports'],
+  ] as const)('%s is valid (%s, %j): %s', async (name, mode, ports, _why) => {
+    const config = await loadConfigFile(join(bundledConfigDir, name), {}, base);
+    expect(config.mode).toBe(mode);
+    expect(config.listeners.map((l) => l.port)).toEqual(ports);
     expect(config.listeners.map((l) => l.role)).toEqual(['relay', 'submission', 'submissions', 'submission']);
   });
 
+  it('production keeps its absolute spool path; dev resolves its relative one', async () => {
+    const production = await loadConfigFile(join(bundledConfigDir, 'mailwharf.yaml'), {}, base);
+    const dev = await loadConfigFile(join(bundledConfigDir, 'dev.yaml'), {}, base);
+    expect(production.spool.dir).toBe('/var/spool/mailwharf');
+    expect(dev.spool.dir).toBe(join(base, 'spool'));
+  });
+});
+
+describe('validation errors name the file and the field', () => {
   it.each([
-    // value, the field path and words the message must name
-    [{ ...minimal, listeners: [{ ...minimal.listeners[0], port: 70000 }] }, 'listeners[0].port:'],
-    [{ ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/33'] } } } }, 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR'],
-    [{ ...minimal, surprise: true }, '(top level): Unrecognized key: "surprise"'],
-    [{ ...minimal, listeners: [{ ...minimal.listeners[0], policy: 'nope' }] }, 'listeners[0].policy: names policy "nope", which is not defined'],
-    [{ ...minimal, listeners: [{ ...minimal.listeners[0], role: 'submission' }] }, 'listeners[0].policy: role submission needs a policy with auth'],
-    [{ ...minimal, listeners: [{ ...minimal.listeners[0], role: 'submissions', policy: 'relay' }] }, 'listeners[0].tls: role submissions needs tls: implicit'],
-    [{ ...minimal, tls: { cert: '/x.pem' } }, 'tls: cert and key must be set together'],
-    [{ ...minimal, auth: { users: [{ username: 'a', passwordHash: 'plain' }] } }, 'auth.users[0].passwordHash: must be a hash made by `mailwharf hash-password`'],
-  ])('%#: names %s', async (value, expected) => {
-    const error = await load(value);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(expected);
-    expect((error as Error).message).toMatch(/^\/.+\.yaml: /);
+    // one row per refusal: the config, the text the message must contain, and why
+    { why: 'a port out of range', value: { ...minimal, listeners: [{ ...listener, port: 70000 }] }, expected: 'listeners[0].port: ' },
+    {
+      why: 'an IPv4 prefix over 32',
+      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/33'] } } } },
+      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+    },
+    {
+      why: 'an IPv6 prefix over 128, at its index',
+      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['127.0.0.1', '::1/129'] } } } },
+      expected: 'policies.relay.relay.trustedNetworks[1]: must be an IP address or CIDR',
+    },
+    {
+      why: 'a second prefix is not silently ignored',
+      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/8/16'] } } } },
+      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+    },
+    {
+      why: 'an empty prefix',
+      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/'] } } } },
+      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+    },
+    {
+      why: 'a name is not a network',
+      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['intranet'] } } } },
+      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+    },
+    { why: 'an unknown top-level key', value: { ...minimal, surprise: true }, expected: '(top level): Unrecognized key: "surprise"' },
+    {
+      why: 'a typo in a listener',
+      value: { ...minimal, listeners: [{ ...listener, prot: 25 }] },
+      expected: 'listeners[0]: Unrecognized key: "prot"',
+    },
+    {
+      why: 'a typo deep in a policy',
+      value: { ...minimal, policies: { relay: { limits: { maxMesageSize: 1 } } } },
+      expected: 'policies.relay.limits: Unrecognized key: "maxMesageSize"',
+    },
+    {
+      why: 'a listener naming an undefined policy',
+      value: { ...minimal, listeners: [{ ...listener, policy: 'nope' }] },
+      expected: 'listeners[0].policy: names policy "nope", which is not defined under policies',
+    },
+    {
+      why: 'submission with auth: none',
+      value: { ...minimal, listeners: [{ ...listener, role: 'submission' }] },
+      expected: 'listeners[0].policy: role submission needs a policy with auth: required (or optional)',
+    },
+    {
+      why: 'submissions with auth: none',
+      value: { ...minimal, listeners: [{ ...listener, role: 'submissions', tls: 'implicit' }] },
+      expected: 'listeners[0].policy: role submissions needs a policy with auth',
+    },
+    {
+      why: 'port 465 is implicit TLS',
+      value: {
+        ...minimal,
+        policies: { sub: { auth: 'required' } },
+        listeners: [{ ...listener, role: 'submissions', policy: 'sub' }],
+      },
+      expected: 'listeners[0].tls: role submissions needs tls: implicit',
+    },
+    {
+      why: 'listener names are unique',
+      value: { ...minimal, listeners: [listener, listener] },
+      expected: 'listeners[1].name: duplicate listener name "smtp"',
+    },
+    { why: 'at least one listener', value: { ...minimal, listeners: [] }, expected: 'listeners: ' },
+    { why: 'a cert without its key', value: { ...minimal, tls: { cert: '/x.pem' } }, expected: 'tls: cert and key must be set together' },
+    {
+      why: 'a plain-text password',
+      value: { ...minimal, auth: { users: [{ username: 'a', passwordHash: 'plain' }] } },
+      expected: 'auth.users[0].passwordHash: must be a hash made by `mailwharf hash-password`',
+    },
+    {
+      why: 'any credentials in relay mode would be an open relay',
+      value: { ...minimal, auth: { acceptAnyCredentials: true } },
+      expected: 'auth.acceptAnyCredentials: only allowed with mode: capture',
+    },
+    { why: 'a bad domain', value: { ...minimal, acceptedDomains: ['exa mple.com'] }, expected: 'acceptedDomains[0]: must be a domain name' },
+    { why: 'an unknown log level', value: { ...minimal, log: { level: 'loud' } }, expected: 'log.level: ' },
+    { why: 'an empty file', value: null, expected: '(top level): ' },
+  ].map((row) => [row.why, row] as const))('%s', async (_why, { value, expected }) => {
+    const { message, path } = await refusal(value);
+    expect(message).toContain(`${path}: ${expected}`);
+  });
+
+  it('names every bad field, one line each', async () => {
+    const { message, path } = await refusal({ ...minimal, surprise: 1, listeners: [{ ...listener, port: -1 }] });
+    const lines = message.split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line.startsWith(`${path}: `)).toBe(true);
+    expect(message).toContain('listeners[0].port: ');
+    expect(message).toContain('(top level): Unrecognized key: "surprise"');
   });
 
   it('invalid YAML names the file', async () => {
-    const error = await load('listeners: [\n');
-    expect((error as Error).message).toMatch(/\.yaml: invalid YAML: /);
+    const { message, path } = await refusal('listeners: [\n');
+    expect(message.startsWith(`${path}: invalid YAML: `)).toBe(true);
   });
 
-  it('environment overrides what deployments change', async () => {
+  it('a missing file names the file', async () => {
+    const path = join(dir, 'missing.yaml');
+    await expect(loadConfigFile(path, {}, base)).rejects.toThrow(`${path}: cannot read the config file`);
+  });
+
+  it('validateConfig names the source it is given', () => {
+    expect(() => validateConfig({ ...minimal, surprise: 1 }, 'inline')).toThrow(/^inline: \(top level\)/);
+    expect(validateConfig(minimal, 'inline').listeners[0]?.host).toBe('0.0.0.0');
+  });
+});
+
+describe('environment overrides', () => {
+  it.each([
+    // variable, value, the field it sets, why
+    ['MAILWHARF_HOSTNAME', 'mail.env.test', { hostname: 'mail.env.test' }, 'the name in the greeting and Received'],
+    ['MAILWHARF_SPOOL_DIR', '/var/spool/env', { spool: { dir: '/var/spool/env' } }, 'an absolute spool dir'],
+    ['MAILWHARF_SPOOL_DIR', 'env-spool', { spool: { dir: join(base, 'env-spool') } }, 'a relative one, resolved'],
+    ['MAILWHARF_LOG_LEVEL', 'debug', { log: { level: 'debug' } }, 'the log level'],
+  ] as const)('%s=%s sets %j (%s)', async (variable, value, expected, _why) => {
+    expect(await load(minimal, { [variable]: value })).toMatchObject(expected);
+  });
+
+  it('MAILWHARF_TLS_CERT and MAILWHARF_TLS_KEY set the certificate pair', async () => {
     const config = await load(minimal, {
-      MAILWHARF_HOSTNAME: 'mail.env.test',
-      MAILWHARF_SPOOL_DIR: '/var/spool/env',
       MAILWHARF_TLS_CERT: '/etc/env/cert.pem',
-      MAILWHARF_TLS_KEY: '/etc/env/key.pem',
-      MAILWHARF_LOG_LEVEL: 'debug',
+      MAILWHARF_TLS_KEY: 'key.pem',
     });
-    expect(config).toMatchObject({
-      hostname: 'mail.env.test',
-      spool: { dir: '/var/spool/env' },
-      tls: { cert: '/etc/env/cert.pem', key: '/etc/env/key.pem' },
-      log: { level: 'debug' },
-    });
+    expect(config.tls).toMatchObject({ cert: '/etc/env/cert.pem', key: join(base, 'key.pem') });
   });
 
-  it('a bad override is named by its field', async () => {
-    const error = await load(minimal, { MAILWHARF_LOG_LEVEL: 'loud' });
-    expect((error as Error).message).toContain('log.level:');
+  it('an override wins over the file', async () => {
+    const config = await load(
+      { ...minimal, hostname: 'file.example', spool: { dir: '/from/file' }, log: { level: 'warn' } },
+      { MAILWHARF_HOSTNAME: 'env.example', MAILWHARF_SPOOL_DIR: '/from/env', MAILWHARF_LOG_LEVEL: 'error' },
+    );
+    expect(config).toMatchObject({ hostname: 'env.example', spool: { dir: '/from/env' }, log: { level: 'error' } });
   });
 
-  it('relative paths resolve against the working directory', async () => {
-    const config = await load({ ...minimal, spool: { dir: 'my-spool' } });
-    expect(config).toMatchObject({ spool: { dir: join(dir, 'my-spool') } });
+  it('an empty variable is no override', async () => {
+    const config = await load({ ...minimal, hostname: 'file.example' }, { MAILWHARF_HOSTNAME: '' });
+    expect(config.hostname).toBe('file.example');
+  });
+
+  it.each([
+    // env, the field named, why
+    [{ MAILWHARF_LOG_LEVEL: 'loud' }, 'log.level: Invalid option', 'not a pino level'],
+    [{ MAILWHARF_TLS_CERT: '/etc/cert.pem' }, 'tls: cert and key must be set together', 'a cert without a key'],
+  ])('a bad override %j is named by its field (%s)', async (env, expected, _why) => {
+    const { message, path } = await refusal(minimal, env);
+    expect(message).toContain(`${path}: ${expected}`);
+  });
+
+  it('applyEnvOverrides leaves the parsed file unchanged', () => {
+    const raw = { hostname: 'file.example', log: { level: 'info' } };
+    const copy = structuredClone(raw);
+    const out = applyEnvOverrides(raw, { MAILWHARF_HOSTNAME: 'env.example', MAILWHARF_LOG_LEVEL: 'debug' });
+    expect(raw).toEqual(copy);
+    expect(out).toEqual({ hostname: 'env.example', log: { level: 'debug' } });
+  });
+
+  it.each([
+    // raw, why
+    [null, 'an empty file stays empty, for the schema to report'],
+    [[1, 2], 'a list stays a list'],
+    ['text', 'a scalar stays a scalar'],
+  ])('applyEnvOverrides(%j) does not invent a config (%s)', (raw, _why) => {
+    expect(applyEnvOverrides(raw, { MAILWHARF_HOSTNAME: 'env.example' })).toEqual(raw);
+  });
+});
+
+describe('relative paths', () => {
+  it.each([
+    // one row per path: the config, what it resolves to, and why
+    { why: 'a relative spool dir', value: { ...minimal, spool: { dir: 'my-spool' } }, expected: { spool: { dir: join(base, 'my-spool') } } },
+    { why: 'an absolute spool dir stays', value: { ...minimal, spool: { dir: '/abs/spool' } }, expected: { spool: { dir: '/abs/spool' } } },
+    { why: 'the default spool dir', value: minimal, expected: { spool: { dir: join(base, 'spool') } } },
+    { why: 'the default self-signed dir', value: minimal, expected: { tls: { selfSignedDir: join(base, 'certs') } } },
+    {
+      why: 'certificate paths, relative and absolute',
+      value: { ...minimal, tls: { cert: 'tls/cert.pem', key: '/etc/key.pem' } },
+      expected: { tls: { cert: join(base, 'tls/cert.pem'), key: '/etc/key.pem' } },
+    },
+  ].map((row) => [row.why, row] as const))('%s (relative to the base dir given, not the working directory)', async (_why, { value, expected }) => {
+    expect(await load(value)).toMatchObject(expected);
   });
 });

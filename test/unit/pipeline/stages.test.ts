@@ -2,138 +2,256 @@ import { describe, expect, it } from 'vitest';
 import { policySchema } from '../../../src/config/schema.js';
 import { networkSet } from '../../../src/pipeline/networks.js';
 import {
+  addressDomain,
   authFailureVerdict,
   checkConnect,
   checkMailFrom,
   checkRcptTo,
   relayRules,
 } from '../../../src/pipeline/stages.js';
-import { replies } from '../../../src/smtp/replies.js';
-import { accept, reject } from '../../../src/pipeline/verdict.js';
+import { accept, reject, type Verdict } from '../../../src/pipeline/verdict.js';
+import { replies, type ReplyName } from '../../../src/smtp/replies.js';
 
-const relay = policySchema.parse({
-  auth: 'none',
-  relay: { trustedNetworks: ['10.0.0.0/8', '2001:db8::/32'], authenticated: false },
-});
-const submission = policySchema.parse({ auth: 'required', limits: { maxMessageSize: 1000 } });
-const user = { username: 'alice@example.com', addresses: ['alice@example.com', 'team@example.com'] };
+/** Tables name the expected verdict: 'accept', or the catalogue reply of the rejection. */
+type Expected = 'accept' | ReplyName;
+function verdict(expected: Expected): Verdict {
+  return expected === 'accept' ? accept : reject(replies[expected]);
+}
+
+const policies = {
+  /** Port 25: no AUTH, relaying only for trusted networks. */
+  relay: policySchema.parse({
+    auth: 'none',
+    relay: { trustedNetworks: ['10.0.0.0/8', '2001:db8::/32'], authenticated: false },
+  }),
+  /** Port 587: AUTH required, own senders only, a small SIZE limit. */
+  submission: policySchema.parse({ auth: 'required', limits: { maxMessageSize: 1000 } }),
+  /** AUTH offered but not needed. */
+  optional: policySchema.parse({ auth: 'optional' }),
+  /** AUTH required, any envelope sender. */
+  'any sender': policySchema.parse({ auth: 'required', authenticatedSenders: 'any' }),
+};
+
+const users = {
+  alice: { username: 'alice@example.com', addresses: ['alice@example.com', 'team@example.com'] },
+  /** Authenticated, but owns no address. */
+  service: { username: 'service', addresses: [] },
+};
 
 describe('checkConnect', () => {
   const limits = policySchema.parse({ limits: { maxConnections: 2, maxConnectionsPerClient: 1 } }).limits;
+
   it.each([
-    [{ listener: 1, client: 1 }, accept],
-    [{ listener: 3, client: 1 }, reject(replies.tooManyConnections)],
-    [{ listener: 2, client: 2 }, reject(replies.tooManyConnectionsFromClient)],
-  ])('%j -> %j', (counts, verdict) => {
-    expect(checkConnect(limits, counts)).toEqual(verdict);
+    // sessions on the listener, from this client (this one included), verdict, why
+    [1, 1, 'accept', 'the first session'],
+    [2, 1, 'accept', 'exactly at the listener limit is still allowed'],
+    [3, 1, 'tooManyConnections', 'one over the listener limit'],
+    [2, 2, 'tooManyConnectionsFromClient', 'one over the per-client limit'],
+    [3, 2, 'tooManyConnections', 'the listener limit is checked first'],
+  ] as const)('listener %i, client %i -> %s (%s)', (listener, client, expected, _why) => {
+    expect(checkConnect(limits, { listener, client })).toEqual(verdict(expected));
+  });
+
+  it.each([
+    // sessions on the listener, from this client, verdict, why
+    [200, 20, 'accept', 'the defaults: 200 sessions, 20 per client'],
+    [201, 1, 'tooManyConnections', 'one over the default listener limit'],
+    [21, 21, 'tooManyConnectionsFromClient', 'one over the default per-client limit'],
+  ] as const)('default limits: listener %i, client %i -> %s (%s)', (listener, client, expected, _why) => {
+    expect(checkConnect(policySchema.parse({}).limits, { listener, client })).toEqual(verdict(expected));
   });
 });
 
 describe('checkMailFrom', () => {
   it.each([
-    // policy, facts, verdict, why
+    // policy, sender, authenticated user, declared SIZE=, verdict, why
+    ['submission', 'alice@example.com', undefined, undefined, 'authRequired', 'auth required, none given'],
+    ['submission', 'alice@example.com', undefined, 5000, 'authRequired', 'AUTH is checked before SIZE'],
+    ['submission', 'alice@example.com', 'alice', 1001, 'messageTooBigForSize', 'SIZE= over the limit'],
+    ['submission', 'alice@example.com', 'alice', 1000, 'accept', 'SIZE= exactly at the limit'],
+    ['submission', 'alice@example.com', 'alice', undefined, 'accept', 'no SIZE= declared'],
+    ['submission', 'Team@Example.COM', 'alice', undefined, 'accept', 'an own address, case-insensitively'],
     [
-      submission,
-      { sender: 'alice@example.com', declaredSize: undefined, user: undefined },
-      reject(replies.authRequired),
-      'auth required',
+      'submission',
+      'boss@example.com',
+      'alice',
+      undefined,
+      'senderNotOwned',
+      'not one of the user’s addresses',
     ],
     [
-      submission,
-      { sender: 'alice@example.com', declaredSize: 1001, user },
-      reject(replies.messageTooBigForSize),
-      'SIZE= over the limit',
+      'submission',
+      'alice@example.com.evil',
+      'alice',
+      undefined,
+      'senderNotOwned',
+      'a longer address is not it',
     ],
+    ['submission', '', 'alice', undefined, 'senderNotOwned', 'the null sender is not an own address'],
+    ['submission', 'service@example.com', 'service', undefined, 'senderNotOwned', 'a user with no addresses'],
+    ['any sender', 'boss@example.com', 'alice', undefined, 'accept', 'authenticatedSenders: any'],
     [
-      submission,
-      { sender: 'Team@Example.com', declaredSize: 1000, user },
-      accept,
-      'own address, case-insensitive',
+      'optional',
+      'anyone@elsewhere.test',
+      undefined,
+      undefined,
+      'accept',
+      'optional auth unused: no sender check',
     ],
+    ['optional', 'boss@example.com', 'alice', undefined, 'senderNotOwned', 'optional auth used: own senders'],
+    ['relay', '', undefined, undefined, 'accept', 'a bounce (null sender) on the relay port'],
+    ['relay', 'a@elsewhere.test', undefined, 25 * 1024 * 1024, 'accept', 'the default size limit'],
     [
-      submission,
-      { sender: 'boss@example.com', declaredSize: undefined, user },
-      reject(replies.senderNotOwned),
-      'not owned',
+      'relay',
+      'a@elsewhere.test',
+      undefined,
+      25 * 1024 * 1024 + 1,
+      'messageTooBigForSize',
+      'one byte over it',
     ],
-    [
-      policySchema.parse({ auth: 'required', authenticatedSenders: 'any' }),
-      { sender: 'boss@example.com', declaredSize: undefined, user },
-      accept,
-      'any sender allowed',
-    ],
-    [
-      relay,
-      { sender: '', declaredSize: undefined, user: undefined },
-      accept,
-      'null sender on the relay port',
-    ],
-  ] as const)('%#: %s', (policy, facts, verdict, _why) => {
-    expect(checkMailFrom(policy, facts)).toEqual(verdict);
+  ] as const)(
+    '%s: MAIL FROM:<%s> as %s, SIZE=%s -> %s (%s)',
+    (policy, sender, user, declaredSize, expected, _why) => {
+      const facts = { sender, declaredSize, user: user === undefined ? undefined : users[user] };
+      expect(checkMailFrom(policies[policy], facts)).toEqual(verdict(expected));
+    },
+  );
+});
+
+describe('addressDomain', () => {
+  it.each([
+    // address, domain in A-label form, why
+    ['user@example.com', 'example.com', 'plain'],
+    ['USER@EXAMPLE.COM', 'example.com', 'lower-cased'],
+    ['a@bücher.example', 'xn--bcher-kva.example', 'a U-label becomes its A-label'],
+    ['a@BÜCHER.example', 'xn--bcher-kva.example', 'an upper-case U-label too'],
+    ['a@XN--BCHER-KVA.example', 'xn--bcher-kva.example', 'an A-label stays, lower-cased'],
+    ['"a@b"@example.com', 'example.com', 'the last @ separates a quoted local part'],
+    ['postmaster', '', 'no @, no domain'],
+    ['a@', '', 'an empty domain'],
+  ] as const)('%j -> %j (%s)', (address, domain, _why) => {
+    expect(addressDomain(address)).toBe(domain);
   });
 });
 
 describe('checkRcptTo: never an open relay', () => {
-  const rules = relayRules(relay, ['example.com', 'bücher.example'], networkSet(relay.relay.trustedNetworks));
-  it.each([
-    ['user@example.com', '198.51.100.1', false, accept, 'accepted domain from anyone'],
-    ['USER@EXAMPLE.COM', '198.51.100.1', false, accept, 'domains compare case-insensitively'],
-    ['a@xn--bcher-kva.example', '198.51.100.1', false, accept, 'IDN accepted domain, A-label recipient'],
-    ['a@bücher.example', '198.51.100.1', false, accept, 'IDN accepted domain, U-label recipient'],
-    [
-      'victim@elsewhere.test',
-      '198.51.100.1',
-      false,
-      reject(replies.relayDenied),
-      'untrusted client, other domain',
-    ],
-    [
-      'victim@elsewhere.test',
-      '198.51.100.1',
-      true,
-      reject(replies.relayDenied),
-      'authenticated does not relay here',
-    ],
-    ['x@elsewhere.test', '10.1.2.3', false, accept, 'trusted IPv4 network'],
-    ['x@elsewhere.test', '::ffff:10.1.2.3', false, accept, 'trusted, as seen on a dual-stack socket'],
-    ['x@elsewhere.test', '2001:db8::5', false, accept, 'trusted IPv6 network'],
-    [
-      'x@sub.example.com',
-      '198.51.100.1',
-      false,
-      reject(replies.relayDenied),
-      'a subdomain is not the domain',
-    ],
-  ] as const)('%s from %s (auth %s): %s', (recipient, clientAddress, authenticated, verdict, _why) => {
-    expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict);
+  describe('on the relay port', () => {
+    const rules = relayRules(
+      policies.relay,
+      ['example.com'],
+      networkSet(policies.relay.relay.trustedNetworks),
+    );
+    it.each([
+      // recipient, client address, authenticated, verdict, why
+      ['user@example.com', '198.51.100.1', false, 'accept', 'an accepted domain, from anyone'],
+      ['USER@EXAMPLE.COM', '198.51.100.1', false, 'accept', 'domains compare case-insensitively'],
+      ['victim@elsewhere.test', '198.51.100.1', false, 'relayDenied', 'an untrusted client, another domain'],
+      [
+        'victim@elsewhere.test',
+        '198.51.100.1',
+        true,
+        'relayDenied',
+        'AUTH does not relay where the policy says not',
+      ],
+      ['x@sub.example.com', '198.51.100.1', false, 'relayDenied', 'a subdomain is not the domain'],
+      ['x@example.com.evil.test', '198.51.100.1', false, 'relayDenied', 'the domain as a prefix is not it'],
+      ['x@evilexample.com', '198.51.100.1', false, 'relayDenied', 'the domain as a suffix is not it'],
+      ['x@example.com@elsewhere.test', '198.51.100.1', false, 'relayDenied', 'the last @ decides the domain'],
+      ['postmaster', '198.51.100.1', false, 'relayDenied', 'no domain is not an accepted domain'],
+      ['x@elsewhere.test', '10.1.2.3', false, 'accept', 'a trusted IPv4 network'],
+      ['x@elsewhere.test', '::ffff:10.1.2.3', false, 'accept', 'trusted, as seen on a dual-stack socket'],
+      ['x@elsewhere.test', '2001:db8::5', false, 'accept', 'a trusted IPv6 network'],
+      ['x@elsewhere.test', '11.0.0.1', false, 'relayDenied', 'just outside the trusted network'],
+    ] as const)(
+      'RCPT TO:<%s> from %s (auth %s) -> %s (%s)',
+      (recipient, clientAddress, authenticated, expected, _why) => {
+        expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict(expected));
+      },
+    );
   });
 
-  it('an authenticated client relays where the policy says so', () => {
-    const submissionRules = relayRules(submission, [], networkSet([]));
-    expect(
-      checkRcptTo(submissionRules, {
-        recipient: 'x@elsewhere.test',
-        clientAddress: '198.51.100.1',
-        authenticated: true,
-      }),
-    ).toEqual(accept);
-    expect(
-      checkRcptTo(submissionRules, {
-        recipient: 'x@elsewhere.test',
-        clientAddress: '198.51.100.1',
-        authenticated: false,
-      }),
-    ).toEqual(reject(replies.relayDenied));
+  describe('IDN accepted domains', () => {
+    it.each([
+      // accepted domain as configured, recipient, verdict, why
+      ['bücher.example', 'a@bücher.example', 'accept', 'U-label configured, U-label recipient'],
+      ['bücher.example', 'a@xn--bcher-kva.example', 'accept', 'U-label configured, A-label recipient'],
+      ['bücher.example', 'a@BÜCHER.EXAMPLE', 'accept', 'U-label configured, upper-case U-label recipient'],
+      ['xn--bcher-kva.example', 'a@bücher.example', 'accept', 'A-label configured, U-label recipient'],
+      ['xn--bcher-kva.example', 'a@xn--bcher-kva.example', 'accept', 'A-label configured, A-label recipient'],
+      [
+        'xn--bcher-kva.example',
+        'a@XN--BCHER-KVA.EXAMPLE',
+        'accept',
+        'A-label configured, upper-case A-label',
+      ],
+      ['Example.COM', 'a@example.com', 'accept', 'relayRules normalises the case of ASCII domains'],
+      ['bücher.example', 'a@bucher.example', 'relayDenied', 'the ASCII look-alike is another domain'],
+      [
+        'bücher.example',
+        'a@xn--bcher-kva.example.evil.test',
+        'relayDenied',
+        'the A-label as a prefix is not it',
+      ],
+    ] as const)('accepting %j, RCPT TO:<%s> -> %s (%s)', (configured, recipient, expected, _why) => {
+      const rules = relayRules(policies.relay, [configured], networkSet([]));
+      expect(checkRcptTo(rules, { recipient, clientAddress: '198.51.100.1', authenticated: false })).toEqual(
+        verdict(expected),
+      );
+    });
+
+    it('relayRules holds accepted domains in A-label form', () => {
+      const rules = relayRules(
+        policies.relay,
+        ['bücher.example', 'xn--mnchen-3ya.example', 'example.com'],
+        networkSet([]),
+      );
+      expect([...rules.acceptedDomains].sort()).toEqual([
+        'example.com',
+        'xn--bcher-kva.example',
+        'xn--mnchen-3ya.example',
+      ]);
+    });
+  });
+
+  describe('on the submission port', () => {
+    const rules = relayRules(policies.submission, [], networkSet([]));
+    it.each([
+      // recipient, client address, authenticated, verdict, why
+      ['x@elsewhere.test', '198.51.100.1', true, 'accept', 'an authenticated client relays'],
+      ['x@elsewhere.test', '198.51.100.1', false, 'relayDenied', 'an unauthenticated one does not'],
+      ['x@elsewhere.test', '127.0.0.1', false, 'relayDenied', 'not even from loopback: no trusted networks'],
+    ] as const)(
+      'RCPT TO:<%s> from %s (auth %s) -> %s (%s)',
+      (recipient, clientAddress, authenticated, expected, _why) => {
+        expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict(expected));
+      },
+    );
+  });
+
+  it.each([
+    // policy, relays for authenticated clients, why
+    ['relay', false, 'relay.authenticated: false'],
+    ['submission', true, 'the default'],
+  ] as const)('relayRules for %s: relayForAuthenticated is %s (%s)', (policy, expected, _why) => {
+    expect(relayRules(policies[policy], [], networkSet([])).relayForAuthenticated).toBe(expected);
   });
 });
 
 describe('authFailureVerdict', () => {
-  const limits = policySchema.parse({ limits: { authFailuresBeforeDisconnect: 3 } }).limits;
   it.each([
-    [1, reject(replies.authFailed)],
-    [2, reject(replies.authFailed)],
-    [3, reject(replies.authTooManyFailures)],
-  ])('after %i failures -> %j', (failures, verdict) => {
-    expect(authFailureVerdict(limits, failures)).toEqual(verdict);
+    // authFailuresBeforeDisconnect, failures so far (this one included), verdict, why
+    [3, 1, 'authFailed', 'the first failure: 535, try again'],
+    [3, 2, 'authFailed', 'still below the limit'],
+    [3, 3, 'authTooManyFailures', 'at the limit: 421, the connection closes'],
+    [3, 4, 'authTooManyFailures', 'past the limit stays closed'],
+    [1, 1, 'authTooManyFailures', 'a limit of one closes on the first failure'],
+  ] as const)('limit %i, %i failures -> %s (%s)', (limit, failures, expected, _why) => {
+    const limits = policySchema.parse({ limits: { authFailuresBeforeDisconnect: limit } }).limits;
+    expect(authFailureVerdict(limits, failures)).toEqual(verdict(expected));
+  });
+
+  it('the disconnecting verdict is a 421, so guessing again costs a reconnect', () => {
+    expect(replies.authTooManyFailures.code).toBe(421);
+    expect(replies.authFailed.code).toBe(535);
   });
 });

@@ -1,0 +1,385 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DirectorySync } from '../../../src/spool/dir-sync.js';
+import type { Envelope } from '../../../src/spool/envelope.js';
+import { newQueueId } from '../../../src/spool/queue-id.js';
+import { Spool } from '../../../src/spool/spool.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mailwharf-spool-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function envelopeFor(id: string, size = 0): Envelope {
+  return {
+    version: 1,
+    id,
+    receivedAt: '2026-11-22T22:30:12.000Z',
+    size,
+    mailFrom: 'sender@example.com',
+    rcptTo: [{ address: 'rcpt@example.org' }],
+    smtputf8: false,
+    client: { address: '192.0.2.7', port: 40000, helo: 'client.example' },
+    listener: { name: 'smtp', role: 'relay', port: 25 },
+    state: 'queued',
+  };
+}
+
+async function ls(sub: string): Promise<string[]> {
+  return (await readdir(join(dir, sub))).sort();
+}
+
+/** Creates files (paths relative to the spool) with some content. */
+async function plant(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), path.endsWith('.json') ? '{}' : 'x');
+  }
+}
+
+async function store(spool: Spool, id: string, message: string): Promise<Envelope> {
+  const writer = await spool.begin(id);
+  writer.stream.write(message);
+  const envelope = envelopeFor(id, Buffer.byteLength(message));
+  await writer.commit(envelope);
+  return envelope;
+}
+
+const ID = newQueueId(Date.UTC(2026, 10, 22));
+
+describe('Spool: receiving a message', () => {
+  it('begin -> write -> commit makes queue/ID.eml and queue/ID.json and empties tmp/', async () => {
+    const { spool } = await Spool.open(dir);
+    const committed: Envelope[] = [];
+    spool.onCommitted((envelope) => committed.push(envelope));
+
+    const writer = await spool.begin(ID);
+    writer.stream.write('Received: x\r\n');
+    writer.stream.write('Subject: hi\r\n\r\nbody\r\n');
+    expect(await ls('queue')).toEqual([]);
+    expect(await ls('tmp')).toEqual([`${ID}.eml`]);
+
+    const envelope = envelopeFor(ID, 34);
+    await writer.commit(envelope);
+
+    expect(await ls('queue')).toEqual([`${ID}.eml`, `${ID}.json`]);
+    expect(await ls('tmp')).toEqual([]);
+    expect(await readFile(join(dir, 'queue', `${ID}.eml`), 'utf8')).toBe(
+      'Received: x\r\nSubject: hi\r\n\r\nbody\r\n',
+    );
+    expect(JSON.parse(await readFile(join(dir, 'queue', `${ID}.json`), 'utf8'))).toEqual(envelope);
+    expect(await spool.envelope(ID)).toEqual(envelope);
+    expect(await spool.count()).toBe(1);
+    expect(committed).toEqual([envelope]);
+  });
+
+  it('readMessage streams back the stored bytes', async () => {
+    const { spool } = await Spool.open(dir);
+    await store(spool, ID, 'Subject: x\r\n\r\n\u00e9\r\n');
+    const chunks: Buffer[] = [];
+    for await (const chunk of spool.readMessage(ID)) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe('Subject: x\r\n\r\n\u00e9\r\n');
+  });
+
+  it('abort leaves nothing behind and tells no listener', async () => {
+    const { spool } = await Spool.open(dir);
+    const listener = vi.fn();
+    spool.onCommitted(listener);
+    const writer = await spool.begin(ID);
+    writer.stream.write('half a message');
+    await writer.abort();
+    await writer.abort();
+    expect(await ls('tmp')).toEqual([]);
+    expect(await ls('queue')).toEqual([]);
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('abort after commit keeps the committed message', async () => {
+    const { spool } = await Spool.open(dir);
+    const writer = await spool.begin(ID);
+    writer.stream.write('x');
+    await writer.commit(envelopeFor(ID, 1));
+    await writer.abort();
+    expect(await ls('queue')).toEqual([`${ID}.eml`, `${ID}.json`]);
+  });
+
+  it('two writers can never share an id', async () => {
+    const { spool } = await Spool.open(dir);
+    const first = await spool.begin(ID);
+    await expect(spool.begin(ID)).rejects.toMatchObject({ code: 'EEXIST' });
+    await first.abort();
+  });
+
+  it('a commit whose envelope cannot be staged fails and leaves nothing', async () => {
+    const { spool } = await Spool.open(dir);
+    const listener = vi.fn();
+    spool.onCommitted(listener);
+    const writer = await spool.begin(ID);
+    writer.stream.write('x');
+    // Something already holds tmp/ID.json, so staging the envelope ('wx') fails.
+    await writeFile(join(dir, 'tmp', `${ID}.json`), 'in the way');
+    await expect(writer.commit(envelopeFor(ID, 1))).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(await ls('tmp')).toEqual([]);
+    expect(await ls('queue')).toEqual([]);
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('an unsubscribed listener hears nothing more', async () => {
+    const { spool } = await Spool.open(dir);
+    const listener = vi.fn();
+    const unsubscribe = spool.onCommitted(listener);
+    await store(spool, newQueueId(1), 'a');
+    unsubscribe();
+    await store(spool, newQueueId(2), 'b');
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('Spool.open: recovery after a crash', () => {
+  const A = newQueueId(Date.UTC(2026, 0, 1));
+  const B = newQueueId(Date.UTC(2026, 0, 2));
+
+  it.each([
+    // files present before open, files left after, why
+    [[], [], 'an empty spool'],
+    [[`tmp/${A}.eml`], [], 'a message still arriving was never acknowledged'],
+    [[`tmp/${A}.eml`, `tmp/${A}.json`], [], 'nor one staged but not yet renamed'],
+    [[`tmp/${A}.state.0badcafe.json`], [], 'nor a half-written delivery state'],
+    [[`queue/${A}.eml`, `queue/${A}.json`], [`queue/${A}.eml`, `queue/${A}.json`], 'a complete pair is kept'],
+    [[`queue/${A}.eml`], [], 'an .eml without its .json was never committed'],
+    [[`queue/${A}.json`], [], 'a .json without its .eml cannot be delivered'],
+    [
+      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${A}.state.json`],
+      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${A}.state.json`],
+      'a delivery state beside its message is kept',
+    ],
+    [[`queue/${A}.eml`, `queue/${A}.state.json`], [], 'a state whose envelope is gone goes with it'],
+    [[`queue/${A}.state.json`], [], 'a state on its own'],
+    [
+      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${B}.eml`, `tmp/${B}.json`],
+      [`queue/${A}.eml`, `queue/${A}.json`],
+      'a crash between the two renames loses only the unacknowledged message',
+    ],
+    [['queue/README'], ['queue/README'], 'a file without an extension is not the spool’s'],
+  ] as const)('%j -> %j (%s)', async (before: readonly string[], after: readonly string[], _why) => {
+    await plant(before);
+    const { spool, removed } = await Spool.open(dir);
+    const left = [...(await ls('tmp')).map((n) => `tmp/${n}`), ...(await ls('queue')).map((n) => `queue/${n}`)];
+    expect(left).toEqual(after);
+    const gone = before.filter((path) => !after.includes(path));
+    expect([...removed].sort()).toEqual([...gone].sort());
+    expect(await spool.count()).toBe(after.filter((path) => /^queue\/[0-9A-Z]{17}\.json$/.test(path)).length);
+  });
+
+  it('creates tmp/ and queue/ in a new directory', async () => {
+    const { removed } = await Spool.open(join(dir, 'new', 'spool'));
+    expect(removed).toEqual([]);
+    expect((await readdir(join(dir, 'new', 'spool'))).sort()).toEqual(['queue', 'tmp']);
+  });
+
+  it('a committed message survives reopening', async () => {
+    const first = await Spool.open(dir);
+    const envelope = await store(first.spool, ID, 'x');
+    const second = await Spool.open(dir);
+    expect(second.removed).toEqual([]);
+    expect(await second.spool.list()).toEqual([envelope]);
+  });
+
+  it('Spool.inspect removes nothing (it runs beside a live server)', async () => {
+    await plant([`tmp/${A}.eml`, `queue/${B}.eml`]);
+    const spool = Spool.inspect(dir);
+    expect(await spool.list()).toEqual([]);
+    expect(await ls('tmp')).toEqual([`${A}.eml`]);
+    expect(await ls('queue')).toEqual([`${B}.eml`]);
+  });
+});
+
+describe('Spool.list', () => {
+  it('lists committed messages oldest first and ignores junk', async () => {
+    const { spool } = await Spool.open(dir);
+    // Stored out of time order: the order comes from the ids, not from the disk.
+    const june = await store(spool, newQueueId(Date.UTC(2026, 5, 1)), 'x');
+    const january = await store(spool, newQueueId(Date.UTC(2026, 0, 1)), 'x');
+    const march = await store(spool, newQueueId(Date.UTC(2026, 2, 1)), 'x');
+    await spool.writeState(january.id, '{"attempts":1}');
+    await writeFile(join(dir, 'queue', 'README'), 'junk');
+    await writeFile(join(dir, 'queue', 'notes.json'), '{"version":1}');
+    await writeFile(join(dir, 'queue', `${newQueueId(5)}.json`.toLowerCase()), '{}');
+    const corrupt = newQueueId(Date.UTC(2026, 1, 1));
+    await writeFile(join(dir, 'queue', `${corrupt}.eml`), 'x');
+    await writeFile(join(dir, 'queue', `${corrupt}.json`), 'not json');
+
+    expect(await spool.list()).toEqual([january, march, june]);
+  });
+
+  it('is empty for an empty spool', async () => {
+    const { spool } = await Spool.open(dir);
+    expect(await spool.list()).toEqual([]);
+    expect(await spool.count()).toBe(0);
+  });
+});
+
+describe('Spool: removal and delivery state', () => {
+  it('remove deletes the envelope, the message and the state', async () => {
+    const { spool } = await Spool.open(dir);
+    await store(spool, ID, 'x');
+    await spool.writeState(ID, '{"attempts":2}');
+    expect(await spool.readState(ID)).toBe('{"attempts":2}');
+    await spool.remove(ID, { durable: true });
+    expect(await ls('queue')).toEqual([]);
+    expect(await spool.readState(ID)).toBeUndefined();
+    expect(await spool.envelope(ID)).toBeUndefined();
+  });
+
+  it('writeState replaces the state and leaves nothing in tmp/', async () => {
+    const { spool } = await Spool.open(dir);
+    await store(spool, ID, 'x');
+    await spool.writeState(ID, 'one');
+    await spool.writeState(ID, 'two');
+    expect(await spool.readState(ID)).toBe('two');
+    expect(await ls('tmp')).toEqual([]);
+  });
+
+  it.each([
+    // id, why
+    ['../x', 'path traversal out of queue/'],
+    ['../tmp/x', 'path traversal into tmp/'],
+    ['x', 'not a queue id'],
+  ])('%j is refused by every id-taking method (%s)', async (id, _why) => {
+    const { spool } = await Spool.open(dir);
+    await plant(['x.json', 'x.eml', 'x.state.json', 'tmp/x.json']);
+    await spool.remove(id, { durable: true });
+    expect(await spool.envelope(id)).toBeUndefined();
+    expect(await spool.readState(id)).toBeUndefined();
+    expect((await readdir(dir)).sort()).toEqual(['queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
+    expect(await ls('tmp')).toEqual(['x.json']);
+  });
+});
+
+/** The private fsync of a DirectorySync, to count and pace its runs. */
+interface FsyncSeam {
+  fsyncOnce(): Promise<void>;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve = (): void => undefined;
+  let reject = (_error: Error): void => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets every pending promise callback run (no timers, no waiting on time). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('DirectorySync: group commit', () => {
+  it('many concurrent calls share fsyncs: one under way, one for everyone who came after', async () => {
+    const sync = new DirectorySync(dir);
+    const fsyncs = vi.spyOn(sync as unknown as FsyncSeam, 'fsyncOnce');
+    await Promise.all(Array.from({ length: 50 }, () => sync.sync()));
+    expect(fsyncs).toHaveBeenCalledTimes(2);
+  });
+
+  it('calls that do not overlap get an fsync each', async () => {
+    const sync = new DirectorySync(dir);
+    const fsyncs = vi.spyOn(sync as unknown as FsyncSeam, 'fsyncOnce');
+    for (let i = 0; i < 3; i++) await sync.sync();
+    expect(fsyncs).toHaveBeenCalledTimes(3);
+  });
+
+  it('every caller resolves only after an fsync that started after its call', async () => {
+    const sync = new DirectorySync(dir);
+    let clock = 0;
+    const runs: { started: number; ended?: number; done: Deferred }[] = [];
+    vi.spyOn(sync as unknown as FsyncSeam, 'fsyncOnce').mockImplementation(() => {
+      const run: { started: number; ended?: number; done: Deferred } = { started: ++clock, done: deferred() };
+      runs.push(run);
+      return run.done.promise.then(() => {
+        run.ended = ++clock;
+      });
+    });
+    const callers = new Map<string, { called: number; resolved?: number }>();
+    const call = (name: string): Promise<void> => {
+      const caller: { called: number; resolved?: number } = { called: ++clock };
+      callers.set(name, caller);
+      return sync.sync().then(() => {
+        caller.resolved = ++clock;
+      });
+    };
+    const resolved = (): string[] => [...callers].filter(([, c]) => c.resolved !== undefined).map(([n]) => n);
+
+    const all = [call('A')];
+    await settle();
+    all.push(call('B'), call('C'));
+    await settle();
+    expect(runs).toHaveLength(1);
+    expect(resolved()).toEqual([]);
+
+    runs[0]?.done.resolve();
+    await settle();
+    // A's fsync is done; B and C arrived during it, so they wait for the next one.
+    expect(resolved()).toEqual(['A']);
+    expect(runs).toHaveLength(2);
+
+    all.push(call('D'));
+    await settle();
+    runs[1]?.done.resolve();
+    await settle();
+    expect(resolved()).toEqual(['A', 'B', 'C']);
+    expect(runs).toHaveLength(3);
+
+    runs[2]?.done.resolve();
+    await Promise.all(all);
+    expect(resolved()).toEqual(['A', 'B', 'C', 'D']);
+    expect(runs).toHaveLength(3);
+
+    for (const [name, caller] of callers) {
+      const covering = runs.find(
+        (run) =>
+          run.started > caller.called &&
+          run.ended !== undefined &&
+          caller.resolved !== undefined &&
+          run.ended < caller.resolved,
+      );
+      expect({ name, covered: covering !== undefined }).toEqual({ name, covered: true });
+    }
+  });
+
+  it('a failed fsync fails its callers; those waiting behind it get the next one', async () => {
+    const sync = new DirectorySync(dir);
+    const runs: Deferred[] = [];
+    vi.spyOn(sync as unknown as FsyncSeam, 'fsyncOnce').mockImplementation(() => {
+      const run = deferred();
+      runs.push(run);
+      return run.promise;
+    });
+    const first = sync.sync();
+    const second = sync.sync();
+    runs[0]?.reject(new Error('EIO'));
+    await expect(first).rejects.toThrow('EIO');
+    await settle();
+    expect(runs).toHaveLength(2);
+    runs[1]?.resolve();
+    await expect(second).resolves.toBeUndefined();
+  });
+
+  it('really fsyncs: a missing directory is an error, not a silent success', async () => {
+    const sync = new DirectorySync(join(dir, 'missing'));
+    await expect(sync.sync()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
