@@ -4,9 +4,10 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.ui.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 # Runtime stage: production dependencies, compiled code, production config.

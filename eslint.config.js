@@ -18,6 +18,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The web UI: browser code, type-checked with its own tsconfig (DOM lib), and no way
+    // to turn a string into markup: mail content goes into the DOM as text only.
+    files: ['ui/**/*.ts'],
+    languageOptions: {
+      globals: globals.browser,
+      parserOptions: { projectService: false, project: './tsconfig.ui.json' },
+    },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'Use textContent or dom.ts h(): mail content is untrusted.' },
+        { property: 'outerHTML', message: 'Use textContent or dom.ts h(): mail content is untrusted.' },
+        { property: 'insertAdjacentHTML', message: 'Use dom.ts h(): mail content is untrusted.' },
+        { object: 'document', property: 'write', message: 'Use dom.ts h().' },
+        { property: 'createContextualFragment', message: 'Use dom.ts h().' },
+      ],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
 );

@@ -1,4 +1,6 @@
-// Removes dist/src before a build, so files whose source is gone are never shipped.
+// Removes dist/src and dist/ui before a build, so files whose source is gone are never shipped.
 import { rmSync } from 'node:fs';
 
-rmSync(new URL('../dist/src', import.meta.url), { recursive: true, force: true });
+for (const dir of ['../dist/src', '../dist/ui']) {
+  rmSync(new URL(dir, import.meta.url), { recursive: true, force: true });
+}

@@ -11,6 +11,8 @@ const TOOLS = {
   '/usr/sbin/smtp-sink': 'postfix',
   '/usr/sbin/smtp-source': 'postfix',
   '/usr/sbin/haproxy': 'haproxy',
+  // The web UI's browser tests drive Debian's Chromium through playwright-core.
+  '/usr/bin/chromium': 'chromium',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -147,7 +147,14 @@ export async function createHttpServer(
           );
         }
       };
-      scope.get('/', (_request, reply) => serveUi('index.html', reply));
+      scope.get('/', (request, reply) => {
+        // Under a base path, /mail must become /mail/: the page loads ui/app.js relative to itself.
+        const [path = '', query] = request.url.split('?', 2);
+        if (prefix !== '' && !path.endsWith('/')) {
+          return reply.redirect(`${path}/${query === undefined ? '' : `?${query}`}`);
+        }
+        return serveUi('index.html', reply);
+      });
       scope.get('/ui/*', (request, reply) => serveUi(stringParam(request.params, '*') ?? '', reply));
       done();
     },

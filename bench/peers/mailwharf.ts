@@ -1,0 +1,75 @@
+/** mailwharf itself: the built CLI with one plain relay listener on loopback. */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { MAILWHARF_CLI } from '../paths.js';
+import { freePort, launch, waitForPort } from '../proc.js';
+import { countFiles, tempDir } from './files.js';
+import type { Peer } from './peer.js';
+
+export interface MailwharfOptions {
+  /** Extra node flags, e.g. --cpu-prof (the profile is written when it stops). */
+  readonly nodeArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function benchConfig(root: string, port: number): Record<string, unknown> {
+  return {
+    hostname: 'mx.bench.test',
+    acceptedDomains: ['bench.test'],
+    // Capture mode with HTTP off: messages stay in the spool, no delivery worker and no
+    // index run beside intake. The SMTP path up to 250 is the same as in relay mode.
+    mode: 'capture',
+    spool: { dir: join(root, 'spool') },
+    tls: { selfSignedDir: join(root, 'certs') },
+    log: { level: 'warn' },
+    shutdownGraceSeconds: 5,
+    policies: {
+      relay: {
+        auth: 'none',
+        relay: { trustedNetworks: ['127.0.0.0/8'] },
+        greetPauseMs: 0,
+        limits: {
+          maxMessageSize: 64 * 1024 * 1024,
+          maxConnections: 1000,
+          maxConnectionsPerClient: 1000,
+        },
+      },
+    },
+    listeners: [{ name: 'smtp', role: 'relay', port, host: '127.0.0.1', tls: 'none', policy: 'relay' }],
+  };
+}
+
+export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
+  return {
+    name: 'mailwharf',
+    description:
+      '`node dist/src/cli.js --config …`: one relay listener (tls none, auth none) on 127.0.0.1, ' +
+      'trusted 127.0.0.0/8, acceptedDomains [bench.test], capture mode, http off, log warn, greetPauseMs 0, ' +
+      'spool in a temp dir (fdatasync of message and envelope, fsync of queue/ before 250)',
+    async start() {
+      const root = await tempDir('mailwharf');
+      const port = await freePort();
+      const configPath = join(root, 'mailwharf.yaml');
+      await writeFile(configPath, stringify(benchConfig(root, port)));
+      const child = launch(
+        process.execPath,
+        [...(options.nodeArgs ?? []), MAILWHARF_CLI, '--config', configPath],
+        {
+          cwd: root,
+          ...(options.env ? { env: options.env } : {}),
+        },
+      );
+      await waitForPort(port, child, 'mailwharf');
+      return {
+        port,
+        pid: child.pid,
+        stored: () => countFiles(join(root, 'spool/queue'), /^[0-9A-Z]{17}\.json$/),
+        async stop() {
+          await child.stop();
+          await rm(root, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
