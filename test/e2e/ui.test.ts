@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { hashPassword, startMailwharf, type Mailwharf } from '../../src/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = new URL('../../test-results/', import.meta.url);
@@ -93,10 +93,15 @@ describe('web UI (headless Chromium)', () => {
    * A fresh browser context and page; on failure a screenshot named
    * after the test; any uncaught error in the page fails the test.
    */
-  async function withPage(name: string, body: (page: Page) => Promise<void>): Promise<void> {
+  async function withPage(
+    name: string,
+    body: (page: Page) => Promise<void>,
+    options: BrowserContextOptions = {},
+  ): Promise<void> {
     const context = await browser.newContext({
       acceptDownloads: true,
       viewport: { width: 1280, height: 800 },
+      ...options,
     });
     context.setDefaultTimeout(WAIT);
     const page = await context.newPage();
@@ -464,26 +469,38 @@ describe('web UI (headless Chromium)', () => {
     });
   });
 
-  it('works under http.basePath (relative URLs, redirect to the trailing slash)', async () => {
+  it('works under http.basePath and Basic auth (relative URLs, redirect to the trailing slash)', async () => {
     const prefixed = await startMailwharf({
-      config: { http: { enabled: true, port: 0, basePath: '/mail' } },
+      config: {
+        http: {
+          enabled: true,
+          port: 0,
+          basePath: '/mail',
+          basicAuth: { username: 'admin', passwordHash: await hashPassword('s3cret') },
+        },
+      },
     });
+    const origin = `http://127.0.0.1:${String(prefixed.server.http?.port())}`;
     try {
-      const origin = `http://127.0.0.1:${String(prefixed.server.http?.port())}`;
-      await withPage('base-path', async (page) => {
-        await open(page, `${origin}/mail`);
-        expect(page.url()).toBe(`${origin}/mail/`);
-        await nodemailer.createTransport({ host: '127.0.0.1', port: prefixed.ports.smtp ?? 0 }).sendMail({
-          from: 'a@example.com',
-          to: 'b@example.org',
-          subject: 'Behind a proxy',
-          html: '<h1>Prefixed</h1>',
-        });
-        await row(page, 'Behind a proxy').click();
-        const frame = await htmlFrame(page);
-        expect(frame.url()).toMatch(new RegExp(`^${origin}/mail/view/[^/]+\\.html$`));
-        expect(await frame.locator('h1').textContent()).toBe('Prefixed');
-      });
+      await withPage(
+        'base-path',
+        async (page) => {
+          await open(page, `${origin}/mail`);
+          expect(page.url()).toBe(`${origin}/mail/`);
+          await nodemailer.createTransport({ host: '127.0.0.1', port: prefixed.ports.smtp ?? 0 }).sendMail({
+            from: 'a@example.com',
+            to: 'b@example.org',
+            subject: 'Behind a proxy',
+            html: '<h1>Prefixed</h1>',
+          });
+          // Arrives over the live feed, which needs the credentials too.
+          await row(page, 'Behind a proxy').click();
+          const frame = await htmlFrame(page);
+          expect(frame.url()).toMatch(new RegExp(`^${origin}/mail/view/[^/]+\\.html$`));
+          expect(await frame.locator('h1').textContent()).toBe('Prefixed');
+        },
+        { httpCredentials: { username: 'admin', password: 's3cret' } },
+      );
     } finally {
       await prefixed.stop();
     }
