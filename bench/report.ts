@@ -87,6 +87,8 @@ export interface Report {
   readonly targets: readonly TargetCheck[];
   readonly reps: number;
   readonly machine: Machine;
+  /** About the run itself (machine load, a rebuild during the run). */
+  readonly notes: readonly string[];
 }
 
 function problems(summaries: readonly Summary[]): string[] {
@@ -109,6 +111,7 @@ export function renderText(report: Report): string {
     ...(issues.length > 0 ? ['', 'problems:', ...issues.map((p) => `  ${p}`)] : []),
     '',
     NOTES,
+    ...report.notes,
   ].join('\n');
 }
 
@@ -132,6 +135,8 @@ export function renderMarkdown(report: Report, command: string): string {
     markdown(resultsTable(report.cells, report.summaries)),
     '',
     NOTES,
+    '',
+    ...report.notes.map((note) => `- ${note}`),
     '',
     '## Ratios (medians of the same run)',
     '',

@@ -13,13 +13,14 @@
  * mailwharf only (e.g. UV_THREADPOOL_SIZE=8), to measure a change against the others.
  * bench/RESULTS.md is rewritten after a full run (no --cells/--peers, no --no-write).
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CELLS, WARMUP, type Cell } from './cells.js';
 import { drive } from './drive.js';
 import { describeMachine } from './machine.js';
-import { RESULTS_MD } from './paths.js';
+import { MAILWHARF_CLI, RESULTS_MD } from './paths.js';
 import { floorPeer } from './peers/floor.js';
 import { harakaPeer } from './peers/haraka.js';
 import { maildevPeer } from './peers/maildev.js';
@@ -125,6 +126,10 @@ ensurePostfixTools(log);
 const machine = describeMachine();
 const samples: Sample[] = [];
 const started = Date.now();
+// Another build during the run would mix two versions of mailwharf in one table.
+const builtAt = (): number => statSync(MAILWHARF_CLI).mtimeMs;
+const buildAtStart = builtAt();
+const loadAtStart = loadavg()[0] ?? 0;
 for (const cell of cells) {
   for (let rep = 1; rep <= reps; rep++) {
     // Rotate the order each repetition, so no peer always runs right after the same one.
@@ -141,6 +146,14 @@ for (const cell of cells) {
   }
 }
 log(`bench: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const notes = [
+  `load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end ` +
+    `(the bench alone keeps it near 2 on 2 CPUs; more means other work shared the machine)`,
+  ...(builtAt() === buildAtStart
+    ? []
+    : ['dist/src/cli.js was rebuilt during the run: the figures mix two builds']),
+];
+for (const note of notes) log(`bench: ${note}`);
 
 const summaries = summarize(cells, samples);
 const ratioRows = ratios(cells, summaries);
@@ -152,10 +165,11 @@ const report: Report = {
   targets: checkTargets(summaries, ratioRows),
   reps,
   machine,
+  notes,
 };
 if (values.json) {
   process.stdout.write(
-    `${JSON.stringify({ machine, reps, cells, samples, summaries, ratios: ratioRows, targets: report.targets }, null, 2)}\n`,
+    `${JSON.stringify({ machine, reps, cells, samples, summaries, ratios: ratioRows, targets: report.targets, notes }, null, 2)}\n`,
   );
 } else {
   process.stdout.write(`${renderText(report)}\n`);

@@ -1,7 +1,9 @@
 /** mailwharf itself: the built CLI with one plain relay listener on loopback. */
+import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { loadTlsMaterial } from '../../src/tls/certificates.js';
 import { MAILWHARF_CLI } from '../paths.js';
 import { freePort, launch, waitForPort } from '../proc.js';
 import { countFiles, tempDir } from './files.js';
@@ -13,15 +15,40 @@ export interface MailwharfOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-export function benchConfig(root: string, port: number): Record<string, unknown> {
+const HOSTNAME = 'mx.bench.test';
+
+let certs: Promise<string> | undefined;
+
+/**
+ * One self-signed certificate for every run, made before the first. mailwharf makes it on
+ * its very first start only and reads it after; a fresh one per run would measure a new
+ * installation (about 14 MiB more peak RSS from the certificate libraries), not a server.
+ */
+function sharedCertsDir(): Promise<string> {
+  certs ??= (async () => {
+    const dir = await tempDir('mailwharf-certs');
+    process.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await loadTlsMaterial({ selfSignedDir: dir, minVersion: 'TLSv1.2' }, HOSTNAME);
+    return dir;
+  })();
+  return certs;
+}
+
+export function benchConfig(
+  root: string,
+  port: number,
+  certsDir = join(root, 'certs'),
+): Record<string, unknown> {
   return {
-    hostname: 'mx.bench.test',
+    hostname: HOSTNAME,
     acceptedDomains: ['bench.test'],
     // Capture mode with HTTP off: messages stay in the spool, no delivery worker and no
     // index run beside intake. The SMTP path up to 250 is the same as in relay mode.
     mode: 'capture',
     spool: { dir: join(root, 'spool') },
-    tls: { selfSignedDir: join(root, 'certs') },
+    tls: { selfSignedDir: certsDir },
     log: { level: 'warn' },
     shutdownGraceSeconds: 5,
     policies: {
@@ -46,12 +73,13 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
     description:
       '`node dist/src/cli.js --config …`: one relay listener (tls none, auth none) on 127.0.0.1, ' +
       'trusted 127.0.0.0/8, acceptedDomains [bench.test], capture mode, http off, log warn, greetPauseMs 0, ' +
-      'spool in a temp dir (fdatasync of message and envelope, fsync of queue/ before 250)',
+      'spool in a temp dir (fdatasync of message and envelope, fsync of queue/ before 250); ' +
+      'its self-signed certificate made once before the first run, as on any start after the first',
     async start() {
       const root = await tempDir('mailwharf');
       const port = await freePort();
       const configPath = join(root, 'mailwharf.yaml');
-      await writeFile(configPath, stringify(benchConfig(root, port)));
+      await writeFile(configPath, stringify(benchConfig(root, port, await sharedCertsDir())));
       const child = launch(
         process.execPath,
         [...(options.nodeArgs ?? []), MAILWHARF_CLI, '--config', configPath],
