@@ -92,7 +92,7 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
       return {
         port,
         pid: child.pid,
-        stored: () => countFiles(join(root, 'spool/queue'), /^[0-9A-Z]{17}\.json$/),
+        stored: () => countFiles(join(root, 'spool/queue'), /^[0-9A-Z]{17}\.eml$/),
         async stop() {
           await child.stop();
           await rm(root, { recursive: true, force: true });

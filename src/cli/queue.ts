@@ -60,7 +60,7 @@ export async function queueCommand(
       out.write(`${JSON.stringify(delivery ? { ...envelope, delivery } : envelope, null, 2)}\n`);
       return 0;
     }
-    for await (const chunk of spool.readMessage(envelope.id)) out.write(chunk as Buffer);
+    for await (const chunk of spool.readMessage(envelope)) out.write(chunk as Buffer);
     return 0;
   }
   if (QUEUE_OPERATIONS.includes(sub as QueueOperation)) {

@@ -41,7 +41,7 @@ export async function releaseCaptured(
   const writer = await spool.begin(copyId);
   let size = 0;
   try {
-    for await (const chunk of spool.readMessage(id)) {
+    for await (const chunk of spool.readMessage(original)) {
       const bytes = chunk as Buffer;
       size += bytes.length;
       if (!writer.stream.write(bytes)) await once(writer.stream, 'drain');

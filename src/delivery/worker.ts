@@ -337,7 +337,7 @@ export class DeliveryWorker {
           size: envelope.size,
           ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
         },
-        this.deps.spool.readMessage(envelope.id),
+        this.deps.spool.readMessage(envelope),
       );
     } finally {
       this.pool.release(destination, connection);

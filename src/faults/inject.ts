@@ -9,7 +9,7 @@ export type FaultOutcome =
   | { readonly kind: 'reply'; readonly reply: SmtpReply }
   | { readonly kind: 'dropped' };
 
-const CONTINUE: FaultOutcome = { kind: 'continue' };
+export const NO_FAULT: FaultOutcome = { kind: 'continue' };
 
 /** Runs the fault rules for a stage: waits, then a reply or a drop, or nothing. */
 export async function injectFault(
@@ -26,7 +26,7 @@ export async function injectFault(
       return { kind: 'dropped' };
     }
   }
-  return CONTINUE;
+  return NO_FAULT;
 }
 
 export function envelopeFacts(session: SMTPServerSession, extraRecipient?: string): FaultFacts {

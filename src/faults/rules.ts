@@ -124,6 +124,11 @@ export class FaultRules {
     this.rules = this.rules.filter((active) => !predicate(active.rule));
   }
 
+  /** No rules: the session skips fault checks (and the facts they need) on its hot path. */
+  get empty(): boolean {
+    return this.rules.length === 0;
+  }
+
   list(): readonly FaultRule[] {
     return this.rules.map((active) => active.rule);
   }

@@ -133,7 +133,7 @@ export class Sink {
 
   private async index(envelope: Envelope): Promise<IndexedMessage | undefined> {
     try {
-      const parsed = await simpleParser(this.spool.readMessage(envelope.id));
+      const parsed = await simpleParser(this.spool.readMessage(envelope));
       const message = summarize(envelope, parsed);
       this.byId.set(envelope.id, message);
       await this.writeCached(message);
@@ -198,10 +198,11 @@ export class Sink {
   }
 
   /** The full parse, for the message view and parts; a few are cached. */
-  parsed(id: string): Promise<ParsedMail> {
+  parsed(message: { readonly id: string; readonly size: number }): Promise<ParsedMail> {
+    const id = message.id;
     let pending = this.parsedCache.get(id);
     if (!pending) {
-      pending = simpleParser(this.spool.readMessage(id));
+      pending = simpleParser(this.spool.readMessage(message));
       this.parsedCache.set(id, pending);
       pending.catch(() => this.parsedCache.delete(id));
       if (this.parsedCache.size > PARSED_CACHE) {

@@ -28,7 +28,7 @@ import { newQueueId } from '../spool/queue-id.js';
 import { receivedHeader } from '../spool/received.js';
 import { receiveMessage } from '../spool/receive.js';
 import { isErrno, type Spool } from '../spool/spool.js';
-import { envelopeFacts, injectFault } from '../faults/inject.js';
+import { envelopeFacts, injectFault, NO_FAULT } from '../faults/inject.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
 import { negotiatedTlsProtocol } from './library-hooks.js';
@@ -114,9 +114,15 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
       deps.metrics?.connection(listener.name);
       log.debug('connected');
-      withFault('connect', {}, session, callback, () => {
-        callback();
-      });
+      withFault(
+        'connect',
+        () => ({}),
+        session,
+        callback,
+        () => {
+          callback();
+        },
+      );
     },
 
     onSecure(_socket, session, callback) {
@@ -134,21 +140,37 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         return;
       }
       const username = auth.username ?? '';
-      withFault('auth', {}, session, callback, () =>
-        authenticate(state, username, auth.password ?? '', callback),
+      withFault(
+        'auth',
+        () => ({}),
+        session,
+        callback,
+        () => authenticate(state, username, auth.password ?? '', callback),
       );
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
-      withFault('mail', { sender: address.address }, session, callback, () => {
-        mailFrom(address, session, callback);
-      });
+      withFault(
+        'mail',
+        () => ({ sender: address.address }),
+        session,
+        callback,
+        () => {
+          mailFrom(address, session, callback);
+        },
+      );
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback: Callback) {
-      withFault('rcpt', envelopeFacts(session, address.address), session, callback, () => {
-        rcptTo(address, session, callback);
-      });
+      withFault(
+        'rcpt',
+        () => envelopeFacts(session, address.address),
+        session,
+        callback,
+        () => {
+          rcptTo(address, session, callback);
+        },
+      );
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
@@ -157,26 +179,34 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.localError));
         return;
       }
-      withFault('data', envelopeFacts(session), session, callback, () => {
-        acceptMessage(deps, state, session, stream).then(
-          async (reply) => {
-            deps.metrics?.message(listener.name, reply.code);
-            if (reply.code !== 250) {
-              callback(replyError(reply));
-              return;
-            }
-            // After the message is durable: a fault here stands for a lost acknowledgement.
-            const after = await injectFault(deps.faults, 'after-data', envelopeFacts(session), session);
-            if (after.kind === 'continue') callback(null, replyText(reply));
-            else if (after.kind === 'reply') callback(replyError(after.reply));
-            // dropped: the socket is gone and nothing can be answered.
-          },
-          (error: unknown) => {
-            state.log.error({ err: describe(error) }, 'unexpected error while receiving');
-            callback(replyError(replies.localError));
-          },
-        );
-      });
+      withFault(
+        'data',
+        () => envelopeFacts(session),
+        session,
+        callback,
+        () => {
+          acceptMessage(deps, state, session, stream).then(
+            async (reply) => {
+              deps.metrics?.message(listener.name, reply.code);
+              if (reply.code !== 250) {
+                callback(replyError(reply));
+                return;
+              }
+              // After the message is durable: a fault here stands for a lost acknowledgement.
+              const after = deps.faults.empty
+                ? NO_FAULT
+                : await injectFault(deps.faults, 'after-data', envelopeFacts(session), session);
+              if (after.kind === 'continue') callback(null, replyText(reply));
+              else if (after.kind === 'reply') callback(replyError(after.reply));
+              // dropped: the socket is gone and nothing can be answered.
+            },
+            (error: unknown) => {
+              state.log.error({ err: describe(error) }, 'unexpected error while receiving');
+              callback(replyError(replies.localError));
+            },
+          );
+        },
+      );
     },
 
     onClose(session) {
@@ -192,12 +222,16 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
 
   function withFault(
     stage: FaultStage,
-    facts: FaultFacts,
+    facts: () => FaultFacts,
     session: SMTPServerSession,
     callback: (error?: Error | null) => void,
     next: () => void,
   ): void {
-    injectFault(deps.faults, stage, facts, session).then(
+    if (deps.faults.empty) {
+      next();
+      return;
+    }
+    injectFault(deps.faults, stage, facts(), session).then(
       (outcome) => {
         if (outcome.kind === 'continue') next();
         else if (outcome.kind === 'reply') callback(replyError(outcome.reply));

@@ -1,21 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
-import { DurableFileStream } from './durable-file.js';
-import { parseEnvelope, type Envelope } from './envelope.js';
+import { SpoolFileStream } from './durable-file.js';
+import type { Envelope } from './envelope.js';
+import { encodeTrailer, readTrailer } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
 
 /**
  * The durable spool. Layout:
- *   tmp/ID.eml, tmp/ID.json  while a message arrives (removed at start: never acknowledged)
- *   queue/ID.eml             the message, Received header first
- *   queue/ID.json            its envelope; renamed in last, so its presence commits the message
+ *   tmp/ID.eml        while a message arrives (removed at start: never acknowledged)
+ *   queue/ID.eml      the message with its envelope in a trailer (see queue-file.ts)
+ *   queue/ID.state.json  delivery state, written by the delivery worker
  *
- * A message is acknowledged only after both files are fsynced, renamed into queue/ and
- * queue/ itself fsynced (shared between concurrent sessions by DirectorySync).
+ * A message is acknowledged only after its file, trailer included, is fdatasynced, renamed
+ * into queue/ and queue/ itself fsynced. The rename is the commit: queue/ holds only whole
+ * messages. The directory fsync is a group commit shared by every session whose rename
+ * came before it (DirectorySync), so one fsync may acknowledge many messages.
  */
 export class Spool {
   readonly tmpDir: string;
@@ -51,16 +54,9 @@ export class Spool {
     }
     const names = new Set(await readdir(this.queueDir));
     for (const name of names) {
-      const [id = '', extension] = name.split('.');
-      const partner = extension === 'eml' ? `${id}.json` : `${id}.eml`;
-      // A message without its envelope was never committed, nor acknowledged.
-      // An envelope without its message cannot be delivered or shown.
-      if ((extension === 'eml' || extension === 'json') && !names.has(partner)) {
-        await rm(join(this.queueDir, name), { force: true });
-        removed.push(join('queue', name));
-      }
+      const id = name.split('.')[0] ?? '';
       // Delivery state of a message that is gone (removed between the two unlinks).
-      if (extension === 'state' && !names.has(`${id}.json`)) {
+      if (name.endsWith('.state.json') && !names.has(`${id}.eml`)) {
         await rm(join(this.queueDir, name), { force: true });
         removed.push(join('queue', name));
       }
@@ -74,43 +70,28 @@ export class Spool {
     return () => this.committedListeners.delete(listener);
   }
 
-  async begin(id: string): Promise<SpoolWriter> {
-    const path = join(this.tmpDir, `${id}.eml`);
-    const handle = await open(path, 'wx', 0o640);
-    return new SpoolWriter(this, id, handle);
+  /** Starts a message; no file exists until its bytes outgrow memory or it commits. */
+  begin(id: string): Promise<SpoolWriter> {
+    return Promise.resolve(new SpoolWriter(this, id, join(this.tmpDir, `${id}.eml`)));
   }
 
   messagePath(id: string): string {
     return join(this.queueDir, `${id}.eml`);
   }
 
-  /** Called by a writer once its message is durable. */
-  /** Writes the envelope to tmp/ and fdatasyncs it (in parallel with the message's own sync). */
-  async stageEnvelope(id: string, envelope: Envelope): Promise<void> {
-    await writeDurably(join(this.tmpDir, `${id}.json`), `${JSON.stringify(envelope)}\n`);
-  }
-
-  /** Renames a durable message and its staged envelope into queue/ (envelope last), then fsyncs queue/. */
+  /** Renames a durable message into queue/, then fsyncs queue/ (shared with other commits). */
   async publish(id: string, envelope: Envelope): Promise<void> {
-    const envelopeTmp = join(this.tmpDir, `${id}.json`);
     await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
-    try {
-      await rename(envelopeTmp, join(this.queueDir, `${id}.json`));
-    } catch (error) {
-      await rm(this.messagePath(id), { force: true });
-      throw error;
-    }
     await this.queueSync.sync();
     for (const listener of this.committedListeners) listener(envelope);
   }
 
   /**
-   * Removes a committed message: envelope first, so it is never listed without its file.
+   * Removes a committed message, its state after it.
    * `durable` waits for the directory fsync, for a removal that records a delivery.
    */
   async remove(id: string, options: { durable?: boolean } = {}): Promise<void> {
     if (!isQueueId(id)) return;
-    await rm(join(this.queueDir, `${id}.json`), { force: true });
     await rm(this.messagePath(id), { force: true });
     await rm(join(this.queueDir, `${id}.state.json`), { force: true });
     if (options.durable === true) await this.queueSync.sync();
@@ -137,67 +118,93 @@ export class Spool {
 
   async discard(id: string): Promise<void> {
     await rm(join(this.tmpDir, `${id}.eml`), { force: true });
-    await rm(join(this.tmpDir, `${id}.json`), { force: true });
   }
 
   async envelope(id: string): Promise<Envelope | undefined> {
     if (!isQueueId(id)) return undefined;
+    let handle: FileHandle;
     try {
-      return parseEnvelope(await readFile(join(this.queueDir, `${id}.json`), 'utf8'));
+      handle = await open(this.messagePath(id), 'r');
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
+    }
+    try {
+      const envelope = await readTrailer(handle);
+      return envelope?.id === id ? envelope : undefined;
+    } finally {
+      await handle.close();
     }
   }
 
   /** How many committed messages there are, from the directory listing alone. */
   async count(): Promise<number> {
-    return (await readdir(this.queueDir)).filter((name) => /^[0-9A-Z]{17}\.json$/.test(name)).length;
+    return (await readdir(this.queueDir)).filter((name) => QUEUE_FILE.test(name)).length;
   }
 
   /** Committed messages, oldest first. */
   async list(): Promise<Envelope[]> {
     const ids = (await readdir(this.queueDir))
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => name.slice(0, -'.json'.length))
-      .filter(isQueueId)
+      .filter((name) => QUEUE_FILE.test(name))
+      .map((name) => name.slice(0, -'.eml'.length))
       .sort();
     const envelopes = await Promise.all(ids.map((id) => this.envelope(id)));
     return envelopes.filter((envelope): envelope is Envelope => envelope !== undefined);
   }
 
-  readMessage(id: string): ReadStream {
-    return createReadStream(this.messagePath(id));
+  /** A whole message in memory, for tests and small messages; undefined if there is none. */
+  async messageBytes(id: string): Promise<Buffer | undefined> {
+    const envelope = await this.envelope(id);
+    if (!envelope) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.readMessage(envelope)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** The message's own bytes, without the trailer after them. */
+  readMessage(message: { readonly id: string; readonly size: number }): Readable {
+    // end is inclusive, so an empty message (never one of ours: each has a Received header) reads nothing.
+    if (message.size === 0) return Readable.from([]);
+    return createReadStream(this.messagePath(message.id), { start: 0, end: message.size - 1 });
   }
 }
 
+const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
+
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */
 export class SpoolWriter {
-  readonly stream: Writable;
+  private readonly file: SpoolFileStream;
   private done = false;
 
   constructor(
     private readonly spool: Spool,
     readonly id: string,
-    private readonly handle: FileHandle,
+    path: string,
   ) {
-    this.stream = new DurableFileStream(handle);
+    this.file = new SpoolFileStream(path);
     // Failures surface through end()'s callback; this keeps an 'error' event from crashing
     // the process on paths that do not listen themselves (bounces, the send API).
-    this.stream.on('error', () => undefined);
+    this.file.on('error', () => undefined);
   }
 
-  /** Ends the stream, makes the message durable, then its envelope; resolves when acknowledged. */
-  async commit(envelope: Envelope): Promise<void> {
+  get stream(): Writable {
+    return this.file;
+  }
+
+  /**
+   * Ends the stream, appends the envelope, makes the file durable and publishes it;
+   * resolves when the message may be acknowledged. The envelope's size is the bytes written.
+   */
+  async commit(envelope: Envelope): Promise<Envelope> {
     this.done = true;
     try {
-      // The message's fdatasync and the envelope's run side by side; both finish before any rename.
-      const [message, staged] = await Promise.allSettled([endStream(this.stream), this.spool.stageEnvelope(this.id, envelope)]);
-      await this.handle.close();
-      if (message.status === 'rejected') throw message.reason;
-      if (staged.status === 'rejected') throw staged.reason;
-      await this.spool.publish(this.id, envelope);
+      await endStream(this.file);
+      const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
+      await this.file.seal(encodeTrailer(committed));
+      await this.spool.publish(this.id, committed);
+      return committed;
     } catch (error) {
+      await this.file.close().catch(() => undefined);
       await this.spool.discard(this.id);
       throw error;
     }
@@ -206,16 +213,13 @@ export class SpoolWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    this.stream.destroy();
-    await this.handle.close().catch(() => undefined);
-    await this.spool.discard(this.id);
+    this.file.destroy();
+    await this.file.close().catch(() => undefined);
+    if (this.file.created) await this.spool.discard(this.id);
   }
 }
 
-/**
- * Resolves once the stream's _final (the fdatasync) is done; rejects if any write or the
- * sync failed, so a truncated or unsynced message is never acknowledged.
- */
+/** Resolves once every byte written is handed to the file stream; rejects if a write failed. */
 function endStream(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.errored) {

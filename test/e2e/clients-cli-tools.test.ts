@@ -1,6 +1,7 @@
+import { storedBytes } from '../helpers/stored.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
@@ -123,7 +124,7 @@ describe('curl, openssl s_client and python smtplib as clients', () => {
   async function stored(id: string): Promise<{ envelope: Envelope; bytes: Buffer }> {
     const envelope = await mw.server.spool.envelope(id);
     if (!envelope) throw new Error(`queued as ${id} but no envelope in the spool`);
-    const bytes = await readFile(mw.server.spool.messagePath(id));
+    const bytes = await storedBytes(mw.server.spool, id);
     expect(envelope.size).toBe(bytes.length);
     return { envelope, bytes };
   }

@@ -1,5 +1,5 @@
+import { storedBytes } from '../helpers/stored.js';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { format } from 'node:util';
 import { simpleParser } from 'mailparser';
 import nodemailer, { type SMTPTransportOptions } from 'nodemailer';
@@ -92,7 +92,7 @@ describe('nodemailer as the client on every listener', () => {
       const id = queueIdOf(info.response);
       const envelope = await mw.server.spool.envelope(id);
       if (!envelope) throw new Error(`queued as ${id} but the spool has no envelope for it`);
-      const stored = await readFile(mw.server.spool.messagePath(id));
+      const stored = await storedBytes(mw.server.spool, id);
       return { id, envelope, stored, attachment, token, messageId: info.messageId, commands: capture.client };
     } finally {
       transport.close();

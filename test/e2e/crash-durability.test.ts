@@ -104,7 +104,10 @@ describe('kill -9 under load', () => {
         expect(shown.code).toBe(0);
         stored = shown.stdout;
       } else {
-        stored = await readFile(join(spool, 'queue', `${envelope.id}.eml`), 'latin1');
+        // The queue file is the message, then its envelope in a trailer.
+        const file = await readFile(join(spool, 'queue', `${envelope.id}.eml`));
+        stored = file.subarray(0, envelope.size).toString('latin1');
+        expect(file.subarray(envelope.size).toString('utf8')).toContain(`"id":"${envelope.id}"`);
       }
       const body = withoutReceived(stored);
       const expected = acked.get(envelope.id);

@@ -1,3 +1,4 @@
+import { storedText } from '../helpers/stored.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -110,7 +111,7 @@ describe('guards around smtp-server (default policies)', () => {
     return probe;
   }
 
-  const stored = (id: string): Promise<string> => readFile(mw.server.spool.messagePath(id), 'latin1');
+  const stored = (id: string): Promise<string> => storedText(mw.server.spool, id, 'latin1');
 
   it('(a) STARTTLS command injection (CVE-2011-0411): cleartext pipelined after STARTTLS is never answered', async () => {
     const plain = await connectPlain(mw.port('smtp'));

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { storedText } from '../helpers/stored.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,7 +123,7 @@ describe('relay delivery', () => {
       params: { 'report-type': 'delivery-status' },
     });
     // mailparser folds message/delivery-status into the text, so read that part from the raw DSN.
-    const raw = await readFile(upstream.server.spool.messagePath(dsn.id), 'utf8');
+    const raw = await storedText(upstream.server.spool, dsn.id, 'utf8');
     const status = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--/.exec(raw)?.[1];
     expect(status).toMatch(/^Reporting-MTA: dns; relay\.test$/m);
     expect(status).toMatch(/^Final-Recipient: rfc822; nobody@example\.org$/m);
@@ -186,7 +187,7 @@ describe('relay delivery', () => {
     const notice = await upstream.waitForMessage({ recipient: 'sender@relay.test' }, { timeout: 10_000 });
     expect(notice.envelope.mailFrom).toBe('');
     expect(notice.subject).toBe('Delayed Mail (still being retried)');
-    const raw = await readFile(upstream.server.spool.messagePath(notice.id), 'utf8');
+    const raw = await storedText(upstream.server.spool, notice.id, 'utf8');
     expect(raw).toMatch(/^Action: delayed\r$/m);
     expect(raw).toMatch(/^Status: 4\.2\.0\r$/m);
     expect(raw).toMatch(/^Will-Retry-Until: /m);

@@ -1,5 +1,5 @@
+import { storedBytes } from '../helpers/stored.js';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { format } from 'node:util';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
@@ -149,7 +149,7 @@ describe('byte-exact round trip', () => {
   async function stored(id: string): Promise<{ envelope: Envelope; bytes: Buffer }> {
     const envelope = await mw.server.spool.envelope(id);
     if (!envelope) throw new Error(`queued as ${id} but no envelope in the spool`);
-    const bytes = await readFile(mw.server.spool.messagePath(id));
+    const bytes = await storedBytes(mw.server.spool, id);
     expect(envelope.size).toBe(bytes.length);
     return { envelope, bytes };
   }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { storedText } from '../helpers/stored.js';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReply, replies } from '../../src/smtp/replies.js';
@@ -130,7 +130,7 @@ describe('submission (587) policy: STARTTLS, then AUTH, then only the user’s o
     const id = await submit(probe, ALICE.username, 'friend@elsewhere.test', 'Subject: cbc\r\n\r\nhi');
     const envelope = (await mw.server.spool.list()).find((e) => e.id === id);
     expect(envelope?.tls).toEqual({ version: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-SHA' });
-    const stored = await readFile(mw.server.spool.messagePath(id), 'latin1');
+    const stored = await storedText(mw.server.spool, id, 'latin1');
     expect(stored).toContain('\r\n\t(using TLSv1.2 with cipher ECDHE-ECDSA-AES128-SHA)\r\n');
     probe.close();
   });

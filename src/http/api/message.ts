@@ -26,7 +26,7 @@ function find(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): I
 export const getMessage: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
-  const json = messageJson(message, await ctx.sink.parsed(message.id));
+  const json = messageJson(message, await ctx.sink.parsed(message));
   // Mailpit's behaviour that clients rely on: fetching a message marks it read.
   await ctx.sink.setRead([message.id], true);
   return json;
@@ -44,7 +44,7 @@ export const getRaw: Handler = async (ctx, request, reply) => {
   if (stringParam(request.query, 'dl') === '1') {
     void reply.header('content-disposition', `attachment; filename="${message.id}.eml"`);
   }
-  return reply.type('text/plain; charset=utf-8').send(ctx.spool.readMessage(message.id));
+  return reply.type('text/plain; charset=utf-8').send(ctx.spool.readMessage(message));
 };
 
 export const getPart: Handler = async (ctx, request, reply) => {
@@ -52,7 +52,7 @@ export const getPart: Handler = async (ctx, request, reply) => {
   if (!message) return reply;
   const partId = stringParam(request.params, 'partId') ?? '';
   const index = message.attachments.findIndex((a) => a.PartID === partId);
-  const attachment = (await ctx.sink.parsed(message.id)).attachments[index];
+  const attachment = (await ctx.sink.parsed(message)).attachments[index];
   if (index < 0 || !attachment) return textError(reply, 404, 'Attachment not found');
   const name = attachment.filename ?? (attachment.contentId ?? 'part').replace(/^<|>$/g, '');
   // RFC 6266: an ASCII fallback plus the UTF-8 name, so any file name can be sent.
@@ -89,7 +89,7 @@ export const getEnvelope: Handler = (ctx, request, reply) => {
 export const getExtracted: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
-  const parsed = await ctx.sink.parsed(message.id);
+  const parsed = await ctx.sink.parsed(message);
   const text = parsed.text ?? '';
   const html = parsed.html === false ? undefined : parsed.html;
   return {

@@ -15,7 +15,7 @@ export const viewHtml: Handler = async (ctx, request, reply) => {
   const id = stringParam(request.params, 'id') ?? '';
   const message = ctx.sink.get(id);
   if (!message) return textError(reply, 404, 'Message not found');
-  const parsed = await ctx.sink.parsed(message.id);
+  const parsed = await ctx.sink.parsed(message);
   const html = parsed.html === false ? '' : parsed.html;
   return reply
     .type('text/html; charset=utf-8')
@@ -29,6 +29,6 @@ export const viewText: Handler = async (ctx, request, reply) => {
   const id = stringParam(request.params, 'id') ?? '';
   const message = ctx.sink.get(id);
   if (!message) return textError(reply, 404, 'Message not found');
-  const parsed = await ctx.sink.parsed(message.id);
+  const parsed = await ctx.sink.parsed(message);
   return reply.type('text/plain; charset=utf-8').send(parsed.text ?? '');
 };

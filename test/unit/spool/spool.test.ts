@@ -1,7 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SMALL_MESSAGE_BYTES } from '../../../src/spool/durable-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
@@ -53,7 +55,7 @@ async function store(spool: Spool, id: string, message: string): Promise<Envelop
 const ID = newQueueId(Date.UTC(2026, 10, 22));
 
 describe('Spool: receiving a message', () => {
-  it('begin -> write -> commit makes queue/ID.eml and queue/ID.json and empties tmp/', async () => {
+  it('begin -> write -> commit makes one file, queue/ID.eml: the message, then its envelope', async () => {
     const { spool } = await Spool.open(dir);
     const committed: Envelope[] = [];
     spool.onCommitted((envelope) => committed.push(envelope));
@@ -61,28 +63,48 @@ describe('Spool: receiving a message', () => {
     const writer = await spool.begin(ID);
     writer.stream.write('Received: x\r\n');
     writer.stream.write('Subject: hi\r\n\r\nbody\r\n');
+    // A small message waits in memory: no file until it commits.
+    expect(await ls('tmp')).toEqual([]);
     expect(await ls('queue')).toEqual([]);
-    expect(await ls('tmp')).toEqual([`${ID}.eml`]);
 
     const envelope = envelopeFor(ID, 34);
-    await writer.commit(envelope);
+    expect(await writer.commit(envelope)).toEqual(envelope);
 
-    expect(await ls('queue')).toEqual([`${ID}.eml`, `${ID}.json`]);
+    expect(await ls('queue')).toEqual([`${ID}.eml`]);
     expect(await ls('tmp')).toEqual([]);
-    expect(await readFile(join(dir, 'queue', `${ID}.eml`), 'utf8')).toBe(
-      'Received: x\r\nSubject: hi\r\n\r\nbody\r\n',
-    );
-    expect(JSON.parse(await readFile(join(dir, 'queue', `${ID}.json`), 'utf8'))).toEqual(envelope);
+    const file = await readFile(join(dir, 'queue', `${ID}.eml`), 'utf8');
+    expect(file.slice(0, 34)).toBe('Received: x\r\nSubject: hi\r\n\r\nbody\r\n');
+    expect(file.slice(34)).toBe(`${JSON.stringify(envelope)}\nmailwharf-envelope ${JSON.stringify(envelope).length.toString(16).padStart(8, '0')}\n`);
     expect(await spool.envelope(ID)).toEqual(envelope);
     expect(await spool.count()).toBe(1);
     expect(committed).toEqual([envelope]);
+  });
+
+  it('a message larger than SMALL_MESSAGE_BYTES streams to tmp/ before it commits', async () => {
+    const { spool } = await Spool.open(dir);
+    const writer = await spool.begin(ID);
+    const body = Buffer.alloc(SMALL_MESSAGE_BYTES * 3 + 7, 'a');
+    for (let offset = 0; offset < body.length; offset += 16 * 1024) {
+      if (!writer.stream.write(body.subarray(offset, offset + 16 * 1024))) await once(writer.stream, 'drain');
+    }
+    await vi.waitFor(async () => expect(await ls('tmp')).toEqual([`${ID}.eml`]));
+    // The envelope's size is what was written, whatever the caller counted.
+    const envelope = await writer.commit(envelopeFor(ID, 1));
+    expect(envelope.size).toBe(body.length);
+    expect(await spool.envelope(ID)).toEqual(envelope);
+    const chunks: Buffer[] = [];
+    for await (const chunk of spool.readMessage(envelope)) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    expect(await ls('tmp')).toEqual([]);
   });
 
   it('readMessage streams back the stored bytes', async () => {
     const { spool } = await Spool.open(dir);
     await store(spool, ID, 'Subject: x\r\n\r\n\u00e9\r\n');
     const chunks: Buffer[] = [];
-    for await (const chunk of spool.readMessage(ID)) chunks.push(chunk as Buffer);
+    const envelope = await spool.envelope(ID);
+    if (!envelope) throw new Error('not stored');
+    for await (const chunk of spool.readMessage(envelope)) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString('utf8')).toBe('Subject: x\r\n\r\n\u00e9\r\n');
   });
 
@@ -105,24 +127,27 @@ describe('Spool: receiving a message', () => {
     writer.stream.write('x');
     await writer.commit(envelopeFor(ID, 1));
     await writer.abort();
-    expect(await ls('queue')).toEqual([`${ID}.eml`, `${ID}.json`]);
+    expect(await ls('queue')).toEqual([`${ID}.eml`]);
   });
 
-  it('two writers can never share an id', async () => {
+  it('abort of a large message removes its partial file from tmp/', async () => {
     const { spool } = await Spool.open(dir);
-    const first = await spool.begin(ID);
-    await expect(spool.begin(ID)).rejects.toMatchObject({ code: 'EEXIST' });
-    await first.abort();
+    const writer = await spool.begin(ID);
+    writer.stream.write(Buffer.alloc(SMALL_MESSAGE_BYTES + 1));
+    await vi.waitFor(async () => expect(await ls('tmp')).toEqual([`${ID}.eml`]));
+    await writer.abort();
+    expect(await ls('tmp')).toEqual([]);
+    expect(await ls('queue')).toEqual([]);
   });
 
-  it('a commit whose envelope cannot be staged fails and leaves nothing', async () => {
+  it('a commit that cannot create its file fails, leaves nothing and tells no listener', async () => {
     const { spool } = await Spool.open(dir);
     const listener = vi.fn();
     spool.onCommitted(listener);
     const writer = await spool.begin(ID);
     writer.stream.write('x');
-    // Something already holds tmp/ID.json, so staging the envelope ('wx') fails.
-    await writeFile(join(dir, 'tmp', `${ID}.json`), 'in the way');
+    // Another writer with the same id got there first ('wx'): never two messages in one file.
+    await writeFile(join(dir, 'tmp', `${ID}.eml`), 'in the way');
     await expect(writer.commit(envelopeFor(ID, 1))).rejects.toMatchObject({ code: 'EEXIST' });
     expect(await ls('tmp')).toEqual([]);
     expect(await ls('queue')).toEqual([]);
@@ -148,22 +173,18 @@ describe('Spool.open: recovery after a crash', () => {
     // files present before open, files left after, why
     [[], [], 'an empty spool'],
     [[`tmp/${A}.eml`], [], 'a message still arriving was never acknowledged'],
-    [[`tmp/${A}.eml`, `tmp/${A}.json`], [], 'nor one staged but not yet renamed'],
     [[`tmp/${A}.state.0badcafe.json`], [], 'nor a half-written delivery state'],
-    [[`queue/${A}.eml`, `queue/${A}.json`], [`queue/${A}.eml`, `queue/${A}.json`], 'a complete pair is kept'],
-    [[`queue/${A}.eml`], [], 'an .eml without its .json was never committed'],
-    [[`queue/${A}.json`], [], 'a .json without its .eml cannot be delivered'],
+    [[`queue/${A}.eml`], [`queue/${A}.eml`], 'a committed message is kept (only a whole one is ever renamed in)'],
     [
-      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${A}.state.json`],
-      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${A}.state.json`],
+      [`queue/${A}.eml`, `queue/${A}.state.json`],
+      [`queue/${A}.eml`, `queue/${A}.state.json`],
       'a delivery state beside its message is kept',
     ],
-    [[`queue/${A}.eml`, `queue/${A}.state.json`], [], 'a state whose envelope is gone goes with it'],
-    [[`queue/${A}.state.json`], [], 'a state on its own'],
+    [[`queue/${A}.state.json`], [], 'a state whose message is gone goes with it'],
     [
-      [`queue/${A}.eml`, `queue/${A}.json`, `queue/${B}.eml`, `tmp/${B}.json`],
-      [`queue/${A}.eml`, `queue/${A}.json`],
-      'a crash between the two renames loses only the unacknowledged message',
+      [`queue/${A}.eml`, `tmp/${B}.eml`],
+      [`queue/${A}.eml`],
+      'a crash before the rename loses only the unacknowledged message',
     ],
     [['queue/README'], ['queue/README'], 'a file without an extension is not the spool’s'],
   ] as const)('%j -> %j (%s)', async (before: readonly string[], after: readonly string[], _why) => {
@@ -173,7 +194,7 @@ describe('Spool.open: recovery after a crash', () => {
     expect(left).toEqual(after);
     const gone = before.filter((path) => !after.includes(path));
     expect([...removed].sort()).toEqual([...gone].sort());
-    expect(await spool.count()).toBe(after.filter((path) => /^queue\/[0-9A-Z]{17}\.json$/.test(path)).length);
+    expect(await spool.count()).toBe(after.filter((path) => /^queue\/[0-9A-Z]{17}\.eml$/.test(path)).length);
   });
 
   it('creates tmp/ and queue/ in a new directory', async () => {
@@ -191,11 +212,11 @@ describe('Spool.open: recovery after a crash', () => {
   });
 
   it('Spool.inspect removes nothing (it runs beside a live server)', async () => {
-    await plant([`tmp/${A}.eml`, `queue/${B}.eml`]);
+    await plant([`tmp/${A}.eml`, `queue/${B}.state.json`]);
     const spool = Spool.inspect(dir);
     expect(await spool.list()).toEqual([]);
     expect(await ls('tmp')).toEqual([`${A}.eml`]);
-    expect(await ls('queue')).toEqual([`${B}.eml`]);
+    expect(await ls('queue')).toEqual([`${B}.state.json`]);
   });
 });
 
@@ -210,9 +231,13 @@ describe('Spool.list', () => {
     await writeFile(join(dir, 'queue', 'README'), 'junk');
     await writeFile(join(dir, 'queue', 'notes.json'), '{"version":1}');
     await writeFile(join(dir, 'queue', `${newQueueId(5)}.json`.toLowerCase()), '{}');
-    const corrupt = newQueueId(Date.UTC(2026, 1, 1));
-    await writeFile(join(dir, 'queue', `${corrupt}.eml`), 'x');
-    await writeFile(join(dir, 'queue', `${corrupt}.json`), 'not json');
+    // Files named like messages that are not queue files: no footer, a footer over bad JSON,
+    // a size that disagrees with the bytes, and another message's envelope.
+    const corrupt = (month: number): string => join(dir, 'queue', `${newQueueId(Date.UTC(2026, month, 2))}.eml`);
+    await writeFile(corrupt(1), 'x');
+    await writeFile(corrupt(2), 'x{"version":1\nmailwharf-envelope 0000000d\n');
+    await writeFile(corrupt(3), `xx${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
+    await writeFile(corrupt(4), `x${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
 
     expect(await spool.list()).toEqual([january, march, june]);
   });
@@ -225,7 +250,7 @@ describe('Spool.list', () => {
 });
 
 describe('Spool: removal and delivery state', () => {
-  it('remove deletes the envelope, the message and the state', async () => {
+  it('remove deletes the message and its state', async () => {
     const { spool } = await Spool.open(dir);
     await store(spool, ID, 'x');
     await spool.writeState(ID, '{"attempts":2}');
