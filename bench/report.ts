@@ -57,12 +57,20 @@ function resultsTable(cells: readonly Cell[], summaries: readonly Summary[]): Ta
 
 function ratiosTable(all: readonly Ratios[]): Table {
   return {
-    headers: ['cell', 'mailwharf/floor', 'mailwharf/Haraka', 'mailwharf/smtp-sink', 'RSS mailwharf − floor'],
-    right: [1, 2, 3, 4],
+    headers: [
+      'cell',
+      'mailwharf/floor',
+      'mailwharf/Haraka',
+      'mailwharf/smtp-server (no disk)',
+      'mailwharf/smtp-sink',
+      'RSS mailwharf − floor',
+    ],
+    right: [1, 2, 3, 4, 5],
     rows: all.map((r) => [
       r.cell,
       times(r.vsFloor),
       times(r.vsHaraka),
+      times(r.vsNoDisk),
       times(r.vsSink),
       r.rssOverFloorMiB === undefined
         ? '-'

@@ -21,7 +21,7 @@ import { CELLS, WARMUP, type Cell } from './cells.js';
 import { drive } from './drive.js';
 import { describeMachine } from './machine.js';
 import { MAILWHARF_CLI, RESULTS_MD } from './paths.js';
-import { floorPeer } from './peers/floor.js';
+import { floorPeer, noDiskPeer } from './peers/floor.js';
 import { harakaPeer } from './peers/haraka.js';
 import { maildevPeer } from './peers/maildev.js';
 import { mailwharfPeer } from './peers/mailwharf.js';
@@ -78,6 +78,7 @@ const peers: Record<PeerName, Peer> = {
   floor: floorPeer,
   haraka: harakaPeer,
   maildev: maildevPeer,
+  'smtp-server': noDiskPeer,
   'smtp-sink': smtpSinkPeer,
 };
 const cells: Cell[] = CELLS.filter((c) => !wantedCells || wantedCells.includes(c.id)).map((c) => ({

@@ -81,6 +81,8 @@ export interface Ratios {
   readonly vsFloor: number | undefined;
   readonly vsHaraka: number | undefined;
   readonly vsSink: number | undefined;
+  /** Against smtp-server storing nothing: how much of the library's ceiling is left. */
+  readonly vsNoDisk: number | undefined;
   /** mailwharf peak RSS minus the floor's (MiB, medians). */
   readonly rssOverFloorMiB: number | undefined;
 }
@@ -102,6 +104,7 @@ export function ratios(cells: readonly Cell[], summaries: readonly Summary[]): R
         vsFloor: over('floor'),
         vsHaraka: over('haraka'),
         vsSink: over('smtp-sink'),
+        vsNoDisk: over('smtp-server'),
         rssOverFloorMiB: floor ? ours.rssMiB.median - floor.rssMiB.median : undefined,
       },
     ];

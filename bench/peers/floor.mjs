@@ -3,12 +3,16 @@
 // defaults (its 100 ms greeting pause included) that streams each message to a file,
 // then fdatasyncs the file and fsyncs the directory before answering 250.
 //   node bench/peers/floor.mjs DIR   -> prints {"port":N} once listening on 127.0.0.1
+// With --no-disk instead of DIR it reads each message and answers 250 without storing it:
+// the most any server built on smtp-server can do on this machine (the library's ceiling).
+//   node bench/peers/floor.mjs --no-disk
 import { close, createWriteStream, fdatasync, fsync, open } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 
 const dir = process.argv[2];
-if (!dir) throw new Error('usage: floor.mjs DIR');
+if (!dir) throw new Error('usage: floor.mjs DIR | --no-disk');
+const noDisk = dir === '--no-disk';
 let sequence = 0;
 
 function fsyncDirectory(done) {
@@ -22,6 +26,11 @@ const server = new SMTPServer({
   logger: false,
   disabledCommands: ['AUTH', 'STARTTLS'],
   onData(stream, _session, callback) {
+    if (noDisk) {
+      stream.resume();
+      stream.once('end', () => callback());
+      return;
+    }
     const path = join(dir, `${process.pid}-${++sequence}.eml`);
     open(path, 'wx', (error, fd) => {
       if (error) {

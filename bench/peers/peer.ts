@@ -1,5 +1,5 @@
 /** A server the bench drives: started fresh for every run, so its store starts empty. */
-export const PEERS = ['mailwharf', 'floor', 'haraka', 'maildev', 'smtp-sink'] as const;
+export const PEERS = ['mailwharf', 'floor', 'haraka', 'maildev', 'smtp-server', 'smtp-sink'] as const;
 export type PeerName = (typeof PEERS)[number];
 
 export interface RunningPeer {
