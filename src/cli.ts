@@ -8,6 +8,7 @@ import { bundledConfigDir, ConfigError, loadConfigFile } from './config/load.js'
 import type { Config } from './config/schema.js';
 import { ListenError } from './listeners/listener.js';
 import { createServer } from './server.js';
+import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
@@ -124,7 +125,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof ListenError) {
+    if (error instanceof ConfigError || error instanceof ListenError || error instanceof SpoolLockedError) {
       process.stderr.write(`mailwharf: ${error.message}\n`);
       process.exitCode = error instanceof ConfigError ? EXIT_USAGE : 1;
     } else if (error instanceof UsageError || (error instanceof TypeError && 'code' in error)) {

@@ -52,6 +52,20 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const log = options.logger ?? createLogger(config.log);
   const { spool, removed } = await Spool.open(config.spool.dir);
   if (removed.length > 0) log.warn({ removed }, 'removed unacknowledged spool files left by a crash');
+  try {
+    return await assemble(config, options, log, spool);
+  } catch (error) {
+    await spool.close();
+    throw error;
+  }
+}
+
+async function assemble(
+  config: Config,
+  options: ServerOptions,
+  log: Logger,
+  spool: Spool,
+): Promise<MailwharfServer> {
   const tls = await loadTlsMaterial(config.tls, config.hostname);
   log.info({ source: tls.source, selfSigned: tls.selfSigned }, 'TLS certificate loaded');
   const authenticate = createAuthenticator(config.auth);
@@ -133,7 +147,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     stop() {
       stopping ??= (async () => {
-        if (!started) return;
+        if (!started) {
+          await spool.close();
+          return;
+        }
         log.info('stopping: no new connections, waiting for sessions to finish');
         await Promise.all(listeners.map((listener) => listener.close()));
         await http?.close();
@@ -142,6 +159,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           await delivery.stop();
           await rm(pidFile(spool), { force: true });
         }
+        await spool.close();
         log.info('stopped');
       })();
       return stopping;

@@ -6,6 +6,7 @@ import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
 import { SpoolFileStream } from './durable-file.js';
 import type { Envelope } from './envelope.js';
+import { lockSpool } from './lock.js';
 import { encodeTrailer, readTrailer } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
 
@@ -25,6 +26,7 @@ export class Spool {
   readonly queueDir: string;
   private readonly queueSync: DirectorySync;
   private readonly committedListeners = new Set<(envelope: Envelope) => void>();
+  private unlock: () => Promise<void> = () => Promise.resolve();
 
   private constructor(readonly dir: string) {
     this.tmpDir = join(dir, 'tmp');
@@ -32,13 +34,26 @@ export class Spool {
     this.queueSync = new DirectorySync(this.queueDir);
   }
 
-  /** Opens (creating if needed) a spool and removes what a crash left half-written. */
+  /**
+   * Opens (creating if needed) a spool, takes its lock and removes what a crash left
+   * half-written. Throws SpoolLockedError while another live process holds it.
+   */
   static async open(dir: string): Promise<{ spool: Spool; removed: string[] }> {
     const spool = new Spool(dir);
     await mkdir(spool.tmpDir, { recursive: true, mode: 0o750 });
     await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
-    const removed = await spool.recover();
-    return { spool, removed };
+    spool.unlock = await lockSpool(dir);
+    try {
+      return { spool, removed: await spool.recover() };
+    } catch (error) {
+      await spool.close();
+      throw error;
+    }
+  }
+
+  /** Releases the lock taken by open (the files stay). */
+  close(): Promise<void> {
+    return this.unlock();
   }
 
   /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
@@ -82,7 +97,15 @@ export class Spool {
   /** Renames a durable message into queue/, then fsyncs queue/ (shared with other commits). */
   async publish(id: string, envelope: Envelope): Promise<void> {
     await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
-    await this.queueSync.sync();
+    try {
+      await this.queueSync.sync();
+    } catch (error) {
+      // Not acknowledged, so the client will send it again: take ours back rather than
+      // deliver it too after a restart. (If even this is lost in a crash, the cost is a
+      // duplicate, never a loss.)
+      await rm(this.messagePath(id), { force: true });
+      throw error;
+    }
     for (const listener of this.committedListeners) listener(envelope);
   }
 

@@ -124,6 +124,26 @@ describe('mailwharf CLI', () => {
     expect(await server.exited()).toEqual({ code: 0, signal: null });
   });
 
+  it('a second server on a live spool: one line naming the holder, exit 1; after kill -9 the lock is stale', async () => {
+    const { path, spool } = await config();
+    const first = await startServerProcess(path);
+    // Another config (its own certificates, listeners on port 0) naming the same spool.
+    const { path: secondPath } = await config({ spool: { dir: spool } });
+    const second = await runCli(['--config', secondPath]);
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim()).toBe(
+      `mailwharf: spool ${spool} is in use by process ${String(first.child.pid)} ` +
+        `(remove ${join(spool, 'lock')} only if no mailwharf runs there)`,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited();
+    // The lock names a dead process: the next start takes it over.
+    const third = await startServerProcess(path);
+    expect((await readFile(join(spool, 'lock'), 'utf8')).trim()).toBe(String(third.child.pid));
+    third.child.kill('SIGTERM');
+    expect(await third.exited()).toEqual({ code: 0, signal: null });
+  });
+
   it('MAILWHARF_SPOOL_DIR overrides the configured spool', async () => {
     const { path, root } = await config();
     const other = join(root, 'other-spool');

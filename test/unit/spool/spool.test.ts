@@ -1,12 +1,14 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SMALL_MESSAGE_BYTES } from '../../../src/spool/durable-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
+import { SpoolLockedError } from '../../../src/spool/lock.js';
 import { Spool } from '../../../src/spool/spool.js';
 
 let dir: string;
@@ -154,6 +156,24 @@ describe('Spool: receiving a message', () => {
     expect(listener).not.toHaveBeenCalled();
   });
 
+  it('a failed fsync of queue/ after the rename: not acknowledged, and the message taken back', async () => {
+    const { spool } = await Spool.open(dir);
+    const listener = vi.fn();
+    spool.onCommitted(listener);
+    const failure = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    const fsyncs = vi
+      .spyOn(DirectorySync.prototype as unknown as FsyncSeam, 'fsyncOnce')
+      .mockRejectedValueOnce(failure);
+    try {
+      await expect(store(spool, ID, 'x')).rejects.toBe(failure);
+    } finally {
+      fsyncs.mockRestore();
+    }
+    expect(await ls('queue')).toEqual([]);
+    expect(await ls('tmp')).toEqual([]);
+    expect(listener).not.toHaveBeenCalled();
+  });
+
   it('an unsubscribed listener hears nothing more', async () => {
     const { spool } = await Spool.open(dir);
     const listener = vi.fn();
@@ -200,12 +220,13 @@ describe('Spool.open: recovery after a crash', () => {
   it('creates tmp/ and queue/ in a new directory', async () => {
     const { removed } = await Spool.open(join(dir, 'new', 'spool'));
     expect(removed).toEqual([]);
-    expect((await readdir(join(dir, 'new', 'spool'))).sort()).toEqual(['queue', 'tmp']);
+    expect((await readdir(join(dir, 'new', 'spool'))).sort()).toEqual(['lock', 'queue', 'tmp']);
   });
 
   it('a committed message survives reopening', async () => {
     const first = await Spool.open(dir);
     const envelope = await store(first.spool, ID, 'x');
+    await first.spool.close();
     const second = await Spool.open(dir);
     expect(second.removed).toEqual([]);
     expect(await second.spool.list()).toEqual([envelope]);
@@ -281,7 +302,7 @@ describe('Spool: removal and delivery state', () => {
     await spool.remove(id, { durable: true });
     expect(await spool.envelope(id)).toBeUndefined();
     expect(await spool.readState(id)).toBeUndefined();
-    expect((await readdir(dir)).sort()).toEqual(['queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
+    expect((await readdir(dir)).sort()).toEqual(['lock', 'queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
     expect(await ls('tmp')).toEqual(['x.json']);
   });
 });
@@ -408,3 +429,50 @@ describe('DirectorySync: group commit', () => {
     await expect(sync.sync()).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
+
+describe('Spool lock: one server per spool', () => {
+  it('a second open in this process is refused until the first closes', async () => {
+    const { spool } = await Spool.open(dir);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${String(process.pid)}\n`);
+    await expect(Spool.open(dir)).rejects.toThrow(new SpoolLockedError(dir, process.pid));
+    await spool.close();
+    expect(await readdir(dir)).not.toContain('lock');
+    const again = await Spool.open(dir);
+    await again.spool.close();
+  });
+
+  it('a lock held by a live process is refused and nothing is recovered', async () => {
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await plant([`tmp/${ID}.eml`]);
+      await writeFile(join(dir, 'lock'), `${String(holder.pid)}\n`);
+      await expect(Spool.open(dir)).rejects.toThrow(
+        `spool ${dir} is in use by process ${String(holder.pid)} (remove ${join(dir, 'lock')} only if no mailwharf runs there)`,
+      );
+      // The other server's message still arriving is left alone.
+      expect(await ls('tmp')).toEqual([`${ID}.eml`]);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it.each([
+    ['a process that has exited', async () => exitedPid()],
+    ['our own pid, from a previous life of this pid (a container restart)', () => Promise.resolve(process.pid)],
+    ['garbage', () => Promise.resolve(Number.NaN)],
+  ])('a lock naming %s is stale and taken over', async (_what, pid) => {
+    await plant([`tmp/${ID}.eml`]);
+    await writeFile(join(dir, 'lock'), `${String(await pid())}\n`);
+    const { spool, removed } = await Spool.open(dir);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${String(process.pid)}\n`);
+    expect(removed).toEqual([`tmp/${ID}.eml`]);
+    await spool.close();
+  });
+});
+
+async function exitedPid(): Promise<number> {
+  const child = spawn('true', { stdio: 'ignore' });
+  await once(child, 'exit');
+  if (child.pid === undefined) throw new Error('no pid');
+  return child.pid;
+}
