@@ -1,10 +1,23 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Limiter } from '../util/limiter.js';
 
 /** scrypt parameters: N=2^15 takes ~50 ms here, enough to make guessing dear. */
 const DEFAULTS = { N: 32768, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 
+/**
+ * One scrypt at a time. Each holds a libuv pool thread for ~50 ms, and the pool (4 threads by
+ * default) also runs every spool open, write and fsync: a burst of AUTH attempts, failed or
+ * not, must not stall the acknowledgement of mail. Logins queue instead, which also slows
+ * a guesser down.
+ */
+export const scryptLimiter = new Limiter(1);
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  return scryptLimiter.run(() => deriveNow(password, salt, options));
+}
+
+function deriveNow(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // maxmem must cover 128 * N * r bytes, which the default 32 MiB does not for N=2^15.
     scrypt(password, salt, KEY_LENGTH, { ...options, maxmem: 256 * 1024 * 1024 }, (error, key) => {

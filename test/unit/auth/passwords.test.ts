@@ -1,6 +1,6 @@
 import { scrypt } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword } from '../../../src/auth/passwords.js';
+import { hashPassword, scryptLimiter, verifyPassword } from '../../../src/auth/passwords.js';
 import { createAuthenticator } from '../../../src/auth/users.js';
 import type { Config } from '../../../src/config/schema.js';
 
@@ -148,5 +148,20 @@ describe('createAuthenticator', () => {
   ])('acceptAnyCredentials accepts %j / %j (%s)', async (username, password, _why) => {
     const authenticate = createAuthenticator({ ...users(), acceptAnyCredentials: true });
     expect(await authenticate(username, password)).toEqual({ username, addresses: [username] });
+  });
+});
+
+describe('scrypt runs one at a time (the libuv pool stays free for spool I/O)', () => {
+  it('concurrent verifications queue: never more than one derivation at once, all answered', async () => {
+    const hash = await hashPassword('right');
+    scryptLimiter.peak = 0;
+    const results = await Promise.all(
+      ['right', 'wrong', 'right', 'wrong', 'right', 'wrong'].map((password) =>
+        verifyPassword(password, hash),
+      ),
+    );
+    expect(results).toEqual([true, false, true, false, true, false]);
+    expect(scryptLimiter.peak).toBe(1);
+    expect(scryptLimiter.queued).toBe(0);
   });
 });
