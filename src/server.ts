@@ -152,13 +152,16 @@ async function assemble(
           return;
         }
         log.info('stopping: no new connections, waiting for sessions to finish');
-        await Promise.all(listeners.map((listener) => listener.close()));
-        await http?.close();
+        // Side by side, each bounded by the grace period: sessions finishing their message,
+        // HTTP clients, deliveries in progress.
+        const graceMs = config.shutdownGraceSeconds * 1000;
+        await Promise.all([
+          ...listeners.map((listener) => listener.close()),
+          http?.close(graceMs),
+          delivery?.stop(graceMs),
+        ]);
         await sink?.close();
-        if (delivery) {
-          await delivery.stop();
-          await rm(pidFile(spool), { force: true });
-        }
+        if (delivery) await rm(pidFile(spool), { force: true });
         await spool.close();
         log.info('stopped');
       })();

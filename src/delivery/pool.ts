@@ -11,6 +11,8 @@ export class ConnectionPool {
     { active: number; idle: OutboundConnection[]; waiting: (() => void)[] }
   >();
   private readonly idleTimers = new Map<OutboundConnection, NodeJS.Timeout>();
+  /** Connections lent out and not yet given back: what a forced stop must cut. */
+  private readonly lent = new Set<OutboundConnection>();
 
   constructor(
     private readonly perDestination: number,
@@ -40,13 +42,13 @@ export class ConnectionPool {
     for (let reused = slot.idle.pop(); reused; reused = slot.idle.pop()) {
       clearTimeout(this.idleTimers.get(reused));
       this.idleTimers.delete(reused);
-      if (reused.usable && (await reused.reset())) return reused;
+      if (reused.usable && (await reused.reset())) return this.lend(reused);
       reused.close();
     }
     let lastError: Error = new Error(`no hop for ${destination.key}`);
     for (const hop of destination.hops) {
       try {
-        return await OutboundConnection.connect(hop, this.options);
+        return this.lend(await OutboundConnection.connect(hop, this.options));
       } catch (error) {
         lastError = error instanceof Error ? error : new Error(String(error));
         lastError.message = `${hop.host}:${String(hop.port)}: ${lastError.message}`;
@@ -56,7 +58,13 @@ export class ConnectionPool {
     throw lastError;
   }
 
+  private lend(connection: OutboundConnection): OutboundConnection {
+    this.lent.add(connection);
+    return connection;
+  }
+
   release(destination: Destination, connection: OutboundConnection): void {
+    this.lent.delete(connection);
     const slot = this.slot(destination.key);
     if (connection.usable) {
       slot.idle.push(connection);
@@ -86,5 +94,11 @@ export class ConnectionPool {
     }
     this.idleTimers.clear();
     for (const slot of this.slots.values()) slot.idle = [];
+  }
+
+  /** Cuts the connections in use too: their transactions fail and are retried later. */
+  abortAll(): void {
+    for (const connection of this.lent) connection.close();
+    this.closeAll();
   }
 }

@@ -79,7 +79,13 @@ function reasonOf(error: SmtpFailure): string {
   return (error.response ?? error.message).replace(/[\r\n]+/g, ' ').slice(0, 500);
 }
 
+/** The reason recorded for a transaction cut by a forced stop. */
+const CUT_SHORT = '4.4.2 connection closed by mailwharf while stopping; will retry';
+
 export class OutboundConnection {
+  /** Settles the send under way, if any, when we close the connection under it. */
+  private cutShort: (() => void) | undefined;
+
   private constructor(
     private readonly connection: SMTPConnection,
     readonly hop: Hop,
@@ -164,7 +170,20 @@ export class OutboundConnection {
     });
     const to = envelope.to.map(asciiAddress);
     const original = new Map(to.map((ascii, index) => [ascii, envelope.to[index] ?? ascii]));
-    return new Promise((resolve) => {
+    return new Promise((settle) => {
+      let settled = false;
+      const resolve = (results: RecipientResult[]): void => {
+        if (settled) return;
+        settled = true;
+        this.cutShort = undefined;
+        settle(results);
+      };
+      // nodemailer calls back nothing for a send under way when we close the connection
+      // ourselves (a forced stop): each recipient is deferred, to be retried after the restart.
+      this.cutShort = () => {
+        message.destroy();
+        resolve(to.map((address) => result(original.get(address) ?? address, 'deferred', CUT_SHORT)));
+      };
       this.connection.send(
         {
           from: asciiAddress(envelope.from),
@@ -233,5 +252,6 @@ export class OutboundConnection {
     this.open = false;
     this.connection.quit();
     this.connection.close();
+    this.cutShort?.();
   }
 }

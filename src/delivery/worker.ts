@@ -25,6 +25,7 @@ import {
   type RecipientState,
 } from './state.js';
 import type { RecipientResult } from './transport.js';
+import { settlesWithin } from '../util/deadline.js';
 
 export interface WorkerDeps {
   readonly spool: Spool;
@@ -43,6 +44,9 @@ interface Item {
 
 /** RET=FULL returns the whole message up to this size; headers only above it. */
 const FULL_RETURN_LIMIT = 256 * 1024;
+
+/** After cutting connections: long enough for each attempt to record its deferral. */
+const ABORT_SETTLE_MS = 5000;
 
 export class DeliveryWorker {
   private readonly items = new Map<string, Item>();
@@ -145,13 +149,27 @@ export class DeliveryWorker {
     this.schedule(0);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Starts nothing new and waits for running attempts, at most `graceMs`; then cuts their
+   * connections, so a remote that stalls cannot hold up a shutdown. A cut attempt is recorded
+   * as deferred and retried after the restart (a remote that had already accepted the
+   * message may then get it twice: SMTP's at-least-once, never a loss).
+   */
+  async stop(graceMs = this.deps.config.shutdownGraceSeconds * 1000): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
-    await this.control;
     this.unsubscribe?.();
     clearTimeout(this.timer);
-    await Promise.allSettled(this.inFlight.values());
+    const running = Promise.allSettled([this.control, ...this.inFlight.values()]);
+    if (!(await settlesWithin(running, graceMs))) {
+      this.deps.log.warn(
+        { inFlight: this.inFlight.size, graceMs },
+        'deliveries still running at the end of the grace period: cutting their connections',
+      );
+      this.pool.abortAll();
+      // Cut sockets fail their sends at once; what remains is the state write of each.
+      await settlesWithin(running, ABORT_SETTLE_MS);
+    }
     this.pool.closeAll();
   }
 

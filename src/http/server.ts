@@ -12,12 +12,16 @@ import { streamEvents } from './events.js';
 import { mailboxScope } from './mailbox.js';
 import { routes } from './routes.js';
 import { SearchSyntaxError } from '../sink/search.js';
+import { settlesWithin } from '../util/deadline.js';
+
+const CLOSE_GRACE_MS = 5000;
 
 export interface HttpServer {
   readonly app: FastifyInstance;
   port(): number;
   listen(): Promise<void>;
-  close(): Promise<void>;
+  /** Stops listening; connections still open after `graceMs` are cut. */
+  close(graceMs?: number): Promise<void>;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -182,8 +186,16 @@ export async function createHttpServer(
       bound = (app.server.address() as AddressInfo).port;
       ctx.log.info({ host: settings.host, port: bound, basePath: prefix }, 'HTTP listening');
     },
-    async close() {
-      await app.close();
+    async close(graceMs = CLOSE_GRACE_MS) {
+      // Fastify waits for requests in progress and open WebSockets; a client that keeps one
+      // open must not hold up a shutdown, so after the grace period every socket is cut.
+      const closing = app.close();
+      if (!(await settlesWithin(closing, graceMs))) {
+        ctx.log.warn({ graceMs }, 'HTTP connections still open at the end of the grace period: closing them');
+        app.server.closeAllConnections();
+        for (const client of app.websocketServer.clients) client.terminate();
+        await closing;
+      }
     },
   };
 }

@@ -1,0 +1,55 @@
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { firstState, startRelay, submit } from '../helpers/relay.js';
+
+/**
+ * A stop is bounded by shutdownGraceSeconds: a remote that stalls a delivery or an HTTP
+ * client that never finishes its request cannot hold the process. Without the bound each
+ * case below waits for a timeout of a minute or more, far past these tests' own limit.
+ */
+describe('bounded shutdown', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  it('a delivery stalled by the remote is cut after the grace period and stays queued, deferred', async () => {
+    // The smarthost accepts the connection, then sits on DATA for two minutes.
+    const upstream: Mailwharf = await startMailwharf();
+    cleanups.push(() => upstream.stop());
+    const stall = upstream.faults.add({ stage: 'data', delayMs: 120_000 });
+    const started = await startRelay(
+      { type: 'smarthost', host: '127.0.0.1', port: upstream.ports.smtp, tls: 'none' },
+      { extra: { shutdownGraceSeconds: 1 } },
+    );
+    cleanups.push(started.close);
+    const { relay } = started;
+    const sent = await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Stalled' });
+    const id = /queued as (\w+)/.exec(sent.response)?.[1];
+    await expect.poll(() => upstream.faults.fired(stall), { timeout: 10_000 }).toBe(1);
+
+    await relay.stop();
+
+    const state = await firstState(relay, (s) => s.attempts > 0, 'the cut attempt recorded');
+    expect(state.recipients[0]?.status).toBe('deferred');
+    expect((await relay.spool.list()).map((envelope) => envelope.id)).toEqual([id]);
+  }, 20_000);
+
+  it('an HTTP request that never finishes its headers is cut after the grace period', async () => {
+    const mail = await startMailwharf({
+      config: { http: { enabled: true, port: 0 }, shutdownGraceSeconds: 1 },
+    });
+    cleanups.push(() => mail.stop());
+    const socket: Socket = connect(mail.server.http?.port() ?? 0, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const closed = once(socket, 'close');
+
+    await mail.stop();
+
+    await closed;
+    expect(socket.destroyed).toBe(true);
+  }, 20_000);
+});
