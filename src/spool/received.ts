@@ -31,10 +31,17 @@ function protocol(facts: ReceivedFacts): string {
   return `ESMTP${facts.tls ? 'S' : ''}${facts.authenticated ? 'A' : ''}`;
 }
 
+/** RFC 5321 §4.1.3 address literal contents: IPv6 tagged, IPv4-mapped IPv6 as plain IPv4. */
+function addressLiteral(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  return address.includes(':') ? `IPv6:${address}` : address;
+}
+
 /** The trace header we prepend (RFC 5321 §4.4), folded, ending in CRLF. */
 export function receivedHeader(facts: ReceivedFacts): string {
   const lines = [
-    `Received: from ${headerSafe(facts.helo || 'unknown')} ([${headerSafe(facts.clientAddress)}])`,
+    `Received: from ${headerSafe(facts.helo || 'unknown')} ([${headerSafe(addressLiteral(facts.clientAddress))}])`,
     `\tby ${headerSafe(facts.serverName)} (mailwharf) with ${protocol(facts)} id ${facts.queueId}`,
   ];
   if (facts.tls) {

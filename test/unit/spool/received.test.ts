@@ -73,8 +73,14 @@ describe('receivedHeader (RFC 5321 §4.4)', () => {
     expect(receivedHeader({ ...base, helo: '' })).toMatch(/^Received: from unknown \(\[192\.0\.2\.7\]\)\r\n/);
   });
 
-  it('an IPv6 client is written inside the brackets', () => {
-    expect(receivedHeader({ ...base, clientAddress: '2001:db8::7' })).toContain('([2001:db8::7])');
+  it.each([
+    // client address, as written, why
+    ['2001:db8::7', '([IPv6:2001:db8::7])', 'an IPv6 address literal is tagged (RFC 5321 §4.1.3)'],
+    ['::1', '([IPv6:::1])', 'loopback too'],
+    ['::ffff:192.0.2.7', '([192.0.2.7])', 'an IPv4 client on a dual-stack socket is an IPv4 literal'],
+    ['192.0.2.7', '([192.0.2.7])', 'IPv4 as it is'],
+  ])('client %s is written %s (%s)', (clientAddress, written, _why) => {
+    expect(receivedHeader({ ...base, clientAddress })).toContain(written);
   });
 
   it.each([
