@@ -73,7 +73,7 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
     description:
       '`node dist/src/cli.js --config …`: one relay listener (tls none, auth none) on 127.0.0.1, ' +
       'trusted 127.0.0.0/8, acceptedDomains [bench.test], capture mode, http off, log warn, greetPauseMs 0, ' +
-      'spool in a temp dir (fdatasync of message and envelope, fsync of queue/ before 250); ' +
+      'spool in a temp dir (one file per message, its envelope in a trailer: fdatasync, rename into queue/, shared fsync of queue/ before 250); ' +
       'its self-signed certificate made once before the first run, as on any start after the first',
     async start() {
       const root = await tempDir('mailwharf');
