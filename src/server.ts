@@ -50,8 +50,15 @@ export interface ServerOptions {
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<MailwharfServer> {
   const log = options.logger ?? createLogger(config.log);
-  const { spool, removed } = await Spool.open(config.spool.dir);
+  const { spool, removed, migrated, quarantined } = await Spool.open(config.spool.dir);
   if (removed.length > 0) log.warn({ removed }, 'removed unacknowledged spool files left by a crash');
+  if (migrated.length > 0) log.info({ migrated: migrated.length }, 'queued messages moved to one file each');
+  if (quarantined.length > 0) {
+    log.error(
+      { quarantined, dir: `${config.spool.dir}/quarantine` },
+      'files in the queue that are not whole messages were moved aside',
+    );
+  }
   try {
     return await assemble(config, options, log, spool);
   } catch (error) {

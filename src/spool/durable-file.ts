@@ -43,6 +43,12 @@ export class SpoolFileStream extends Writable {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private fdClosed = false;
+  /**
+   * The open or write under way, if any. close() waits for it: closing a descriptor while
+   * a write to it is pending could let the number be reused by another message's file
+   * and the late write land there.
+   */
+  private busy: Promise<void> = Promise.resolve();
   /** Bytes accepted so far, whether held or written. */
   bytes = 0;
 
@@ -65,7 +71,7 @@ export class SpoolFileStream extends Writable {
       callback();
       return;
     }
-    this.flushHeld().then(
+    this.flush().then(
       () => callback(),
       (error: unknown) => callback(error as Error),
     );
@@ -74,22 +80,30 @@ export class SpoolFileStream extends Writable {
   /** After end(): writes what is held and `last`, fdatasyncs and closes the file. */
   async seal(last: Buffer): Promise<void> {
     this.held.push(last);
-    await this.flushHeld();
-    if (this.fd === undefined) throw new Error('spool file was not created');
     try {
+      await this.flush();
+      if (this.fd === undefined) throw new Error('spool file was not created');
       await fdatasyncFd(this.fd);
     } finally {
       await this.close();
     }
   }
 
+  /** Closes the file once no open or write is under way; safe to call more than once. */
   async close(): Promise<void> {
+    await this.busy.catch(() => undefined);
     if (this.fdClosed || this.fd === undefined) return;
     this.fdClosed = true;
     await closeFd(this.fd);
   }
 
+  private flush(): Promise<void> {
+    this.busy = this.flushHeld();
+    return this.busy;
+  }
+
   private async flushHeld(): Promise<void> {
+    if (this.fdClosed) throw new Error('spool file already closed');
     this.fd ??= await openFd(this.path, 'wx', 0o640);
     const chunks = this.held;
     this.held = [];

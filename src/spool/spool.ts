@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
 import { SpoolFileStream } from './durable-file.js';
-import type { Envelope } from './envelope.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
 import { encodeTrailer, readTrailer } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
@@ -35,16 +35,16 @@ export class Spool {
   }
 
   /**
-   * Opens (creating if needed) a spool, takes its lock and removes what a crash left
-   * half-written. Throws SpoolLockedError while another live process holds it.
+   * Opens (creating if needed) a spool, takes its lock and makes it whole again after a crash
+   * (see Recovery). Throws SpoolLockedError while another live process holds it.
    */
-  static async open(dir: string): Promise<{ spool: Spool; removed: string[] }> {
+  static async open(dir: string): Promise<{ spool: Spool } & Recovery> {
     const spool = new Spool(dir);
     await mkdir(spool.tmpDir, { recursive: true, mode: 0o750 });
     await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
     spool.unlock = await lockSpool(dir);
     try {
-      return { spool, removed: await spool.recover() };
+      return { spool, ...(await spool.recover()) };
     } catch (error) {
       await spool.close();
       throw error;
@@ -61,23 +61,66 @@ export class Spool {
     return new Spool(dir);
   }
 
-  private async recover(): Promise<string[]> {
-    const removed: string[] = [];
+  private async recover(): Promise<Recovery> {
+    const recovery: Recovery = { removed: [], migrated: [], quarantined: [] };
     for (const name of await readdir(this.tmpDir)) {
       await rm(join(this.tmpDir, name), { force: true });
-      removed.push(join('tmp', name));
+      recovery.removed.push(join('tmp', name));
     }
     const names = new Set(await readdir(this.queueDir));
-    for (const name of names) {
+    await forEachLimited([...names].filter((name) => QUEUE_FILE.test(name)), 32, async (name) => {
+      const id = name.slice(0, -'.eml'.length);
+      if (await this.envelope(id)) {
+        // Whole. An envelope file beside it is left from a migration cut short.
+        if (names.has(`${id}.json`)) await rm(join(this.queueDir, `${id}.json`), { force: true });
+        return;
+      }
+      if (names.has(`${id}.json`) && (await this.migrate(id))) {
+        recovery.migrated.push(id);
+        return;
+      }
+      // Never ours to drop silently: it may be someone's mail. An operator can look at it.
+      await mkdir(join(this.dir, 'quarantine'), { recursive: true, mode: 0o750 });
+      for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
+        await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
+        recovery.quarantined.push(join('queue', file));
+      }
+    });
+    for (const name of await readdir(this.queueDir)) {
       const id = name.split('.')[0] ?? '';
       // Delivery state of a message that is gone (removed between the two unlinks).
       if (name.endsWith('.state.json') && !names.has(`${id}.eml`)) {
         await rm(join(this.queueDir, name), { force: true });
-        removed.push(join('queue', name));
+        recovery.removed.push(join('queue', name));
+      }
+      // An envelope of the earlier two-file layout whose message never arrived in queue/.
+      if (QUEUE_ENVELOPE.test(name) && !names.has(`${id}.eml`)) {
+        await rm(join(this.queueDir, name), { force: true });
+        recovery.removed.push(join('queue', name));
       }
     }
-    if (removed.length > 0) await this.queueSync.sync();
-    return removed;
+    if (recovery.removed.length + recovery.migrated.length + recovery.quarantined.length > 0) {
+      await this.queueSync.sync();
+    }
+    return recovery;
+  }
+
+  /**
+   * A message of the earlier layout (queue/ID.eml beside its envelope queue/ID.json) into one
+   * file: a copy with the trailer, made durable, renamed over the old one; then the .json goes.
+   * Cut short by a crash, either the old pair or the new file is whole, and this runs again.
+   */
+  private async migrate(id: string): Promise<boolean> {
+    const envelope = parseEnvelope(await readFile(join(this.queueDir, `${id}.json`), 'utf8').catch(() => ''));
+    const { size } = await stat(this.messagePath(id));
+    if (envelope?.id !== id || envelope.size !== size) return false;
+    const staged = join(this.tmpDir, `${id}.eml`);
+    await copyFile(this.messagePath(id), staged);
+    await writeDurably(staged, encodeTrailer(envelope), 'a');
+    await rename(staged, this.messagePath(id));
+    await this.queueSync.sync();
+    await rm(join(this.queueDir, `${id}.json`), { force: true });
+    return true;
   }
 
   onCommitted(listener: (envelope: Envelope) => void): () => void {
@@ -171,7 +214,10 @@ export class Spool {
       .filter((name) => QUEUE_FILE.test(name))
       .map((name) => name.slice(0, -'.eml'.length))
       .sort();
-    const envelopes = await Promise.all(ids.map((id) => this.envelope(id)));
+    const envelopes: (Envelope | undefined)[] = new Array<Envelope | undefined>(ids.length);
+    await forEachLimited([...ids.keys()], 64, async (index) => {
+      envelopes[index] = await this.envelope(ids[index] ?? '');
+    });
     return envelopes.filter((envelope): envelope is Envelope => envelope !== undefined);
   }
 
@@ -193,6 +239,30 @@ export class Spool {
 }
 
 const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
+/** The envelope file of the layout before one file per message. */
+const QUEUE_ENVELOPE = /^[0-9A-Z]{17}\.json$/;
+
+/** What opening a spool found and did. */
+export interface Recovery {
+  /** Unacknowledged leftovers of a crash (tmp/), and states of messages that are gone. */
+  readonly removed: string[];
+  /** Ids of messages of the earlier two-file layout rewritten as one file. */
+  readonly migrated: string[];
+  /** Files in queue/ that are not whole messages, moved to quarantine/ for an operator. */
+  readonly quarantined: string[];
+}
+
+/** Runs `work` on every item with at most `limit` at once (a large queue must not open every file together). */
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(lanes);
+}
 
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */
 export class SpoolWriter {
@@ -256,8 +326,8 @@ function endStream(stream: Writable): Promise<void> {
   });
 }
 
-async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx', 0o640);
+async function writeDurably(path: string, text: string | Buffer, flags = 'wx'): Promise<void> {
+  const handle = await open(path, flags, 0o640);
   try {
     await handle.writeFile(text);
     await handle.datasync();

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SMALL_MESSAGE_BYTES } from '../../../src/spool/durable-file.js';
+import { encodeTrailer } from '../../../src/spool/queue-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
@@ -38,11 +39,17 @@ async function ls(sub: string): Promise<string[]> {
   return (await readdir(join(dir, sub))).sort();
 }
 
-/** Creates files (paths relative to the spool) with some content. */
+/** Creates files (paths relative to the spool): a queue/ID.eml is a whole queue file, the rest junk. */
 async function plant(paths: readonly string[]): Promise<void> {
   for (const path of paths) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), path.endsWith('.json') ? '{}' : 'x');
+    const whole = /^queue\/([0-9A-Z]{17})\.eml$/.exec(path);
+    const content = whole?.[1]
+      ? Buffer.concat([Buffer.from('x'), encodeTrailer(envelopeFor(whole[1], 1))])
+      : path.endsWith('.json')
+        ? '{}'
+        : 'x';
+    await writeFile(join(dir, path), content);
   }
 }
 
@@ -132,6 +139,18 @@ describe('Spool: receiving a message', () => {
     expect(await ls('queue')).toEqual([`${ID}.eml`]);
   });
 
+  it('abort while the open and first write of a large message are under way: no file left, no descriptor leaked', async () => {
+    const { spool } = await Spool.open(dir);
+    const before = (await readdir('/proc/self/fd')).length;
+    for (let i = 1; i <= 20; i++) {
+      const writer = await spool.begin(newQueueId(i));
+      writer.stream.write(Buffer.alloc(SMALL_MESSAGE_BYTES + 1));
+      await writer.abort(); // at once: the open and the write have only just started
+    }
+    expect(await ls('tmp')).toEqual([]);
+    expect((await readdir('/proc/self/fd')).length).toBe(before);
+  });
+
   it('abort of a large message removes its partial file from tmp/', async () => {
     const { spool } = await Spool.open(dir);
     const writer = await spool.begin(ID);
@@ -215,6 +234,48 @@ describe('Spool.open: recovery after a crash', () => {
     const gone = before.filter((path) => !after.includes(path));
     expect([...removed].sort()).toEqual([...gone].sort());
     expect(await spool.count()).toBe(after.filter((path) => /^queue\/[0-9A-Z]{17}\.eml$/.test(path)).length);
+  });
+
+  it('a queue file that is not a whole message is moved to quarantine/, with its state, never deleted', async () => {
+    await plant([`queue/${B}.eml`]);
+    await writeFile(join(dir, 'queue', `${A}.eml`), 'no trailer: not written by this spool');
+    await writeFile(join(dir, 'queue', `${A}.state.json`), '{"attempts":1}');
+    const { spool, quarantined } = await Spool.open(dir);
+    expect(quarantined.sort()).toEqual([`queue/${A}.eml`, `queue/${A}.state.json`]);
+    expect(await ls('quarantine')).toEqual([`${A}.eml`, `${A}.state.json`]);
+    expect(await readFile(join(dir, 'quarantine', `${A}.eml`), 'utf8')).toBe('no trailer: not written by this spool');
+    expect((await spool.list()).map((e) => e.id)).toEqual([B]);
+    expect(await spool.count()).toBe(1);
+  });
+
+  it('a message of the earlier two-file layout (ID.eml + ID.json) becomes one file, state kept', async () => {
+    const envelope = envelopeFor(A, 12);
+    await plant([`queue/${A}.state.json`]);
+    await writeFile(join(dir, 'queue', `${A}.eml`), 'Subject: x\r\n');
+    await writeFile(join(dir, 'queue', `${A}.json`), JSON.stringify(envelope));
+    const { spool, migrated, removed, quarantined } = await Spool.open(dir);
+    expect({ migrated, removed, quarantined }).toEqual({ migrated: [A], removed: [], quarantined: [] });
+    expect(await ls('queue')).toEqual([`${A}.eml`, `${A}.state.json`]);
+    expect(await spool.list()).toEqual([envelope]);
+    expect((await spool.messageBytes(A))?.toString()).toBe('Subject: x\r\n');
+    expect(await ls('tmp')).toEqual([]);
+  });
+
+  it('a migration cut short after the rename: the left-over .json goes, the message stays', async () => {
+    await plant([`queue/${A}.eml`, `queue/${A}.json`]);
+    const { spool, migrated, quarantined } = await Spool.open(dir);
+    expect({ migrated, quarantined }).toEqual({ migrated: [], quarantined: [] });
+    expect(await ls('queue')).toEqual([`${A}.eml`]);
+    expect((await spool.list()).map((e) => e.id)).toEqual([A]);
+  });
+
+  it('an old pair whose envelope does not match the message is quarantined, not migrated', async () => {
+    await mkdir(join(dir, 'queue'), { recursive: true });
+    await writeFile(join(dir, 'queue', `${A}.eml`), 'Subject: x\r\n');
+    await writeFile(join(dir, 'queue', `${A}.json`), JSON.stringify(envelopeFor(A, 999)));
+    const { migrated, quarantined } = await Spool.open(dir);
+    expect(migrated).toEqual([]);
+    expect(quarantined.sort()).toEqual([`queue/${A}.eml`, `queue/${A}.json`]);
   });
 
   it('creates tmp/ and queue/ in a new directory', async () => {
