@@ -8,10 +8,12 @@ const KEY_LENGTH = 32;
 /**
  * One scrypt at a time. Each holds a libuv pool thread for ~50 ms, and the pool (4 threads by
  * default) also runs every spool open, write and fsync: a burst of AUTH attempts, failed or
- * not, must not stall the acknowledgement of mail. Logins queue instead, which also slows
- * a guesser down.
+ * not, must not stall the acknowledgement of mail. Logins queue instead (which also slows a
+ * guesser down); past SCRYPT_QUEUE waiting, AUTH is answered 454 4.7.0 at once rather than
+ * making every login wait behind a flood.
  */
-export const scryptLimiter = new Limiter(1);
+export const SCRYPT_QUEUE = 64;
+export const scryptLimiter = new Limiter(1, SCRYPT_QUEUE);
 
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return scryptLimiter.run(() => deriveNow(password, salt, options));

@@ -31,6 +31,8 @@ export const replies = {
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authTooManyFailures: reply(421, '4.7.0', 'Too many failed authentication attempts, closing'),
   authSucceeded: reply(235, '2.7.0', 'Authentication successful'),
+  /** RFC 4954: a temporary server failure, e.g. too many logins waiting to be checked. */
+  authTemporaryFailure: reply(454, '4.7.0', 'Temporary authentication failure, try again later'),
   // mail from
   senderNotOwned: reply(553, '5.7.1', 'Sender address not owned by the authenticated user'),
   messageTooBigForSize: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),

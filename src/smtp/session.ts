@@ -29,6 +29,7 @@ import { receivedHeader } from '../spool/received.js';
 import { receiveMessage } from '../spool/receive.js';
 import { isErrno, type Spool } from '../spool/spool.js';
 import { envelopeFacts, injectFault, NO_FAULT } from '../faults/inject.js';
+import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
 import { negotiatedTlsProtocol } from './library-hooks.js';
@@ -264,8 +265,10 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(toError(verdict));
       },
       (error: unknown) => {
-        state.log.error({ err: describe(error) }, 'authentication error');
-        callback(replyError(replies.localError));
+        if (error instanceof LimiterFullError)
+          state.log.warn('authentication refused: too many logins waiting');
+        else state.log.error({ err: describe(error) }, 'authentication error');
+        callback(replyError(replies.authTemporaryFailure));
       },
     );
   }

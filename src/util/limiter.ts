@@ -1,5 +1,14 @@
+/** The queue of a Limiter is full: the caller should refuse rather than wait. */
+export class LimiterFullError extends Error {
+  constructor() {
+    super('too many tasks waiting');
+    this.name = 'LimiterFullError';
+  }
+}
+
 /**
- * Runs at most `concurrency` tasks at once; the rest wait their turn, first come first served.
+ * Runs at most `concurrency` tasks at once; up to `maxQueued` more wait their turn, first come
+ * first served, and beyond that run() rejects with LimiterFullError.
  * `peak` records the most that ever ran together, so a test can prove the bound holds.
  */
 export class Limiter {
@@ -7,7 +16,10 @@ export class Limiter {
   private readonly waiting: (() => void)[] = [];
   peak = 0;
 
-  constructor(private readonly concurrency: number) {
+  constructor(
+    private readonly concurrency: number,
+    private readonly maxQueued = Number.POSITIVE_INFINITY,
+  ) {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new RangeError('concurrency must be a positive integer');
   }
@@ -17,16 +29,21 @@ export class Limiter {
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
+    if (this.running < this.concurrency) {
+      this.running++;
+    } else {
+      if (this.waiting.length >= this.maxQueued) throw new LimiterFullError();
+      // Woken by a task that finished and handed its place straight to us (running unchanged),
+      // so no newcomer can slip in between.
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
-    this.running++;
     this.peak = Math.max(this.peak, this.running);
     try {
       return await task();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 }

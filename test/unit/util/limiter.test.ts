@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Limiter } from '../../../src/util/limiter.js';
+import { Limiter, LimiterFullError } from '../../../src/util/limiter.js';
 
 /** A task that finishes when told to, recording when it started. */
 function gate(log: string[], name: string): { task: () => Promise<string>; open: () => void } {
@@ -38,6 +38,21 @@ describe('Limiter', () => {
     expect(log.filter((line) => line.startsWith('start'))).toEqual(
       ['a', 'b', 'c', 'd', 'e'].map((n) => `start ${n}`),
     );
+  });
+
+  it('past maxQueued waiting, run() refuses at once with LimiterFullError', async () => {
+    const limiter = new Limiter(1, 2);
+    const log: string[] = [];
+    const gates = ['a', 'b', 'c'].map((name) => gate(log, name));
+    const accepted = gates.map((g) => limiter.run(g.task));
+    await expect(limiter.run(() => Promise.resolve('d'))).rejects.toBeInstanceOf(LimiterFullError);
+    expect(limiter.queued).toBe(2);
+    for (const g of gates) {
+      g.open();
+      await settle();
+    }
+    expect(await Promise.all(accepted)).toEqual(['a', 'b', 'c']);
+    expect(await limiter.run(() => Promise.resolve('e'))).toBe('e');
   });
 
   it('a task that fails frees its place for the next', async () => {
