@@ -5,6 +5,8 @@ import type { Destination } from './routes.js';
  * Connections per destination: at most `perDestination` at once, and an idle one is
  * reused (after RSET) by the next message for the same place, then closed after a while.
  */
+const ABORTED = 'not sent: mailwharf was stopping';
+
 export class ConnectionPool {
   private readonly slots = new Map<
     string,
@@ -13,6 +15,8 @@ export class ConnectionPool {
   private readonly idleTimers = new Map<OutboundConnection, NodeJS.Timeout>();
   /** Connections lent out and not yet given back: what a forced stop must cut. */
   private readonly lent = new Set<OutboundConnection>();
+  /** Set by abortAll: a forced stop, after which no connection is lent again. */
+  private aborted = false;
 
   constructor(
     private readonly perDestination: number,
@@ -36,17 +40,30 @@ export class ConnectionPool {
   async acquire(destination: Destination): Promise<OutboundConnection> {
     const slot = this.slot(destination.key);
     while (slot.active >= this.perDestination) {
+      this.refuseIfAborted();
       await new Promise<void>((resolve) => slot.waiting.push(resolve));
     }
+    this.refuseIfAborted();
     slot.active++;
     for (let reused = slot.idle.pop(); reused; reused = slot.idle.pop()) {
       clearTimeout(this.idleTimers.get(reused));
       this.idleTimers.delete(reused);
-      if (reused.usable && (await reused.reset())) return this.lend(reused);
+      if (reused.usable && (await reused.reset())) {
+        try {
+          return this.lend(reused);
+        } catch (error) {
+          this.releaseSlot(destination.key);
+          throw error;
+        }
+      }
       reused.close();
     }
     let lastError: Error = new Error(`no hop for ${destination.key}`);
     for (const hop of destination.hops) {
+      if (this.aborted) {
+        lastError = new Error(ABORTED);
+        break;
+      }
       try {
         return this.lend(await OutboundConnection.connect(hop, this.options));
       } catch (error) {
@@ -59,8 +76,17 @@ export class ConnectionPool {
   }
 
   private lend(connection: OutboundConnection): OutboundConnection {
+    if (this.aborted) {
+      // Connected (or reset) after a forced stop began: nothing more goes out.
+      connection.close();
+      throw new Error(ABORTED);
+    }
     this.lent.add(connection);
     return connection;
+  }
+
+  private refuseIfAborted(): void {
+    if (this.aborted) throw new Error(ABORTED);
   }
 
   release(destination: Destination, connection: OutboundConnection): void {
@@ -98,7 +124,10 @@ export class ConnectionPool {
 
   /** Cuts the connections in use too: their transactions fail and are retried later. */
   abortAll(): void {
+    this.aborted = true;
     for (const connection of this.lent) connection.close();
     this.closeAll();
+    // Waiters wake to find the pool aborted.
+    for (const slot of this.slots.values()) for (const wake of slot.waiting.splice(0)) wake();
   }
 }

@@ -47,6 +47,7 @@ const FULL_RETURN_LIMIT = 256 * 1024;
 
 /** After cutting connections: long enough for each attempt to record its deferral. */
 const ABORT_SETTLE_MS = 5000;
+const STOPPING = '4.4.2 not attempted: mailwharf was stopping; will retry';
 
 export class DeliveryWorker {
   private readonly items = new Map<string, Item>();
@@ -312,6 +313,18 @@ export class DeliveryWorker {
     }
     const results: RecipientResult[] = [];
     for (const [domain, addresses] of byDomain) {
+      if (this.stopped) {
+        // Stopping: finish the transaction under way, start no other.
+        results.push(
+          ...addresses.map((address) => ({
+            address,
+            outcome: 'deferred' as const,
+            reason: STOPPING,
+            remote: '',
+          })),
+        );
+        continue;
+      }
       let destination: Destination;
       try {
         destination = await routeFor(domain, route, this.resolver, this.random);

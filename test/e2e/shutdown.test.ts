@@ -37,6 +37,28 @@ describe('bounded shutdown', () => {
     expect((await relay.spool.list()).map((envelope) => envelope.id)).toEqual([id]);
   }, 20_000);
 
+  it('after a forced stop nothing more goes out: a delivery waiting for a connection is deferred, not sent', async () => {
+    const upstream: Mailwharf = await startMailwharf();
+    cleanups.push(() => upstream.stop());
+    const stall = upstream.faults.add({ stage: 'data', delayMs: 120_000 });
+    const started = await startRelay(
+      { type: 'smarthost', host: '127.0.0.1', port: upstream.ports.smtp, tls: 'none' },
+      { extra: { shutdownGraceSeconds: 1 }, delivery: { concurrency: { perDestination: 1 } } },
+    );
+    cleanups.push(started.close);
+    const { relay } = started;
+    // One connection to the smarthost: the first message stalls in DATA, the second waits its turn.
+    await submit(relay, { from: 'app@relay.test', to: 'one@example.org', subject: 'First' });
+    await submit(relay, { from: 'app@relay.test', to: 'two@example.org', subject: 'Second' });
+    await expect.poll(() => upstream.faults.fired(stall), { timeout: 10_000 }).toBe(1);
+
+    await relay.stop();
+    // Were the waiting delivery let through when the first was cut, it would reach DATA here.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(upstream.faults.fired(stall)).toBe(1);
+    expect(await relay.spool.count()).toBe(2);
+  }, 20_000);
+
   it('an HTTP request that never finishes its headers is cut after the grace period', async () => {
     const mail = await startMailwharf({
       config: { http: { enabled: true, port: 0 }, shutdownGraceSeconds: 1 },
