@@ -139,7 +139,7 @@ describe('mailwharf CLI', () => {
     await first.exited();
     // The lock names a dead process: the next start takes it over.
     const third = await startServerProcess(path);
-    expect((await readFile(join(spool, 'lock'), 'utf8')).trim()).toBe(String(third.child.pid));
+    expect((await readFile(join(spool, 'lock'), 'utf8')).split(' ')[0]).toBe(String(third.child.pid));
     third.child.kill('SIGTERM');
     expect(await third.exited()).toEqual({ code: 0, signal: null });
   });

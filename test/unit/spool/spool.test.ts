@@ -1,5 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import { encodeTrailer } from '../../../src/spool/queue-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
-import { SpoolLockedError } from '../../../src/spool/lock.js';
+import { LOCK_STALE_MS, lockSpool, SpoolLockedError } from '../../../src/spool/lock.js';
 import { Spool } from '../../../src/spool/spool.js';
 
 let dir: string;
@@ -62,6 +62,7 @@ async function store(spool: Spool, id: string, message: string): Promise<Envelop
 }
 
 const ID = newQueueId(Date.UTC(2026, 10, 22));
+const OUR_LOCK = `${String(process.pid)} ${hostname()}\n`;
 
 describe('Spool: receiving a message', () => {
   it('begin -> write -> commit makes one file, queue/ID.eml: the message, then its envelope', async () => {
@@ -494,12 +495,21 @@ describe('DirectorySync: group commit', () => {
 describe('Spool lock: one server per spool', () => {
   it('a second open in this process is refused until the first closes', async () => {
     const { spool } = await Spool.open(dir);
-    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${String(process.pid)}\n`);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(OUR_LOCK);
     await expect(Spool.open(dir)).rejects.toThrow(new SpoolLockedError(dir, process.pid));
     await spool.close();
     expect(await readdir(dir)).not.toContain('lock');
     const again = await Spool.open(dir);
     await again.spool.close();
+  });
+
+  it('two opens started together in one process: exactly one gets the spool', async () => {
+    const results = await Promise.allSettled([Spool.open(dir), Spool.open(dir)]);
+    const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.spool] : []));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(opened).toHaveLength(1);
+    expect(refused).toEqual([new SpoolLockedError(dir, process.pid)]);
+    await opened[0]?.close();
   });
 
   it('a lock held by a live process is refused and nothing is recovered', async () => {
@@ -525,9 +535,38 @@ describe('Spool lock: one server per spool', () => {
     await plant([`tmp/${ID}.eml`]);
     await writeFile(join(dir, 'lock'), `${String(await pid())}\n`);
     const { spool, removed } = await Spool.open(dir);
-    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${String(process.pid)}\n`);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(OUR_LOCK);
     expect(removed).toEqual([`tmp/${ID}.eml`]);
     await spool.close();
+  });
+});
+
+describe('Spool lock: a spool on storage shared between hosts', () => {
+  const other = 'mx2.elsewhere.example';
+
+  it('a fresh lock from another host is refused, naming the host; nothing is recovered', async () => {
+    await plant([`tmp/${ID}.eml`]);
+    await writeFile(join(dir, 'lock'), `4242 ${other}\n`);
+    await expect(Spool.open(dir)).rejects.toThrow(`spool ${dir} is in use by process 4242 on host ${other} (`);
+    expect(await ls('tmp')).toEqual([`${ID}.eml`]);
+  });
+
+  it(`a lock from another host untouched for ${String(LOCK_STALE_MS / 1000)} s is stale and taken over`, async () => {
+    await writeFile(join(dir, 'lock'), `4242 ${other}\n`);
+    const then = new Date(Date.now() - LOCK_STALE_MS - 1000);
+    await utimes(join(dir, 'lock'), then, then);
+    const { spool } = await Spool.open(dir);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(OUR_LOCK);
+    await spool.close();
+  });
+
+  it('the holder keeps its lock fresh (heartbeat), and releasing removes it', async () => {
+    const release = await lockSpool(dir, { heartbeatMs: 20 });
+    const then = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'lock'), then, then);
+    await vi.waitFor(async () => expect(Date.now() - (await stat(join(dir, 'lock'))).mtimeMs).toBeLessThan(5000));
+    await release();
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 
