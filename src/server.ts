@@ -119,7 +119,25 @@ async function assemble(
   const http = web?.http;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
-  let started = false;
+  let deliveryStarted = false;
+
+  /** Stops what runs, side by side and each within the grace period; the lock goes last, always. */
+  const shutdown = async (): Promise<void> => {
+    log.info('stopping: no new connections, waiting for sessions to finish');
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    try {
+      await Promise.all([
+        ...listeners.filter((listener) => listener.port() !== 0).map((listener) => listener.close()),
+        http?.close(graceMs),
+        deliveryStarted ? delivery?.stop(graceMs) : undefined,
+      ]);
+      await sink?.close();
+      if (deliveryStarted) await rm(pidFile(spool), { force: true });
+    } finally {
+      await spool.close();
+      log.info('stopped');
+    }
+  };
 
   return {
     config,
@@ -142,36 +160,20 @@ async function assemble(
           ports.http = http.port();
         }
         if (delivery) {
+          deliveryStarted = true;
           await delivery.start();
           // Tells `mailwharf queue …` that a running worker applies its commands.
           await writeFile(pidFile(spool), `${String(process.pid)}\n`);
         }
-        started = true;
       } catch (error) {
-        await Promise.all(listeners.filter((l) => l.port() !== 0).map((l) => l.close()));
+        // Whatever did start stops again, and the spool lock goes, so the process can exit.
+        stopping ??= shutdown();
+        await stopping.catch(() => undefined);
         throw error;
       }
     },
     stop() {
-      stopping ??= (async () => {
-        if (!started) {
-          await spool.close();
-          return;
-        }
-        log.info('stopping: no new connections, waiting for sessions to finish');
-        // Side by side, each bounded by the grace period: sessions finishing their message,
-        // HTTP clients, deliveries in progress.
-        const graceMs = config.shutdownGraceSeconds * 1000;
-        await Promise.all([
-          ...listeners.map((listener) => listener.close()),
-          http?.close(graceMs),
-          delivery?.stop(graceMs),
-        ]);
-        await sink?.close();
-        if (delivery) await rm(pidFile(spool), { force: true });
-        await spool.close();
-        log.info('stopped');
-      })();
+      stopping ??= shutdown();
       return stopping;
     },
     release,

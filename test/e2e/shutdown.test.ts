@@ -1,7 +1,13 @@
-import { connect, type Socket } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { validateConfig } from '../../src/config/load.js';
+import { createServer, startMailwharf, type Mailwharf } from '../../src/index.js';
+import { Spool } from '../../src/spool/spool.js';
 import { firstState, startRelay, submit } from '../helpers/relay.js';
 
 /**
@@ -74,4 +80,37 @@ describe('bounded shutdown', () => {
     await closed;
     expect(socket.destroyed).toBe(true);
   }, 20_000);
+
+  it('a start that fails (HTTP port in use) stops what it started and releases the spool', async () => {
+    const blocker = createTcpServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const root = await mkdtemp(join(tmpdir(), 'mailwharf-failed-start-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const config = validateConfig(
+      {
+        hostname: 'mx.test',
+        mode: 'capture',
+        spool: { dir: join(root, 'spool') },
+        tls: { selfSignedDir: join(root, 'certs') },
+        http: { enabled: true, host: '127.0.0.1', port: (blocker.address() as AddressInfo).port },
+        policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.1/32'] } } },
+        listeners: [
+          { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+        ],
+      },
+      'failed start test',
+    );
+    const server = await createServer(config, { logger: pino({ level: 'silent' }) });
+    await expect(server.start()).rejects.toThrow('the port is already in use');
+    const smtpPort = server.ports.smtp ?? 0;
+    expect(smtpPort).toBeGreaterThan(0);
+
+    // The SMTP listener that did start is closed, and the spool can be opened again.
+    const refused = connect(smtpPort, '127.0.0.1');
+    await expect(once(refused, 'connect')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const again = await Spool.open(join(root, 'spool'));
+    await again.spool.close();
+    await server.stop();
+  });
 });
