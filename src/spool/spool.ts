@@ -230,6 +230,17 @@ export class Spool {
     return Buffer.concat(chunks);
   }
 
+  /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
+  async readHeader(message: { readonly id: string; readonly size: number }, limit = 256 * 1024): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.readMessage({ id: message.id, size: Math.min(message.size, limit) })) {
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks);
+    const end = bytes.indexOf('\r\n\r\n');
+    return bytes.subarray(0, end >= 0 ? end + 2 : bytes.length).toString('utf8');
+  }
+
   /** The message's own bytes, without the trailer after them. */
   readMessage(message: { readonly id: string; readonly size: number }): Readable {
     // end is inclusive, so an empty message (never one of ours: each has a Received header) reads nothing.

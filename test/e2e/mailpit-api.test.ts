@@ -90,6 +90,20 @@ describe('Mailpit-compatible API through the mailpit-api client', () => {
     expect(await subjects(`after:2000-01-01 before:2999-01-01 to:frank`)).toEqual(['Hello Frank']);
   });
 
+  it('headers and raw source of a message with no body: exactly its own, nothing of what the spool keeps after it', async () => {
+    await smtp().sendMail({
+      envelope: { from: 'a@example.com', to: ['b@example.org'] },
+      raw: 'From: a@example.com\r\nSubject: headers only\r\n',
+    });
+    const { id } = await mail.waitForMessage({ subject: 'headers only' });
+    await expect
+      .poll(async () => Object.keys(await client.getMessageHeaders(id).catch(() => ({}))).sort())
+      .toEqual(['From', 'Received', 'Subject']);
+    const raw = await (await fetch(`${base}/api/v1/message/${id}/raw`)).text();
+    expect(raw).toMatch(/^Received: /);
+    expect(raw.endsWith('From: a@example.com\r\nSubject: headers only\r\n')).toBe(true);
+  });
+
   it('gets a message (marking it read), its headers, raw source and an attachment part', async () => {
     await sendThree();
     const found = await client.searchMessages({ query: 'subject:Quarterly' });

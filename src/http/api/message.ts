@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ReleaseError } from '../../delivery/release.js';
 import type { IndexedMessage } from '../../sink/summary.js';
@@ -35,7 +34,8 @@ export const getMessage: Handler = async (ctx, request, reply) => {
 export const getHeaders: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
-  return headerMap(await readFile(ctx.spool.messagePath(message.id), 'utf8'));
+  // Only the header block: the queue file goes on past the message (its envelope trailer).
+  return headerMap(await ctx.spool.readHeader(message));
 };
 
 export const getRaw: Handler = async (ctx, request, reply) => {
