@@ -194,7 +194,7 @@ export async function createHttpServer(
         ctx.log.warn({ graceMs }, 'HTTP connections still open at the end of the grace period: closing them');
         app.server.closeAllConnections();
         for (const client of app.websocketServer.clients) client.terminate();
-        await closing;
+        if (!(await settlesWithin(closing, CLOSE_GRACE_MS))) ctx.log.error('HTTP server did not close');
       }
     },
   };

@@ -32,8 +32,9 @@ export async function readTrailer(handle: FileHandle): Promise<Envelope | undefi
   let tail = Buffer.allocUnsafe(tailLength);
   await readExactly(handle, tail, fileSize - tailLength);
   const footer = tail.subarray(tailLength - FOOTER_BYTES).toString('latin1');
-  if (!footer.startsWith(FOOTER_TAG) || !footer.endsWith('\n')) return undefined;
-  const jsonLength = Number.parseInt(footer.slice(FOOTER_TAG.length, -1), 16);
+  const digits = footer.slice(FOOTER_TAG.length, -1);
+  if (!footer.startsWith(FOOTER_TAG) || !footer.endsWith('\n') || !/^[0-9a-f]{8}$/.test(digits)) return undefined;
+  const jsonLength = Number.parseInt(digits, 16);
   const messageSize = fileSize - FOOTER_BYTES - jsonLength;
   if (!Number.isSafeInteger(jsonLength) || messageSize < 0) return undefined;
   if (jsonLength + FOOTER_BYTES > tailLength) {

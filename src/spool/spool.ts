@@ -146,7 +146,7 @@ export class Spool {
       // Not acknowledged, so the client will send it again: take ours back rather than
       // deliver it too after a restart. (If even this is lost in a crash, the cost is a
       // duplicate, never a loss.)
-      await rm(this.messagePath(id), { force: true });
+      await rm(this.messagePath(id), { force: true }).catch(() => undefined);
       throw error;
     }
     for (const listener of this.committedListeners) listener(envelope);

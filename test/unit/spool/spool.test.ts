@@ -321,6 +321,13 @@ describe('Spool.list', () => {
     await writeFile(corrupt(2), 'x{"version":1\nmailwharf-envelope 0000000d\n');
     await writeFile(corrupt(3), `xx${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
     await writeFile(corrupt(4), `x${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
+    // Right id and size, but the length not as eight hex digits (space-padded): not our footer.
+    const loose = newQueueId(Date.UTC(2026, 5, 2));
+    const looseJson = JSON.stringify(envelopeFor(loose, 1));
+    await writeFile(
+      join(dir, 'queue', `${loose}.eml`),
+      `x${looseJson}\nmailwharf-envelope ${looseJson.length.toString(16).padStart(8, ' ')}\n`,
+    );
 
     expect(await spool.list()).toEqual([january, march, june]);
   });
