@@ -21,17 +21,21 @@ describe('bounded shutdown', () => {
     await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
   });
 
-  it('a delivery stalled by the remote is cut after the grace period and stays queued, deferred', async () => {
-    // The smarthost accepts the connection, then sits on DATA for two minutes.
+  /** A relay (grace 1 s) whose smarthost accepts the connection, then sits on DATA for two minutes. */
+  async function relayToStalledSmarthost(delivery?: Record<string, unknown>) {
     const upstream: Mailwharf = await startMailwharf();
     cleanups.push(() => upstream.stop());
     const stall = upstream.faults.add({ stage: 'data', delayMs: 120_000 });
     const started = await startRelay(
       { type: 'smarthost', host: '127.0.0.1', port: upstream.ports.smtp, tls: 'none' },
-      { extra: { shutdownGraceSeconds: 1 } },
+      { extra: { shutdownGraceSeconds: 1 }, ...(delivery ? { delivery } : {}) },
     );
     cleanups.push(started.close);
-    const { relay } = started;
+    return { upstream, stall, relay: started.relay };
+  }
+
+  it('a delivery stalled by the remote is cut after the grace period and stays queued, deferred', async () => {
+    const { upstream, stall, relay } = await relayToStalledSmarthost();
     const sent = await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Stalled' });
     const id = /queued as (\w+)/.exec(sent.response)?.[1];
     await expect.poll(() => upstream.faults.fired(stall), { timeout: 10_000 }).toBe(1);
@@ -44,15 +48,7 @@ describe('bounded shutdown', () => {
   }, 20_000);
 
   it('after a forced stop nothing more goes out: a delivery waiting for a connection is deferred, not sent', async () => {
-    const upstream: Mailwharf = await startMailwharf();
-    cleanups.push(() => upstream.stop());
-    const stall = upstream.faults.add({ stage: 'data', delayMs: 120_000 });
-    const started = await startRelay(
-      { type: 'smarthost', host: '127.0.0.1', port: upstream.ports.smtp, tls: 'none' },
-      { extra: { shutdownGraceSeconds: 1 }, delivery: { concurrency: { perDestination: 1 } } },
-    );
-    cleanups.push(started.close);
-    const { relay } = started;
+    const { upstream, stall, relay } = await relayToStalledSmarthost({ concurrency: { perDestination: 1 } });
     // One connection to the smarthost: the first message stalls in DATA, the second waits its turn.
     await submit(relay, { from: 'app@relay.test', to: 'one@example.org', subject: 'First' });
     await submit(relay, { from: 'app@relay.test', to: 'two@example.org', subject: 'Second' });
