@@ -126,7 +126,7 @@ await Promise.all(
 const stateFiles = async () =>
   (await readdir(join(root, 'spool', 'queue'))).filter((n) => n.endsWith('.state.json')).length;
 const queued = async () =>
-  (await readdir(join(root, 'spool', 'queue'))).filter((n) => /^[0-9A-Z]{17}\.json$/.test(n)).length;
+  (await readdir(join(root, 'spool', 'queue'))).filter((n) => /^[0-9A-Z]{17}\.eml$/.test(n)).length;
 await waitFor(async () => (await stateFiles()) === MESSAGES, 'every message deferred once');
 
 const sink = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', `127.0.0.1:${sinkPort}`, '256'], {

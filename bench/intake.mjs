@@ -114,7 +114,9 @@ async function throughput(clients, total, size) {
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rss = await peakRss(child.pid);
-  const stored = (await readdir(join(root, 'spool', 'queue'))).filter((n) => n.endsWith('.json')).length;
+  const stored = (await readdir(join(root, 'spool', 'queue'))).filter((n) =>
+    /^[0-9A-Z]{17}\.eml$/.test(n),
+  ).length;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await rm(root, { recursive: true, force: true });
