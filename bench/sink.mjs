@@ -31,6 +31,8 @@ for (let i = 0; i < COUNT; i++) {
     state: 'captured',
   });
 }
+// The server started below takes the spool's lock.
+await spool.close();
 
 const configPath = join(root, 'mailwharf.yaml');
 await writeFile(
