@@ -4,7 +4,7 @@
  * every state change is written durably before anything is done because of it.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
@@ -439,19 +439,11 @@ export class DeliveryWorker {
 
   /** The original's header block, and the whole message when small enough to return. */
   private async readOriginal(envelope: Envelope): Promise<{ headers: string; full: string | undefined }> {
-    const handle = await open(this.deps.spool.messagePath(envelope.id), 'r');
-    try {
-      const size = Math.min(envelope.size, FULL_RETURN_LIMIT);
-      const buffer = Buffer.alloc(size);
-      await handle.read(buffer, 0, size, 0);
-      const text = buffer.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      return {
-        headers: end >= 0 ? text.slice(0, end) : text,
-        full: envelope.size <= FULL_RETURN_LIMIT ? text : undefined,
-      };
-    } finally {
-      await handle.close();
-    }
+    const text = (await this.deps.spool.readBytes(envelope, FULL_RETURN_LIMIT)).toString('latin1');
+    const end = text.indexOf('\r\n\r\n');
+    return {
+      headers: end >= 0 ? text.slice(0, end) : text,
+      full: envelope.size <= FULL_RETURN_LIMIT ? text : undefined,
+    };
   }
 }

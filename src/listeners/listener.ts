@@ -77,8 +77,7 @@ export function createListener(config: ListenerConfig, policy: Policy, deps: Lis
   attachHooks(server, {
     greetPauseMs: policy.greetPauseMs,
     beforeHelo: async (session) => {
-      if (deps.faults.empty) return undefined;
-      const outcome = await injectFault(deps.faults, 'ehlo', {}, session);
+      const outcome = await injectFault(deps.faults, 'ehlo', () => ({}), session);
       return outcome.kind === 'reply' ? outcome.reply : undefined;
     },
     rewriteReply: (reply, _session, secure) => libraryReplyFor(policy, reply, secure),

@@ -28,7 +28,7 @@ import { newQueueId } from '../spool/queue-id.js';
 import { receivedHeader } from '../spool/received.js';
 import { receiveMessage } from '../spool/receive.js';
 import { isErrno, type Spool } from '../spool/spool.js';
-import { envelopeFacts, injectFault, NO_FAULT } from '../faults/inject.js';
+import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
@@ -194,9 +194,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
                 return;
               }
               // After the message is durable: a fault here stands for a lost acknowledgement.
-              const after = deps.faults.empty
-                ? NO_FAULT
-                : await injectFault(deps.faults, 'after-data', envelopeFacts(session), session);
+              const after = await injectFault(
+                deps.faults,
+                'after-data',
+                () => envelopeFacts(session),
+                session,
+              );
               if (after.kind === 'continue') callback(null, replyText(reply));
               else if (after.kind === 'reply') callback(replyError(after.reply));
               // dropped: the socket is gone and nothing can be answered.
@@ -228,11 +231,13 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     callback: (error?: Error | null) => void,
     next: () => void,
   ): void {
+    // Checked here too, not only in injectFault: every command of every session passes this
+    // way, and going on at once saves a promise round per command.
     if (deps.faults.empty) {
       next();
       return;
     }
-    injectFault(deps.faults, stage, facts(), session).then(
+    injectFault(deps.faults, stage, facts, session).then(
       (outcome) => {
         if (outcome.kind === 'continue') next();
         else if (outcome.kind === 'reply') callback(replyError(outcome.reply));

@@ -44,7 +44,7 @@ interface Holder {
  */
 export async function lockSpool(
   dir: string,
-  options: { heartbeatMs?: number; staleMs?: number } = {},
+  options: { heartbeatMs?: number } = {},
 ): Promise<() => Promise<void>> {
   const key = resolve(dir);
   if (openHere.has(key)) throw new SpoolLockedError(dir, process.pid);
@@ -62,11 +62,10 @@ export async function lockSpool(
 async function acquire(
   dir: string,
   key: string,
-  options: { heartbeatMs?: number; staleMs?: number },
+  options: { heartbeatMs?: number },
 ): Promise<() => Promise<void>> {
   const path = join(dir, 'lock');
   const me = hostname();
-  const staleMs = options.staleMs ?? LOCK_STALE_MS;
   let holder: Holder | undefined;
   for (let attempt = 0; ; attempt++) {
     if (await create(path, `${String(process.pid)} ${me}\n`)) break;
@@ -74,7 +73,7 @@ async function acquire(
     holder = await readHolder(path);
     if (!holder) continue; // released meanwhile: try again
     const sameHost = holder.host === '' || holder.host === me;
-    const alive = sameHost ? holder.pid !== process.pid && isAlive(holder.pid) : holder.ageMs < staleMs;
+    const alive = sameHost ? holder.pid !== process.pid && isAlive(holder.pid) : holder.ageMs < LOCK_STALE_MS;
     // Alive, or still there after several take-overs (another starter keeps winning).
     if (alive || (attempt >= 4 && previous !== undefined)) {
       throw new SpoolLockedError(dir, holder.pid, sameHost ? undefined : holder.host);

@@ -4,11 +4,12 @@ import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, type FileHa
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
-import { SpoolFileStream } from './durable-file.js';
+import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
 import { encodeTrailer, readTrailer } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
+import { Limiter } from '../util/limiter.js';
 
 /**
  * The durable spool. Layout:
@@ -68,7 +69,8 @@ export class Spool {
       recovery.removed.push(join('tmp', name));
     }
     const names = new Set(await readdir(this.queueDir));
-    await forEachLimited([...names].filter((name) => QUEUE_FILE.test(name)), 32, async (name) => {
+    const files = new Limiter(FILES_AT_ONCE);
+    const checks = [...names].filter((name) => QUEUE_FILE.test(name)).map((name) => files.run(async () => {
       const id = name.slice(0, -'.eml'.length);
       if (await this.envelope(id)) {
         // Whole. An envelope file beside it is left from a migration cut short.
@@ -85,7 +87,8 @@ export class Spool {
         await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
         recovery.quarantined.push(join('queue', file));
       }
-    });
+    }));
+    await Promise.all(checks);
     for (const name of await readdir(this.queueDir)) {
       const id = name.split('.')[0] ?? '';
       // Delivery state of a message that is gone (removed between the two unlinks).
@@ -214,29 +217,29 @@ export class Spool {
       .filter((name) => QUEUE_FILE.test(name))
       .map((name) => name.slice(0, -'.eml'.length))
       .sort();
-    const envelopes: (Envelope | undefined)[] = new Array<Envelope | undefined>(ids.length);
-    await forEachLimited([...ids.keys()], 64, async (index) => {
-      envelopes[index] = await this.envelope(ids[index] ?? '');
-    });
+    const files = new Limiter(FILES_AT_ONCE);
+    const envelopes = await Promise.all(ids.map((id) => files.run(() => this.envelope(id))));
     return envelopes.filter((envelope): envelope is Envelope => envelope !== undefined);
   }
 
   /** A whole message in memory, for tests and small messages; undefined if there is none. */
   async messageBytes(id: string): Promise<Buffer | undefined> {
     const envelope = await this.envelope(id);
-    if (!envelope) return undefined;
+    return envelope ? this.readBytes(envelope) : undefined;
+  }
+
+  /** The first `limit` bytes of a message (all of it by default), in memory. */
+  async readBytes(message: { readonly id: string; readonly size: number }, limit = message.size): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    for await (const chunk of this.readMessage(envelope)) chunks.push(chunk as Buffer);
+    for await (const chunk of this.readMessage({ id: message.id, size: Math.min(message.size, limit) })) {
+      chunks.push(chunk as Buffer);
+    }
     return Buffer.concat(chunks);
   }
 
   /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
   async readHeader(message: { readonly id: string; readonly size: number }, limit = 256 * 1024): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.readMessage({ id: message.id, size: Math.min(message.size, limit) })) {
-      chunks.push(chunk as Buffer);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await this.readBytes(message, limit);
     const end = bytes.indexOf('\r\n\r\n');
     return bytes.subarray(0, end >= 0 ? end + 2 : bytes.length).toString('utf8');
   }
@@ -250,6 +253,8 @@ export class Spool {
 }
 
 const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
+/** Queue files open together while listing or recovering: a large queue must not open every file at once. */
+const FILES_AT_ONCE = 64;
 /** The envelope file of the layout before one file per message. */
 const QUEUE_ENVELOPE = /^[0-9A-Z]{17}\.json$/;
 
@@ -261,18 +266,6 @@ export interface Recovery {
   readonly migrated: string[];
   /** Files in queue/ that are not whole messages, moved to quarantine/ for an operator. */
   readonly quarantined: string[];
-}
-
-/** Runs `work` on every item with at most `limit` at once (a large queue must not open every file together). */
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */

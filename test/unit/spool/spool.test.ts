@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SMALL_MESSAGE_BYTES } from '../../../src/spool/durable-file.js';
+import { SMALL_MESSAGE_BYTES } from '../../../src/spool/spool-file.js';
 import { encodeTrailer } from '../../../src/spool/queue-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
