@@ -16,9 +16,15 @@
  *    tls.getCipher(), whose `version` is the oldest protocol the cipher suite exists in
  *    ("TLSv1.0" for ECDHE-ECDSA-AES128-SHA even inside TLS 1.2), not the protocol in use;
  *    the connection's socket knows the real one.
+ * 5. Pipelined replies in one write. send() writes every reply on its own; replies made in
+ *    the same turn of the event loop (MAIL, RCPT and DATA of a pipelined transaction, RFC
+ *    2920) are corked and leave in one write, as Postfix flushes only when its input is
+ *    drained. Not the 220s (a TLS handshake follows STARTTLS's on the same socket) and not
+ *    221/421 (the connection closes after them).
  *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -63,6 +69,20 @@ export function negotiatedTlsProtocol(session: SMTPServerSession): string | unde
 export function attachHooks(server: SMTPServer, hooks: ServerHooks): void {
   installPatches();
   hooksByServer.set(server, hooks);
+}
+
+/** Sockets corked until the event loop's check phase, after every reply of this turn. */
+const corkedSockets = new WeakSet<Socket>();
+
+function batchReplies(socket: Socket, code: number): void {
+  if (code === 220 || code === 221 || code === 421 || socket.destroyed || corkedSockets.has(socket)) return;
+  corkedSockets.add(socket);
+  socket.cork();
+  // setImmediate, not nextTick: replies decided in promise callbacks of this turn still batch.
+  setImmediate(() => {
+    corkedSockets.delete(socket);
+    socket.uncork();
+  });
 }
 
 let installed = false;
@@ -136,6 +156,7 @@ function installPatches(): void {
     context?: string | false,
   ): void {
     const hooks = hooksByServer.get(this._server);
+    if (hooks && !this._upgrading) batchReplies(this._socket, code);
     if (!hooks || typeof data !== 'string') {
       originalSend.call(this, code, data, context);
       return;
