@@ -242,6 +242,14 @@ export const configSchema = z
         basicAuth: z
           .strictObject({ username: z.string().min(1), passwordHash: z.string().regex(/^scrypt\$/) })
           .optional(),
+        /**
+         * Host names the UI and API answer to besides loopback names, the bind address and
+         * hostname (and, bound to 0.0.0.0 or ::, the machine's own names): a defence against
+         * DNS rebinding. Add the name you reach the sink by, e.g. mailwharf.internal.
+         */
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        /** Origins allowed to call the API from a browser (CORS), e.g. http://localhost:3000. */
+        cors: z.array(z.url()).default([]),
       })
       .prefault({}),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */

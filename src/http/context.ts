@@ -26,6 +26,8 @@ export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   readonly handler: Handler;
+  /** A body limit of its own (bytes), from config: POST /send honours maxMessageSize. */
+  readonly bodyLimit?: (config: Config) => number;
 }
 
 /** Query and params are parsed at the edge: strings in, typed values out. */

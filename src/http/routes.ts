@@ -11,7 +11,7 @@ import {
   release,
 } from './api/message.js';
 import { deleteMessages, deleteSearch, listMessages, search, setRead } from './api/messages.js';
-import { send } from './api/send.js';
+import { send, sendBodyLimit } from './api/send.js';
 import { viewHtml, viewText } from './api/view.js';
 import { wait } from './api/wait.js';
 import type { Route } from './context.js';
@@ -28,7 +28,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/v1/message/:id/raw', handler: getRaw },
   { method: 'GET', url: '/api/v1/message/:id/part/:partId', handler: getPart },
   { method: 'POST', url: '/api/v1/message/:id/release', handler: release },
-  { method: 'POST', url: '/api/v1/send', handler: send },
+  { method: 'POST', url: '/api/v1/send', handler: send, bodyLimit: sendBodyLimit },
   { method: 'GET', url: '/api/v1/info', handler: info },
   { method: 'GET', url: '/api/v1/webui', handler: webui },
   { method: 'GET', url: '/api/v1/chaos', handler: getChaos },
