@@ -252,6 +252,18 @@ export const configSchema = z
         cors: z.array(z.url()).default([]),
       })
       .prefault({}),
+    /** Checks the dev sink runs on a captured message when asked (API and UI tabs). */
+    checks: z
+      .strictObject({
+        /**
+         * DNS servers ("ip" or "ip:port") for the authentication check (DKIM keys, SPF,
+         * DMARC); empty is the system's resolvers.
+         */
+        dnsServers: z.array(z.string().min(1)).default([]),
+        /** Seconds one DNS query may take before the check reports temperror. */
+        dnsTimeoutSeconds: seconds.default(3),
+      })
+      .prefault({}),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */
     release: z
       .strictObject({

@@ -1,4 +1,5 @@
 /** Every HTTP route in one table (as Mailpit's server.go), handlers one file per resource. */
+import { getAuthentication } from './api/checks.js';
 import { addFault, clearFaults, listFaults } from './api/faults.js';
 import { getChaos, info, setChaos, webui } from './api/info.js';
 import {
@@ -39,6 +40,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/mailwharf/wait', handler: wait },
   { method: 'GET', url: '/api/mailwharf/message/:id/envelope', handler: getEnvelope },
   { method: 'GET', url: '/api/mailwharf/message/:id/extract', handler: getExtracted },
+  { method: 'GET', url: '/api/mailwharf/message/:id/auth', handler: getAuthentication },
   { method: 'GET', url: '/api/mailwharf/faults', handler: listFaults },
   { method: 'POST', url: '/api/mailwharf/faults', handler: addFault },
   { method: 'DELETE', url: '/api/mailwharf/faults', handler: clearFaults },
