@@ -262,6 +262,11 @@ export const configSchema = z
         dnsServers: z.array(z.string().min(1)).default([]),
         /** Seconds one DNS query may take before the check reports temperror. */
         dnsTimeoutSeconds: seconds.default(3),
+        /** spamd ("host:port") for GET /api/v1/message/{ID}/sa-check; unset: the check is off. */
+        spamassassin: z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:783')
+          .optional(),
       })
       .prefault({}),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */
