@@ -1,5 +1,5 @@
 /** Every HTTP route in one table (as Mailpit's server.go), handlers one file per resource. */
-import { getAuthentication, getThumbnail, linkCheck, saCheck } from './api/checks.js';
+import { getAuthentication, getHtmlCheck, getThumbnail, linkCheck, saCheck } from './api/checks.js';
 import { addFault, clearFaults, listFaults } from './api/faults.js';
 import { getChaos, info, setChaos, webui } from './api/info.js';
 import {
@@ -29,6 +29,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/v1/message/:id/raw', handler: getRaw },
   { method: 'GET', url: '/api/v1/message/:id/part/:partId', handler: getPart },
   { method: 'GET', url: '/api/v1/message/:id/part/:partId/thumb', handler: getThumbnail },
+  { method: 'GET', url: '/api/v1/message/:id/html-check', handler: getHtmlCheck },
   { method: 'GET', url: '/api/v1/message/:id/link-check', handler: linkCheck },
   { method: 'GET', url: '/api/v1/message/:id/sa-check', handler: saCheck },
   { method: 'POST', url: '/api/v1/message/:id/release', handler: release },

@@ -3,6 +3,7 @@ import type { Config } from '../../config/schema.js';
 import { authenticationReport, authResolver } from '../auth-check.js';
 import { stringParam, textError, type Handler } from '../context.js';
 import { extractLinks } from '../extract.js';
+import { htmlCheck } from '../html-check.js';
 import { checkLinks } from '../link-check.js';
 import { spamCheck } from '../spamassassin.js';
 import { thumbnail } from '../thumbnail.js';
@@ -57,4 +58,14 @@ export const saCheck: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
   return spamCheck(address, ctx.spool.readMessage(message), message.size);
+};
+
+/** GET /api/v1/message/{ID}/html-check: 404 for a message without HTML, as Mailpit. */
+export const getHtmlCheck: Handler = async (ctx, request, reply) => {
+  const message = find(ctx, request, reply);
+  if (!message) return reply;
+  const parsed = await ctx.sink.parsed(message);
+  const html = parsed.html === false ? '' : (parsed.html ?? '');
+  if (html === '') return textError(reply, 404, 'This message does not contain a HTML part');
+  return htmlCheck(html);
 };

@@ -109,5 +109,7 @@ export const send: Handler = async (ctx, request, reply) => {
     from: from.Email,
     to: [...to, ...cc, ...bcc].map((a) => a.Email),
   });
+  // Mailpit's clients fetch the ID they get back at once: answer only once it is indexed.
+  await ctx.sink.settled();
   return { ID: envelope.id };
 };
