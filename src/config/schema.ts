@@ -250,6 +250,8 @@ export const configSchema = z
         allowedHosts: z.array(z.string().min(1)).default([]),
         /** Origins allowed to call the API from a browser (CORS), e.g. http://localhost:3000. */
         cors: z.array(z.url()).default([]),
+        /** Each new message's summary is POSTed here as JSON (Mailpit's webhook). */
+        webhook: z.url().optional(),
       })
       .prefault({}),
     /** Checks the dev sink runs on a captured message when asked (API and UI tabs). */

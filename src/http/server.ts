@@ -13,6 +13,7 @@ import { acceptAnyBodyAsJson, clientError } from './body.js';
 import { streamEvents } from './events.js';
 import { allowedHostNames, isAllowedHost, localMachineNames } from './host-check.js';
 import { originProblem } from './origin-check.js';
+import { startWebhook } from './webhook.js';
 import { mailboxScope } from './mailbox.js';
 import { routes } from './routes.js';
 import { SearchSyntaxError } from '../sink/search.js';
@@ -178,6 +179,9 @@ export async function createHttpServer(
     { prefix },
   );
 
+  const webhook =
+    settings.webhook === undefined ? undefined : startWebhook(settings.webhook, ctx.sink, ctx.log);
+
   let bound = 0;
   return {
     app,
@@ -200,6 +204,7 @@ export async function createHttpServer(
       ctx.log.info({ host: settings.host, port: bound, basePath: prefix }, 'HTTP listening');
     },
     async close(graceMs = CLOSE_GRACE_MS) {
+      webhook?.stop();
       // Fastify waits for requests in progress and open WebSockets; a client that keeps one
       // open must not hold up a shutdown, so after the grace period every socket is cut.
       const closing = app.close();
