@@ -13,6 +13,10 @@ const TOOLS = {
   '/usr/sbin/haproxy': 'haproxy',
   // The web UI's browser tests drive Debian's Chromium through playwright-core.
   '/usr/bin/chromium': 'chromium',
+  // The authentication check is cross-checked by dkimpy (python3-dkim pulls in dnspython).
+  '/usr/bin/dkimverify': 'python3-dkim',
+  // sa-check is tested against a real spamd.
+  '/usr/sbin/spamd': 'spamd',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -242,6 +242,33 @@ export const configSchema = z
         basicAuth: z
           .strictObject({ username: z.string().min(1), passwordHash: z.string().regex(/^scrypt\$/) })
           .optional(),
+        /**
+         * Host names the UI and API answer to besides loopback names, the bind address and
+         * hostname (and, bound to 0.0.0.0 or ::, the machine's own names): a defence against
+         * DNS rebinding. Add the name you reach the sink by, e.g. mailwharf.internal.
+         */
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        /** Origins allowed to call the API from a browser (CORS), e.g. http://localhost:3000. */
+        cors: z.array(z.url()).default([]),
+        /** Each new message's summary is POSTed here as JSON (Mailpit's webhook). */
+        webhook: z.url().optional(),
+      })
+      .prefault({}),
+    /** Checks the dev sink runs on a captured message when asked (API and UI tabs). */
+    checks: z
+      .strictObject({
+        /**
+         * DNS servers ("ip" or "ip:port") for the authentication check (DKIM keys, SPF,
+         * DMARC); empty is the system's resolvers.
+         */
+        dnsServers: z.array(z.string().min(1)).default([]),
+        /** Seconds one DNS query may take before the check reports temperror. */
+        dnsTimeoutSeconds: seconds.default(3),
+        /** spamd ("host:port") for GET /api/v1/message/{ID}/sa-check; unset: the check is off. */
+        spamassassin: z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:783')
+          .optional(),
       })
       .prefault({}),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */

@@ -5,6 +5,7 @@ import type { FaultRules } from '../faults/rules.js';
 import type { Sink } from '../sink/sink.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
+import type { RuntimeCounters } from './runtime-stats.js';
 
 /** What the HTTP layer may use: passed in, never global, so two servers never share state. */
 export interface HttpContext {
@@ -15,6 +16,8 @@ export interface HttpContext {
   readonly log: Logger;
   readonly startedAt: number;
   readonly version: string;
+  /** Counters for info.RuntimeStats since start. */
+  runtime(): RuntimeCounters;
   release(id: string, recipients?: readonly string[]): Promise<Envelope>;
   /** Stores a message made by the API (POST /send) as if it had arrived over SMTP. */
   store(message: Buffer, envelope: { from: string; to: readonly string[] }): Promise<Envelope>;
@@ -26,6 +29,8 @@ export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   readonly handler: Handler;
+  /** A body limit of its own (bytes), from config: POST /send honours maxMessageSize. */
+  readonly bodyLimit?: (config: Config) => number;
 }
 
 /** Query and params are parsed at the edge: strings in, typed values out. */

@@ -14,8 +14,16 @@ function attachmentJson(attachment: Attachment, partId: string) {
   };
 }
 
-function headerText(value: unknown): string {
-  return typeof value === 'string' ? value : '';
+/**
+ * A header's unfolded text from the raw lines: mailparser turns List-Unsubscribe into an
+ * object of parsed URLs, which is not what Mailpit shows.
+ */
+function rawHeader(parsed: ParsedMail, name: string): string {
+  const line = parsed.headerLines.find((entry) => entry.key === name)?.line ?? '';
+  return line
+    .slice(line.indexOf(':') + 1)
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .trim();
 }
 
 /** Mailpit's Message (GET /api/v1/message/{ID}). */
@@ -24,8 +32,7 @@ export function messageJson(message: IndexedMessage, parsed: ParsedMail) {
     attachment,
     info: message.attachments[index],
   }));
-  const unsubscribe = parsed.headers.get('list-unsubscribe');
-  const header = typeof unsubscribe === 'string' ? unsubscribe : '';
+  const header = rawHeader(parsed, 'list-unsubscribe');
   return {
     ID: message.id,
     MessageID: message.messageId,
@@ -40,7 +47,7 @@ export function messageJson(message: IndexedMessage, parsed: ParsedMail) {
       Header: header,
       Links: [...header.matchAll(/<([^>]+)>/g)].map((m) => m[1] ?? ''),
       Errors: '',
-      HeaderPost: headerText(parsed.headers.get('list-unsubscribe-post')),
+      HeaderPost: rawHeader(parsed, 'list-unsubscribe-post'),
     },
     Date: message.date,
     Tags: message.tags,

@@ -1,4 +1,5 @@
 /** Every HTTP route in one table (as Mailpit's server.go), handlers one file per resource. */
+import { getAuthentication, getHtmlCheck, getThumbnail, linkCheck, saCheck } from './api/checks.js';
 import { addFault, clearFaults, listFaults } from './api/faults.js';
 import { getChaos, info, setChaos, webui } from './api/info.js';
 import {
@@ -11,7 +12,7 @@ import {
   release,
 } from './api/message.js';
 import { deleteMessages, deleteSearch, listMessages, search, setRead } from './api/messages.js';
-import { send } from './api/send.js';
+import { send, sendBodyLimit } from './api/send.js';
 import { viewHtml, viewText } from './api/view.js';
 import { wait } from './api/wait.js';
 import type { Route } from './context.js';
@@ -27,8 +28,12 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/v1/message/:id/headers', handler: getHeaders },
   { method: 'GET', url: '/api/v1/message/:id/raw', handler: getRaw },
   { method: 'GET', url: '/api/v1/message/:id/part/:partId', handler: getPart },
+  { method: 'GET', url: '/api/v1/message/:id/part/:partId/thumb', handler: getThumbnail },
+  { method: 'GET', url: '/api/v1/message/:id/html-check', handler: getHtmlCheck },
+  { method: 'GET', url: '/api/v1/message/:id/link-check', handler: linkCheck },
+  { method: 'GET', url: '/api/v1/message/:id/sa-check', handler: saCheck },
   { method: 'POST', url: '/api/v1/message/:id/release', handler: release },
-  { method: 'POST', url: '/api/v1/send', handler: send },
+  { method: 'POST', url: '/api/v1/send', handler: send, bodyLimit: sendBodyLimit },
   { method: 'GET', url: '/api/v1/info', handler: info },
   { method: 'GET', url: '/api/v1/webui', handler: webui },
   { method: 'GET', url: '/api/v1/chaos', handler: getChaos },
@@ -39,6 +44,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/mailwharf/wait', handler: wait },
   { method: 'GET', url: '/api/mailwharf/message/:id/envelope', handler: getEnvelope },
   { method: 'GET', url: '/api/mailwharf/message/:id/extract', handler: getExtracted },
+  { method: 'GET', url: '/api/mailwharf/message/:id/auth', handler: getAuthentication },
   { method: 'GET', url: '/api/mailwharf/faults', handler: listFaults },
   { method: 'POST', url: '/api/mailwharf/faults', handler: addFault },
   { method: 'DELETE', url: '/api/mailwharf/faults', handler: clearFaults },

@@ -2,13 +2,18 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
+import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { verifyPassword } from '../auth/passwords.js';
 import { ListenError } from '../listeners/listener.js';
 import type { Metrics } from '../metrics.js';
 import { stringParam, textError, type HttpContext } from './context.js';
+import { acceptAnyBodyAsJson, clientError } from './body.js';
 import { streamEvents } from './events.js';
+import { allowedHostNames, isAllowedHost, localMachineNames } from './host-check.js';
+import { originProblem } from './origin-check.js';
+import { startWebhook } from './webhook.js';
 import { mailboxScope } from './mailbox.js';
 import { routes } from './routes.js';
 import { SearchSyntaxError } from '../sink/search.js';
@@ -64,28 +69,34 @@ export async function createHttpServer(
   uiDir: string,
 ): Promise<HttpServer> {
   const settings = ctx.config.http;
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  // Mailpit's router collapses repeated slashes: cypress-mailpit asks for //view/ID.html.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024 * 1024,
+    routerOptions: { ignoreDuplicateSlashes: true },
+  });
   await app.register(websocket);
   const prefix = settings.basePath;
 
-  // DNS rebinding and cross-site WebSocket reads: a page elsewhere must not read the
-  // mailbox through the browser. When bound to loopback, only loopback Host names are
-  // served; a WebSocket upgrade must come from a page of this origin.
-  const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]', ctx.config.hostname.toLowerCase()]);
-  const loopbackBound = ['127.0.0.1', '::1', 'localhost'].includes(settings.host);
+  // DNS rebinding and cross-site reads: a page elsewhere must not read the mailbox through
+  // the browser. Only known Host names are served, whatever the bind address; a WebSocket
+  // upgrade or a state-changing request from a foreign page is refused.
+  const allowedHosts = allowedHostNames(
+    settings.host,
+    ctx.config.hostname,
+    settings.allowedHosts,
+    localMachineNames(),
+  );
+  const corsOrigins = new Set(settings.cors.map((origin) => new URL(origin).origin));
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-    if (loopbackBound && !loopbackHosts.has(host)) {
+    if (!isAllowedHost(request.headers.host, allowedHosts)) {
       return reply.code(403).type('text/plain').send('Forbidden host');
     }
-    const origin = request.headers.origin;
-    if (request.headers.upgrade?.toLowerCase() === 'websocket' && origin !== undefined) {
-      const originHost = URL.canParse(origin) ? new URL(origin).host.toLowerCase() : '';
-      if (originHost !== (request.headers.host ?? '').toLowerCase()) {
-        return reply.code(403).type('text/plain').send('Forbidden origin');
-      }
-    }
+    const problem = originProblem(request, corsOrigins);
+    if (problem) return reply.code(403).type('text/plain').send(problem);
   });
+  if (corsOrigins.size > 0) await app.register(cors, { origin: [...corsOrigins] });
+  acceptAnyBodyAsJson(app);
 
   if (settings.basicAuth) {
     const check = basicAuthCheck(settings.basicAuth);
@@ -108,6 +119,8 @@ export async function createHttpServer(
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
+    const client = clientError(error);
+    if (client) return textError(reply, client.status, client.message);
     ctx.log.error(
       { err: error instanceof Error ? error.message : String(error), url: request.url },
       'HTTP handler failed',
@@ -121,6 +134,7 @@ export async function createHttpServer(
         scope.route({
           method: route.method,
           url: route.url,
+          ...(route.bodyLimit ? { bodyLimit: route.bodyLimit(ctx.config) } : {}),
           handler: (request, reply) => route.handler(ctx, request, reply),
         });
       }
@@ -165,6 +179,9 @@ export async function createHttpServer(
     { prefix },
   );
 
+  const webhook =
+    settings.webhook === undefined ? undefined : startWebhook(settings.webhook, ctx.sink, ctx.log);
+
   let bound = 0;
   return {
     app,
@@ -187,6 +204,7 @@ export async function createHttpServer(
       ctx.log.info({ host: settings.host, port: bound, basePath: prefix }, 'HTTP listening');
     },
     async close(graceMs = CLOSE_GRACE_MS) {
+      webhook?.stop();
       // Fastify waits for requests in progress and open WebSockets; a client that keeps one
       // open must not hold up a shutdown, so after the grace period every socket is cut.
       const closing = app.close();

@@ -14,6 +14,7 @@ import { Sink } from '../sink/sink.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { packageVersion } from '../version.js';
+import { countRuntime } from './runtime-stats.js';
 import { createHttpServer, type HttpServer } from './server.js';
 
 export interface WebStack {
@@ -44,6 +45,7 @@ export async function createWebStack(deps: {
       log: log.child({ component: 'http' }),
       startedAt: Date.now(),
       version: packageVersion(),
+      runtime: countRuntime(spool, sink),
       release: deps.release,
       store: (message, envelope) =>
         enqueueLocal(spool, message, {

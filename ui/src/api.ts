@@ -164,3 +164,45 @@ export async function markAllRead(query?: string): Promise<void> {
 export async function deleteSearch(query: string): Promise<void> {
   await request(`api/v1/search?query=${encodeURIComponent(query)}`, { method: 'DELETE' });
 }
+
+export interface Verdict {
+  readonly Result: string;
+  readonly Comment: string;
+}
+
+/** What a receiving MTA would conclude (mailwharf's extension, via mailauth). */
+export interface AuthReport {
+  readonly Summary: {
+    readonly DKIM: string;
+    readonly SPF: string;
+    readonly DMARC: string;
+    readonly ARC: string;
+  };
+  readonly DKIM: readonly (Verdict & {
+    readonly Domain: string;
+    readonly Selector: string;
+    readonly Algorithm: string;
+    readonly Aligned: boolean;
+  })[];
+  readonly SPF: Verdict & {
+    readonly Domain: string;
+    readonly ClientAddress: string;
+    readonly Sender: string;
+  };
+  readonly DMARC: Verdict & { readonly Domain: string; readonly Policy: string };
+  readonly ARC: Verdict;
+  readonly Headers: string;
+}
+
+export function getAuth(messageId: string): Promise<AuthReport> {
+  return json(`api/mailwharf/message/${id(messageId)}/auth`);
+}
+
+export interface LinkCheck {
+  readonly Errors: number;
+  readonly Links: readonly { readonly URL: string; readonly StatusCode: number; readonly Status: string }[];
+}
+
+export function linkCheck(messageId: string, follow: boolean): Promise<LinkCheck> {
+  return json(`api/v1/message/${id(messageId)}/link-check${follow ? '?follow=true' : ''}`);
+}

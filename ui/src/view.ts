@@ -3,13 +3,16 @@
  * raw source, and what the SMTP session knew). Tabs load on first use.
  */
 import {
+  getAuth,
   getEnvelope,
   getHeaders,
   getMessage,
   getRaw,
+  linkCheck,
   urls,
   type Address,
   type Attachment,
+  type AuthReport,
   type EnvelopeFacts,
   type HeaderMap,
   type Message,
@@ -20,7 +23,7 @@ import { address, longTime, size } from './format.js';
 /** No allow-scripts and no allow-same-origin: mail HTML can run nothing and reach nothing. */
 export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
 
-type TabName = 'html' | 'text' | 'headers' | 'raw' | 'envelope';
+type TabName = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'auth' | 'links';
 
 const TAB_LABELS: Record<TabName, string> = {
   html: 'HTML',
@@ -28,6 +31,8 @@ const TAB_LABELS: Record<TabName, string> = {
   headers: 'Headers',
   raw: 'Raw',
   envelope: 'Envelope',
+  auth: 'Authentication',
+  links: 'Link check',
 };
 
 export interface ViewHandlers {
@@ -150,8 +155,8 @@ export class MessageView {
     );
 
     const tabs: TabName[] = message.HTML
-      ? ['html', 'text', 'headers', 'raw', 'envelope']
-      : ['text', 'headers', 'raw', 'envelope'];
+      ? ['html', 'text', 'headers', 'raw', 'envelope', 'auth', 'links']
+      : ['text', 'headers', 'raw', 'envelope', 'auth', 'links'];
     const tabList = h('div', { class: 'tabs', attrs: { role: 'tablist', 'aria-label': 'Message parts' } });
     const panels = h('div', { class: 'panels' });
     const buttons = new Map<TabName, HTMLButtonElement>();
@@ -253,11 +258,16 @@ export class MessageView {
       );
       return;
     }
+    if (name === 'links') {
+      section.replaceChildren(this.linksPanel(message.ID));
+      return;
+    }
     section.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
     let content: Child;
     try {
       if (name === 'headers') content = this.headersTable(await getHeaders(message.ID));
       else if (name === 'raw') content = h('pre', { class: 'raw', text: await getRaw(message.ID) });
+      else if (name === 'auth') content = this.authPanel(await getAuth(message.ID));
       else content = this.envelope(await getEnvelope(message.ID));
     } catch (error) {
       content = h('p', { class: 'error', text: describeError(error) });
@@ -307,5 +317,81 @@ export class MessageView {
       ['SMTPUTF8', facts.SMTPUTF8 ? 'yes' : 'no'],
       ['Received', longTime(facts.ReceivedAt)],
     ]);
+  }
+
+  /** DKIM, SPF, DMARC and ARC as a receiver would judge them, each with its reason. */
+  private authPanel(report: AuthReport): HTMLElement {
+    const verdict = (result: string, comment: string) =>
+      h(
+        'span',
+        {},
+        h('span', { class: `verdict verdict-${result}`, text: result }),
+        comment ? h('span', { class: 'muted', text: ` ${comment}` }) : null,
+      );
+    const rows: HTMLElement[] = [
+      ...(report.DKIM.length === 0
+        ? metaRow('DKIM', verdict('none', 'message not signed'))
+        : report.DKIM.flatMap((signature) =>
+            metaRow(
+              `DKIM d=${signature.Domain} s=${signature.Selector}`,
+              verdict(
+                signature.Result,
+                `${signature.Comment}${signature.Aligned ? ' (aligned with From)' : ''}`,
+              ),
+            ),
+          )),
+      ...metaRow(
+        'SPF',
+        verdict(report.SPF.Result, `${report.SPF.Sender || '<>'} from ${report.SPF.ClientAddress}`),
+      ),
+      ...metaRow(
+        'DMARC',
+        verdict(report.DMARC.Result, report.DMARC.Policy ? `policy ${report.DMARC.Policy}` : ''),
+      ),
+      ...metaRow('ARC', verdict(report.ARC.Result, report.ARC.Comment)),
+    ];
+    return h(
+      'div',
+      { class: 'auth-report' },
+      h('dl', { class: 'facts auth' }, ...rows),
+      h('pre', { class: 'raw', text: report.Headers }),
+    );
+  }
+
+  /** Checking links makes requests to the links' hosts, so it runs only when asked. */
+  private linksPanel(id: string): HTMLElement {
+    const follow = h('input', { attrs: { type: 'checkbox', id: 'follow-redirects' } });
+    const run = h('button', { class: 'button', text: 'Check links', attrs: { type: 'button' } });
+    const results = h('div', { class: 'link-results' });
+    run.addEventListener('click', () => {
+      results.replaceChildren(h('p', { class: 'muted', text: 'Checking…' }));
+      linkCheck(id, follow.checked).then(
+        (check) => {
+          const rows = check.Links.map((link) =>
+            h(
+              'tr',
+              { class: link.StatusCode === 0 || link.StatusCode >= 400 ? 'link-bad' : 'link-ok' },
+              h('td', { text: link.StatusCode === 0 ? '—' : String(link.StatusCode) }),
+              h('td', { text: link.Status }),
+              h('td', { text: link.URL }),
+            ),
+          );
+          results.replaceChildren(
+            h('p', { text: `${String(check.Links.length)} links, ${String(check.Errors)} errors` }),
+            h('table', { class: 'headers links' }, h('tbody', {}, ...rows)),
+          );
+        },
+        (error: unknown) => {
+          results.replaceChildren(h('p', { class: 'error', text: describeError(error) }));
+        },
+      );
+    });
+    const label = h(
+      'label',
+      { class: 'toggle', attrs: { for: 'follow-redirects' } },
+      follow,
+      h('span', { text: 'Follow redirects' }),
+    );
+    return h('div', {}, h('div', { class: 'html-tools' }, run, label), results);
   }
 }

@@ -3,6 +3,7 @@ import { bodyRecord, textError, type Handler } from '../context.js';
 
 export const info: Handler = (ctx) => {
   const stats = ctx.sink.stats();
+  const runtime = ctx.runtime();
   return Promise.resolve({
     Version: ctx.version,
     LatestVersion: '',
@@ -16,9 +17,9 @@ export const info: Handler = (ctx) => {
     RuntimeStats: {
       Uptime: Math.round((Date.now() - ctx.startedAt) / 1000),
       Memory: process.memoryUsage().rss,
-      MessagesDeleted: 0,
-      SMTPAccepted: 0,
-      SMTPAcceptedSize: 0,
+      MessagesDeleted: runtime.messagesDeleted,
+      SMTPAccepted: runtime.smtpAccepted,
+      SMTPAcceptedSize: runtime.smtpAcceptedSize,
       SMTPRejected: 0,
       SMTPIgnored: 0,
     },
@@ -39,7 +40,7 @@ export const webui: Handler = (ctx) =>
       OverrideFrom: '',
       PreserveMessageIDs: true,
     },
-    SpamAssassin: false,
+    SpamAssassin: ctx.config.checks.spamassassin !== undefined,
     ChaosEnabled: ctx.config.faults.enabled,
     DuplicatesIgnored: false,
     HideDeleteAllButton: false,

@@ -15,7 +15,11 @@ import { headerMap } from '../headers.js';
 import { envelopeJson, messageJson } from '../message-json.js';
 
 /** The message named by {id} ("latest" honours ?query=), or a 404 sent. */
-function find(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): IndexedMessage | undefined {
+export function find(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): IndexedMessage | undefined {
   const id = stringParam(request.params, 'id') ?? '';
   const message = ctx.sink.get(id, stringParam(request.query, 'query'));
   if (!message) void textError(reply, 404, id === 'latest' ? 'No messages found' : 'Message not found');

@@ -1,4 +1,5 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Config } from '../../config/schema.js';
 import { bodyRecord, textError, type Handler } from '../context.js';
 
 interface AddressIn {
@@ -26,6 +27,19 @@ function addresses(value: unknown, field: string): AddressIn[] | string {
 }
 
 const formatted = (a: AddressIn) => ({ name: a.Name ?? '', address: a.Email });
+
+/** The largest message any listener takes: mail made over HTTP gets no more room than SMTP. */
+export function sendMessageLimit(config: Config): number {
+  return Math.max(...Object.values(config.policies).map((policy) => policy.limits.maxMessageSize));
+}
+
+/**
+ * The JSON body may be a third larger than the message (attachments travel in base64), plus
+ * room for the JSON itself; fastify counts it while it streams in and answers 413 past it.
+ */
+export function sendBodyLimit(config: Config): number {
+  return Math.ceil((sendMessageLimit(config) * 4) / 3) + 64 * 1024;
+}
 
 /** POST /api/v1/send: Mailpit's JSON message, built into MIME by nodemailer's MailComposer. */
 export const send: Handler = async (ctx, request, reply) => {
@@ -83,9 +97,19 @@ export const send: Handler = async (ctx, request, reply) => {
   // Mailpit shows Bcc on messages sent through the API, so the header is kept.
   mime.keepBcc = true;
   const message = await mime.build();
+  const limit = sendMessageLimit(ctx.config);
+  if (message.length > limit) {
+    return textError(
+      reply,
+      413,
+      `Message too large: ${String(message.length)} bytes, the limit is ${String(limit)}`,
+    );
+  }
   const envelope = await ctx.store(message, {
     from: from.Email,
     to: [...to, ...cc, ...bcc].map((a) => a.Email),
   });
+  // Mailpit's clients fetch the ID they get back at once: answer only once it is indexed.
+  await ctx.sink.settled();
   return { ID: envelope.id };
 };
