@@ -151,7 +151,9 @@ describe('mailwharf CLI', () => {
       env: { MAILWHARF_SPOOL_DIR: other },
     });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`mailwharf: no spool at ${other} (spool.dir, --spool or MAILWHARF_SPOOL_DIR)`);
+    expect(result.stderr.trim()).toBe(
+      `mailwharf: no spool at ${other} (spool.dir, --spool or MAILWHARF_SPOOL_DIR)`,
+    );
   });
 
   it('makes a self-signed certificate once and reuses it on the next start', async () => {
