@@ -13,6 +13,8 @@ const TOOLS = {
   '/usr/sbin/haproxy': 'haproxy',
   // The web UI's browser tests drive Debian's Chromium through playwright-core.
   '/usr/bin/chromium': 'chromium',
+  // contrib/systemd/mailwharf.service is checked by `systemd-analyze verify`.
+  'systemd-analyze': 'systemd',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
