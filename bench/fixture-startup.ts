@@ -11,11 +11,24 @@
 //
 // A benchmark, not a test: it prints figures. Loopback only, bounded counts.
 //   npm run bench:fixture [-- --runs 20 --warmup 1 --json]
+import { createRequire } from 'node:module';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
-import smtpTester from 'smtp-tester';
 import { startMailwharf } from '../src/index.js';
+import { ROOT } from './paths.js';
+
+/** The part of smtp-tester used here; it lives in bench/node_modules, outside the project's dependencies. */
+interface SmtpTester {
+  init(port: number): {
+    smtpServer: { server: Server };
+    captureOne(recipient: string, options: { wait: number }): Promise<unknown>;
+    stop(done: () => void): void;
+  };
+}
+const smtpTester = createRequire(join(ROOT, 'bench/package.json'))('smtp-tester') as SmtpTester;
 
 const METRICS = ['listening', 'smtp250', 'captured', 'stop'] as const;
 type Metric = (typeof METRICS)[number];

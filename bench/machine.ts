@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './paths.js';
+import { BENCH_MODULES, ROOT } from './paths.js';
 
 export interface Machine {
   readonly nproc: number;
@@ -13,9 +13,9 @@ export interface Machine {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-function packageVersion(dir: string): string {
+function packageVersion(dir: string, modules = join(ROOT, 'node_modules')): string {
   try {
-    const json = JSON.parse(readFileSync(join(ROOT, 'node_modules', dir, 'package.json'), 'utf8')) as {
+    const json = JSON.parse(readFileSync(join(modules, dir, 'package.json'), 'utf8')) as {
       version?: string;
     };
     return json.version ?? '?';
@@ -39,8 +39,8 @@ export function describeMachine(): Machine {
     date: new Date().toISOString(),
     versions: {
       'smtp-server': packageVersion('smtp-server'),
-      Haraka: packageVersion('Haraka'),
-      maildev: packageVersion('maildev'),
+      Haraka: packageVersion('Haraka', BENCH_MODULES),
+      maildev: packageVersion('maildev', BENCH_MODULES),
     },
   };
 }

@@ -17,6 +17,8 @@ const TOOLS = {
   '/usr/bin/dkimverify': 'python3-dkim',
   // sa-check is tested against a real spamd.
   '/usr/sbin/spamd': 'spamd',
+  // contrib/systemd/mailwharf.service is checked by `systemd-analyze verify`.
+  'systemd-analyze': 'systemd',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

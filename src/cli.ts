@@ -1,104 +1,81 @@
 #!/usr/bin/env node
-/** argv and environment -> config -> server or a queue command; exit codes; nothing else. */
+/** argv and environment -> config -> server or a command; exit codes; nothing else. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { hashPassword } from './auth/passwords.js';
-import { bundledConfigDir, ConfigError, loadConfigFile } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { checkConfigFiles } from './config/check.js';
+import { bundledConfigDir, ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
+import { overridesFromFlags } from './config/overrides.js';
 import { ListenError } from './listeners/listener.js';
-import { createServer } from './server.js';
 import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
+import { packageVersion } from './version.js';
+import { parseCliArgs, type ParsedArgs } from './cli/args.js';
+import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
+import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
-
-const USAGE = `usage:
-  mailwharf [--dev | --config PATH]                 serve
-  mailwharf check-config [--dev | --config PATH]    validate and exit
-  mailwharf queue list [--json] [--dev | --config PATH]
-  mailwharf queue show ID [--envelope] [--dev | --config PATH]
-  mailwharf queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…
-  mailwharf hash-password                           reads the password on stdin, prints a scrypt hash
-
-environment: MAILWHARF_HOSTNAME, MAILWHARF_SPOOL_DIR, MAILWHARF_TLS_CERT, MAILWHARF_TLS_KEY, MAILWHARF_LOG_LEVEL`;
 
 const EXIT_USAGE = 2;
 
 class UsageError extends Error {}
 
-function configPath(values: { config?: string | undefined; dev?: boolean | undefined }): string {
-  if (values.config !== undefined) return resolve(values.config);
-  return resolve(bundledConfigDir, values.dev === true ? 'dev.yaml' : 'mailwharf.yaml');
+interface CommandContext {
+  readonly args: ParsedArgs;
+  /** The arguments after the command's name. */
+  readonly rest: readonly string[];
+  readonly dev: boolean;
+  /** Reads, overrides and validates the chosen config (throws ConfigError). */
+  readonly loadConfig: () => Promise<LoadedConfig>;
 }
 
-async function serve(config: Config): Promise<number> {
-  const server = await createServer(config);
-  await server.start();
-  server.log.info({ ports: server.ports }, 'mailwharf ready');
-  return new Promise<number>((resolveExit) => {
-    let signalled = false;
-    const shutdown = (signal: string): void => {
-      if (signalled) {
-        server.log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      signalled = true;
-      server.log.info({ signal }, 'shutting down');
-      server.stop().then(
-        () => resolveExit(0),
-        (error: unknown) => {
-          server.log.error({ err: String(error) }, 'error while stopping');
-          resolveExit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGHUP', () => {
-      server.reloadTls().catch((error: unknown) => {
-        server.log.error({ err: String(error) }, 'TLS reload failed; keeping the old certificate');
-      });
-    });
-  });
+interface Command extends CommandHelp {
+  run(context: CommandContext): Promise<number>;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      dev: { type: 'boolean' },
-      json: { type: 'boolean' },
-      envelope: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+const CONFIG = '[--dev | --config PATH] [SETTINGS…]';
+
+/** Every command: its help and what it does. A new command is one more entry. */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: {
+    usage: [`[serve] ${CONFIG}`],
+    summary: 'run the server (the default command)',
+    details:
+      'With --dev and no --spool, mail is kept in a temporary directory removed on exit, and the\n' +
+      'self-signed certificate in $XDG_STATE_HOME/mailwharf/certs (~/.local/state/mailwharf/certs).\n' +
+      'SIGTERM/SIGINT stop gracefully (exit 0); SIGHUP re-reads the certificate files.',
+    async run({ loadConfig, dev }) {
+      const loaded = await loadConfig();
+      await checkConfigFiles(loaded);
+      return serve(loaded, dev);
     },
-  });
-  if (values.help === true) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const [command, ...rest] = positionals;
-  if (command === 'hash-password') {
-    const password = (await readStdin()).replace(/\r?\n$/, '');
-    if (password === '') throw new UsageError('hash-password reads the password on stdin; it was empty');
-    process.stdout.write(`${await hashPassword(password)}\n`);
-    return 0;
-  }
-  const config = await loadConfigFile(configPath(values));
-  switch (command) {
-    case undefined:
-    case 'serve':
-      return serve(config);
-    case 'check-config':
-      process.stdout.write(`${configPath(values)}: ok (${config.listeners.length} listeners)\n`);
+  },
+  'check-config': {
+    usage: [`check-config ${CONFIG}`],
+    summary: 'validate the config, its TLS files and ports, then exit',
+    details:
+      'Exit 0 when the config would start; 2 with one line per problem, naming the file or variable and the field.',
+    async run({ loadConfig }) {
+      const loaded = await loadConfig();
+      await checkConfigFiles(loaded);
+      process.stdout.write(`${loaded.file}: ok (${String(loaded.config.listeners.length)} listeners)\n`);
       return 0;
-    case 'queue': {
+    },
+  },
+  queue: {
+    usage: [
+      'queue list [--json]',
+      'queue show ID [--envelope]',
+      'queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…',
+    ],
+    summary: 'inspect and operate the delivery queue',
+    details: 'Uses the spool of the chosen config (--dev | --config PATH, or --spool DIR).',
+    async run({ loadConfig, args, rest }) {
+      const { config } = await loadConfig();
       const spool = Spool.inspect(config.spool.dir);
       if (!existsSync(spool.queueDir)) {
         process.stderr.write(
-          `mailwharf: no spool at ${config.spool.dir} (spool.dir, or MAILWHARF_SPOOL_DIR)\n`,
+          `mailwharf: no spool at ${config.spool.dir} (spool.dir, --spool or MAILWHARF_SPOOL_DIR)\n`,
         );
         return 1;
       }
@@ -106,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await queueCommand(
           spool,
           rest,
-          { json: values.json === true, envelope: values.envelope === true },
+          { json: args.values.json === true, envelope: args.values.envelope === true },
           process.stdout,
         );
       } catch (error) {
@@ -114,10 +91,65 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`mailwharf: ${error.message}\n`);
         return 1;
       }
-    }
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+    },
+  },
+  'hash-password': {
+    usage: ['hash-password'],
+    summary: 'read a password on stdin, print its scrypt hash for the config',
+    async run() {
+      const password = (await readStdin()).replace(/\r?\n$/, '');
+      if (password === '') throw new UsageError('hash-password reads the password on stdin; it was empty');
+      process.stdout.write(`${await hashPassword(password)}\n`);
+      return 0;
+    },
+  },
+  help: {
+    usage: ['help [COMMAND]'],
+    summary: 'this help, or one command’s',
+    run({ rest }) {
+      const [name] = rest;
+      if (name === undefined) {
+        process.stdout.write(globalUsage(COMMANDS));
+        return Promise.resolve(0);
+      }
+      const command = COMMANDS[name];
+      if (!command) throw new UsageError(`unknown command "${name}"`);
+      process.stdout.write(commandUsage(name, command));
+      return Promise.resolve(0);
+    },
+  },
+};
+
+function configPath(values: ParsedArgs['values']): string {
+  if (typeof values.config === 'string') return resolve(values.config);
+  return resolve(bundledConfigDir, values.dev === true ? 'dev.yaml' : 'mailwharf.yaml');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseCliArgs(argv);
+  const { values, positionals } = args;
+  if (values.version === true) {
+    process.stdout.write(`mailwharf ${packageVersion()}\n`);
+    return 0;
   }
+  const [name = 'serve', ...rest] = positionals;
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  if (values.help === true) {
+    process.stdout.write(positionals.length === 0 ? globalUsage(COMMANDS) : commandUsage(name, command));
+    return 0;
+  }
+  return command.run({
+    args,
+    rest,
+    dev: values.dev === true && values.config === undefined,
+    loadConfig: () => loadConfig(configPath(values), process.env, process.cwd(), overridesFromFlags(values)),
+  });
+}
+
+/** An error from the operating system (EACCES on a directory, ENOSPC…): its message is one line. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 main(process.argv.slice(2)).then(
@@ -125,11 +157,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof ListenError || error instanceof SpoolLockedError) {
+    if (error instanceof ConfigError) {
       process.stderr.write(`mailwharf: ${error.message}\n`);
-      process.exitCode = error instanceof ConfigError ? EXIT_USAGE : 1;
+      process.exitCode = EXIT_USAGE;
+    } else if (error instanceof ListenError || error instanceof SpoolLockedError || isSystemError(error)) {
+      process.stderr.write(`mailwharf: ${error.message}\n`);
+      process.exitCode = 1;
     } else if (error instanceof UsageError || (error instanceof TypeError && 'code' in error)) {
-      process.stderr.write(`mailwharf: ${error.message}\n${USAGE}\n`);
+      process.stderr.write(`mailwharf: ${error.message}\n${globalUsage(COMMANDS)}`);
       process.exitCode = EXIT_USAGE;
     } else {
       process.stderr.write(

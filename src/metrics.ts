@@ -2,11 +2,15 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 let processMetrics: Registry | undefined;
 
-/** GC, event loop and memory metrics: their observers live as long as the process, so one set. */
+/**
+ * GC, event loop and memory metrics: their observers live as long as the process, so one set.
+ * Unprefixed (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), the names every
+ * standard Node.js dashboard queries.
+ */
 function processRegistry(): Registry {
   if (!processMetrics) {
     processMetrics = new Registry();
-    collectDefaultMetrics({ register: processMetrics, prefix: 'mailwharf_' });
+    collectDefaultMetrics({ register: processMetrics });
   }
   return processMetrics;
 }
@@ -38,6 +42,12 @@ export class Metrics {
   private readonly bytes = new Counter({
     name: 'mailwharf_smtp_bytes_total',
     help: 'Bytes of accepted messages, by listener',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+  private readonly authFailures = new Counter({
+    name: 'mailwharf_smtp_auth_failures_total',
+    help: 'Failed AUTH attempts (wrong credentials), by listener',
     labelNames: ['listener'] as const,
     registers: [this.registry],
   });
@@ -75,6 +85,10 @@ export class Metrics {
 
   stored(listener: string, bytes: number): void {
     this.bytes.inc({ listener }, bytes);
+  }
+
+  authFailure(listener: string): void {
+    this.authFailures.inc({ listener });
   }
 
   rejection(listener: string, stage: string, code: number): void {

@@ -84,9 +84,30 @@ async function assemble(
 
   const release = (id: string, recipients?: readonly string[]) =>
     releaseCaptured(spool, config, id, recipients);
-  const web = config.http.enabled
-    ? await (await import('./http/stack.js')).createWebStack({ config, spool, faults, log, release })
-    : undefined;
+  // prom-client is loaded only when something serves metrics (the UI or metrics.port).
+  const metrics =
+    config.http.enabled || config.metrics !== undefined
+      ? new (await import('./metrics.js')).Metrics(() => spool.count())
+      : undefined;
+  if (metrics) {
+    spool.onCommitted((envelope) => {
+      metrics.stored(envelope.listener.name, envelope.size);
+    });
+  }
+  const metricsListener =
+    metrics && config.metrics
+      ? new (await import('./metrics-listener.js')).MetricsListener(
+          metrics,
+          config.metrics.host,
+          config.metrics.port,
+        )
+      : undefined;
+  const web =
+    config.http.enabled && metrics
+      ? await (
+          await import('./http/stack.js')
+        ).createWebStack({ config, spool, faults, log, release, metrics })
+      : undefined;
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
     // The schema guarantees the policy exists; this is a bug if it fires.
@@ -102,7 +123,7 @@ async function assemble(
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
       faults,
-      ...(web ? { metrics: web.metrics } : {}),
+      ...(metrics ? { metrics } : {}),
     });
   });
 
@@ -129,6 +150,7 @@ async function assemble(
       await Promise.all([
         ...listeners.filter((listener) => listener.port() !== 0).map((listener) => listener.close()),
         http?.close(graceMs),
+        metricsListener?.close(),
         deliveryStarted ? delivery?.stop(graceMs) : undefined,
       ]);
       await sink?.close();
@@ -148,7 +170,7 @@ async function assemble(
     delivery,
     sink,
     http,
-    metrics: web?.metrics,
+    metrics,
     async start() {
       try {
         for (const listener of listeners) {
@@ -158,6 +180,10 @@ async function assemble(
         if (http) {
           await http.listen();
           ports.http = http.port();
+        }
+        if (metricsListener) {
+          await metricsListener.listen();
+          ports.metrics = metricsListener.port();
         }
         if (delivery) {
           deliveryStarted = true;

@@ -4,15 +4,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { applyOverrides, blame, overridesFromEnv, type OverriddenPath, type Override } from './overrides.js';
 import { configSchema, type Config } from './schema.js';
 
-/** A configuration problem, said once, naming the source and the field. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './errors.js';
 
 /** The package's own folder, found from this file whether it runs from src/ or dist/src/. */
 export function packageRoot(): string {
@@ -28,46 +24,36 @@ export function packageRoot(): string {
 /** The config/ folder shipped with the package (dev.yaml, mailwharf.yaml). */
 export const bundledConfigDir = resolve(packageRoot(), 'config');
 
-function formatPath(path: readonly PropertyKey[]): string {
+export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => {
     if (typeof key === 'number') return `${out}[${key}]`;
     return out === '' ? String(key) : `${out}.${String(key)}`;
   }, '');
 }
 
-function describeIssues(source: string, error: z.ZodError): string {
+/** One line per problem: who gave the value (file, variable or flag), the field, what is wrong. */
+function describeIssues(file: string, error: z.ZodError, overridden: readonly OverriddenPath[]): string {
   return error.issues
-    .map((issue) => `${source}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`)
+    .flatMap((issue) => {
+      // A misspelt key is named as its own path, so the line reads like any other field.
+      const paths =
+        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+      const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+      return paths.map(
+        (path) => `${blame(path, overridden, file)}: ${formatPath(path) || '(top level)'}: ${message}`,
+      );
+    })
     .join('\n');
 }
 
-/** Validates a config value; the message names every bad field path. */
-export function validateConfig(value: unknown, source: string): Config {
+/** Validates a config value; the message names every bad field path and who set it. */
+export function validateConfig(value: unknown, source: string, overridden: readonly OverriddenPath[] = []): Config {
   const parsed = configSchema.safeParse(value);
-  if (!parsed.success) throw new ConfigError(describeIssues(source, parsed.error));
+  if (!parsed.success) throw new ConfigError(describeIssues(source, parsed.error, overridden));
   return parsed.data;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** The settings a deployment changes without editing the file. */
-export function applyEnvOverrides(raw: unknown, env: Env): unknown {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
-  const config: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-  const section = (key: string): Record<string, unknown> => {
-    const current = config[key];
-    const copy =
-      typeof current === 'object' && current !== null ? { ...(current as Record<string, unknown>) } : {};
-    config[key] = copy;
-    return copy;
-  };
-  if (env.MAILWHARF_HOSTNAME) config.hostname = env.MAILWHARF_HOSTNAME;
-  if (env.MAILWHARF_SPOOL_DIR) section('spool').dir = env.MAILWHARF_SPOOL_DIR;
-  if (env.MAILWHARF_TLS_CERT) section('tls').cert = env.MAILWHARF_TLS_CERT;
-  if (env.MAILWHARF_TLS_KEY) section('tls').key = env.MAILWHARF_TLS_KEY;
-  if (env.MAILWHARF_LOG_LEVEL) section('log').level = env.MAILWHARF_LOG_LEVEL;
-  return config;
-}
 
 /** Relative paths in a config file are relative to the working directory, as in Postfix's main.cf. */
 function resolvePaths(config: Config, baseDir: string): Config {
@@ -84,11 +70,23 @@ function resolvePaths(config: Config, baseDir: string): Config {
   };
 }
 
-export async function loadConfigFile(
+/** A validated config and, for later checks, who set each field (the file, a variable or a flag). */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly file: string;
+  sourceOf(path: readonly PropertyKey[]): string;
+}
+
+/**
+ * Reads, overrides and validates a config file. Precedence: the file, then MAILWHARF_*
+ * variables, then `flags` (command-line overrides, applied last).
+ */
+export async function loadConfig(
   path: string,
   env: Env = process.env,
   baseDir = process.cwd(),
-): Promise<Config> {
+  flags: readonly Override[] = [],
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -100,8 +98,25 @@ export async function loadConfigFile(
   try {
     raw = parseYaml(text);
   } catch (error) {
-    if (error instanceof YAMLParseError) throw new ConfigError(`${path}: invalid YAML: ${error.message}`);
+    if (error instanceof YAMLParseError) {
+      throw new ConfigError(`${path}: invalid YAML: ${error.message.split('\n')[0] ?? ''}`);
+    }
     throw error;
   }
-  return resolvePaths(validateConfig(applyEnvOverrides(raw, env), path), baseDir);
+  const { raw: overridden, paths } = applyOverrides(raw, [...overridesFromEnv(env), ...flags]);
+  return {
+    config: resolvePaths(validateConfig(overridden, path, paths), baseDir),
+    file: path,
+    sourceOf: (field) => blame(field, paths, path),
+  };
+}
+
+/** loadConfig for callers that need only the config. */
+export async function loadConfigFile(
+  path: string,
+  env: Env = process.env,
+  baseDir = process.cwd(),
+  flags: readonly Override[] = [],
+): Promise<Config> {
+  return (await loadConfig(path, env, baseDir, flags)).config;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { portClashes } from './ports.js';
 
 /** A CIDR such as 10.0.0.0/8 or ::1/128; a bare address means a single host. */
 const cidr = z.string().refine(
@@ -271,6 +272,13 @@ export const configSchema = z
           .optional(),
       })
       .prefault({}),
+    /** A Prometheus /metrics listener of its own, so metrics work with the web UI off. */
+    metrics: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535),
+      })
+      .optional(),
     /** Releasing a captured message to a real SMTP server, as Mailpit and MailHog allow. */
     release: z
       .strictObject({
@@ -338,6 +346,7 @@ export const configSchema = z
       }
       names.add(listener.name);
     });
+    for (const clash of portClashes(config)) ctx.addIssue({ code: 'custom', ...clash });
   });
 
 export type Config = z.output<typeof configSchema>;

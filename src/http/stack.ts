@@ -9,7 +9,7 @@ import { packageRoot } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { enqueueLocal } from '../delivery/enqueue.js';
 import type { FaultRules } from '../faults/rules.js';
-import { Metrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import { Sink } from '../sink/sink.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
@@ -29,12 +29,10 @@ export async function createWebStack(deps: {
   faults: FaultRules;
   log: Logger;
   release: (id: string, recipients?: readonly string[]) => Promise<Envelope>;
+  /** The server's metrics (made by createServer, shared with the metrics listener). */
+  metrics: Metrics;
 }): Promise<WebStack> {
-  const { config, spool, log } = deps;
-  const metrics = new Metrics(() => spool.count());
-  spool.onCommitted((envelope) => {
-    metrics.stored(envelope.listener.name, envelope.size);
-  });
+  const { config, spool, log, metrics } = deps;
   const sink = await Sink.open(spool, config.sink, log.child({ component: 'sink' }));
   const http = await createHttpServer(
     {

@@ -265,6 +265,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
           return;
         }
         state.authFailures++;
+        deps.metrics?.authFailure(listener.name);
         const verdict = authFailureVerdict(policy.limits, state.authFailures);
         state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
         callback(toError(verdict));

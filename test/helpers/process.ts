@@ -53,9 +53,22 @@ export interface ServerProcess {
 }
 
 /** Starts `mailwharf --config PATH` as a child process and resolves once it is ready. */
-export async function startServerProcess(configPath: string, timeoutMs = 15_000): Promise<ServerProcess> {
+export function startServerProcess(configPath: string, timeoutMs = 15_000): Promise<ServerProcess> {
+  return startCliProcess(['--config', configPath], {}, timeoutMs);
+}
+
+/** Starts `mailwharf ARGS…` (in `cwd`, with `env` added) and resolves once it logs that it is ready. */
+export async function startCliProcess(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  timeoutMs = 15_000,
+): Promise<ServerProcess> {
   assertBuilt();
-  const child = spawn(process.execPath, [CLI, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  });
   const logs: Record<string, unknown>[] = [];
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
     child.once('exit', (code, signal) => resolveExit({ code, signal }));

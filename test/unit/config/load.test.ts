@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
-  applyEnvOverrides,
   bundledConfigDir,
   ConfigError,
   loadConfigFile,
   validateConfig,
 } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
+import { applyOverrides, overridesFromEnv } from '../../../src/config/overrides.js';
 
 let dir: string;
 let counter = 0;
@@ -98,16 +98,16 @@ describe('validation errors name the file and the field', () => {
       value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['intranet'] } } } },
       expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
     },
-    { why: 'an unknown top-level key', value: { ...minimal, surprise: true }, expected: '(top level): Unrecognized key: "surprise"' },
+    { why: 'an unknown top-level key', value: { ...minimal, surprise: true }, expected: 'surprise: unknown key' },
     {
       why: 'a typo in a listener',
       value: { ...minimal, listeners: [{ ...listener, prot: 25 }] },
-      expected: 'listeners[0]: Unrecognized key: "prot"',
+      expected: 'listeners[0].prot: unknown key',
     },
     {
       why: 'a typo deep in a policy',
       value: { ...minimal, policies: { relay: { limits: { maxMesageSize: 1 } } } },
-      expected: 'policies.relay.limits: Unrecognized key: "maxMesageSize"',
+      expected: 'policies.relay.limits.maxMesageSize: unknown key',
     },
     {
       why: 'a listener naming an undefined policy',
@@ -164,7 +164,7 @@ describe('validation errors name the file and the field', () => {
     expect(lines).toHaveLength(2);
     for (const line of lines) expect(line.startsWith(`${path}: `)).toBe(true);
     expect(message).toContain('listeners[0].port: ');
-    expect(message).toContain('(top level): Unrecognized key: "surprise"');
+    expect(message).toContain('surprise: unknown key');
   });
 
   it('invalid YAML names the file', async () => {
@@ -178,7 +178,7 @@ describe('validation errors name the file and the field', () => {
   });
 
   it('validateConfig names the source it is given', () => {
-    expect(() => validateConfig({ ...minimal, surprise: 1 }, 'inline')).toThrow(/^inline: \(top level\)/);
+    expect(() => validateConfig({ ...minimal, surprise: 1 }, 'inline')).toThrow(/^inline: surprise: unknown key$/);
     expect(validateConfig(minimal, 'inline').listeners[0]?.host).toBe('0.0.0.0');
   });
 });
@@ -216,18 +216,38 @@ describe('environment overrides', () => {
   });
 
   it.each([
-    // env, the field named, why
-    [{ MAILWHARF_LOG_LEVEL: 'loud' }, 'log.level: Invalid option', 'not a pino level'],
-    [{ MAILWHARF_TLS_CERT: '/etc/cert.pem' }, 'tls: cert and key must be set together', 'a cert without a key'],
-  ])('a bad override %j is named by its field (%s)', async (env, expected, _why) => {
+    // env, the line expected (FILE stands for the file), why
+    [{ MAILWHARF_LOG_LEVEL: 'loud' }, 'MAILWHARF_LOG_LEVEL: log.level: Invalid option', 'the variable is blamed, not the file'],
+    [{ MAILWHARF_SMTP_PORT: 'twenty-five' }, 'MAILWHARF_SMTP_PORT: listeners[0].port: Invalid input: expected number', 'not a number'],
+    [{ MAILWHARF_SMTP_PORT: '70000' }, 'MAILWHARF_SMTP_PORT: listeners[0].port: Too big', 'out of range'],
+    [{ MAILWHARF_UI: 'maybe' }, 'MAILWHARF_UI: http.enabled: Invalid input: expected boolean', 'not a yes or no'],
+    [{ MAILWHARF_SUBMISSION_PORT: '1587' }, 'MAILWHARF_SUBMISSION_PORT: the config has no listener named "submission"', 'no such listener'],
+    [{ MAILWHARF_TLS_CERT: '/etc/cert.pem' }, 'FILE (with MAILWHARF_TLS_CERT): tls: cert and key must be set together', 'a cert without a key'],
+  ])('a bad override %j is named by its variable (%s)', async (env, expected, _why) => {
     const { message, path } = await refusal(minimal, env);
-    expect(message).toContain(`${path}: ${expected}`);
+    expect(message).toContain(expected.replace('FILE', path));
+    expect(message.split('\n')).toHaveLength(1);
   });
 
-  it('applyEnvOverrides leaves the parsed file unchanged', () => {
+  it('one table gives every setting a variable; --host reaches every listener and the UI', async () => {
+    const config = await load(
+      { ...minimal, listeners: [listener, { ...listener, name: 'other', port: 2526 }] },
+      { MAILWHARF_HOST: '0.0.0.0', MAILWHARF_HTTP_PORT: '18025', MAILWHARF_UI: 'true', MAILWHARF_SMTP_PORT: '0' },
+    );
+    expect(config.listeners.map((l) => [l.host, l.port])).toEqual([
+      ['0.0.0.0', 0],
+      ['0.0.0.0', 2526],
+    ]);
+    expect(config.http).toMatchObject({ host: '0.0.0.0', port: 18025, enabled: true });
+  });
+
+  it('applyOverrides leaves the parsed file unchanged', () => {
     const raw = { hostname: 'file.example', log: { level: 'info' } };
     const copy = structuredClone(raw);
-    const out = applyEnvOverrides(raw, { MAILWHARF_HOSTNAME: 'env.example', MAILWHARF_LOG_LEVEL: 'debug' });
+    const { raw: out } = applyOverrides(
+      raw,
+      overridesFromEnv({ MAILWHARF_HOSTNAME: 'env.example', MAILWHARF_LOG_LEVEL: 'debug' }),
+    );
     expect(raw).toEqual(copy);
     expect(out).toEqual({ hostname: 'env.example', log: { level: 'debug' } });
   });
@@ -237,8 +257,8 @@ describe('environment overrides', () => {
     [null, 'an empty file stays empty, for the schema to report'],
     [[1, 2], 'a list stays a list'],
     ['text', 'a scalar stays a scalar'],
-  ])('applyEnvOverrides(%j) does not invent a config (%s)', (raw, _why) => {
-    expect(applyEnvOverrides(raw, { MAILWHARF_HOSTNAME: 'env.example' })).toEqual(raw);
+  ])('applyOverrides(%j) does not invent a config (%s)', (raw, _why) => {
+    expect(applyOverrides(raw, overridesFromEnv({ MAILWHARF_HOSTNAME: 'env.example' })).raw).toEqual(raw);
   });
 });
 
