@@ -1,6 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { pidFile } from './delivery/control.js';
 import type { Config } from './config/schema.js';
 import { createAuthenticator } from './auth/users.js';
 import { createListener, type Listener } from './listeners/listener.js';
@@ -132,7 +130,6 @@ async function assemble(
         deliveryStarted ? delivery?.stop(graceMs) : undefined,
       ]);
       await sink?.close();
-      if (deliveryStarted) await rm(pidFile(spool), { force: true });
     } finally {
       await spool.close();
       log.info('stopped');
@@ -162,8 +159,6 @@ async function assemble(
         if (delivery) {
           deliveryStarted = true;
           await delivery.start();
-          // Tells `mailwharf queue …` that a running worker applies its commands.
-          await writeFile(pidFile(spool), `${String(process.pid)}\n`);
         }
       } catch (error) {
         // Whatever did start stops again, and the spool lock goes, so the process can exit.
