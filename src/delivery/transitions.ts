@@ -108,10 +108,9 @@ export function applyOperator(
       return { state: { ...base, held: false, nextAttemptAt: at }, actions: [{ type: 'retry', at }] };
     case 'flush':
       // "Retry now", but a held message stays held.
-      return {
-        state: { ...base, nextAttemptAt: at },
-        actions: base.held ? [] : [{ type: 'retry', at }],
-      };
+      return base.held
+        ? { state: base, actions: [] }
+        : { state: { ...base, nextAttemptAt: at }, actions: [{ type: 'retry', at }] };
     case 'delete':
       return { state: base, actions: [{ type: 'remove' }] };
     case 'bounce': {
