@@ -59,7 +59,13 @@ export async function startRelay(
 
 export function submit(
   relay: MailwharfServer,
-  mail: { from: string; to: string | string[]; subject: string; envelope?: { from: string; to: string[] } },
+  mail: {
+    from: string;
+    to: string | string[];
+    subject: string;
+    text?: string;
+    envelope?: { from: string; to: string[] };
+  },
 ) {
   return nodemailer
     .createTransport({ host: '127.0.0.1', port: relay.ports.smtp ?? 0, ignoreTLS: true })
