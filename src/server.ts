@@ -111,8 +111,10 @@ async function assemble(
           config,
           log: log.child({ component: 'delivery' }),
           ...(options.resolver ? { resolver: options.resolver } : {}),
+          ...(web ? { events: { attempted: (status) => web.metrics.deliveryAttempt(status) } } : {}),
         })
       : undefined;
+  if (delivery && web) web.metrics.watchQueue(delivery);
   const sink = web?.sink;
   const http = web?.http;
   const ports: Record<string, number> = {};

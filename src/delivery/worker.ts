@@ -301,20 +301,23 @@ export class DeliveryWorker {
             open.map((r) => notifyOf.get(r.address) ?? { address: r.address }),
           );
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
-    this.logAttempt(envelope, results);
+    this.logAttempt(envelope, results, transition.state);
     await this.commit(envelope, transition);
   }
 
-  /** Postfix's per-recipient line: to, relay, delay, dsn, status (sent, deferred, bounced). */
-  private logAttempt(envelope: Envelope, results: readonly RecipientResult[]): void {
+  /**
+   * Postfix's per-recipient line: to, relay, delay, dsn, status (sent, deferred, bounced),
+   * the status read from the new state (a deferral past the give-up age is a bounce).
+   */
+  private logAttempt(envelope: Envelope, results: readonly RecipientResult[], state: DeliveryState): void {
     const delay = (this.now().getTime() - Date.parse(envelope.receivedAt)) / 1000;
-    for (const { address, outcome } of results) {
+    const statusOf = new Map(state.recipients.map((r) => [r.address, r]));
+    for (const { address } of results) {
+      const recipient = statusOf.get(address);
+      const outcome = recipient?.outcome;
+      if (!recipient || !outcome) continue;
       const status =
-        outcome.code !== undefined && outcome.code < 300
-          ? 'sent'
-          : outcome.permanent
-            ? 'bounced'
-            : 'deferred';
+        recipient.status === 'delivered' ? 'sent' : recipient.status === 'failed' ? 'bounced' : 'deferred';
       this.deps.events?.attempted?.(status);
       this.deps.log.info(
         {
