@@ -155,6 +155,10 @@ export class DeliveryWorker {
   }
 
   private async applyCommand(command: ControlCommand): Promise<void> {
+    if (command.op === 'flush') {
+      this.flushNow(command);
+      return;
+    }
     const targets = command.ids.length === 0 ? [...this.envelopes.keys()] : command.ids;
     const changed: string[] = [];
     for (const id of targets) {
@@ -169,6 +173,21 @@ export class DeliveryWorker {
       });
     }
     this.deps.log.info({ op: command.op, seq: command.seq, ids: changed }, 'queue command applied');
+  }
+
+  /**
+   * "Retry now" needs no disk write (after a crash the stored schedule is as good), and
+   * leaves held and running messages alone: only what waits in the due queue moves.
+   */
+  private flushNow(command: ControlCommand): void {
+    const now = this.now().getTime();
+    const ids = command.ids.length === 0 ? [...this.due.ids()] : command.ids.filter((id) => this.due.has(id));
+    for (const id of ids) this.due.set(id, now);
+    this.deps.log.info(
+      { op: 'flush', seq: command.seq, ids: command.ids.length === 0 ? 'all' : ids },
+      'queue command applied',
+    );
+    this.wake(0);
   }
 
   /** Runs `task` for a message while no attempt runs for it (waiting for one under way). */
