@@ -101,6 +101,10 @@ const server = spawn(
     stdio: ['ignore', 'pipe', 'inherit'],
   },
 );
+// A failed run (a wait timing out) must not leave the server behind.
+process.on('exit', () => {
+  if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+});
 const port = await new Promise((done) => {
   let text = '';
   const onData = (chunk) => {

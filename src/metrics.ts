@@ -58,6 +58,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly deliveries = new Counter({
+    name: 'mailwharf_delivery_recipients_total',
+    help: 'Delivery attempts per recipient, by result: delivered, deferred or bounced',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
   constructor(spoolDepth: () => Promise<number>) {
     new Gauge({
       name: 'mailwharf_spool_messages',
@@ -89,6 +96,32 @@ export class Metrics {
 
   authFailure(listener: string): void {
     this.authFailures.inc({ listener });
+  }
+
+  /** One recipient's attempt, as the delivery log line says it (sent, deferred, bounced). */
+  deliveryAttempt(status: 'sent' | 'deferred' | 'bounced'): void {
+    this.deliveries.inc({ status: status === 'sent' ? 'delivered' : status });
+  }
+
+  /** Queue size and the age of its oldest message, read from the delivery worker when scraped. */
+  watchQueue(queue: { readonly queued: number; oldestReceivedAt(): number | undefined }): void {
+    new Gauge({
+      name: 'mailwharf_queue_messages',
+      help: 'Messages queued for delivery (held ones included)',
+      registers: [this.registry],
+      collect() {
+        this.set(queue.queued);
+      },
+    });
+    new Gauge({
+      name: 'mailwharf_queue_oldest_age_seconds',
+      help: 'Age of the oldest message queued for delivery; 0 when the queue is empty',
+      registers: [this.registry],
+      collect() {
+        const oldest = queue.oldestReceivedAt();
+        this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+      },
+    });
   }
 
   rejection(listener: string, stage: string, code: number): void {

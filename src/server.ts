@@ -1,6 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { pidFile } from './delivery/control.js';
 import type { Config } from './config/schema.js';
 import { createAuthenticator } from './auth/users.js';
 import { createListener, type Listener } from './listeners/listener.js';
@@ -134,8 +132,10 @@ async function assemble(
           config,
           log: log.child({ component: 'delivery' }),
           ...(options.resolver ? { resolver: options.resolver } : {}),
+          ...(metrics ? { events: { attempted: (status) => metrics.deliveryAttempt(status) } } : {}),
         })
       : undefined;
+  if (delivery && metrics) metrics.watchQueue(delivery);
   const sink = web?.sink;
   const http = web?.http;
   const ports: Record<string, number> = {};
@@ -154,7 +154,6 @@ async function assemble(
         deliveryStarted ? delivery?.stop(graceMs) : undefined,
       ]);
       await sink?.close();
-      if (deliveryStarted) await rm(pidFile(spool), { force: true });
     } finally {
       await spool.close();
       log.info('stopped');
@@ -188,8 +187,6 @@ async function assemble(
         if (delivery) {
           deliveryStarted = true;
           await delivery.start();
-          // Tells `mailwharf queue …` that a running worker applies its commands.
-          await writeFile(pidFile(spool), `${String(process.pid)}\n`);
         }
       } catch (error) {
         // Whatever did start stops again, and the spool lock goes, so the process can exit.

@@ -1,59 +1,98 @@
 /**
  * Operator commands on the queue (flush, hold, release, delete, bounce). The CLI drops a
- * command file into spool/control/; a running server applies it between delivery attempts
- * and removes the file. With no server running, the CLI applies it itself, with the same
- * functions, so there is one meaning of each command.
+ * numbered command file into spool/control/; a running server applies them in number order
+ * and removes them. With no server running, the CLI applies the command itself, with the
+ * same transition (applyOperator), and records the number in each message's state: a
+ * command left behind in control/ that is older than what the operator said since is
+ * skipped for that message (the last word wins).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addressDomain } from '../pipeline/stages.js';
-import type { Envelope } from '../spool/envelope.js';
+import { QUEUE_OPERATIONS, type ControlCommand, type QueueOperation } from './control-command.js';
 import type { Spool } from '../spool/spool.js';
-import { initialState, isFinal, parseState, type DeliveryState } from './state.js';
 
-export const QUEUE_OPERATIONS = ['flush', 'hold', 'release', 'delete', 'bounce'] as const;
-export type QueueOperation = (typeof QUEUE_OPERATIONS)[number];
-
-export interface ControlCommand {
-  readonly op: QueueOperation;
-  /** Empty means every queued message (flush only). */
-  readonly ids: readonly string[];
-}
+export { QUEUE_OPERATIONS, type ControlCommand, type QueueOperation };
 
 export function controlDir(spool: Spool): string {
   return join(spool.dir, 'control');
 }
 
-export function pidFile(spool: Spool): string {
-  return join(spool.dir, 'mailwharf.pid');
+const SEQUENCE_FILE = 'sequence';
+const COMMAND_FILE = /^(\d{12})\.json$/;
+
+async function lastSequence(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let last = Number((await readFile(join(dir, SEQUENCE_FILE), 'utf8').catch(() => '0')).trim()) || 0;
+  for (const name of names) {
+    const seq = Number(COMMAND_FILE.exec(name)?.[1] ?? 0);
+    if (seq > last) last = seq;
+  }
+  return last;
 }
 
-/** Writes a command for the running server, atomically (temp name, then rename). */
-export async function submitCommand(spool: Spool, command: ControlCommand): Promise<string> {
+/**
+ * The next command number: one past both the counter file and any command file waiting.
+ * The command file itself is created exclusively, so two CLIs never share a number.
+ */
+export async function nextSequence(spool: Spool, claim: (seq: number) => Promise<boolean>): Promise<number> {
   const dir = controlDir(spool);
   await mkdir(dir, { recursive: true });
-  const name = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}.json`;
-  await writeFile(join(dir, `.${name}`), JSON.stringify(command));
-  await rename(join(dir, `.${name}`), join(dir, name));
-  return join(dir, name);
+  for (let seq = (await lastSequence(dir)) + 1; ; seq++) {
+    if (await claim(seq)) {
+      await writeFile(join(dir, `.${SEQUENCE_FILE}`), `${String(seq)}\n`);
+      await rename(join(dir, `.${SEQUENCE_FILE}`), join(dir, SEQUENCE_FILE));
+      return seq;
+    }
+  }
 }
 
-function parseCommand(text: string): ControlCommand | undefined {
+/** Writes a numbered command for the running server, whole (temp name, then an exclusive link). */
+export async function submitCommand(spool: Spool, command: Omit<ControlCommand, 'seq'>): Promise<string> {
+  const dir = controlDir(spool);
+  let path = '';
+  await nextSequence(spool, async (seq) => {
+    const name = `${String(seq).padStart(12, '0')}.json`;
+    const temporary = join(dir, `.${name}.${String(process.pid)}`);
+    await writeFile(temporary, JSON.stringify({ ...command, seq }));
+    try {
+      await link(temporary, join(dir, name));
+      path = join(dir, name);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temporary, { force: true });
+    }
+  });
+  return path;
+}
+
+/** A number for a command the CLI applies itself (no server): counted like the others. */
+export function claimOfflineSequence(spool: Spool): Promise<number> {
+  return nextSequence(spool, () => Promise.resolve(true));
+}
+
+export function parseCommand(text: string): ControlCommand | undefined {
   try {
-    const value = JSON.parse(text) as { op?: unknown; ids?: unknown };
+    const value = JSON.parse(text) as { op?: unknown; ids?: unknown; seq?: unknown };
     if (!QUEUE_OPERATIONS.includes(value.op as QueueOperation)) return undefined;
     if (!Array.isArray(value.ids) || !value.ids.every((id) => typeof id === 'string')) return undefined;
-    return { op: value.op as QueueOperation, ids: value.ids };
+    if (typeof value.seq !== 'number' || !Number.isInteger(value.seq) || value.seq <= 0) return undefined;
+    return { op: value.op as QueueOperation, ids: value.ids, seq: value.seq };
   } catch {
     return undefined;
   }
 }
 
-/** Pending command files, oldest first; each is removed once `apply` has run. */
+/**
+ * Pending command files in number order; each is removed once `apply` has run. A file that
+ * is not a command is moved to control/quarantine/ and reported, never silently dropped.
+ */
 export async function drainCommands(
   spool: Spool,
   apply: (command: ControlCommand) => Promise<void>,
+  malformed: (name: string, movedTo: string) => void,
 ): Promise<void> {
   const dir = controlDir(spool);
   let names: string[];
@@ -64,65 +103,17 @@ export async function drainCommands(
   }
   for (const name of names) {
     const path = join(dir, name);
-    const command = parseCommand(await readFile(path, 'utf8').catch(() => ''));
-    if (command) await apply(command);
-    await rm(path, { force: true });
-  }
-}
-
-async function stateOf(spool: Spool, envelope: Envelope): Promise<DeliveryState> {
-  const text = await spool.readState(envelope.id);
-  return (
-    (text === undefined ? undefined : parseState(text)) ?? initialState(envelope, new Set(), addressDomain)
-  );
-}
-
-/** Applies a command to the spool's files. Returns the ids it changed. */
-export async function applyCommand(spool: Spool, command: ControlCommand, now: Date): Promise<string[]> {
-  const queued = (await spool.list()).filter((envelope) => envelope.state === 'queued');
-  const targets =
-    command.ids.length === 0 ? queued : queued.filter((envelope) => command.ids.includes(envelope.id));
-  const changed: string[] = [];
-  for (const envelope of targets) {
-    if (command.op === 'delete') {
-      await spool.remove(envelope.id);
-      changed.push(envelope.id);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) continue; // taken meanwhile
+    const command = COMMAND_FILE.test(name) ? parseCommand(text) : undefined;
+    if (!command) {
+      const quarantine = join(dir, 'quarantine');
+      await mkdir(quarantine, { recursive: true });
+      await rename(path, join(quarantine, name)).catch(() => undefined);
+      malformed(name, join(quarantine, name));
       continue;
     }
-    const state = await stateOf(spool, envelope);
-    const at = now.toISOString();
-    const next: DeliveryState =
-      command.op === 'hold'
-        ? { ...state, held: true }
-        : command.op === 'bounce'
-          ? {
-              ...state,
-              held: false,
-              nextAttemptAt: at,
-              recipients: state.recipients.map((r) =>
-                isFinal(r.status)
-                  ? r
-                  : { ...r, status: 'failed', reason: '5.0.0 returned to the sender by the operator', at },
-              ),
-            }
-          : command.op === 'release'
-            ? { ...state, held: false, nextAttemptAt: at }
-            : { ...state, nextAttemptAt: at }; // flush: now, but a held message stays held
-    await spool.writeState(envelope.id, `${JSON.stringify(next, null, 2)}\n`);
-    changed.push(envelope.id);
-  }
-  return changed;
-}
-
-/** True when a server process holds this spool (its pid file names a live process). */
-export async function serverRunning(spool: Spool): Promise<boolean> {
-  const text = await readFile(pidFile(spool), 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+    await apply(command);
+    await rm(path, { force: true });
   }
 }

@@ -6,21 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { rfc5322Date } from '../spool/received.js';
 import type { Envelope } from '../spool/envelope.js';
-import type { RecipientState } from './state.js';
+import { describeOutcome, type Outcome } from './outcome.js';
+import type { NoticeKind, RecipientState } from './state.js';
 
-export type DsnKind = 'failed' | 'delayed';
+export type DsnKind = NoticeKind;
 
-/** The enhanced status code in a reply, or a default from the reply class. */
-export function statusOf(reason: string | undefined, kind: DsnKind): string {
-  const found = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reason ?? '')?.[1];
-  if (found) return found;
-  return kind === 'failed' ? '5.0.0' : '4.0.0';
-}
-
-/** Whether this recipient asked (or did not refuse) to be told, per RFC 3461 NOTIFY. */
-export function wantsNotice(notify: readonly string[] | undefined, kind: DsnKind): boolean {
-  if (notify === undefined) return true;
-  return notify.includes(kind === 'failed' ? 'FAILURE' : 'DELAY');
+/**
+ * Diagnostic-Code (RFC 3464 §2.3.6): "smtp;" only for a remote SMTP reply; our own reasons
+ * are labelled as ours, as Postfix labels its own "X-Postfix;".
+ */
+export function diagnosticCode(outcome: Outcome): string {
+  return outcome.code !== undefined
+    ? `smtp; ${String(outcome.code)} ${outcome.enhanced} ${outcome.text}`
+    : `X-Mailwharf; ${outcome.text}`;
 }
 
 export interface DsnInput {
@@ -41,17 +39,29 @@ function oneLine(value: string): string {
   return value.replace(/[\r\n]+/g, ' ');
 }
 
+const SUBJECTS: Record<DsnKind, string> = {
+  failed: 'Undelivered Mail Returned to Sender',
+  delayed: 'Delayed Mail (still being retried)',
+  relayed: 'Successful Mail Delivery Report',
+};
+
+const DEFAULT_STATUS: Record<DsnKind, string> = { failed: '5.0.0', delayed: '4.0.0', relayed: '2.0.0' };
+
 export function buildDsn(input: DsnInput): Buffer {
   const { envelope, hostname, now } = input;
   const boundary = `mailwharf-dsn-${randomBytes(8).toString('hex')}`;
-  const failed = input.kind === 'failed';
-  const subject = failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)';
+  const subject = SUBJECTS[input.kind];
   const lines = input.recipients.map(
-    (r) => `  <${oneLine(r.address)}>: ${oneLine(r.reason ?? 'no reason recorded')}`,
+    (r) => `  <${oneLine(r.address)}>: ${r.outcome ? describeOutcome(r.outcome) : 'no reason recorded'}`,
   );
-  const human = failed
-    ? `This is the mail system at ${hostname}.\r\n\r\nYour message could not be delivered to one or more recipients.\r\nIt is attached below.\r\n\r\n${lines.join('\r\n')}\r\n`
-    : `This is the mail system at ${hostname}.\r\n\r\nYour message has not been delivered yet. It is still being retried\r\nuntil ${input.retryUntil ? rfc5322Date(input.retryUntil) : 'it expires'}; you need not resend it.\r\n\r\n${lines.join('\r\n')}\r\n`;
+  const intro = `This is the mail system at ${hostname}.\r\n\r\n`;
+  const human = `${intro}${
+    input.kind === 'failed'
+      ? 'Your message could not be delivered to one or more recipients.\r\nIt is attached below.'
+      : input.kind === 'relayed'
+        ? 'Your message was successfully delivered to the destination(s) listed\r\nbelow. The next system does not report delivery status, so you will\r\nreceive no further notice of delivery from it.'
+        : `Your message has not been delivered yet. It is still being retried\r\nuntil ${input.retryUntil ? rfc5322Date(input.retryUntil) : 'it expires'}; you need not resend it.`
+  }\r\n\r\n${lines.join('\r\n')}\r\n`;
 
   const perMessage = [
     `Reporting-MTA: dns; ${hostname}`,
@@ -64,12 +74,14 @@ export function buildDsn(input: DsnInput): Buffer {
     const fields = [
       `Final-Recipient: rfc822; ${oneLine(r.address)}`,
       ...(orcpt.get(r.address) ? [`Original-Recipient: ${oneLine(orcpt.get(r.address) ?? '')}`] : []),
-      `Action: ${failed ? 'failed' : 'delayed'}`,
-      `Status: ${statusOf(r.reason, input.kind)}`,
-      ...(r.remote ? [`Remote-MTA: dns; ${oneLine(r.remote)}`] : []),
-      ...(r.reason ? [`Diagnostic-Code: smtp; ${oneLine(r.reason)}`] : []),
+      `Action: ${input.kind}`,
+      `Status: ${r.outcome?.enhanced ?? DEFAULT_STATUS[input.kind]}`,
+      ...(r.outcome?.remoteMta ? [`Remote-MTA: dns; ${oneLine(r.outcome.remoteMta)}`] : []),
+      ...(r.outcome ? [`Diagnostic-Code: ${oneLine(diagnosticCode(r.outcome))}`] : []),
       `Last-Attempt-Date: ${rfc5322Date(r.at ? new Date(r.at) : now)}`,
-      ...(!failed && input.retryUntil ? [`Will-Retry-Until: ${rfc5322Date(input.retryUntil)}`] : []),
+      ...(input.kind === 'delayed' && input.retryUntil
+        ? [`Will-Retry-Until: ${rfc5322Date(input.retryUntil)}`]
+        : []),
     ];
     return fields.join('\r\n');
   });

@@ -27,14 +27,21 @@ export interface Resolver {
 
 export const systemResolver: Resolver = { resolveMx: (domain) => dns.resolveMx(domain) };
 
-/** A temporary routing problem (DNS timeout) or a permanent one (no such domain, null MX). */
+/**
+ * A routing problem with its RFC 3463 status: temporary (4.4.3, DNS timeout) or permanent
+ * (5.1.2 no such domain; 5.1.10 null MX, RFC 7505 §4.2).
+ */
 export class RouteError extends Error {
   constructor(
     message: string,
-    readonly permanent: boolean,
+    readonly status: string,
   ) {
     super(message);
     this.name = 'RouteError';
+  }
+
+  get permanent(): boolean {
+    return this.status.startsWith('5.');
   }
 }
 
@@ -83,13 +90,13 @@ export async function routeFor(
     records = await resolver.resolveMx(domain);
   } catch (error) {
     const code = dnsCode(error);
-    if (code === 'ENOTFOUND') throw new RouteError(`domain ${domain} does not exist`, true);
+    if (code === 'ENOTFOUND') throw new RouteError(`domain ${domain} does not exist`, '5.1.2');
     if (code === 'ENODATA') records = [];
-    else throw new RouteError(`MX lookup for ${domain} failed (${code ?? String(error)})`, false);
+    else throw new RouteError(`MX lookup for ${domain} failed (${code ?? String(error)})`, '4.4.3');
   }
   // RFC 7505 null MX: the domain accepts no mail.
   if (records.length === 1 && records[0]?.exchange === '') {
-    throw new RouteError(`domain ${domain} accepts no mail (null MX)`, true);
+    throw new RouteError(`domain ${domain} accepts no mail (null MX)`, '5.1.10');
   }
   const hosts = records.length > 0 ? orderMx(records, random) : [domain];
   // Between MTAs certificates are rarely verifiable (RFC 7435, opportunistic security).

@@ -8,22 +8,26 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { domainToASCII } from 'node:url';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { localOutcome, replyOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import type { Hop } from './routes.js';
+import { toSevenBit } from './seven-bit.js';
 
-export type Outcome = 'delivered' | 'deferred' | 'failed';
-
-export interface RecipientResult {
+/** One recipient as the next hop sees it: RFC 3461 NOTIFY and ORCPT are passed on. */
+export interface OutboundRecipient {
   readonly address: string;
-  readonly outcome: Outcome;
-  readonly reason: string;
-  readonly remote: string;
+  readonly notify?: readonly string[];
+  readonly orcpt?: string;
 }
 
 export interface OutboundEnvelope {
   readonly from: string;
-  readonly to: readonly string[];
+  readonly to: readonly OutboundRecipient[];
   readonly size: number;
   readonly dsn?: { readonly ret?: string; readonly envid?: string };
+  /** The message needs SMTPUTF8 (RFC 6531): a UTF-8 local part or header. */
+  readonly smtputf8: boolean;
+  /** The body has 8-bit bytes: declared BODY=8BITMIME, or converted for a 7-bit hop. */
+  readonly eightBit: boolean;
 }
 
 export interface ConnectOptions {
@@ -64,23 +68,44 @@ export function asciiAddress(address: string): string {
 }
 
 /**
- * Permanent when the reply code says so (nodemailer's `permanent`); also when nodemailer
- * refuses the message itself: larger than the server's SIZE (EMESSAGE) or an address it
- * cannot send (EENVELOPE without a reply). Retrying those for days cannot help.
+ * A failure as an outcome: the remote reply when there is one (temporary or permanent by its
+ * code); else nodemailer refused the message itself: larger than the server's SIZE (5.3.4,
+ * as Postfix), an address it cannot send (5.1.3), or the connection broke (4.4.2).
  */
-function outcomeOf(error: SmtpFailure): Outcome {
-  if (error.permanent === true) return 'failed';
-  if (error.responseCode === undefined && (error.code === 'EMESSAGE' || error.code === 'EENVELOPE'))
-    return 'failed';
-  return 'deferred';
+function outcomeOf(error: SmtpFailure, remoteMta: string, size: number): Outcome {
+  if (error.response !== undefined && error.responseCode !== undefined)
+    return replyOutcome(error.response, remoteMta);
+  if (error.code === 'EMESSAGE' && /size/i.test(error.message))
+    return localOutcome(
+      '5.3.4',
+      `message size ${String(size)} exceeds size limit of server ${remoteMta}`,
+      remoteMta,
+    );
+  if (error.code === 'EENVELOPE') return localOutcome('5.1.3', error.message, remoteMta);
+  return localOutcome('4.4.2', `lost connection with ${remoteMta}: ${error.message}`, remoteMta);
 }
 
-function reasonOf(error: SmtpFailure): string {
-  return (error.response ?? error.message).replace(/[\r\n]+/g, ' ').slice(0, 500);
+/** nodemailer keeps these on the connection without typing them; we read them, and supply RCPT's DSN arguments per recipient. */
+interface ConnectionInternals {
+  _supportedExtensions: string[];
+  _recipientQueue: string[];
+  _getDsnRcptToArgs: () => string;
+  _sendCommand: (command: string, logText?: string) => void;
+}
+
+/** RFC 3461 xtext for ORCPT: "+", "=", controls and non-ASCII as +HH. */
+function xtext(value: string): string {
+  return [...Buffer.from(value, 'utf8')]
+    .map((byte) =>
+      byte < 33 || byte > 126 || byte === 0x2b || byte === 0x3d
+        ? `+${byte.toString(16).toUpperCase().padStart(2, '0')}`
+        : String.fromCharCode(byte),
+    )
+    .join('');
 }
 
 /** The reason recorded for a transaction cut by a forced stop. */
-const CUT_SHORT = '4.4.2 connection closed by mailwharf while stopping; will retry';
+const CUT_SHORT = 'connection closed by mailwharf while stopping; will retry';
 
 export class OutboundConnection {
   /** Settles the send under way, if any, when we close the connection under it. */
@@ -159,44 +184,102 @@ export class OutboundConnection {
     });
   }
 
-  /** Sends one message; every recipient gets an outcome. Never rejects. */
-  send(envelope: OutboundEnvelope, message: Readable): Promise<RecipientResult[]> {
-    const remote = `${this.hop.host}:${String(this.hop.port)}`;
-    const result = (address: string, outcome: Outcome, reason: string): RecipientResult => ({
+  private get internals(): ConnectionInternals {
+    return this.connection as unknown as ConnectionInternals;
+  }
+
+  /** What the hop said in EHLO, e.g. "SMTPUTF8", "8BITMIME", "DSN". */
+  offers(extension: string): boolean {
+    return this.internals._supportedExtensions.includes(extension);
+  }
+
+  /**
+   * Sends one message; every recipient gets an outcome. Never rejects. `open` gives the
+   * message's bytes (called once; not at all when the hop cannot take the message).
+   */
+  async send(envelope: OutboundEnvelope, open: () => Readable): Promise<RecipientResult[]> {
+    const remoteMta = this.hop.host;
+    const everyone = (outcome: Outcome): RecipientResult[] =>
+      envelope.to.map((r) => ({ address: r.address, outcome }));
+    const utf8 = envelope.smtputf8 && this.offers('SMTPUTF8');
+    if (envelope.smtputf8 && !utf8) {
+      // Postfix: "SMTPUTF8 is required, but was not offered by host"; a retry cannot help.
+      return everyone(
+        localOutcome('5.6.7', `SMTPUTF8 is required, but was not offered by host ${remoteMta}`, remoteMta),
+      );
+    }
+    let message: Readable | Buffer = open();
+    if (envelope.eightBit && !this.offers('8BITMIME')) {
+      try {
+        message = toSevenBit(await collect(message));
+      } catch (error) {
+        return everyone(localOutcome('4.3.0', `cannot read the queued message: ${String(error)}`));
+      }
+    }
+    const withDsn = this.offers('DSN');
+    return this.transact(envelope, message, { utf8, withDsn, remoteMta });
+  }
+
+  private transact(
+    envelope: OutboundEnvelope,
+    message: Readable | Buffer,
+    how: { utf8: boolean; withDsn: boolean; remoteMta: string },
+  ): Promise<RecipientResult[]> {
+    const { remoteMta } = how;
+    // A hop without SMTPUTF8 gets A-labels (only domains can be converted; a UTF-8 local part needed SMTPUTF8 above).
+    const wire = (address: string): string => (how.utf8 ? address : asciiAddress(address));
+    const to = envelope.to.map((r) => wire(r.address));
+    const byWire = new Map(envelope.to.map((r) => [wire(r.address), r]));
+    const internals = this.internals;
+    // nodemailer gives every RCPT the same DSN arguments; ours are per recipient (RFC 3461 §4.1).
+    internals._getDsnRcptToArgs = () => {
+      if (!how.withDsn) return '';
+      const rcpt = byWire.get(internals._recipientQueue[internals._recipientQueue.length - 1] ?? '');
+      const args = [
+        ...(rcpt?.notify ? [`NOTIFY=${rcpt.notify.join(',')}`] : []),
+        ...(rcpt?.orcpt !== undefined ? [`ORCPT=${orcptArgument(rcpt.orcpt)}`] : []),
+      ];
+      return args.length > 0 ? ` ${args.join(' ')}` : '';
+    };
+    if (how.utf8) {
+      // nodemailer adds SMTPUTF8 only for a UTF-8 address; a UTF-8 header needs it as much.
+      const send = internals._sendCommand.bind(this.connection);
+      internals._sendCommand = (command, logText) => {
+        const needs = command.startsWith('MAIL FROM:') && !/ SMTPUTF8\b/.test(command);
+        send(needs ? `${command} SMTPUTF8` : command, logText);
+      };
+    }
+    const relayed = !how.withDsn;
+    const result = (address: string, outcome: Outcome): RecipientResult => ({
       address,
       outcome,
-      reason,
-      remote,
+      ...(relayed && outcome.code !== undefined && outcome.code < 300 ? { relayed } : {}),
     });
-    const to = envelope.to.map(asciiAddress);
-    const original = new Map(to.map((ascii, index) => [ascii, envelope.to[index] ?? ascii]));
+    const original = (address: string): string => byWire.get(address)?.address ?? address;
     return new Promise((settle) => {
       let settled = false;
       const resolve = (results: RecipientResult[]): void => {
         if (settled) return;
         settled = true;
         this.cutShort = undefined;
+        if (!Buffer.isBuffer(message)) message.destroy();
         settle(results);
       };
       // nodemailer calls back nothing for a send under way when we close the connection
       // ourselves (a forced stop): each recipient is deferred, to be retried after the restart.
       this.cutShort = () => {
-        message.destroy();
-        resolve(to.map((address) => result(original.get(address) ?? address, 'deferred', CUT_SHORT)));
+        resolve(to.map((address) => result(original(address), localOutcome('4.4.2', CUT_SHORT, remoteMta))));
       };
       this.connection.send(
         {
-          from: asciiAddress(envelope.from),
+          from: wire(envelope.from),
           to,
           size: envelope.size,
-          ...(envelope.dsn
-            ? {
-                dsn: {
-                  ...(envelope.dsn.ret ? { ret: envelope.dsn.ret } : {}),
-                  ...(envelope.dsn.envid ? { envid: envelope.dsn.envid } : {}),
-                },
-              }
-            : {}),
+          use8BitMime: envelope.eightBit,
+          dsn: {
+            ...(envelope.dsn?.ret ? { ret: envelope.dsn.ret } : {}),
+            ...(envelope.dsn?.envid ? { envid: envelope.dsn.envid } : {}),
+          },
         },
         message,
         (
@@ -208,14 +291,15 @@ export class OutboundConnection {
           },
         ) => {
           if (error) {
-            message.destroy();
             if (error.responseCode === undefined) this.open = false;
             const perRecipient = new Map((error.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e]));
             resolve(
-              to.map((address) => {
-                const specific = perRecipient.get(address) ?? error;
-                return result(original.get(address) ?? address, outcomeOf(specific), reasonOf(specific));
-              }),
+              to.map((address) =>
+                result(
+                  original(address),
+                  outcomeOf(perRecipient.get(address) ?? error, remoteMta, envelope.size),
+                ),
+              ),
             );
             return;
           }
@@ -223,10 +307,12 @@ export class OutboundConnection {
           resolve(
             to.map((address) => {
               const refusal = rejected.get(address);
-              const name = original.get(address) ?? address;
-              return refusal
-                ? result(name, outcomeOf(refusal), reasonOf(refusal))
-                : result(name, 'delivered', (info?.response ?? '250').slice(0, 500));
+              return result(
+                original(address),
+                refusal
+                  ? outcomeOf(refusal, remoteMta, envelope.size)
+                  : replyOutcome(info?.response ?? '250 2.0.0 Ok', remoteMta),
+              );
             }),
           );
         },
@@ -254,4 +340,18 @@ export class OutboundConnection {
     this.connection.close();
     this.cutShort?.();
   }
+}
+
+/** The whole message in memory (only for a conversion that needs it). */
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** ORCPT as received is "type;address" (already xtext on the wire in; decoded in the envelope). */
+function orcptArgument(orcpt: string): string {
+  const semicolon = orcpt.indexOf(';');
+  if (semicolon < 0) return `rfc822;${xtext(orcpt)}`;
+  return `${orcpt.slice(0, semicolon)};${xtext(orcpt.slice(semicolon + 1))}`;
 }

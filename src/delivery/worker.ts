@@ -1,7 +1,8 @@
 /**
- * The delivery worker: takes queued messages from the spool and delivers them, recipient
- * by recipient, with retries and bounces. Each message is handled by one task at a time;
- * every state change is written durably before anything is done because of it.
+ * The delivery worker: takes queued messages from the spool and hands them to a Courier,
+ * recipient by recipient, with retries and DSNs. The decisions are transitions.ts's; this
+ * file does the I/O around them: one task per message at a time, each new state durable
+ * before anything is done because of it, and DSNs queued from the state's outbox.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,144 +11,197 @@ import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
-import { expired, nextDelaySeconds } from './backoff.js';
-import { applyCommand, controlDir, drainCommands } from './control.js';
-import { buildDsn, wantsNotice, type DsnKind } from './dsn.js';
-import { enqueueLocal } from './enqueue.js';
-import { ConnectionPool } from './pool.js';
-import { RouteError, routeFor, systemResolver, type Destination, type Resolver } from './routes.js';
-import {
-  initialState,
-  isFinal,
-  openRecipients,
-  parseState,
-  type DeliveryState,
-  type RecipientState,
-} from './state.js';
-import type { RecipientResult } from './transport.js';
 import { settlesWithin } from '../util/deadline.js';
+import { nextDelaySeconds } from './backoff.js';
+import { controlDir, drainCommands } from './control.js';
+import type { ControlCommand } from './control-command.js';
+import type { Courier, OutboundMessage } from './courier.js';
+import { DueQueue } from './due-queue.js';
+import { queueNotice } from './notices.js';
+import { describeOutcome, type RecipientResult } from './outcome.js';
+import { systemResolver, type Resolver } from './routes.js';
+import { hasEightBit } from './seven-bit.js';
+import { SmtpCourier } from './smtp-courier.js';
+import { initialState, openRecipients, parseState, serializeState, type DeliveryState } from './state.js';
+import { applyOperator, applyResults, type RetryPolicy, type Transition } from './transitions.js';
+
+export interface DeliveryEvents {
+  /** One per recipient per attempt: sent, deferred or bounced. */
+  attempted?(status: 'sent' | 'deferred' | 'bounced'): void;
+}
 
 export interface WorkerDeps {
   readonly spool: Spool;
   readonly config: Config;
   readonly log: Logger;
   readonly resolver?: Resolver;
+  /** The wire; the SMTP courier unless a test passes its own. */
+  readonly courier?: Courier;
   readonly now?: () => Date;
   readonly random?: () => number;
+  readonly events?: DeliveryEvents;
 }
-
-interface Item {
-  readonly envelope: Envelope;
-  nextAt: number;
-  held: boolean;
-}
-
-/** RET=FULL returns the whole message up to this size; headers only above it. */
-const FULL_RETURN_LIMIT = 256 * 1024;
 
 /** After cutting connections: long enough for each attempt to record its deferral. */
 const ABORT_SETTLE_MS = 5000;
-const STOPPING = '4.4.2 not attempted: mailwharf was stopping; will retry';
+/** After an unexpected error in an attempt, try the message again after this long. */
+const AFTER_ERROR_MS = 60_000;
+const BUSY_RETRY_MS = 200;
 
 export class DeliveryWorker {
-  private readonly items = new Map<string, Item>();
+  /** Queued, not held, not in flight: when each is next due. */
+  private readonly due = new DueQueue();
+  /** Every queued message we know of (held ones too), by id. */
+  private readonly envelopes = new Map<string, Envelope>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly pool: ConnectionPool;
-  private readonly resolver: Resolver;
+  private readonly courier: Courier;
   private readonly now: () => Date;
   private readonly random: () => number;
   private readonly captureDomains: ReadonlySet<string>;
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private poller: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private control: Promise<void> = Promise.resolve();
+  private controlAgain = false;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
-    const delivery = deps.config.delivery;
-    this.resolver = deps.resolver ?? systemResolver;
     this.now = deps.now ?? (() => new Date());
     this.random = deps.random ?? Math.random;
-    this.captureDomains = new Set(delivery.captureDomains.map((d) => addressDomain(`x@${d}`)));
-    this.pool = new ConnectionPool(delivery.concurrency.perDestination, {
-      name: deps.config.hostname,
-      connectTimeoutMs: delivery.connectTimeoutSeconds * 1000,
-    });
+    this.captureDomains = new Set(deps.config.delivery.captureDomains.map((d) => addressDomain(`x@${d}`)));
+    this.courier = deps.courier ?? new SmtpCourier(deps.config, deps.resolver ?? systemResolver, this.random);
+  }
+
+  /** Queued messages known to the worker (held ones included). */
+  get queued(): number {
+    return this.envelopes.size;
+  }
+
+  /** The receipt time of the oldest queued message, or undefined when the queue is empty. */
+  oldestReceivedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const envelope of this.envelopes.values()) {
+      const at = Date.parse(envelope.receivedAt);
+      if (oldest === undefined || at < oldest) oldest = at;
+    }
+    return oldest;
   }
 
   async start(): Promise<void> {
-    await mkdir(controlDir(this.deps.spool), { recursive: true });
-    this.watcher = watch(controlDir(this.deps.spool), () => {
+    const dir = controlDir(this.deps.spool);
+    await mkdir(dir, { recursive: true });
+    try {
+      this.watcher = watch(dir, () => {
+        this.checkControl();
+      });
+      this.watcher.on('error', (error) => {
+        // Polling below still finds commands; say why they may be slower.
+        this.deps.log.warn({ err: String(error) }, 'watching control/ failed; commands are found by polling');
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch (error) {
+      this.deps.log.warn({ err: String(error) }, 'cannot watch control/; commands are found by polling');
+    }
+    // fs.watch can miss events (network file systems, overflows): poll too.
+    this.poller = setInterval(() => {
       this.checkControl();
-    });
-    this.watcher.on('error', () => undefined);
-    this.checkControl();
+    }, this.deps.config.delivery.pollSeconds * 1000);
+    this.poller.unref();
     this.unsubscribe = this.deps.spool.onCommitted((envelope) => {
       if (envelope.state !== 'queued') return;
-      this.items.set(envelope.id, { envelope, nextAt: 0, held: false });
-      this.schedule(0);
+      this.envelopes.set(envelope.id, envelope);
+      this.due.set(envelope.id, 0);
+      this.wake(0);
     });
     await this.rescan();
+    this.checkControl();
   }
 
-  /** Re-reads the queue from disk (after an operator command) and runs what is due. */
+  /** Reads the queue from disk and schedules each message by its stored state. */
   async rescan(): Promise<void> {
-    const envelopes = await this.deps.spool.list();
-    const present = new Set<string>();
-    for (const envelope of envelopes) {
-      if (envelope.state !== 'queued') continue;
-      present.add(envelope.id);
-      if (this.inFlight.has(envelope.id)) continue;
+    for (const envelope of await this.deps.spool.list()) {
+      if (envelope.state !== 'queued' || this.inFlight.has(envelope.id)) continue;
+      this.envelopes.set(envelope.id, envelope);
       const state = await this.loadState(envelope);
-      this.items.set(envelope.id, { envelope, nextAt: Date.parse(state.nextAttemptAt), held: state.held });
+      if (state.held) this.due.delete(envelope.id);
+      else this.due.set(envelope.id, Date.parse(state.nextAttemptAt));
     }
-    for (const id of this.items.keys()) if (!present.has(id) && !this.inFlight.has(id)) this.items.delete(id);
-    this.schedule(0);
+    this.wake(0);
   }
 
-  /** Applies operator commands from spool/control/, one at a time, never under a running attempt. */
+  /** Applies operator commands from spool/control/, in number order, never under a running attempt. */
   checkControl(): void {
+    if (this.stopped) return;
+    // One drain at a time; a call during a drain asks for one more after it.
+    if (this.controlAgain) return;
+    this.controlAgain = true;
     this.control = this.control
-      .then(() =>
-        drainCommands(this.deps.spool, async (command) => {
-          if (command.op === 'flush') {
-            // "Retry now" needs no disk write: after a crash the stored schedule is as good.
-            this.flushNow(command.ids);
-            return;
-          }
-          const targets = command.ids.length === 0 ? [...this.items.keys()] : [...command.ids];
-          // Wait for running attempts, then hold the ids so run() starts none while the
-          // command rewrites their state.
-          for (;;) {
-            const busy = targets.flatMap((id) => this.inFlight.get(id) ?? []);
-            if (busy.length === 0) break;
-            await Promise.allSettled(busy);
-          }
-          let release = (): void => undefined;
-          const reserved = new Promise<void>((resolve) => (release = resolve));
-          for (const id of targets) this.inFlight.set(id, reserved);
-          try {
-            const changed = await applyCommand(this.deps.spool, command, this.now());
-            this.deps.log.info({ op: command.op, ids: changed }, 'queue command applied');
-          } finally {
-            for (const id of targets) if (this.inFlight.get(id) === reserved) this.inFlight.delete(id);
-            release();
-          }
-          await this.rescan();
-        }),
-      )
+      .then(async () => {
+        this.controlAgain = false;
+        await drainCommands(
+          this.deps.spool,
+          (command) => this.applyCommand(command),
+          (name, movedTo) => {
+            this.deps.log.error({ file: name, movedTo }, 'malformed queue command file quarantined');
+          },
+        );
+      })
       .catch((error: unknown) => {
         this.deps.log.error({ err: String(error) }, 'queue command failed');
       });
   }
 
-  private flushNow(ids: readonly string[]): void {
-    const wanted = new Set(ids);
-    for (const item of this.items.values()) {
-      if (ids.length === 0 || wanted.has(item.envelope.id)) item.nextAt = 0;
+  private async applyCommand(command: ControlCommand): Promise<void> {
+    if (command.op === 'flush') {
+      this.flushNow(command);
+      return;
     }
-    this.deps.log.info({ op: 'flush', ids: ids.length === 0 ? 'all' : ids }, 'queue command applied');
-    this.schedule(0);
+    const targets = command.ids.length === 0 ? [...this.envelopes.keys()] : command.ids;
+    const changed: string[] = [];
+    for (const id of targets) {
+      const envelope = this.envelopes.get(id) ?? (await this.deps.spool.envelope(id));
+      if (envelope?.state !== 'queued') continue;
+      await this.exclusive(id, async () => {
+        const state = await this.loadState(envelope);
+        const transition = applyOperator(state, envelope, command, this.now(), this.policy());
+        if (transition.state === state) return; // stale: the operator said otherwise since
+        changed.push(id);
+        await this.commit(envelope, transition);
+      });
+    }
+    this.deps.log.info({ op: command.op, seq: command.seq, ids: changed }, 'queue command applied');
+  }
+
+  /**
+   * "Retry now" needs no disk write (after a crash the stored schedule is as good), and
+   * leaves held and running messages alone: only what waits in the due queue moves.
+   */
+  private flushNow(command: ControlCommand): void {
+    const now = this.now().getTime();
+    const ids = command.ids.length === 0 ? [...this.due.ids()] : command.ids.filter((id) => this.due.has(id));
+    for (const id of ids) this.due.set(id, now);
+    this.deps.log.info(
+      { op: 'flush', seq: command.seq, ids: command.ids.length === 0 ? 'all' : ids },
+      'queue command applied',
+    );
+    this.wake(0);
+  }
+
+  /** Runs `task` for a message while no attempt runs for it (waiting for one under way). */
+  private async exclusive(id: string, task: () => Promise<void>): Promise<void> {
+    for (let busy = this.inFlight.get(id); busy; busy = this.inFlight.get(id))
+      await busy.catch(() => undefined);
+    const running = task();
+    const guard = running.catch(() => undefined);
+    this.inFlight.set(id, guard);
+    try {
+      await running;
+    } finally {
+      if (this.inFlight.get(id) === guard) this.inFlight.delete(id);
+    }
   }
 
   /**
@@ -158,7 +212,9 @@ export class DeliveryWorker {
    */
   async stop(graceMs = this.deps.config.shutdownGraceSeconds * 1000): Promise<void> {
     this.stopped = true;
+    this.courier.stopping();
     this.watcher?.close();
+    clearInterval(this.poller);
     this.unsubscribe?.();
     clearTimeout(this.timer);
     const running = Promise.allSettled([this.control, ...this.inFlight.values()]);
@@ -167,23 +223,38 @@ export class DeliveryWorker {
         { inFlight: this.inFlight.size, graceMs },
         'deliveries still running at the end of the grace period: cutting their connections',
       );
-      this.pool.abortAll();
+      this.courier.abort();
       // Cut sockets fail their sends at once; what remains is the state write of each.
       await settlesWithin(running, ABORT_SETTLE_MS);
     }
-    this.pool.closeAll();
+    this.courier.close();
   }
 
-  /** Waits until nothing is in flight (for tests and the flush command). */
+  /** Waits until nothing is in flight (for tests). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight.values());
   }
 
-  private schedule(delayMs: number): void {
+  private policy(): RetryPolicy {
+    const delivery = this.deps.config.delivery;
+    return {
+      giveUpAfterSeconds: delivery.retry.giveUpAfterSeconds,
+      delayWarningSeconds: delivery.delayWarningSeconds,
+      retryDelaySeconds: (attempts) => nextDelaySeconds(attempts, delivery.retry, this.random),
+    };
+  }
+
+  /** Runs the due queue at `at` (ms since the epoch) unless it already runs sooner. */
+  private wake(delayMs: number): void {
     if (this.stopped) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (this.timer !== undefined && at >= this.timerAt) return;
     clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(
       () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
         this.run();
       },
       Math.max(0, delayMs),
@@ -194,29 +265,31 @@ export class DeliveryWorker {
   private run(): void {
     if (this.stopped) return;
     const now = this.now().getTime();
-    const limit = this.deps.config.delivery.concurrency.total;
-    const due = [...this.items.values()]
-      .filter((item) => !item.held && item.nextAt <= now && !this.inFlight.has(item.envelope.id))
-      .sort((a, b) => a.nextAt - b.nextAt);
-    for (const item of due) {
-      if (this.inFlight.size >= limit) break;
-      const id = item.envelope.id;
-      const task = this.attempt(item)
+    const free = this.deps.config.delivery.concurrency.total - this.inFlight.size;
+    for (const id of this.due.takeDue(now, Math.max(0, free))) {
+      const envelope = this.envelopes.get(id);
+      if (!envelope) continue;
+      if (this.inFlight.has(id)) {
+        // An operator command holds it: look again shortly (the command may have rescheduled it).
+        if (!this.due.has(id)) this.due.set(id, now + BUSY_RETRY_MS);
+        continue;
+      }
+      const task = this.attempt(envelope)
         .catch((error: unknown) => {
           this.deps.log.error({ queueId: id, err: String(error) }, 'delivery attempt failed unexpectedly');
-          item.nextAt = this.now().getTime() + 60_000;
+          if (this.envelopes.has(id)) this.due.set(id, this.now().getTime() + AFTER_ERROR_MS);
         })
         .finally(() => {
-          this.inFlight.delete(id);
-          this.schedule(0);
+          if (this.inFlight.get(id) === task) this.inFlight.delete(id);
+          this.wake(0);
         });
       this.inFlight.set(id, task);
     }
-    const waiting = [...this.items.values()].filter((i) => !i.held && !this.inFlight.has(i.envelope.id));
-    // A loop, not Math.min(...): a spread of 100k+ items overflows the call stack.
-    let next = now + this.deps.config.delivery.pollSeconds * 1000;
-    for (const item of waiting) if (item.nextAt < next) next = item.nextAt;
-    if (this.inFlight.size < limit || waiting.length === 0) this.schedule(next - now);
+    const next = this.due.peek();
+    const poll = this.deps.config.delivery.pollSeconds * 1000;
+    // With every slot busy, the end of an attempt wakes us; otherwise the next due time does.
+    if (this.inFlight.size < this.deps.config.delivery.concurrency.total && next !== undefined)
+      this.wake(Math.min(next - now, poll));
   }
 
   private async loadState(envelope: Envelope): Promise<DeliveryState> {
@@ -225,225 +298,100 @@ export class DeliveryWorker {
     return parsed ?? initialState(envelope, this.captureDomains, addressDomain);
   }
 
-  private async saveState(id: string, state: DeliveryState): Promise<void> {
-    await this.deps.spool.writeState(id, `${JSON.stringify(state, null, 2)}\n`);
-  }
-
-  private async attempt(item: Item): Promise<void> {
-    const { envelope } = item;
-    const log = this.deps.log.child({ queueId: envelope.id });
+  private async attempt(envelope: Envelope): Promise<void> {
     let state = await this.loadState(envelope);
-    if (state.held) {
-      item.held = true;
-      return;
+    if (state.held) return;
+    const open = openRecipients(state);
+    if (state.eightBit === undefined && open.length > 0) {
+      state = { ...state, eightBit: hasEightBit(await this.deps.spool.readBytes(envelope)) };
     }
-    const now = this.now();
-    const retry = this.deps.config.delivery.retry;
-    let results: RecipientResult[];
-    if (expired(envelope.receivedAt, now, retry)) {
-      const reason = `gave up: still undeliverable after ${String(retry.giveUpAfterSeconds)} s (${state.lastError ?? 'no reason'})`;
-      results = openRecipients(state).map((r) => ({
-        address: r.address,
-        outcome: 'failed',
-        reason: `4.4.7 ${reason}`,
-        remote: r.remote ?? '',
-      }));
-    } else {
-      results = await this.deliver(envelope, openRecipients(state), log);
-    }
-
-    const byAddress = new Map(results.map((r) => [r.address, r]));
-    const at = now.toISOString();
-    const recipients: RecipientState[] = state.recipients.map((r) => {
-      const result = byAddress.get(r.address);
-      if (!result) return r;
-      return { address: r.address, status: result.outcome, reason: result.reason, remote: result.remote, at };
-    });
-    const deferred = recipients.filter((r) => r.status === 'deferred');
-    const attempts = state.attempts + 1;
-    const lastError = deferred[0]?.reason ?? results.find((r) => r.outcome === 'failed')?.reason;
-    state = {
-      ...state,
-      attempts,
-      recipients,
-      nextAttemptAt: new Date(
-        now.getTime() + nextDelaySeconds(attempts, retry, this.random) * 1000,
-      ).toISOString(),
-      ...(lastError === undefined ? {} : { lastError }),
-    };
-    for (const r of results)
-      log.info(
-        { rcpt: r.address, outcome: r.outcome, remote: r.remote, reason: r.reason },
-        `recipient ${r.outcome}`,
-      );
-    item.nextAt = Date.parse(state.nextAttemptAt);
-    // Every recipient delivered: removing the message (durably) is the whole state change.
-    if (state.recipients.every((r) => r.status === 'delivered')) {
-      this.items.delete(envelope.id);
-      await this.deps.spool.remove(envelope.id, { durable: true });
-      log.info({ attempts }, 'delivery finished');
-      return;
-    }
-    // Durable first: a crash after this never repeats what the destination accepted,
-    // and a bounce is only sent for a failure that is on disk.
-    await this.saveState(envelope.id, state);
-    state = await this.notify(envelope, state, log);
-    item.nextAt = Date.parse(state.nextAttemptAt);
-    if (state.recipients.every((r) => isFinal(r.status))) {
-      this.items.delete(envelope.id);
-      if (!state.recipients.some((r) => r.status === 'captured')) {
-        await this.deps.spool.remove(envelope.id, { durable: true });
-      }
-      log.info({ attempts }, 'delivery finished');
-    }
-  }
-
-  /** Groups open recipients by destination and sends to each; every recipient gets a result. */
-  private async deliver(
-    envelope: Envelope,
-    open: readonly RecipientState[],
-    log: Logger,
-  ): Promise<RecipientResult[]> {
-    const release = this.deps.config.release;
-    const route = envelope.route === 'release' && release ? release.route : this.deps.config.delivery.route;
-    const byDomain = new Map<string, string[]>();
-    for (const r of open) {
-      const domain = route.type === 'smarthost' ? '' : addressDomain(r.address);
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r.address]);
-    }
-    const results: RecipientResult[] = [];
-    for (const [domain, addresses] of byDomain) {
-      if (this.stopped) {
-        // Stopping: finish the transaction under way, start no other.
-        results.push(
-          ...addresses.map((address) => ({
-            address,
-            outcome: 'deferred' as const,
-            reason: STOPPING,
-            remote: '',
-          })),
-        );
-        continue;
-      }
-      let destination: Destination;
-      try {
-        destination = await routeFor(domain, route, this.resolver, this.random);
-      } catch (error) {
-        const permanent = error instanceof RouteError && error.permanent;
-        const reason = `${permanent ? '5.1.2' : '4.4.3'} ${error instanceof Error ? error.message : String(error)}`;
-        results.push(
-          ...addresses.map((address) => ({
-            address,
-            outcome: permanent ? ('failed' as const) : ('deferred' as const),
-            reason,
-            remote: '',
-          })),
-        );
-        continue;
-      }
-      results.push(...(await this.sendTo(destination, envelope, addresses, log)));
-    }
-    return results;
-  }
-
-  private async sendTo(
-    destination: Destination,
-    envelope: Envelope,
-    addresses: readonly string[],
-    log: Logger,
-  ): Promise<RecipientResult[]> {
-    let connection;
-    try {
-      connection = await this.pool.acquire(destination);
-    } catch (error) {
-      const reason = `4.4.1 connection failed: ${error instanceof Error ? error.message : String(error)}`;
-      log.warn({ destination: destination.key, reason }, 'destination unreachable');
-      return addresses.map((address) => ({ address, outcome: 'deferred', reason, remote: '' }));
-    }
-    try {
-      return await connection.send(
-        {
-          from: envelope.mailFrom,
-          to: addresses,
-          size: envelope.size,
-          ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
-        },
-        this.deps.spool.readMessage(envelope),
-      );
-    } finally {
-      this.pool.release(destination, connection);
-    }
-  }
-
-  /** Bounces and delay warnings, after the state that causes them is durable. */
-  private async notify(envelope: Envelope, state: DeliveryState, log: Logger): Promise<DeliveryState> {
-    // Never answer the null sender: that is how bounce loops start.
-    if (envelope.mailFrom === '') return state;
-    const notifyOf = new Map(envelope.rcptTo.map((r) => [r.address, r.notify]));
-    let next = state;
-    if (!state.bounced) {
-      const failed = state.recipients.filter(
-        (r) => r.status === 'failed' && wantsNotice(notifyOf.get(r.address), 'failed'),
-      );
-      const settled = state.recipients.every((r) => r.status !== 'pending' && r.status !== 'deferred');
-      if (failed.length > 0 && settled) {
-        await this.sendNotice('failed', envelope, failed);
-        next = { ...next, bounced: true };
-        await this.saveState(envelope.id, next);
-        log.info({ recipients: failed.length }, 'bounce queued');
-      }
-    }
-    const warnAfter = this.deps.config.delivery.delayWarningSeconds;
-    if (
-      warnAfter > 0 &&
-      !state.warned &&
-      this.now().getTime() - Date.parse(envelope.receivedAt) >= warnAfter * 1000
-    ) {
-      const delayed = state.recipients.filter(
-        (r) => r.status === 'deferred' && wantsNotice(notifyOf.get(r.address), 'delayed'),
-      );
-      if (delayed.length > 0) {
-        await this.sendNotice('delayed', envelope, delayed);
-        next = { ...next, warned: true };
-        await this.saveState(envelope.id, next);
-        log.info({ recipients: delayed.length }, 'delay warning queued');
-      }
-    }
-    return next;
-  }
-
-  private async sendNotice(
-    kind: DsnKind,
-    envelope: Envelope,
-    recipients: readonly RecipientState[],
-  ): Promise<void> {
-    const { headers, full } = await this.readOriginal(envelope);
-    const retry = this.deps.config.delivery.retry;
-    const message = buildDsn({
-      kind,
+    const notifyOf = new Map(envelope.rcptTo.map((r) => [r.address, r]));
+    const message: OutboundMessage = {
       envelope,
-      recipients,
-      hostname: this.deps.config.hostname,
-      originalHeaders: headers,
-      originalMessage: envelope.dsn?.ret === 'FULL' ? full : undefined,
-      now: this.now(),
-      retryUntil: new Date(Date.parse(envelope.receivedAt) + retry.giveUpAfterSeconds * 1000),
-    });
-    await enqueueLocal(this.deps.spool, message, {
-      mailFrom: '',
-      rcptTo: [envelope.mailFrom],
-      hostname: this.deps.config.hostname,
-      listener: 'bounce',
-    });
+      open: () => this.deps.spool.readMessage(envelope),
+      header: () => this.deps.spool.readHeader(envelope),
+      eightBit: state.eightBit === true,
+    };
+    const results =
+      open.length === 0
+        ? []
+        : await this.courier.deliver(
+            message,
+            open.map((r) => notifyOf.get(r.address) ?? { address: r.address }),
+          );
+    const transition = applyResults(state, envelope, results, this.now(), this.policy());
+    this.logAttempt(envelope, results, transition.state);
+    await this.commit(envelope, transition);
   }
 
-  /** The original's header block, and the whole message when small enough to return. */
-  private async readOriginal(envelope: Envelope): Promise<{ headers: string; full: string | undefined }> {
-    const text = (await this.deps.spool.readBytes(envelope, FULL_RETURN_LIMIT)).toString('latin1');
-    const end = text.indexOf('\r\n\r\n');
-    return {
-      headers: end >= 0 ? text.slice(0, end) : text,
-      full: envelope.size <= FULL_RETURN_LIMIT ? text : undefined,
-    };
+  /**
+   * Postfix's per-recipient line: to, relay, delay, dsn, status (sent, deferred, bounced),
+   * the status read from the new state (a deferral past the give-up age is a bounce).
+   */
+  private logAttempt(envelope: Envelope, results: readonly RecipientResult[], state: DeliveryState): void {
+    const delay = (this.now().getTime() - Date.parse(envelope.receivedAt)) / 1000;
+    const statusOf = new Map(state.recipients.map((r) => [r.address, r]));
+    for (const { address } of results) {
+      const recipient = statusOf.get(address);
+      const outcome = recipient?.outcome;
+      if (!recipient || !outcome) continue;
+      const status =
+        recipient.status === 'delivered' ? 'sent' : recipient.status === 'failed' ? 'bounced' : 'deferred';
+      this.deps.events?.attempted?.(status);
+      this.deps.log.info(
+        {
+          queueId: envelope.id,
+          to: address,
+          relay: outcome.remoteMta ?? 'none',
+          delay: Math.round(delay * 100) / 100,
+          dsn: outcome.enhanced,
+          status,
+        },
+        `${status} (${describeOutcome(outcome)})`,
+      );
+    }
+  }
+
+  /**
+   * Makes a transition happen: the new state durable (or the message removed), then the DSNs
+   * of the outbox queued and the outbox emptied, then the message rescheduled or forgotten.
+   */
+  private async commit(envelope: Envelope, transition: Transition): Promise<void> {
+    const { id } = envelope;
+    let state = transition.state;
+    const remove = transition.actions.some((a) => a.type === 'remove');
+    const finished = remove || transition.actions.some((a) => a.type === 'finished');
+    if (state.outbox.length > 0) {
+      // Durable first: a DSN is only sent for a state that is on disk.
+      await this.saveState(id, state);
+      for (const notice of state.outbox) {
+        await queueNotice(this.deps.spool, this.deps.config, envelope, state, notice, this.now());
+        this.deps.log.info(
+          { queueId: id, kind: notice.kind, recipients: notice.recipients.length },
+          'DSN queued',
+        );
+      }
+      state = { ...state, outbox: [] };
+    }
+    if (remove) {
+      // Removing the message (durably) is the whole state change.
+      await this.deps.spool.remove(id, { durable: true });
+    } else {
+      await this.saveState(id, state);
+    }
+    if (finished) {
+      this.envelopes.delete(id);
+      this.due.delete(id);
+      this.deps.log.info({ queueId: id, attempts: state.attempts }, remove ? 'removed' : 'delivery finished');
+    } else if (state.held) {
+      this.due.delete(id);
+    } else {
+      this.due.set(id, Date.parse(state.nextAttemptAt));
+      this.wake(Date.parse(state.nextAttemptAt) - this.now().getTime());
+    }
+  }
+
+  private async saveState(id: string, state: DeliveryState): Promise<void> {
+    await this.deps.spool.writeState(id, serializeState(state));
   }
 }

@@ -104,7 +104,7 @@ describe('mailwharf CLI', () => {
     const table = await runCli(['queue', 'list', '--config', path]);
     expect(table.stdout).toMatch(
       new RegExp(
-        `^${id}\\s+\\d+\\s+(queued|deferred)\\s+\\S+\\s+\\d+\\s+\\S+\\s+a@cli\\.test\\s+b@local\\.test,c@local\\.test`,
+        `^${id}\\s+\\d+\\s+(queued|deferred)\\s+\\S+\\s+\\d+\\s+\\S+\\s+a@cli\\.test\\n\\s+b@local\\.test  (pending|deferred).*\\n\\s+c@local\\.test  (pending|deferred)`,
         'm',
       ),
     );

@@ -55,12 +55,15 @@ describe('mailwharf queue operations', () => {
     const id = await idOf('Listed');
     const entry = await deferred(id);
     expect(entry.delivery?.attempts).toBe(1);
-    expect(entry.delivery?.lastError).toBe('451 4.7.1 Greylisted');
+    expect(entry.status).toBe('deferred');
+    expect(entry.open).toEqual([
+      { address: 'user@example.org', status: 'deferred', reason: '451 4.7.1 Greylisted' },
+    ]);
     expect(Date.parse(entry.delivery?.nextAttemptAt ?? '') - Date.now()).toBeGreaterThan(3000 * 1000);
     const table = await cli('queue', 'list');
     expect(table.stdout).toMatch(
       new RegExp(
-        `^${id}\\s+\\d+\\s+deferred\\s+\\S+\\s+1\\s+\\S+\\s+sender@relay\\.test\\s+user@example\\.org\\s+451 4\\.7\\.1 Greylisted$`,
+        `^${id}\\s+\\d+\\s+deferred\\s+\\S+\\s+1\\s+\\S+\\s+sender@relay\\.test\n\\s+user@example\\.org  deferred  451 4\\.7\\.1 Greylisted$`,
         'm',
       ),
     );

@@ -53,7 +53,7 @@ describe('relay delivery', () => {
     await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Needs TLS' });
     const queued = await firstState(relay, (state) => state.attempts > 0, 'a first attempt');
     expect(queued.recipients[0]?.status).toBe('deferred');
-    expect(queued.lastError).toMatch(/certificate/i);
+    expect(queued.recipients[0]?.outcome?.text).toMatch(/certificate/i);
   });
 
   it('delivers over STARTTLS with AUTH once the smarthost CA is configured (caFile)', async () => {
@@ -167,7 +167,10 @@ describe('relay delivery', () => {
     await submit(relay, { from: 'app@relay.test', to: 'user@example.org', subject: 'Waits' });
     const state = await firstState(relay, (s) => s.attempts >= 2, 'two failed attempts');
     expect(state.recipients[0]?.status).toBe('deferred');
-    expect(state.lastError).toMatch(/^4\.4\.1 connection failed: 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    expect(state.recipients[0]?.outcome).toMatchObject({ enhanced: '4.4.1', permanent: false });
+    expect(state.recipients[0]?.outcome?.text).toMatch(
+      /^connection failed: 127\.0\.0\.1:\d+: .*ECONNREFUSED/,
+    );
     expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
   });
 
@@ -193,7 +196,7 @@ describe('relay delivery', () => {
     expect(raw).toMatch(/^Will-Retry-Until: /m);
     // Only one warning, however many retries follow.
     const state = await firstState(warned, (s) => s.attempts >= 4, 'more retries');
-    expect(state.warned).toBe(true);
+    expect(state.recipients[0]?.warned).toBe(true);
     expect(upstream.messages({ recipient: 'sender@relay.test' })).toHaveLength(1);
   });
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Resolver } from '../../src/delivery/routes.js';
 import { parseState, type DeliveryState } from '../../src/delivery/state.js';
@@ -17,6 +17,8 @@ export async function startRelay(
     /** Other delivery settings, e.g. delayWarningSeconds. */
     delivery?: Record<string, unknown>;
     extra?: Record<string, unknown>;
+    /** The relay's logger (silent unless given). */
+    logger?: Logger;
   } = {},
 ): Promise<{ relay: MailwharfServer; root: string; close: () => Promise<void> }> {
   // close() stops the relay (idempotent) and removes its files.
@@ -43,7 +45,7 @@ export async function startRelay(
     'relay test config',
   );
   const relay = await createServer(config, {
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
   await relay.start();
@@ -59,7 +61,13 @@ export async function startRelay(
 
 export function submit(
   relay: MailwharfServer,
-  mail: { from: string; to: string | string[]; subject: string; envelope?: { from: string; to: string[] } },
+  mail: {
+    from: string;
+    to: string | string[];
+    subject: string;
+    text?: string;
+    envelope?: { from: string; to: string[] };
+  },
 ) {
   return nodemailer
     .createTransport({ host: '127.0.0.1', port: relay.ports.smtp ?? 0, ignoreTLS: true })

@@ -1,6 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { buildDsn, statusOf, wantsNotice } from '../../../src/delivery/dsn.js';
+import { buildDsn, diagnosticCode } from '../../../src/delivery/dsn.js';
+import { localOutcome, replyOutcome } from '../../../src/delivery/outcome.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 
 const envelope: Envelope = {
@@ -17,27 +18,17 @@ const envelope: Envelope = {
   state: 'queued',
 };
 
-describe('statusOf', () => {
+describe('diagnosticCode: smtp; only for a remote reply', () => {
   it.each([
-    ['550 5.1.1 No such user', 'failed', '5.1.1'],
-    ['451 4.7.1 Greylisted', 'delayed', '4.7.1'],
-    ['550 mailbox unavailable', 'failed', '5.0.0'], // no enhanced code: the class default
-    [undefined, 'delayed', '4.0.0'],
-  ] as const)('%s (%s) -> %s', (reason, kind, status) => {
-    expect(statusOf(reason, kind)).toBe(status);
-  });
-});
-
-describe('wantsNotice (RFC 3461 NOTIFY)', () => {
-  it.each([
-    [undefined, 'failed', true], // no NOTIFY: failures and delays are reported
-    [['NEVER'], 'failed', false],
-    [['SUCCESS'], 'failed', false],
-    [['FAILURE'], 'failed', true],
-    [['FAILURE'], 'delayed', false],
-    [['DELAY', 'FAILURE'], 'delayed', true],
-  ] as const)('NOTIFY=%j, %s -> %s', (notify, kind, wanted) => {
-    expect(wantsNotice(notify, kind)).toBe(wanted);
+    [replyOutcome('550 5.1.1 No such user', 'mx.example.org'), 'smtp; 550 5.1.1 No such user'],
+    [replyOutcome('550 mailbox unavailable', 'mx.example.org'), 'smtp; 550 5.0.0 mailbox unavailable'], // class default
+    [
+      localOutcome('5.1.10', 'domain x.test accepts no mail (null MX)'),
+      'X-Mailwharf; domain x.test accepts no mail (null MX)',
+    ],
+    [localOutcome('4.4.1', 'connection refused'), 'X-Mailwharf; connection refused'],
+  ] as const)('%j -> %s', (outcome, code) => {
+    expect(diagnosticCode(outcome)).toBe(code);
   });
 });
 
@@ -54,8 +45,7 @@ describe('buildDsn', () => {
         {
           address: 'gone@example.org',
           status: 'failed',
-          reason: '550 5.1.1 No such user',
-          remote: 'mx.example.org:25',
+          outcome: replyOutcome('550 5.1.1 No such user', 'mx.example.org'),
         },
       ],
       hostname: 'relay.test',
@@ -71,7 +61,8 @@ describe('buildDsn', () => {
     expect(text).toMatch(/^Final-Recipient: rfc822; gone@example\.org\r$/m);
     expect(text).toMatch(/^Original-Recipient: rfc822;gone@example\.org\r$/m);
     expect(text).toMatch(/^Status: 5\.1\.1\r$/m);
-    expect(text).toMatch(/^Remote-MTA: dns; mx\.example\.org:25\r$/m);
+    expect(text).toMatch(/^Remote-MTA: dns; mx\.example\.org\r$/m);
+    expect(text).toMatch(/^Diagnostic-Code: smtp; 550 5\.1\.1 No such user\r$/m);
     expect(text).not.toMatch(/ok@example\.org/);
     expect(
       parsed.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString(),
@@ -82,7 +73,13 @@ describe('buildDsn', () => {
     const text = buildDsnText({
       kind: 'delayed',
       envelope: { ...envelope, dsn: { envid: 'x\r\nX-Injected: 1' } },
-      recipients: [{ address: 'gone@example.org', status: 'deferred', reason: '451 4.4.1\r\nX-Evil: 1' }],
+      recipients: [
+        {
+          address: 'gone@example.org',
+          status: 'deferred',
+          outcome: replyOutcome('451 4.4.1\r\nX-Evil: 1', undefined),
+        },
+      ],
       hostname: 'relay.test',
       originalHeaders: 'Subject: x',
       originalMessage: undefined,
@@ -100,7 +97,9 @@ describe('buildDsn', () => {
     const bytes = buildDsn({
       kind: 'failed',
       envelope,
-      recipients: [{ address: 'gone@example.org', status: 'failed', reason: '550 5.1.1 x' }],
+      recipients: [
+        { address: 'gone@example.org', status: 'failed', outcome: replyOutcome('550 5.1.1 x', 'mx') },
+      ],
       hostname: 'relay.test',
       originalHeaders,
       originalMessage: undefined,

@@ -79,6 +79,8 @@ describe('routeFor', () => {
       resolverWith(() => Promise.resolve([{ exchange: '', priority: 0 }])),
     ).catch((e: unknown) => e);
     expect((error as RouteError).permanent).toBe(true);
+    // RFC 7505 §4.2 registers X.1.10 for a null MX; 5.1.2 would say the domain does not exist.
+    expect((error as RouteError).status).toBe('5.1.10');
     expect((error as RouteError).message).toMatch(/null MX/);
   });
 

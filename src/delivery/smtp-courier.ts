@@ -1,0 +1,119 @@
+/**
+ * The Courier that speaks SMTP: groups recipients by destination (one group for a
+ * smarthost, one per domain for MX), finds the hops, borrows a pooled connection and sends.
+ */
+import type { Config } from '../config/schema.js';
+import { addressDomain } from '../pipeline/stages.js';
+import type { Recipient } from '../spool/envelope.js';
+import type { Courier, OutboundMessage } from './courier.js';
+import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
+import { ConnectionPool } from './pool.js';
+import { RouteError, routeFor, type Destination, type Resolver } from './routes.js';
+
+/** Texts of our own, without status: the status is data beside them. */
+const STOPPING = 'not attempted: mailwharf was stopping; will retry';
+
+/** RFC 6531: SMTPUTF8 is needed for a UTF-8 local part or header; a UTF-8 domain has an ASCII form. */
+export function needsSmtpUtf8(from: string, to: readonly string[], header: string): boolean {
+  const localPart = (address: string): string => address.slice(0, Math.max(0, address.lastIndexOf('@')));
+  return [from, ...to].some((a) => /[^\p{ASCII}]/u.test(localPart(a))) || /[^\p{ASCII}]/u.test(header);
+}
+
+export class SmtpCourier implements Courier {
+  private readonly pool: ConnectionPool;
+  private stopped = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly resolver: Resolver,
+    private readonly random: () => number,
+  ) {
+    this.pool = new ConnectionPool(config.delivery.concurrency.perDestination, {
+      name: config.hostname,
+      connectTimeoutMs: config.delivery.connectTimeoutSeconds * 1000,
+    });
+  }
+
+  async deliver(message: OutboundMessage, recipients: readonly Recipient[]): Promise<RecipientResult[]> {
+    const { envelope } = message;
+    const release = this.config.release;
+    const route = envelope.route === 'release' && release ? release.route : this.config.delivery.route;
+    const byDomain = new Map<string, Recipient[]>();
+    for (const r of recipients) {
+      const domain = route.type === 'smarthost' ? '' : addressDomain(r.address);
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r]);
+    }
+    const smtputf8 =
+      envelope.smtputf8 &&
+      needsSmtpUtf8(
+        envelope.mailFrom,
+        recipients.map((r) => r.address),
+        await message.header(),
+      );
+    const results: RecipientResult[] = [];
+    const all = (group: readonly Recipient[], outcome: Outcome): void => {
+      results.push(...group.map((r) => ({ address: r.address, outcome })));
+    };
+    for (const [domain, group] of byDomain) {
+      if (this.stopped) {
+        // Stopping: finish the transaction under way, start no other.
+        all(group, localOutcome('4.4.2', STOPPING));
+        continue;
+      }
+      let destination: Destination;
+      try {
+        destination = await routeFor(domain, route, this.resolver, this.random);
+      } catch (error) {
+        const text = error instanceof Error ? error.message : String(error);
+        all(
+          group,
+          error instanceof RouteError ? localOutcome(error.status, text) : localOutcome('4.4.3', text),
+        );
+        continue;
+      }
+      let connection;
+      try {
+        connection = await this.pool.acquire(destination);
+      } catch (error) {
+        all(
+          group,
+          localOutcome(
+            '4.4.1',
+            `connection failed: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
+        continue;
+      }
+      try {
+        results.push(
+          ...(await connection.send(
+            {
+              from: envelope.mailFrom,
+              to: group,
+              size: envelope.size,
+              smtputf8,
+              eightBit: message.eightBit,
+              ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
+            },
+            message.open,
+          )),
+        );
+      } finally {
+        this.pool.release(destination, connection);
+      }
+    }
+    return results;
+  }
+
+  stopping(): void {
+    this.stopped = true;
+  }
+
+  abort(): void {
+    this.pool.abortAll();
+  }
+
+  close(): void {
+    this.pool.closeAll();
+  }
+}

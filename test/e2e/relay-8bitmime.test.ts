@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRelay } from '../helpers/relay.js';
+import { sendRaw, startSink } from '../helpers/smtp-sink.js';
+
+/**
+ * RFC 6152 outbound, against Postfix's smtp-sink: an 8-bit message goes with BODY=8BITMIME
+ * to a hop that offers 8BITMIME, and is converted to quoted-printable for one that does not
+ * (smtp-sink -8), as Postfix does; never sent raw to a 7-bit server.
+ */
+describe('relay and 8BITMIME', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function relayToSink(flags: string[]) {
+    const sink = await startSink(flags);
+    cleanups.push(() => sink.stop());
+    const started = await startRelay(
+      { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none' },
+      { retry: { firstRetrySeconds: 3600, maxRetrySeconds: 3600 } },
+    );
+    cleanups.push(started.close);
+    return { sink, relay: started.relay };
+  }
+
+  const plain = Buffer.from(
+    'Subject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n',
+    'utf8',
+  );
+  const multipart = Buffer.from(
+    [
+      'Subject: parts',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      'Grüße',
+      '--b1',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'AAECAw==',
+      '--b1--',
+      '',
+    ].join('\r\n'),
+    'utf8',
+  );
+
+  it('declares BODY=8BITMIME to a hop that offers it, and sends the bytes unchanged', async () => {
+    const { sink, relay } = await relayToSink([]);
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: plain,
+    });
+    const [message] = await sink.waitFor(() => true, 'the message');
+    expect(message?.mailArgs).toMatch(/ BODY=8BITMIME\b/);
+    expect(Buffer.from(message?.text ?? '', 'latin1').includes(Buffer.from('Grüße aus Köln', 'utf8'))).toBe(
+      true,
+    );
+  });
+
+  it('converts an 8-bit body to quoted-printable for a hop without 8BITMIME', async () => {
+    const { sink, relay } = await relayToSink(['-8']);
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: plain,
+    });
+    const [message] = await sink.waitFor(() => true, 'the message');
+    expect(message?.mailArgs).not.toMatch(/BODY=/);
+    expect(message?.text).not.toMatch(/[^\x00-\x7f]/); // eslint-disable-line no-control-regex
+    expect(message?.text).toMatch(/^Content-Transfer-Encoding: quoted-printable\r?$/m);
+    expect(message?.text).not.toMatch(/^Content-Transfer-Encoding: 8bit/m);
+    expect(message?.text).toContain('Gr=C3=BC=C3=9Fe aus K=C3=B6ln');
+  });
+
+  it('in a multipart, converts the 8-bit part and leaves the base64 part as it is', async () => {
+    const { sink, relay } = await relayToSink(['-8']);
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: multipart,
+    });
+    const [message] = await sink.waitFor(() => true, 'the message');
+    const text = (message?.text ?? '').replace(/\r?\n/g, '\n');
+    expect(text).not.toMatch(/[^\x00-\x7f]/); // eslint-disable-line no-control-regex
+    expect(text).toContain(
+      '--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nGr=C3=BC=C3=9Fe\n--b1\n',
+    );
+    expect(text).toContain(
+      '--b1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAw==\n--b1--\n',
+    );
+  });
+});

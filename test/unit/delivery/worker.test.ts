@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../src/config/load.js';
+import { enqueueLocal } from '../../../src/delivery/enqueue.js';
+import { localOutcome, replyOutcome, type Outcome } from '../../../src/delivery/outcome.js';
+import { parseState } from '../../../src/delivery/state.js';
+import { DeliveryWorker } from '../../../src/delivery/worker.js';
+import { Spool } from '../../../src/spool/spool.js';
+import { eventually } from '../../helpers/relay.js';
+import { FakeCourier } from '../../helpers/fake-courier.js';
+
+/** The worker with a fake Courier: the queue's behaviour without any SMTP peer. */
+describe('DeliveryWorker with a fake courier', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup(script: (address: string, attempt: number) => Outcome) {
+    const root = await mkdtemp(join(tmpdir(), 'mailwharf-worker-'));
+    const { spool } = await Spool.open(join(root, 'spool'));
+    cleanups.push(async () => {
+      await spool.close();
+      await rm(root, { recursive: true, force: true });
+    });
+    const config = validateConfig(
+      {
+        hostname: 'relay.test',
+        mode: 'relay',
+        spool: { dir: join(root, 'spool') },
+        delivery: {
+          route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
+          retry: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.05, giveUpAfterSeconds: 600 },
+          pollSeconds: 0.05,
+        },
+        policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
+        listeners: [
+          { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+        ],
+      },
+      'worker test',
+    );
+    const courier = new FakeCourier(script);
+    const worker = new DeliveryWorker({ spool, config, log: pino({ level: 'silent' }), courier });
+    await worker.start();
+    cleanups.push(() => worker.stop(1000));
+    return { spool, courier, worker };
+  }
+
+  const ok = replyOutcome('250 2.0.0 Ok', 'mx.test');
+  const later = replyOutcome('451 4.7.1 Greylisted', 'mx.test');
+  const gone = replyOutcome('550 5.1.1 No such user', 'mx.test');
+
+  it('retries only the deferred recipient; the failed one is bounced after the first attempt', async () => {
+    const { spool, courier } = await setup((address, attempt) =>
+      address.startsWith('gone') ? gone : address.startsWith('slow') && attempt < 3 ? later : ok,
+    );
+    const bounces: string[] = [];
+    spool.onCommitted((e) => {
+      if (e.mailFrom === '') bounces.push(e.id);
+    });
+    const original = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
+      mailFrom: 'sender@a.test',
+      rcptTo: ['ok@b.test', 'gone@b.test', 'slow@b.test'],
+      hostname: 'relay.test',
+      listener: 'test',
+    });
+    await eventually(
+      () => (courier.calls.filter((c) => c.id === original.id).length >= 3 ? true : undefined),
+      'three attempts',
+    );
+    const attempts = courier.calls
+      .filter((c) => c.id === original.id)
+      .map((c) => c.recipients.map((r) => r.address));
+    expect(attempts).toEqual([['ok@b.test', 'gone@b.test', 'slow@b.test'], ['slow@b.test'], ['slow@b.test']]);
+    expect(bounces).toHaveLength(1);
+    // The bounce went out before the slow recipient was done: it was queued after attempt 1.
+    const bounceCall = courier.calls.findIndex((c) => c.id === bounces[0]);
+    expect(bounceCall).toBeGreaterThan(0);
+    expect(bounceCall).toBeLessThan(courier.calls.findLastIndex((c) => c.id === original.id));
+    await eventually(async () => ((await spool.list()).length === 0 ? true : undefined), 'an empty queue');
+  });
+
+  it('a permanent failure of our own (no reply) is not retried', async () => {
+    const { spool, courier } = await setup(() => localOutcome('5.1.10', 'null MX'));
+    const message = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
+      mailFrom: '',
+      rcptTo: ['x@null.test'],
+      hostname: 'relay.test',
+      listener: 'test',
+    });
+    await eventually(async () => ((await spool.list()).length === 0 ? true : undefined), 'an empty queue');
+    expect(courier.calls.map((c) => c.id)).toEqual([message.id]);
+  });
+
+  it('the state after a deferral keeps the outcome as data', async () => {
+    const { spool } = await setup(() => later);
+    const message = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
+      mailFrom: 'sender@a.test',
+      rcptTo: ['slow@b.test'],
+      hostname: 'relay.test',
+      listener: 'test',
+    });
+    const state = await eventually(async () => {
+      const text = await spool.readState(message.id);
+      const parsed = text === undefined ? undefined : parseState(text);
+      return parsed && parsed.attempts >= 1 ? parsed : undefined;
+    }, 'an attempt');
+    expect(state.recipients[0]).toMatchObject({ status: 'deferred', outcome: later });
+    expect(state.eightBit).toBe(false);
+  });
+});
