@@ -94,6 +94,7 @@ async function assemble(
     return createListener(listener, policy, {
       hostname: config.hostname,
       acceptedDomains: config.acceptedDomains,
+      postmaster: config.postmaster ?? `postmaster@${config.acceptedDomains[0] ?? config.hostname}`,
       spool,
       authenticate,
       log,

@@ -58,6 +58,12 @@ export const policySchema = z.strictObject({
       trustedNetworks: z.array(cidr).default([]),
       /** Authenticated clients may relay to any domain. */
       authenticated: z.boolean().default(true),
+      /**
+       * Let clients that may not relay (untrusted, not authenticated) use sender-specified
+       * routing: a source route (<@hop:user@domain>) or '%', '!' or '@' in the local part. A
+       * next hop may honour those and deliver elsewhere; Postfix's allow_untrusted_routing = no.
+       */
+      allowUntrustedRouting: z.boolean().default(false),
     })
     .prefault({}),
   limits: limitsSchema.prefault({}),
@@ -179,6 +185,11 @@ const userSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     hostname: z.string().min(1).default('localhost'),
+    /**
+     * Where mail to the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1 says it must be
+     * accepted). Default: postmaster@ the first accepted domain, else @ hostname.
+     */
+    postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like postmaster@example.com').optional(),
     /** Domains we receive mail for; anything else is relaying. */
     acceptedDomains: z.array(domain).default([]),
     /** capture: keep mail for the web UI and API; relay: deliver onward (see the relay issue). */

@@ -52,6 +52,8 @@ export function addressDomain(address: string): string {
 
 export interface RecipientFacts {
   readonly recipient: string;
+  /** The path picks its own next hop: a source route, or '%', '!' or '@' in the local part. */
+  readonly routing: boolean;
   readonly clientAddress: string;
   readonly authenticated: boolean;
 }
@@ -60,14 +62,38 @@ export interface RelayRules {
   readonly acceptedDomains: ReadonlySet<string>;
   readonly trustedNetworks: NetworkSet;
   readonly relayForAuthenticated: boolean;
+  readonly allowUntrustedRouting: boolean;
 }
 
-/** Never an open relay: mail for other domains needs AUTH or a trusted network. */
+/**
+ * Never an open relay: mail for other domains needs AUTH or a trusted network. A client that
+ * may not relay may not route either: "v%evil.example@example.test" is for our domain, but a
+ * next hop that honours the percent hack delivers it to evil.example (Postfix refuses it with
+ * allow_untrusted_routing = no). The bare "postmaster" is always accepted (RFC 5321 §4.5.1).
+ */
 export function checkRcptTo(rules: RelayRules, facts: RecipientFacts): Verdict {
+  if (facts.recipient.toLowerCase() === 'postmaster') return accept;
+  const mayRelay =
+    (facts.authenticated && rules.relayForAuthenticated) ||
+    rules.trustedNetworks.contains(facts.clientAddress);
+  if (facts.routing && !mayRelay && !rules.allowUntrustedRouting) return reject(replies.routingDenied);
+  if (mayRelay) return accept;
   if (rules.acceptedDomains.has(addressDomain(facts.recipient))) return accept;
-  if (facts.authenticated && rules.relayForAuthenticated) return accept;
-  if (rules.trustedNetworks.contains(facts.clientAddress)) return accept;
   return reject(replies.relayDenied);
+}
+
+/** Where a recipient goes: the bare "postmaster" is the configured postmaster address. */
+export function recipientAddress(recipient: string, postmaster: string): string {
+  return recipient.toLowerCase() === 'postmaster' ? postmaster : recipient;
+}
+
+/** RFC 4616: an authorization identity other than the authentication identity is refused. */
+export function checkAuthorizationIdentity(
+  authzid: string | undefined,
+  authcid: string | undefined,
+): Verdict {
+  if (authzid === undefined || authzid === '' || authcid === undefined || authcid === '') return accept;
+  return authzid === authcid ? accept : reject(replies.authzidRefused);
 }
 
 export function relayRules(
@@ -79,6 +105,7 @@ export function relayRules(
     acceptedDomains: new Set(acceptedDomains.map((domain) => domainToASCII(domain) || domain)),
     trustedNetworks: trusted,
     relayForAuthenticated: policy.relay.authenticated,
+    allowUntrustedRouting: policy.relay.allowUntrustedRouting,
   };
 }
 

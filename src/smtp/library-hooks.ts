@@ -17,11 +17,20 @@
  *    ("TLSv1.0" for ECDHE-ECDSA-AES128-SHA even inside TLS 1.2), not the protocol in use;
  *    the connection's socket knows the real one.
  *
+ * 5. Address paths. The library splits MAIL/RCPT at spaces and '@', so a quoted local part
+ *    ("john smith"@example.test, valid RFC 5321) is refused with 501, and it strips a
+ *    source route without saying so. The path is read first (src/smtp/path.ts): a quoted
+ *    local part goes through the library's checks with a stand-in and is put back after,
+ *    and every parsed address carries its PathForm (pathFormOf) so policy can see routing.
+ * 6. SIZE= values of more than 20 digits: the library answers 501 (syntax); such a size is
+ *    well-formed, only larger than any limit, so it gets the 552 of any SIZE over the limit.
+ *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
 import { TLSSocket } from 'node:tls';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { pathForm, splitCommandPath, type PathForm } from './path.js';
 import { hasEnhancedCode, replyText, type SmtpReply } from './replies.js';
 
 export const PATCHED_SMTP_SERVER_VERSION = '3.21.6';
@@ -47,6 +56,14 @@ export interface ServerHooks {
 const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
 /** The connection behind a session, so a fault can drop it without a reply. */
 const connectionBySession = new WeakMap<SMTPServerSession, SMTPConnection>();
+
+/** The form of each address the library parsed: quoted, routed. */
+const pathForms = new WeakMap<object, PathForm>();
+
+/** How the client wrote an address of MAIL FROM or RCPT TO; undefined for the null path. */
+export function pathFormOf(address: object): PathForm | undefined {
+  return pathForms.get(address);
+}
 
 /** Closes the client's connection at once, without a reply. */
 export function dropConnection(session: SMTPServerSession): void {
@@ -80,6 +97,51 @@ function installPatches(): void {
   const originalEhlo = proto.handler_EHLO;
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalHelo = proto.handler_HELO;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalParseAddress = proto._parseAddressCommand;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalValidateMail = proto._validateMailParams;
+
+  proto._parseAddressCommand = function parseAddressCommand(
+    this: SMTPConnection,
+    rawName: string,
+    rawCommand: Buffer | string,
+  ): ReturnType<typeof originalParseAddress> {
+    if (!hooksByServer.has(this._server)) return originalParseAddress.call(this, rawName, rawCommand);
+    const line = rawCommand.toString();
+    const split = splitCommandPath(line);
+    const form = split ? pathForm(split.path) : undefined;
+    if (!split || !form) return originalParseAddress.call(this, rawName, rawCommand);
+    let parsed: ReturnType<typeof originalParseAddress>;
+    if (form.quoted) {
+      const verb = line.slice(0, line.indexOf(':'));
+      const route = form.sourceRoute === undefined ? '' : `${form.sourceRoute}:`;
+      const params = split.params === '' ? '' : ` ${split.params}`;
+      parsed = originalParseAddress.call(this, rawName, `${verb}:<${route}quoted@${form.domain}>${params}`);
+      if (parsed && parsed.address) {
+        parsed.address = `${form.localPart}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
+      }
+    } else {
+      parsed = originalParseAddress.call(this, rawName, rawCommand);
+    }
+    if (parsed) pathForms.set(parsed, form);
+    return parsed;
+  };
+
+  proto._validateMailParams = function validateMailParams(
+    this: SMTPConnection,
+    parsed: Parameters<typeof originalValidateMail>[0],
+  ): ReturnType<typeof originalValidateMail> {
+    const size = parsed.args === false ? undefined : parsed.args.SIZE;
+    if (hooksByServer.has(this._server) && typeof size === 'string' && /^\d{21,}$/.test(size)) {
+      return {
+        code: 552,
+        message: 'Message size exceeds fixed maximum message size',
+        enhancedCode: 'MESSAGE_TOO_BIG',
+      };
+    }
+    return originalValidateMail.call(this, parsed);
+  };
 
   proto.init = function init(this: SMTPConnection): void {
     const hooks = hooksByServer.get(this._server);

@@ -30,6 +30,8 @@ export const replies = {
   authNotOffered: reply(503, '5.5.1', 'Authentication not enabled'),
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authTooManyFailures: reply(421, '4.7.0', 'Too many failed authentication attempts, closing'),
+  /** RFC 4616 authzid: acting as another user is not offered, so only the user's own name (or none). */
+  authzidRefused: reply(535, '5.7.8', 'Authorization identity must be empty or the authentication identity'),
   authSucceeded: reply(235, '2.7.0', 'Authentication successful'),
   /** RFC 4954: a temporary server failure, e.g. too many logins waiting to be checked. */
   authTemporaryFailure: reply(454, '4.7.0', 'Temporary authentication failure, try again later'),
@@ -38,6 +40,8 @@ export const replies = {
   messageTooBigForSize: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   // rcpt to
   relayDenied: reply(554, '5.7.1', 'Relay access denied'),
+  /** A source route, or '%', '!' or '@' in the local part, from an untrusted client. */
+  routingDenied: reply(550, '5.7.1', 'Sender-specified routing is not allowed'),
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   // data
   messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),

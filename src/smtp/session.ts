@@ -17,9 +17,11 @@ import type { AuthenticatedUser, Authenticator } from '../auth/users.js';
 import { networkSet, plainAddress } from '../pipeline/networks.js';
 import {
   authFailureVerdict,
+  checkAuthorizationIdentity,
   checkConnect,
   checkMailFrom,
   checkRcptTo,
+  recipientAddress,
   relayRules,
 } from '../pipeline/stages.js';
 import type { Verdict } from '../pipeline/verdict.js';
@@ -32,7 +34,7 @@ import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
-import { negotiatedTlsProtocol } from './library-hooks.js';
+import { negotiatedTlsProtocol, pathFormOf } from './library-hooks.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -40,6 +42,8 @@ export interface SessionDeps {
   readonly policy: Policy;
   readonly hostname: string;
   readonly acceptedDomains: readonly string[];
+  /** Where RCPT TO:<postmaster> goes. */
+  readonly postmaster: string;
   readonly spool: Spool;
   readonly authenticate: Authenticator;
   readonly log: Logger;
@@ -141,6 +145,16 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         return;
       }
       const username = auth.username ?? '';
+      const identity = checkAuthorizationIdentity(auth.authzid, auth.authcid);
+      if (identity.kind === 'reject') {
+        state.log.warn(
+          { user: username, authzid: auth.authzid },
+          'authentication refused: %s',
+          identity.reply.text,
+        );
+        callback(toError(identity));
+        return;
+      }
       withFault(
         'auth',
         () => ({}),
@@ -297,12 +311,15 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     const state = stateOf(session);
     const verdict = checkRcptTo(rules, {
       recipient: address.address,
+      routing: pathFormOf(address)?.routing ?? false,
       clientAddress: state?.clientAddress ?? session.remoteAddress,
       authenticated: state?.user !== undefined,
     });
     if (verdict.kind === 'reject') {
       deps.metrics?.rejection(listener.name, 'rcpt', verdict.reply.code);
       state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+    } else {
+      address.address = recipientAddress(address.address, deps.postmaster);
     }
     callback(toError(verdict));
   }
