@@ -24,6 +24,11 @@
  *    and every parsed address carries its PathForm (pathFormOf) so policy can see routing.
  * 6. SIZE= values of more than 20 digits: the library answers 501 (syntax); such a size is
  *    well-formed, only larger than any limit, so it gets the 552 of any SIZE over the limit.
+ * 7. TLS renegotiation. Client-initiated renegotiation is a full handshake on demand (CPU
+ *    for free, testssl's "Secure Client-Initiated Renegotiation VULNERABLE"), and Node allows
+ *    3 per 10 minutes on every server socket. disableRenegotiation() only reports the attempt
+ *    as '_tlsError', which reaches 'error' only on sockets a tls.Server made; smtp-server
+ *    wraps sockets itself, so nothing would stop the handshake. We end the connection.
  *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
@@ -56,6 +61,17 @@ export interface ServerHooks {
 const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
 /** The connection behind a session, so a fault can drop it without a reply. */
 const connectionBySession = new WeakMap<SMTPServerSession, SMTPConnection>();
+
+/**
+ * Refuses client-initiated renegotiation on a server TLS socket: the attempt ends the
+ * connection. Postfix does the same (OpenSSL's SSL_OP_NO_RENEGOTIATION).
+ */
+export function refuseRenegotiation(socket: TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('_tlsError', () => {
+    socket.destroy();
+  });
+}
 
 /** The form of each address the library parsed: quoted, routed. */
 const pathForms = new WeakMap<object, PathForm>();

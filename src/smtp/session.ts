@@ -3,6 +3,7 @@
  * replies out, accepted messages into the spool. One adapter serves every listener;
  * a listener differs only by its ListenerConfig and Policy.
  */
+import { TLSSocket } from 'node:tls';
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -34,7 +35,7 @@ import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
-import { negotiatedTlsProtocol, pathFormOf } from './library-hooks.js';
+import { negotiatedTlsProtocol, pathFormOf, refuseRenegotiation } from './library-hooks.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -130,7 +131,8 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       );
     },
 
-    onSecure(_socket, session, callback) {
+    onSecure(socket, session, callback) {
+      if (socket instanceof TLSSocket) refuseRenegotiation(socket);
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
       if (state) state.user = undefined;
