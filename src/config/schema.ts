@@ -72,6 +72,11 @@ export const policySchema = z.strictObject({
    * or refuse the message. Either way the spool never holds one.
    */
   bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
+  /**
+   * What to do with a NUL byte inside DATA (never valid in a message; "\r\n\x00.\r\n" is a
+   * smuggling probe): strip it, or refuse the message. Either way the spool never holds one.
+   */
+  nulBytes: z.enum(['strip', 'reject']).default('strip'),
   /** Milliseconds to wait before the greeting; a talker that speaks first is refused. */
   greetPauseMs: z.number().int().min(0).max(30_000).default(0),
 });

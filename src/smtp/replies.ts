@@ -46,6 +46,7 @@ export const replies = {
   // data
   messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   bareLineEnding: reply(550, '5.6.0', 'Bare CR or LF in message; use CRLF line endings'),
+  nulByte: reply(550, '5.6.0', 'NUL character in message'),
   diskFull: reply(452, '4.3.1', 'Insufficient system storage'),
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),

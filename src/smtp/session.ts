@@ -406,6 +406,14 @@ async function acceptMessage(
     log.info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
   }
 
+  if (outcome.nulBytes > 0) {
+    if (deps.policy.nulBytes === 'reject') {
+      log.info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
+      return refuse(replies.nulByte);
+    }
+    log.info({ nul: outcome.nulBytes }, 'removed NUL bytes');
+  }
+
   const mailFrom = session.envelope.mailFrom;
   const dsn = session.envelope.dsn;
   const envelope: Envelope = {
