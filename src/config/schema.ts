@@ -39,6 +39,23 @@ export const limitsSchema = z.strictObject({
   /** RFC 5321 §4.5.3.2: 5 minutes for commands, 10 minutes for the end of DATA. */
   idleTimeoutSeconds: seconds.default(300),
   authFailuresBeforeDisconnect: z.number().int().min(1).default(3),
+  /**
+   * Of maxConnections, how many may be clients outside trustedNetworks that have not
+   * authenticated; the rest is a reserve for trusted and authenticated clients, so idle
+   * strangers cannot lock them out. Default: three quarters of maxConnections.
+   */
+  maxUnauthenticatedConnections: z.number().int().min(1).optional(),
+  /**
+   * The listener is under stress from this share of maxConnections in use: idle timeouts drop
+   * to stressIdleTimeoutSeconds, as Postfix's smtpd_timeout = ${stress?10}${stress:300}.
+   */
+  stressThreshold: z.number().gt(0).max(1).default(0.8),
+  stressIdleTimeoutSeconds: seconds.default(10),
+  /**
+   * Slowest DATA in bytes per second: DATA may take the idle timeout plus size / rate, so a
+   * byte a second cannot hold a connection forever (Postfix smtpd_min_data_rate 500). 0: off.
+   */
+  minDataRate: z.number().min(0).default(500),
 });
 
 export const policySchema = z.strictObject({
@@ -93,6 +110,11 @@ export const listenerSchema = z.strictObject({
    * header's client address then drives policy, rate limits and the Received header.
    */
   proxyFrom: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'must be an IP address' })).default([]),
+  /**
+   * How long a balancer's connection may take to send its PROXY line; default 5 (Postfix's
+   * smtpd_upstream_proxy_timeout), not the idle timeout of a session.
+   */
+  proxyTimeoutSeconds: seconds.optional(),
 });
 
 /** A fault rule as written in YAML: patterns are case-insensitive substrings, or /regex/. */

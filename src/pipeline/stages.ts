@@ -7,6 +7,7 @@ import { domainToASCII } from 'node:url';
 import type { Limits, Policy } from '../config/schema.js';
 import { replies } from '../smtp/replies.js';
 import type { NetworkSet } from './networks.js';
+import { unauthenticatedLimit } from './stress.js';
 import { accept, reject, type Verdict } from './verdict.js';
 
 export interface ConnectionCounts {
@@ -14,11 +15,21 @@ export interface ConnectionCounts {
   readonly listener: number;
   /** Open sessions on this listener from the same client address, this one included. */
   readonly client: number;
+  /**
+   * Open sessions of untrusted clients that have not authenticated, this one included when
+   * it is one of them; 0 (no such limit) when not given.
+   */
+  readonly unauthenticated?: number;
+  /** The client is in trustedNetworks: per-client limits do not apply (Postfix exempts mynetworks). */
+  readonly trusted?: boolean;
 }
 
 export function checkConnect(limits: Limits, counts: ConnectionCounts): Verdict {
   if (counts.listener > limits.maxConnections) return reject(replies.tooManyConnections);
-  if (counts.client > limits.maxConnectionsPerClient) return reject(replies.tooManyConnectionsFromClient);
+  if ((counts.unauthenticated ?? 0) > unauthenticatedLimit(limits)) return reject(replies.tooManyConnections);
+  if (counts.trusted !== true && counts.client > limits.maxConnectionsPerClient) {
+    return reject(replies.tooManyConnectionsFromClient);
+  }
   return accept;
 }
 

@@ -29,6 +29,10 @@
  *    3 per 10 minutes on every server socket. disableRenegotiation() only reports the attempt
  *    as '_tlsError', which reaches 'error' only on sockets a tls.Server made; smtp-server
  *    wraps sockets itself, so nothing would stop the handshake. We end the connection.
+ * 8. Connection control for the listener's defence (src/pipeline/stress.ts): when a client
+ *    last sent a command, whether it owes us input, an idle timeout that can change while
+ *    the session runs (the library reads one value from its options), and closing with a
+ *    reply of ours (an evicted idle client, a DATA too slow).
  *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
@@ -81,6 +85,40 @@ export function pathFormOf(address: object): PathForm | undefined {
   return pathForms.get(address);
 }
 
+/** Per connection: when the client last sent a command, and its own idle timeout. */
+const lastCommandAt = new WeakMap<SMTPConnection, number>();
+const idleTimeouts = new WeakMap<SMTPConnection, number>();
+
+export interface ConnectionControl {
+  /** When the client last sent a command line (or connected), in Date.now() ms. */
+  idleSince(): number;
+  /** True while we wait for the client: no handler of ours running, not inside DATA. */
+  waitingForClient(): boolean;
+  /** The idle timeout from now on, the running one included. */
+  setIdleTimeout(ms: number): void;
+  /** Sends a reply of ours and closes the connection. */
+  closeWith(reply: SmtpReply): void;
+}
+
+export function connectionControl(session: SMTPServerSession): ConnectionControl | undefined {
+  const connection = connectionBySession.get(session);
+  if (!connection) return undefined;
+  return {
+    idleSince: () => lastCommandAt.get(connection) ?? Date.now(),
+    waitingForClient: () => !connection._handlerPending && !connection._dataStream,
+    setIdleTimeout(ms) {
+      idleTimeouts.set(connection, ms);
+      // Without a callback: the duration changes, the library's one 'timeout' listener stays.
+      if (!connection._socket.destroyed) connection._socket.setTimeout(ms);
+    },
+    closeWith(reply) {
+      if (connection._socket.destroyed) return;
+      connection.send(reply.code, replyText(reply), false);
+      connection.close();
+    },
+  };
+}
+
 /** Closes the client's connection at once, without a reply. */
 export function dropConnection(session: SMTPServerSession): void {
   const connection = connectionBySession.get(session);
@@ -117,6 +155,30 @@ function installPatches(): void {
   const originalParseAddress = proto._parseAddressCommand;
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalValidateMail = proto._validateMailParams;
+
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalOnCommand = proto._onCommand;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalArmTimeout = proto._armTimeout;
+
+  proto._onCommand = function onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void {
+    lastCommandAt.set(this, Date.now());
+    originalOnCommand.call(this, command, callback);
+  };
+
+  proto._armTimeout = function armTimeout(
+    this: SMTPConnection,
+    socket?: Parameters<typeof originalArmTimeout>[0],
+  ): void {
+    const ms = idleTimeouts.get(this);
+    if (ms === undefined) {
+      originalArmTimeout.call(this, socket);
+      return;
+    }
+    (socket ?? this._socket).setTimeout(ms, () => {
+      this._onTimeout();
+    });
+  };
 
   proto._parseAddressCommand = function parseAddressCommand(
     this: SMTPConnection,
@@ -166,6 +228,7 @@ function installPatches(): void {
       return;
     }
     connectionBySession.set(this.session, this);
+    lastCommandAt.set(this, Date.now());
     // The library's init() with the pause taken from policy instead of a fixed 100 ms.
     this._setListeners(() => {
       const maxClients = this._server.options.maxClients;

@@ -23,6 +23,10 @@ export const replies = {
   earlyTalker: reply(421, '4.7.0', 'You talked before the greeting; closing'),
   shuttingDown: reply(421, '4.3.2', 'Server shutting down, try again later'),
   idleTimeout: reply(421, '4.4.2', 'Idle timeout, closing connection'),
+  /** A full listener closes the stranger idle longest to let a newcomer in. */
+  idleEvicted: reply(421, '4.7.0', 'Server busy, closing idle connection'),
+  /** DATA slower than the policy's minDataRate. */
+  dataTooSlow: reply(421, '4.4.2', 'Data transfer too slow, closing connection'),
   proxyWithoutClient: reply(421, '4.7.0', 'No client address from the load balancer; closing'),
   // auth
   authRequired: reply(530, '5.7.0', 'Authentication required'),
