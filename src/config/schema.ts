@@ -58,6 +58,15 @@ export const limitsSchema = z.strictObject({
   minDataRate: z.number().min(0).default(500),
 });
 
+export const authThrottleSchema = z.strictObject({
+  /** Wait before checking the next password after one failure; doubles per failure. 0: off. */
+  baseDelayMs: z.number().int().min(0).default(250),
+  /** The longest wait; an attempt whose turn is further away gets 454 4.7.0 after it, unchecked. */
+  maxDelayMs: z.number().int().min(0).default(10_000),
+  /** Failures are forgotten this long after the last one. */
+  forgetAfterSeconds: seconds.default(900),
+});
+
 export const policySchema = z.strictObject({
   /** none: AUTH never offered; optional: offered, not needed; required: MAIL needs it. */
   auth: z.enum(['none', 'optional', 'required']).default('none'),
@@ -67,6 +76,8 @@ export const policySchema = z.strictObject({
     .array(z.enum(['PLAIN', 'LOGIN']))
     .min(1)
     .default(['PLAIN', 'LOGIN']),
+  /** Failed AUTH attempts slow the next ones down, per client address and per account. */
+  authThrottle: authThrottleSchema.prefault({}),
   /** Which envelope senders an authenticated user may use: their own addresses, or any. */
   authenticatedSenders: z.enum(['own', 'any']).default('own'),
   relay: z
@@ -355,6 +366,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type Policy = z.output<typeof policySchema>;
 export type Limits = z.output<typeof limitsSchema>;
+export type AuthThrottleSettings = z.output<typeof authThrottleSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UserConfig = z.output<typeof userSchema>;
 export type DeliveryConfig = z.output<typeof deliverySchema>;

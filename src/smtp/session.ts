@@ -14,6 +14,7 @@ import type {
 } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ListenerConfig, Policy } from '../config/schema.js';
+import { AuthThrottle } from '../auth/throttle.js';
 import type { AuthenticatedUser, Authenticator } from '../auth/users.js';
 import { networkSet, plainAddress } from '../pipeline/networks.js';
 import {
@@ -68,6 +69,16 @@ export interface SessionDeps {
   /** Injected faults of this server instance. */
   readonly faults: FaultRules;
   readonly metrics?: Metrics;
+  /** Told of every refused AUTH (the hook for an auth-failure counter in metrics). */
+  readonly onAuthFailure?: (failure: AuthFailure) => void;
+}
+
+export interface AuthFailure {
+  readonly listener: string;
+  readonly clientAddress: string;
+  readonly username: string;
+  /** credentials: wrong; throttled: refused (454) before checking; authzid: acting as another user. */
+  readonly reason: 'credentials' | 'throttled' | 'authzid';
 }
 
 interface ConnectionState {
@@ -113,6 +124,7 @@ function disabledCommands(listener: ListenerConfig, policy: Policy, secure: bool
 export function createSessionHandlers(deps: SessionDeps): Handlers {
   const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
+  const throttle = new AuthThrottle(policy.authThrottle);
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
   let stressed = false;
@@ -248,6 +260,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
           'authentication refused: %s',
           identity.reply.text,
         );
+        deps.onAuthFailure?.({
+          listener: listener.name,
+          clientAddress: state.clientAddress,
+          username,
+          reason: 'authzid',
+        });
         callback(toError(identity));
         return;
       }
@@ -395,9 +413,39 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     password: string,
     callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void {
+    const decision = throttle.reserve(state.clientAddress, username);
+    const next = (): void => {
+      if (decision.kind === 'check') {
+        check(state, username, password, callback);
+        return;
+      }
+      state.log.warn({ user: username }, 'authentication refused: too many recent failures');
+      deps.onAuthFailure?.({
+        listener: listener.name,
+        clientAddress: state.clientAddress,
+        username,
+        reason: 'throttled',
+      });
+      callback(replyError(replies.authTemporaryFailure));
+    };
+    if (decision.waitMs === 0) {
+      next();
+      return;
+    }
+    state.log.debug({ user: username, waitMs: decision.waitMs }, 'authentication throttled');
+    setTimeout(next, decision.waitMs).unref();
+  }
+
+  function check(
+    state: ConnectionState,
+    username: string,
+    password: string,
+    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
     deps.authenticate(username, password).then(
       (user) => {
         if (user) {
+          throttle.succeeded(state.clientAddress, username);
           state.user = user;
           updateStress();
           state.log.info({ user: user.username }, 'authenticated');
@@ -406,6 +454,13 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
           return;
         }
         state.authFailures++;
+        throttle.failed(state.clientAddress, username);
+        deps.onAuthFailure?.({
+          listener: listener.name,
+          clientAddress: state.clientAddress,
+          username,
+          reason: 'credentials',
+        });
         const verdict = authFailureVerdict(policy.limits, state.authFailures);
         state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
         callback(toError(verdict));
