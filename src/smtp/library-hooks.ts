@@ -290,6 +290,8 @@ function installPatches(): void {
       originalSend.call(this, replacement.code, replyText(replacement), false);
       return;
     }
-    originalSend.call(this, code, data, context);
+    // The library sends some refusals (e.g. "501 Error: Syntax: HELO hostname") with context
+    // false, i.e. without an enhanced code; after EHLO every 4xx/5xx must carry one (RFC 2034).
+    originalSend.call(this, code, data, context === false && code >= 400 ? undefined : context);
   };
 }
