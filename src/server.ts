@@ -113,6 +113,7 @@ async function assemble(
     return createListener(listener, policy, {
       hostname: config.hostname,
       acceptedDomains: config.acceptedDomains,
+      postmaster: config.postmaster ?? `postmaster@${config.acceptedDomains[0] ?? config.hostname}`,
       spool,
       authenticate,
       log,
@@ -121,7 +122,7 @@ async function assemble(
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
       faults,
-      ...(metrics ? { metrics } : {}),
+      ...(metrics ? { metrics, onAuthFailure: (failure) => metrics.authFailure(failure.listener) } : {}),
     });
   });
 

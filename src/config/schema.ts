@@ -40,6 +40,32 @@ export const limitsSchema = z.strictObject({
   /** RFC 5321 §4.5.3.2: 5 minutes for commands, 10 minutes for the end of DATA. */
   idleTimeoutSeconds: seconds.default(300),
   authFailuresBeforeDisconnect: z.number().int().min(1).default(3),
+  /**
+   * Of maxConnections, how many may be clients outside trustedNetworks that have not
+   * authenticated; the rest is a reserve for trusted and authenticated clients, so idle
+   * strangers cannot lock them out. Default: three quarters of maxConnections.
+   */
+  maxUnauthenticatedConnections: z.number().int().min(1).optional(),
+  /**
+   * The listener is under stress from this share of maxConnections in use: idle timeouts drop
+   * to stressIdleTimeoutSeconds, as Postfix's smtpd_timeout = ${stress?10}${stress:300}.
+   */
+  stressThreshold: z.number().gt(0).max(1).default(0.8),
+  stressIdleTimeoutSeconds: seconds.default(10),
+  /**
+   * Slowest DATA in bytes per second: DATA may take the idle timeout plus size / rate, so a
+   * byte a second cannot hold a connection forever (Postfix smtpd_min_data_rate 500). 0: off.
+   */
+  minDataRate: z.number().min(0).default(500),
+});
+
+export const authThrottleSchema = z.strictObject({
+  /** Wait before checking the next password after one failure; doubles per failure. 0: off. */
+  baseDelayMs: z.number().int().min(0).default(250),
+  /** The longest wait; an attempt whose turn is further away gets 454 4.7.0 after it, unchecked. */
+  maxDelayMs: z.number().int().min(0).default(10_000),
+  /** Failures are forgotten this long after the last one. */
+  forgetAfterSeconds: seconds.default(900),
 });
 
 export const policySchema = z.strictObject({
@@ -51,6 +77,8 @@ export const policySchema = z.strictObject({
     .array(z.enum(['PLAIN', 'LOGIN']))
     .min(1)
     .default(['PLAIN', 'LOGIN']),
+  /** Failed AUTH attempts slow the next ones down, per client address and per account. */
+  authThrottle: authThrottleSchema.prefault({}),
   /** Which envelope senders an authenticated user may use: their own addresses, or any. */
   authenticatedSenders: z.enum(['own', 'any']).default('own'),
   relay: z
@@ -59,6 +87,12 @@ export const policySchema = z.strictObject({
       trustedNetworks: z.array(cidr).default([]),
       /** Authenticated clients may relay to any domain. */
       authenticated: z.boolean().default(true),
+      /**
+       * Let clients that may not relay (untrusted, not authenticated) use sender-specified
+       * routing: a source route (<@hop:user@domain>) or '%', '!' or '@' in the local part. A
+       * next hop may honour those and deliver elsewhere; Postfix's allow_untrusted_routing = no.
+       */
+      allowUntrustedRouting: z.boolean().default(false),
     })
     .prefault({}),
   limits: limitsSchema.prefault({}),
@@ -67,6 +101,11 @@ export const policySchema = z.strictObject({
    * or refuse the message. Either way the spool never holds one.
    */
   bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
+  /**
+   * What to do with a NUL byte inside DATA (never valid in a message; "\r\n\x00.\r\n" is a
+   * smuggling probe): strip it, or refuse the message. Either way the spool never holds one.
+   */
+  nulBytes: z.enum(['strip', 'reject']).default('strip'),
   /** Milliseconds to wait before the greeting; a talker that speaks first is refused. */
   greetPauseMs: z.number().int().min(0).max(30_000).default(0),
 });
@@ -83,6 +122,11 @@ export const listenerSchema = z.strictObject({
    * header's client address then drives policy, rate limits and the Received header.
    */
   proxyFrom: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'must be an IP address' })).default([]),
+  /**
+   * How long a balancer's connection may take to send its PROXY line; default 5 (Postfix's
+   * smtpd_upstream_proxy_timeout), not the idle timeout of a session.
+   */
+  proxyTimeoutSeconds: seconds.optional(),
 });
 
 /** A fault rule as written in YAML: patterns are case-insensitive substrings, or /regex/. */
@@ -180,6 +224,11 @@ const userSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     hostname: z.string().min(1).default('localhost'),
+    /**
+     * Where mail to the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1 says it must be
+     * accepted). Default: postmaster@ the first accepted domain, else @ hostname.
+     */
+    postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like postmaster@example.com').optional(),
     /** Domains we receive mail for; anything else is relaying. */
     acceptedDomains: z.array(domain).default([]),
     /** capture: keep mail for the web UI and API; relay: deliver onward (see the relay issue). */
@@ -353,6 +402,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type Policy = z.output<typeof policySchema>;
 export type Limits = z.output<typeof limitsSchema>;
+export type AuthThrottleSettings = z.output<typeof authThrottleSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UserConfig = z.output<typeof userSchema>;
 export type DeliveryConfig = z.output<typeof deliverySchema>;

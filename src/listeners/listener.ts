@@ -1,8 +1,9 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { ListenerConfig, Policy } from '../config/schema.js';
 import { injectFault } from '../faults/inject.js';
+import { plainAddress } from '../pipeline/networks.js';
 import { attachHooks } from '../smtp/library-hooks.js';
 import { libraryReplyFor } from '../smtp/library-replies.js';
 import { createSessionHandlers, type SessionDeps } from '../smtp/session.js';
@@ -63,6 +64,8 @@ export function smtpServerOptions(
   };
 }
 
+const DEFAULT_PROXY_TIMEOUT_SECONDS = 5;
+
 export function createListener(config: ListenerConfig, policy: Policy, deps: ListenerDeps): Listener {
   const log = deps.log.child({ listener: config.name });
   let boundPort = 0;
@@ -82,6 +85,17 @@ export function createListener(config: ListenerConfig, policy: Policy, deps: Lis
     },
     rewriteReply: (reply, _session, secure) => libraryReplyFor(policy, reply, secure),
   });
+  // Before its PROXY line a balancer's connection is held by smtp-server's pre-session
+  // guard, timed with the session's idle timeout (300 s): one that never sends the line
+  // would hold a slot that long. Postfix gives it 5 s (smtpd_upstream_proxy_timeout). This
+  // listener runs after the library's, so it only shortens the timer the guard armed.
+  if (config.proxyFrom.length > 0) {
+    const proxyTimeoutMs = (config.proxyTimeoutSeconds ?? DEFAULT_PROXY_TIMEOUT_SECONDS) * 1000;
+    server.server.on('connection', (socket: Socket) => {
+      if (config.proxyFrom.includes(plainAddress(socket.remoteAddress ?? '')))
+        socket.setTimeout(proxyTimeoutMs);
+    });
+  }
   // A plaintext client on an implicit-TLS port makes the server emit 'error'; unhandled,
   // that would end the process.
   server.on('error', (error: Error) => {

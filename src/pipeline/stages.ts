@@ -7,6 +7,7 @@ import { domainToASCII } from 'node:url';
 import type { Limits, Policy } from '../config/schema.js';
 import { replies } from '../smtp/replies.js';
 import type { NetworkSet } from './networks.js';
+import { unauthenticatedLimit } from './stress.js';
 import { accept, reject, type Verdict } from './verdict.js';
 
 export interface ConnectionCounts {
@@ -14,11 +15,21 @@ export interface ConnectionCounts {
   readonly listener: number;
   /** Open sessions on this listener from the same client address, this one included. */
   readonly client: number;
+  /**
+   * Open sessions of untrusted clients that have not authenticated, this one included when
+   * it is one of them; 0 (no such limit) when not given.
+   */
+  readonly unauthenticated?: number;
+  /** The client is in trustedNetworks: per-client limits do not apply (Postfix exempts mynetworks). */
+  readonly trusted?: boolean;
 }
 
 export function checkConnect(limits: Limits, counts: ConnectionCounts): Verdict {
   if (counts.listener > limits.maxConnections) return reject(replies.tooManyConnections);
-  if (counts.client > limits.maxConnectionsPerClient) return reject(replies.tooManyConnectionsFromClient);
+  if ((counts.unauthenticated ?? 0) > unauthenticatedLimit(limits)) return reject(replies.tooManyConnections);
+  if (counts.trusted !== true && counts.client > limits.maxConnectionsPerClient) {
+    return reject(replies.tooManyConnectionsFromClient);
+  }
   return accept;
 }
 
@@ -52,6 +63,8 @@ export function addressDomain(address: string): string {
 
 export interface RecipientFacts {
   readonly recipient: string;
+  /** The path picks its own next hop: a source route, or '%', '!' or '@' in the local part. */
+  readonly routing: boolean;
   readonly clientAddress: string;
   readonly authenticated: boolean;
 }
@@ -60,14 +73,38 @@ export interface RelayRules {
   readonly acceptedDomains: ReadonlySet<string>;
   readonly trustedNetworks: NetworkSet;
   readonly relayForAuthenticated: boolean;
+  readonly allowUntrustedRouting: boolean;
 }
 
-/** Never an open relay: mail for other domains needs AUTH or a trusted network. */
+/**
+ * Never an open relay: mail for other domains needs AUTH or a trusted network. A client that
+ * may not relay may not route either: "v%evil.example@example.test" is for our domain, but a
+ * next hop that honours the percent hack delivers it to evil.example (Postfix refuses it with
+ * allow_untrusted_routing = no). The bare "postmaster" is always accepted (RFC 5321 §4.5.1).
+ */
 export function checkRcptTo(rules: RelayRules, facts: RecipientFacts): Verdict {
+  if (facts.recipient.toLowerCase() === 'postmaster') return accept;
+  const mayRelay =
+    (facts.authenticated && rules.relayForAuthenticated) ||
+    rules.trustedNetworks.contains(facts.clientAddress);
+  if (facts.routing && !mayRelay && !rules.allowUntrustedRouting) return reject(replies.routingDenied);
+  if (mayRelay) return accept;
   if (rules.acceptedDomains.has(addressDomain(facts.recipient))) return accept;
-  if (facts.authenticated && rules.relayForAuthenticated) return accept;
-  if (rules.trustedNetworks.contains(facts.clientAddress)) return accept;
   return reject(replies.relayDenied);
+}
+
+/** Where a recipient goes: the bare "postmaster" is the configured postmaster address. */
+export function recipientAddress(recipient: string, postmaster: string): string {
+  return recipient.toLowerCase() === 'postmaster' ? postmaster : recipient;
+}
+
+/** RFC 4616: an authorization identity other than the authentication identity is refused. */
+export function checkAuthorizationIdentity(
+  authzid: string | undefined,
+  authcid: string | undefined,
+): Verdict {
+  if (authzid === undefined || authzid === '' || authcid === undefined || authcid === '') return accept;
+  return authzid === authcid ? accept : reject(replies.authzidRefused);
 }
 
 export function relayRules(
@@ -79,6 +116,7 @@ export function relayRules(
     acceptedDomains: new Set(acceptedDomains.map((domain) => domainToASCII(domain) || domain)),
     trustedNetworks: trusted,
     relayForAuthenticated: policy.relay.authenticated,
+    allowUntrustedRouting: policy.relay.allowUntrustedRouting,
   };
 }
 

@@ -22,12 +22,30 @@
  *    drained. Not the 220s (a TLS handshake follows STARTTLS's on the same socket) and not
  *    221/421 (the connection closes after them).
  *
+ * 5. Address paths. The library splits MAIL/RCPT at spaces and '@', so a quoted local part
+ *    ("john smith"@example.test, valid RFC 5321) is refused with 501, and it strips a
+ *    source route without saying so. The path is read first (src/smtp/path.ts): a quoted
+ *    local part goes through the library's checks with a stand-in and is put back after,
+ *    and every parsed address carries its PathForm (pathFormOf) so policy can see routing.
+ * 6. SIZE= values of more than 20 digits: the library answers 501 (syntax); such a size is
+ *    well-formed, only larger than any limit, so it gets the 552 of any SIZE over the limit.
+ * 7. TLS renegotiation. Client-initiated renegotiation is a full handshake on demand (CPU
+ *    for free, testssl's "Secure Client-Initiated Renegotiation VULNERABLE"), and Node allows
+ *    3 per 10 minutes on every server socket. disableRenegotiation() only reports the attempt
+ *    as '_tlsError', which reaches 'error' only on sockets a tls.Server made; smtp-server
+ *    wraps sockets itself, so nothing would stop the handshake. We end the connection.
+ * 8. Connection control for the listener's defence (src/pipeline/stress.ts): when a client
+ *    last sent a command, whether it owes us input, an idle timeout that can change while
+ *    the session runs (the library reads one value from its options), and closing with a
+ *    reply of ours (an evicted idle client, a DATA too slow).
+ *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { pathForm, splitCommandPath, type PathForm } from './path.js';
 import { hasEnhancedCode, replyText, type SmtpReply } from './replies.js';
 
 export const PATCHED_SMTP_SERVER_VERSION = '3.21.6';
@@ -53,6 +71,59 @@ export interface ServerHooks {
 const hooksByServer = new WeakMap<SMTPServer, ServerHooks>();
 /** The connection behind a session, so a fault can drop it without a reply. */
 const connectionBySession = new WeakMap<SMTPServerSession, SMTPConnection>();
+
+/**
+ * Refuses client-initiated renegotiation on a server TLS socket: the attempt ends the
+ * connection. Postfix does the same (OpenSSL's SSL_OP_NO_RENEGOTIATION).
+ */
+export function refuseRenegotiation(socket: TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('_tlsError', () => {
+    socket.destroy();
+  });
+}
+
+/** The form of each address the library parsed: quoted, routed. */
+const pathForms = new WeakMap<object, PathForm>();
+
+/** How the client wrote an address of MAIL FROM or RCPT TO; undefined for the null path. */
+export function pathFormOf(address: object): PathForm | undefined {
+  return pathForms.get(address);
+}
+
+/** Per connection: when the client last sent a command, and its own idle timeout. */
+const lastCommandAt = new WeakMap<SMTPConnection, number>();
+const idleTimeouts = new WeakMap<SMTPConnection, number>();
+
+export interface ConnectionControl {
+  /** When the client last sent a command line (or connected), in Date.now() ms. */
+  idleSince(): number;
+  /** True while we wait for the client: no handler of ours running, not inside DATA. */
+  waitingForClient(): boolean;
+  /** The idle timeout from now on, the running one included. */
+  setIdleTimeout(ms: number): void;
+  /** Sends a reply of ours and closes the connection. */
+  closeWith(reply: SmtpReply): void;
+}
+
+export function connectionControl(session: SMTPServerSession): ConnectionControl | undefined {
+  const connection = connectionBySession.get(session);
+  if (!connection) return undefined;
+  return {
+    idleSince: () => lastCommandAt.get(connection) ?? Date.now(),
+    waitingForClient: () => !connection._handlerPending && !connection._dataStream,
+    setIdleTimeout(ms) {
+      idleTimeouts.set(connection, ms);
+      // Without a callback: the duration changes, the library's one 'timeout' listener stays.
+      if (!connection._socket.destroyed) connection._socket.setTimeout(ms);
+    },
+    closeWith(reply) {
+      if (connection._socket.destroyed) return;
+      connection.send(reply.code, replyText(reply), false);
+      connection.close();
+    },
+  };
+}
 
 /** Closes the client's connection at once, without a reply. */
 export function dropConnection(session: SMTPServerSession): void {
@@ -100,6 +171,75 @@ function installPatches(): void {
   const originalEhlo = proto.handler_EHLO;
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalHelo = proto.handler_HELO;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalParseAddress = proto._parseAddressCommand;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalValidateMail = proto._validateMailParams;
+
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalOnCommand = proto._onCommand;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalArmTimeout = proto._armTimeout;
+
+  proto._onCommand = function onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void {
+    lastCommandAt.set(this, Date.now());
+    originalOnCommand.call(this, command, callback);
+  };
+
+  proto._armTimeout = function armTimeout(
+    this: SMTPConnection,
+    socket?: Parameters<typeof originalArmTimeout>[0],
+  ): void {
+    const ms = idleTimeouts.get(this);
+    if (ms === undefined) {
+      originalArmTimeout.call(this, socket);
+      return;
+    }
+    (socket ?? this._socket).setTimeout(ms, () => {
+      this._onTimeout();
+    });
+  };
+
+  proto._parseAddressCommand = function parseAddressCommand(
+    this: SMTPConnection,
+    rawName: string,
+    rawCommand: Buffer | string,
+  ): ReturnType<typeof originalParseAddress> {
+    if (!hooksByServer.has(this._server)) return originalParseAddress.call(this, rawName, rawCommand);
+    const line = rawCommand.toString();
+    const split = splitCommandPath(line);
+    const form = split ? pathForm(split.path) : undefined;
+    if (!split || !form) return originalParseAddress.call(this, rawName, rawCommand);
+    let parsed: ReturnType<typeof originalParseAddress>;
+    if (form.quoted) {
+      const verb = line.slice(0, line.indexOf(':'));
+      const route = form.sourceRoute === undefined ? '' : `${form.sourceRoute}:`;
+      const params = split.params === '' ? '' : ` ${split.params}`;
+      parsed = originalParseAddress.call(this, rawName, `${verb}:<${route}quoted@${form.domain}>${params}`);
+      if (parsed && parsed.address) {
+        parsed.address = `${form.localPart}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
+      }
+    } else {
+      parsed = originalParseAddress.call(this, rawName, rawCommand);
+    }
+    if (parsed) pathForms.set(parsed, form);
+    return parsed;
+  };
+
+  proto._validateMailParams = function validateMailParams(
+    this: SMTPConnection,
+    parsed: Parameters<typeof originalValidateMail>[0],
+  ): ReturnType<typeof originalValidateMail> {
+    const size = parsed.args === false ? undefined : parsed.args.SIZE;
+    if (hooksByServer.has(this._server) && typeof size === 'string' && /^\d{21,}$/.test(size)) {
+      return {
+        code: 552,
+        message: 'Message size exceeds fixed maximum message size',
+        enhancedCode: 'MESSAGE_TOO_BIG',
+      };
+    }
+    return originalValidateMail.call(this, parsed);
+  };
 
   proto.init = function init(this: SMTPConnection): void {
     const hooks = hooksByServer.get(this._server);
@@ -108,6 +248,7 @@ function installPatches(): void {
       return;
     }
     connectionBySession.set(this.session, this);
+    lastCommandAt.set(this, Date.now());
     // The library's init() with the pause taken from policy instead of a fixed 100 ms.
     this._setListeners(() => {
       const maxClients = this._server.options.maxClients;
@@ -170,6 +311,8 @@ function installPatches(): void {
       originalSend.call(this, replacement.code, replyText(replacement), false);
       return;
     }
-    originalSend.call(this, code, data, context);
+    // The library sends some refusals (e.g. "501 Error: Syntax: HELO hostname") with context
+    // false, i.e. without an enhanced code; after EHLO every 4xx/5xx must carry one (RFC 2034).
+    originalSend.call(this, code, data, context === false && code >= 400 ? undefined : context);
   };
 }

@@ -23,6 +23,10 @@ export const replies = {
   earlyTalker: reply(421, '4.7.0', 'You talked before the greeting; closing'),
   shuttingDown: reply(421, '4.3.2', 'Server shutting down, try again later'),
   idleTimeout: reply(421, '4.4.2', 'Idle timeout, closing connection'),
+  /** A full listener closes the stranger idle longest to let a newcomer in. */
+  idleEvicted: reply(421, '4.7.0', 'Server busy, closing idle connection'),
+  /** DATA slower than the policy's minDataRate. */
+  dataTooSlow: reply(421, '4.4.2', 'Data transfer too slow, closing connection'),
   proxyWithoutClient: reply(421, '4.7.0', 'No client address from the load balancer; closing'),
   // auth
   authRequired: reply(530, '5.7.0', 'Authentication required'),
@@ -30,6 +34,8 @@ export const replies = {
   authNotOffered: reply(503, '5.5.1', 'Authentication not enabled'),
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authTooManyFailures: reply(421, '4.7.0', 'Too many failed authentication attempts, closing'),
+  /** RFC 4616 authzid: acting as another user is not offered, so only the user's own name (or none). */
+  authzidRefused: reply(535, '5.7.8', 'Authorization identity must be empty or the authentication identity'),
   authSucceeded: reply(235, '2.7.0', 'Authentication successful'),
   /** RFC 4954: a temporary server failure, e.g. too many logins waiting to be checked. */
   authTemporaryFailure: reply(454, '4.7.0', 'Temporary authentication failure, try again later'),
@@ -38,10 +44,13 @@ export const replies = {
   messageTooBigForSize: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   // rcpt to
   relayDenied: reply(554, '5.7.1', 'Relay access denied'),
+  /** A source route, or '%', '!' or '@' in the local part, from an untrusted client. */
+  routingDenied: reply(550, '5.7.1', 'Sender-specified routing is not allowed'),
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   // data
   messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   bareLineEnding: reply(550, '5.6.0', 'Bare CR or LF in message; use CRLF line endings'),
+  nulByte: reply(550, '5.6.0', 'NUL character in message'),
   diskFull: reply(452, '4.3.1', 'Insufficient system storage'),
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),

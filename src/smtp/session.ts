@@ -3,6 +3,7 @@
  * replies out, accepted messages into the spool. One adapter serves every listener;
  * a listener differs only by its ListenerConfig and Policy.
  */
+import { TLSSocket } from 'node:tls';
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -13,15 +14,26 @@ import type {
 } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ListenerConfig, Policy } from '../config/schema.js';
+import { AuthThrottle } from '../auth/throttle.js';
 import type { AuthenticatedUser, Authenticator } from '../auth/users.js';
 import { networkSet, plainAddress } from '../pipeline/networks.js';
 import {
   authFailureVerdict,
+  checkAuthorizationIdentity,
   checkConnect,
   checkMailFrom,
   checkRcptTo,
+  type ConnectionCounts,
+  recipientAddress,
   relayRules,
 } from '../pipeline/stages.js';
+import {
+  dataDeadlineMs,
+  idleTimeoutMs,
+  isStressed,
+  pickEvictable,
+  type EvictionCandidate,
+} from '../pipeline/stress.js';
 import type { Verdict } from '../pipeline/verdict.js';
 import type { Envelope, Recipient } from '../spool/envelope.js';
 import { newQueueId } from '../spool/queue-id.js';
@@ -32,7 +44,13 @@ import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
-import { negotiatedTlsProtocol } from './library-hooks.js';
+import {
+  connectionControl,
+  negotiatedTlsProtocol,
+  pathFormOf,
+  refuseRenegotiation,
+  type ConnectionControl,
+} from './library-hooks.js';
 import { queued, replies, replyError, replyText, type SmtpReply } from './replies.js';
 
 export interface SessionDeps {
@@ -40,6 +58,8 @@ export interface SessionDeps {
   readonly policy: Policy;
   readonly hostname: string;
   readonly acceptedDomains: readonly string[];
+  /** Where RCPT TO:<postmaster> goes. */
+  readonly postmaster: string;
   readonly spool: Spool;
   readonly authenticate: Authenticator;
   readonly log: Logger;
@@ -49,11 +69,25 @@ export interface SessionDeps {
   /** Injected faults of this server instance. */
   readonly faults: FaultRules;
   readonly metrics?: Metrics;
+  /** Told of every refused AUTH (the hook for an auth-failure counter in metrics). */
+  readonly onAuthFailure?: (failure: AuthFailure) => void;
+}
+
+export interface AuthFailure {
+  readonly listener: string;
+  readonly clientAddress: string;
+  readonly username: string;
+  /** credentials: wrong; throttled: refused (454) before checking; authzid: acting as another user. */
+  readonly reason: 'credentials' | 'throttled' | 'authzid';
 }
 
 interface ConnectionState {
   readonly log: Logger;
   readonly clientAddress: string;
+  readonly session: SMTPServerSession;
+  /** In trustedNetworks: not a stranger, exempt from per-client limits. */
+  readonly trusted: boolean;
+  readonly control: ConnectionControl | undefined;
   authFailures: number;
   user: AuthenticatedUser | undefined;
 }
@@ -61,6 +95,8 @@ interface ConnectionState {
 type Callback = (error?: Error | null) => void;
 
 const MAX_HOPS = 50;
+/** How often a DATA in progress is checked against the minimum rate. */
+const DATA_RATE_CHECK_MS = 1000;
 
 type Handlers = Required<
   Pick<
@@ -88,10 +124,74 @@ function disabledCommands(listener: ListenerConfig, policy: Policy, secure: bool
 export function createSessionHandlers(deps: SessionDeps): Handlers {
   const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
+  const throttle = new AuthThrottle(policy.authThrottle);
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
+  let stressed = false;
 
   const stateOf = (session: SMTPServerSession): ConnectionState | undefined => connections.get(session.id);
+  const isStranger = (state: ConnectionState): boolean => !state.trusted && state.user === undefined;
+
+  /** Under stress every session's idle timeout drops (and comes back after), Postfix-style. */
+  const updateStress = (): void => {
+    let strangers = 0;
+    for (const state of connections.values()) if (isStranger(state)) strangers++;
+    const now = isStressed(policy.limits, connections.size, strangers);
+    if (now === stressed) return;
+    stressed = now;
+    deps.log.warn(
+      { sessions: connections.size, stressed },
+      stressed ? 'listener under stress' : 'listener stress over',
+    );
+    const ms = idleTimeoutMs(policy.limits, stressed);
+    for (const state of connections.values()) state.control?.setIdleTimeout(ms);
+  };
+
+  const forget = (state: ConnectionState): void => {
+    if (!connections.delete(state.session.id)) return;
+    const remaining = (perClient.get(state.clientAddress) ?? 1) - 1;
+    if (remaining > 0) perClient.set(state.clientAddress, remaining);
+    else perClient.delete(state.clientAddress);
+    updateStress();
+  };
+
+  /** Closes the stranger idle longest, to make room; false when none is idle. */
+  const evictIdleStranger = (): boolean => {
+    const candidates: EvictionCandidate[] = [];
+    for (const state of connections.values()) {
+      if (!isStranger(state) || !state.control?.waitingForClient()) continue;
+      candidates.push({
+        id: state.session.id,
+        idleSince: state.control.idleSince(),
+        inTransaction: state.session.envelope.mailFrom !== false,
+      });
+    }
+    const id = pickEvictable(candidates);
+    const victim = id === undefined ? undefined : connections.get(id);
+    if (!victim) return false;
+    victim.log.info('closing idle connection to make room');
+    victim.control?.closeWith(replies.idleEvicted);
+    forget(victim);
+    return true;
+  };
+
+  const admit = (clientAddress: string, trusted: boolean): Verdict => {
+    const counts = (): ConnectionCounts => {
+      let strangers = trusted ? 0 : 1;
+      for (const state of connections.values()) if (isStranger(state)) strangers++;
+      return {
+        listener: connections.size + 1,
+        client: (perClient.get(clientAddress) ?? 0) + 1,
+        unauthenticated: trusted ? 0 : strangers,
+        trusted,
+      };
+    };
+    const verdict = checkConnect(policy.limits, counts());
+    if (verdict.kind === 'reject' && verdict.reply === replies.tooManyConnections && evictIdleStranger()) {
+      return checkConnect(policy.limits, counts());
+    }
+    return verdict;
+  };
 
   return {
     onConnect(session, callback) {
@@ -102,16 +202,27 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.proxyWithoutClient));
         return;
       }
-      const clientCount = (perClient.get(clientAddress) ?? 0) + 1;
       const log = deps.log.child({ session: session.id, client: clientAddress });
-      const verdict = checkConnect(policy.limits, { listener: connections.size + 1, client: clientCount });
+      const trusted = rules.trustedNetworks.contains(clientAddress);
+      const verdict = admit(clientAddress, trusted);
       if (verdict.kind === 'reject') {
         log.warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
         callback(toError(verdict));
         return;
       }
-      perClient.set(clientAddress, clientCount);
-      connections.set(session.id, { log, clientAddress, authFailures: 0, user: undefined });
+      perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
+      const control = connectionControl(session);
+      connections.set(session.id, {
+        log,
+        clientAddress,
+        session,
+        trusted,
+        control,
+        authFailures: 0,
+        user: undefined,
+      });
+      updateStress();
+      control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
       deps.metrics?.connection(listener.name);
       log.debug('connected');
@@ -126,7 +237,8 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       );
     },
 
-    onSecure(_socket, session, callback) {
+    onSecure(socket, session, callback) {
+      if (socket instanceof TLSSocket) refuseRenegotiation(socket);
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
       if (state) state.user = undefined;
@@ -141,6 +253,22 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         return;
       }
       const username = auth.username ?? '';
+      const identity = checkAuthorizationIdentity(auth.authzid, auth.authcid);
+      if (identity.kind === 'reject') {
+        state.log.warn(
+          { user: username, authzid: auth.authzid },
+          'authentication refused: %s',
+          identity.reply.text,
+        );
+        deps.onAuthFailure?.({
+          listener: listener.name,
+          clientAddress: state.clientAddress,
+          username,
+          reason: 'authzid',
+        });
+        callback(toError(identity));
+        return;
+      }
       withFault(
         'auth',
         () => ({}),
@@ -186,8 +314,10 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         session,
         callback,
         () => {
+          const stopWatch = watchDataRate(stream, state, () => stressed);
           acceptMessage(deps, state, session, stream).then(
             async (reply) => {
+              stopWatch();
               deps.metrics?.message(listener.name, reply.code);
               if (reply.code !== 250) {
                 callback(replyError(reply));
@@ -205,6 +335,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
               // dropped: the socket is gone and nothing can be answered.
             },
             (error: unknown) => {
+              stopWatch();
               state.log.error({ err: describe(error) }, 'unexpected error while receiving');
               callback(replyError(replies.localError));
             },
@@ -216,13 +347,40 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     onClose(session) {
       const state = connections.get(session.id);
       if (!state) return;
-      connections.delete(session.id);
-      const remaining = (perClient.get(state.clientAddress) ?? 1) - 1;
-      if (remaining > 0) perClient.set(state.clientAddress, remaining);
-      else perClient.delete(state.clientAddress);
+      forget(state);
       state.log.debug('closed');
     },
   };
+
+  /**
+   * Ends DATA that arrives slower than minDataRate: it may take the idle timeout plus the
+   * time its bytes need at that rate (Postfix smtpd_min_data_rate), so a byte a second no
+   * longer holds a slot for ever. Returns the function that stops watching.
+   */
+  function watchDataRate(
+    stream: SMTPServerDataStream,
+    state: ConnectionState,
+    underStress: () => boolean,
+  ): () => void {
+    if (policy.limits.minDataRate === 0) return () => undefined;
+    const started = Date.now();
+    let bytes = 0;
+    const count = (chunk: Buffer): void => {
+      bytes += chunk.length;
+    };
+    stream.on('data', count);
+    const timer = setInterval(() => {
+      if (Date.now() - started <= dataDeadlineMs(policy.limits, underStress(), bytes)) return;
+      clearInterval(timer);
+      state.log.info({ bytes, ms: Date.now() - started }, 'DATA too slow, closing');
+      state.control?.closeWith(replies.dataTooSlow);
+    }, DATA_RATE_CHECK_MS);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      stream.removeListener('data', count);
+    };
+  }
 
   function withFault(
     stage: FaultStage,
@@ -255,17 +413,54 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     password: string,
     callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void {
+    const decision = throttle.reserve(state.clientAddress, username);
+    const next = (): void => {
+      if (decision.kind === 'check') {
+        check(state, username, password, callback);
+        return;
+      }
+      state.log.warn({ user: username }, 'authentication refused: too many recent failures');
+      deps.onAuthFailure?.({
+        listener: listener.name,
+        clientAddress: state.clientAddress,
+        username,
+        reason: 'throttled',
+      });
+      callback(replyError(replies.authTemporaryFailure));
+    };
+    if (decision.waitMs === 0) {
+      next();
+      return;
+    }
+    state.log.debug({ user: username, waitMs: decision.waitMs }, 'authentication throttled');
+    setTimeout(next, decision.waitMs).unref();
+  }
+
+  function check(
+    state: ConnectionState,
+    username: string,
+    password: string,
+    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void {
     deps.authenticate(username, password).then(
       (user) => {
         if (user) {
+          throttle.succeeded(state.clientAddress, username);
           state.user = user;
+          updateStress();
           state.log.info({ user: user.username }, 'authenticated');
           const response: SMTPServerAuthenticationResponse = { user: user.username };
           callback(null, response);
           return;
         }
         state.authFailures++;
-        deps.metrics?.authFailure(listener.name);
+        throttle.failed(state.clientAddress, username);
+        deps.onAuthFailure?.({
+          listener: listener.name,
+          clientAddress: state.clientAddress,
+          username,
+          reason: 'credentials',
+        });
         const verdict = authFailureVerdict(policy.limits, state.authFailures);
         state.log.warn({ user: username, failures: state.authFailures }, 'authentication failed');
         callback(toError(verdict));
@@ -298,12 +493,15 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     const state = stateOf(session);
     const verdict = checkRcptTo(rules, {
       recipient: address.address,
+      routing: pathFormOf(address)?.routing ?? false,
       clientAddress: state?.clientAddress ?? session.remoteAddress,
       authenticated: state?.user !== undefined,
     });
     if (verdict.kind === 'reject') {
       deps.metrics?.rejection(listener.name, 'rcpt', verdict.reply.code);
       state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
+    } else {
+      address.address = recipientAddress(address.address, deps.postmaster);
     }
     callback(toError(verdict));
   }
@@ -386,6 +584,14 @@ async function acceptMessage(
       return refuse(replies.bareLineEnding);
     }
     log.info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
+  }
+
+  if (outcome.nulBytes > 0) {
+    if (deps.policy.nulBytes === 'reject') {
+      log.info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
+      return refuse(replies.nulByte);
+    }
+    log.info({ nul: outcome.nulBytes }, 'removed NUL bytes');
   }
 
   const mailFrom = session.envelope.mailFrom;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,7 +74,7 @@ async function acquire(
     holder = await readHolder(path);
     if (!holder) continue; // released meanwhile: try again
     const sameHost = holder.host === '' || holder.host === me;
-    const alive = sameHost ? holder.pid !== process.pid && isAlive(holder.pid) : holder.ageMs < LOCK_STALE_MS;
+    const alive = sameHost ? holder.pid !== process.pid && isProcessAlive(holder.pid) : holder.ageMs < LOCK_STALE_MS;
     // Alive, or still there after several take-overs (another starter keeps winning).
     if (alive || (attempt >= 4 && previous !== undefined)) {
       throw new SpoolLockedError(dir, holder.pid, sameHost ? undefined : holder.host);
@@ -137,13 +138,49 @@ async function takeOver(path: string, staleText: string): Promise<void> {
   await rm(aside, { force: true });
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether a process of this host is running. A killed process stays in the table as a zombie
+ * until its parent reaps it, and `kill(pid, 0)` still succeeds on a zombie: a supervisor shell
+ * that restarts the server right after a SIGKILL, before reaping the old one, would be told the
+ * spool is in use by a dead process. So the state in /proc/PID/stat decides where it exists:
+ * 'Z' (zombie) or 'X' (dead) is not running. Exported for every "is the server running" check
+ * that starts from the spool lock (the queue CLI), so they all agree.
+ */
+export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
+  const state = procState(pid);
+  if (state !== undefined) return state !== 'Z' && state !== 'X' && state !== 'x';
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to another user, so it is alive.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // No /proc here (not Linux): kill(pid, 0) is all there is to go on.
+  return !existsSync('/proc/self/stat');
+}
+
+/** The one-letter state from /proc/PID/stat, or undefined when there is no such entry. */
+function procState(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${String(pid)}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // "PID (COMM) S ...": COMM may itself hold spaces and parentheses, so take the last ')'.
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? undefined : stat.charAt(close + 2) || undefined;
+}
+
+/** Who holds the spool's lock, and whether that holder still runs; undefined when unlocked. */
+export async function spoolLockHolder(
+  dir: string,
+): Promise<{ readonly pid: number; readonly host: string; readonly alive: boolean } | undefined> {
+  const holder = await readHolder(join(dir, 'lock'));
+  if (!holder) return undefined;
+  const me = hostname();
+  const sameHost = holder.host === '' || holder.host === me;
+  const alive = sameHost ? isProcessAlive(holder.pid) : holder.ageMs < LOCK_STALE_MS;
+  return { pid: holder.pid, host: holder.host || me, alive };
 }

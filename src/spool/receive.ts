@@ -1,10 +1,18 @@
 import type { Readable } from 'node:stream';
 import { HopCounter } from './hop-counter.js';
 import { LineEndingNormalizer } from './line-endings.js';
+import { stripNul } from './nul-bytes.js';
 import type { SpoolWriter } from './spool.js';
 
 export type ReceiveOutcome =
-  | { readonly kind: 'stored'; readonly bareLineEndings: number; readonly bytes: number; readonly hops: number }
+  | {
+      readonly kind: 'stored';
+      readonly bareLineEndings: number;
+      /** NUL bytes removed (never stored). */
+      readonly nulBytes: number;
+      readonly bytes: number;
+      readonly hops: number;
+    }
   | { readonly kind: 'too-big' }
   | { readonly kind: 'write-failed'; readonly error: Error }
   /** The client went away before the end of DATA. */
@@ -27,6 +35,7 @@ export function receiveMessage(
     const normalizer = new LineEndingNormalizer();
     const hops = new HopCounter();
     let received = 0;
+    let nulBytes = 0;
     let stopped: ReceiveOutcome | undefined;
 
     const stop = (outcome: ReceiveOutcome): void => {
@@ -52,8 +61,10 @@ export function receiveMessage(
         stop({ kind: 'too-big' });
         return;
       }
-      hops.feed(chunk);
-      if (!normalizer.write(chunk)) data.pause();
+      const clean = stripNul(chunk);
+      nulBytes += clean.removed;
+      hops.feed(clean.chunk);
+      if (!normalizer.write(clean.chunk)) data.pause();
     });
 
     let ended = false;
@@ -80,6 +91,7 @@ export function receiveMessage(
           stopped ?? {
             kind: 'stored',
             bareLineEndings: normalizer.bareLineEndings,
+            nulBytes,
             bytes: Buffer.byteLength(header) + normalizer.bytesOut,
             hops: hops.hops,
           },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderReply, replies } from '../../src/smtp/replies.js';
-import { limitsOf, startTestServer, type TestServer } from '../helpers/config.js';
+import { limitsOf, policy, startTestServer, type TestServer } from '../helpers/config.js';
 import { SmtpProbe, sendMessage } from '../helpers/smtp-probe.js';
 
 const QUEUED = /^250 2\.0\.0 Ok: queued as [0-9A-Z]{17}$/;
@@ -132,6 +132,11 @@ describe('policy limits on the relay listener', () => {
   it('maxConnections (2) exceeded: 421 4.7.0 instead of the greeting, then close; a freed slot is reusable', async () => {
     mw = await startTestServer((raw) => {
       limitsOf(raw, 'relay').maxConnections = 2;
+      // Both holders trusted: an idle stranger would be closed to make room (stress.test.ts).
+      (policy(raw, 'relay').relay as Record<string, unknown>).trustedNetworks = [
+        '127.0.0.1/32',
+        '127.0.0.2/32',
+      ];
     });
     const server = mw;
     const first = await greeted(server);
@@ -156,26 +161,26 @@ describe('policy limits on the relay listener', () => {
     second.close();
   });
 
-  it('maxConnectionsPerClient (1): a second connection from 127.0.0.1 is 421 4.7.0 while 127.0.0.2 gets in', async () => {
+  it('maxConnectionsPerClient (1): a second connection from 127.0.0.2 is 421 4.7.0 while 127.0.0.3 gets in (trusted 127.0.0.1 is exempt, as mynetworks in Postfix)', async () => {
     mw = await startTestServer((raw) => {
       limitsOf(raw, 'relay').maxConnectionsPerClient = 1;
     });
     const server = mw;
-    const first = await greeted(server);
-    const again = await SmtpProbe.connect(server.port('smtp'), { localAddress: '127.0.0.1' });
+    const first = await greeted(server, '127.0.0.2');
+    const again = await SmtpProbe.connect(server.port('smtp'), { localAddress: '127.0.0.2' });
     const refused = await again.read();
     expect(refused.last).toBe(renderReply(replies.tooManyConnectionsFromClient));
     expect(refused.last).toMatch(/^421 4\.7\.0 /);
     await again.closedByServer();
     // Another address is not affected, while the first connection is still open.
-    const other = await greeted(server, '127.0.0.2');
+    const other = await greeted(server, '127.0.0.3');
     expect((await other.command('NOOP')).code).toBe(250);
     expect((await first.command('NOOP')).code).toBe(250);
-    // Once the first leaves, 127.0.0.1 may connect again (refusals took no slot).
+    // Once the first leaves, 127.0.0.2 may connect again (refusals took no slot).
     expect((await first.command('QUIT')).code).toBe(221);
     await first.closedByServer();
-    const back = await eventually('127.0.0.1 after its connection left', async () => {
-      const probe = await SmtpProbe.connect(server.port('smtp'), { localAddress: '127.0.0.1' });
+    const back = await eventually('127.0.0.2 after its connection left', async () => {
+      const probe = await SmtpProbe.connect(server.port('smtp'), { localAddress: '127.0.0.2' });
       if ((await probe.read()).code === 220) return probe;
       probe.close();
       return undefined;

@@ -138,6 +138,11 @@ export class SmtpProbe {
     return secure;
   }
 
+  /** The TLS socket (implicit TLS or after upgrade()), e.g. to renegotiate; undefined in cleartext. */
+  get tlsSocket(): TLSSocket | undefined {
+    return 'getProtocol' in this.socket ? this.socket : undefined;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

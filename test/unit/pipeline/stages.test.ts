@@ -6,7 +6,9 @@ import {
   authFailureVerdict,
   checkConnect,
   checkMailFrom,
+  checkAuthorizationIdentity,
   checkRcptTo,
+  recipientAddress,
   relayRules,
 } from '../../../src/pipeline/stages.js';
 import { accept, reject, type Verdict } from '../../../src/pipeline/verdict.js';
@@ -157,7 +159,8 @@ describe('checkRcptTo: never an open relay', () => {
       ['x@example.com.evil.test', '198.51.100.1', false, 'relayDenied', 'the domain as a prefix is not it'],
       ['x@evilexample.com', '198.51.100.1', false, 'relayDenied', 'the domain as a suffix is not it'],
       ['x@example.com@elsewhere.test', '198.51.100.1', false, 'relayDenied', 'the last @ decides the domain'],
-      ['postmaster', '198.51.100.1', false, 'relayDenied', 'no domain is not an accepted domain'],
+      ['postmaster', '198.51.100.1', false, 'accept', 'RFC 5321 §4.5.1: the bare postmaster, from anyone'],
+      ['PostMaster', '198.51.100.1', false, 'accept', 'postmaster is case-insensitive'],
       ['x@elsewhere.test', '10.1.2.3', false, 'accept', 'a trusted IPv4 network'],
       ['x@elsewhere.test', '::ffff:10.1.2.3', false, 'accept', 'trusted, as seen on a dual-stack socket'],
       ['x@elsewhere.test', '2001:db8::5', false, 'accept', 'a trusted IPv6 network'],
@@ -165,7 +168,9 @@ describe('checkRcptTo: never an open relay', () => {
     ] as const)(
       'RCPT TO:<%s> from %s (auth %s) -> %s (%s)',
       (recipient, clientAddress, authenticated, expected, _why) => {
-        expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict(expected));
+        expect(checkRcptTo(rules, { recipient, routing: false, clientAddress, authenticated })).toEqual(
+          verdict(expected),
+        );
       },
     );
   });
@@ -194,9 +199,14 @@ describe('checkRcptTo: never an open relay', () => {
       ],
     ] as const)('accepting %j, RCPT TO:<%s> -> %s (%s)', (configured, recipient, expected, _why) => {
       const rules = relayRules(policies.relay, [configured], networkSet([]));
-      expect(checkRcptTo(rules, { recipient, clientAddress: '198.51.100.1', authenticated: false })).toEqual(
-        verdict(expected),
-      );
+      expect(
+        checkRcptTo(rules, {
+          recipient,
+          routing: false,
+          clientAddress: '198.51.100.1',
+          authenticated: false,
+        }),
+      ).toEqual(verdict(expected));
     });
 
     it('relayRules holds accepted domains in A-label form', () => {
@@ -223,9 +233,104 @@ describe('checkRcptTo: never an open relay', () => {
     ] as const)(
       'RCPT TO:<%s> from %s (auth %s) -> %s (%s)',
       (recipient, clientAddress, authenticated, expected, _why) => {
-        expect(checkRcptTo(rules, { recipient, clientAddress, authenticated })).toEqual(verdict(expected));
+        expect(checkRcptTo(rules, { recipient, routing: false, clientAddress, authenticated })).toEqual(
+          verdict(expected),
+        );
       },
     );
+  });
+
+  describe('sender-specified routing (allow_untrusted_routing = no)', () => {
+    const rules = relayRules(
+      policies.relay,
+      ['example.com'],
+      networkSet(policies.relay.relay.trustedNetworks),
+    );
+    const permissive = { ...rules, allowUntrustedRouting: true };
+    it.each([
+      // recipient (as parsed), client, authenticated, rules, verdict, why
+      [
+        'v%evil.example@example.com',
+        '198.51.100.1',
+        false,
+        rules,
+        'routingDenied',
+        'the percent hack, untrusted',
+      ],
+      ['evil.example!v@example.com', '198.51.100.1', false, rules, 'routingDenied', 'a bang path, untrusted'],
+      [
+        '"v@evil.example"@example.com',
+        '198.51.100.1',
+        false,
+        rules,
+        'routingDenied',
+        'a quoted @, untrusted',
+      ],
+      [
+        'v@example.com',
+        '198.51.100.1',
+        false,
+        rules,
+        'routingDenied',
+        'a source route stripped by the parser',
+      ],
+      ['v%evil.example@example.com', '10.1.2.3', false, rules, 'accept', 'a trusted network may route'],
+      [
+        'v%evil.example@example.com',
+        '198.51.100.1',
+        false,
+        permissive,
+        'accept',
+        'allowUntrustedRouting: true',
+      ],
+      [
+        'v%evil.example@elsewhere.test',
+        '198.51.100.1',
+        false,
+        permissive,
+        'relayDenied',
+        'routing never opens relay',
+      ],
+    ] as const)(
+      'RCPT TO:<%s> from %s (auth %s) -> %s',
+      (recipient, clientAddress, authenticated, using, expected, _why) => {
+        expect(checkRcptTo(using, { recipient, routing: true, clientAddress, authenticated })).toEqual(
+          verdict(expected),
+        );
+      },
+    );
+
+    it('an authenticated client that may relay may route', () => {
+      const submission = relayRules(policies.submission, [], networkSet([]));
+      expect(
+        checkRcptTo(submission, {
+          recipient: 'v%x@elsewhere.test',
+          routing: true,
+          clientAddress: '198.51.100.1',
+          authenticated: true,
+        }),
+      ).toEqual(accept);
+    });
+  });
+
+  it.each([
+    ['postmaster', 'postmaster@example.com', 'the bare postmaster goes to the configured address'],
+    ['POSTMASTER', 'postmaster@example.com', 'in any case'],
+    ['postmaster@local.test', 'postmaster@local.test', 'a qualified postmaster is left alone'],
+    ['bob@local.test', 'bob@local.test', 'anyone else is left alone'],
+  ] as const)('recipientAddress(%j) -> %j (%s)', (recipient, expected, _why) => {
+    expect(recipientAddress(recipient, 'postmaster@example.com')).toBe(expected);
+  });
+
+  it.each([
+    // authzid, authcid, verdict, why
+    [undefined, 'alice', 'accept', 'LOGIN has no authzid'],
+    ['', 'alice', 'accept', 'an empty authzid (the usual PLAIN token)'],
+    ['alice', 'alice', 'accept', 'the same identity'],
+    ['alice', '', 'accept', 'authzid only: the library takes it as the username'],
+    ['bob', 'alice', 'authzidRefused', 'acting as another user'],
+  ] as const)('checkAuthorizationIdentity(%j, %j) -> %s (%s)', (authzid, authcid, expected, _why) => {
+    expect(checkAuthorizationIdentity(authzid, authcid)).toEqual(verdict(expected));
   });
 
   it.each([
