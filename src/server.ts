@@ -10,7 +10,7 @@ import type { Resolver } from './delivery/routes.js';
 import type { DeliveryWorker } from './delivery/worker.js';
 import type { HttpServer } from './http/server.js';
 import type { Metrics } from './metrics.js';
-import type { Sink } from './sink/sink.js';
+import type { Sink, SinkOptions } from './sink/sink.js';
 import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
@@ -45,6 +45,8 @@ export interface ServerOptions {
   readonly faults?: FaultRules;
   /** DNS for MX routing; tests pass their own. */
   readonly resolver?: Resolver;
+  /** Opens the captured-mail index even without HTTP (the test fixture queries it). */
+  readonly sink?: SinkOptions;
 }
 
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
@@ -84,9 +86,16 @@ async function assemble(
 
   const release = (id: string, recipients?: readonly string[]) =>
     releaseCaptured(spool, config, id, recipients);
-  const web = config.http.enabled
-    ? await (await import('./http/stack.js')).createWebStack({ config, spool, faults, log, release })
-    : undefined;
+  const sink =
+    config.http.enabled || options.sink
+      ? await (
+          await import('./sink/sink.js')
+        ).Sink.open(spool, config.sink, log.child({ component: 'sink' }), options.sink ?? {})
+      : undefined;
+  const web =
+    config.http.enabled && sink
+      ? await (await import('./http/stack.js')).createWebStack({ config, spool, sink, faults, log, release })
+      : undefined;
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
     // The schema guarantees the policy exists; this is a bug if it fires.
@@ -115,7 +124,6 @@ async function assemble(
           ...(options.resolver ? { resolver: options.resolver } : {}),
         })
       : undefined;
-  const sink = web?.sink;
   const http = web?.http;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
