@@ -12,6 +12,7 @@ import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
+import { sinkCommand, SinkUsageError } from './cli/sink.js';
 
 const USAGE = `usage:
   mailwharf [--dev | --config PATH]                 serve
@@ -19,6 +20,7 @@ const USAGE = `usage:
   mailwharf queue list [--json] [--dev | --config PATH]
   mailwharf queue show ID [--envelope] [--dev | --config PATH]
   mailwharf queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…
+  mailwharf sink reindex [--dev | --config PATH]     rebuild the captured-mail index (server stopped)
   mailwharf hash-password                           reads the password on stdin, prints a scrypt hash
 
 environment: MAILWHARF_HOSTNAME, MAILWHARF_SPOOL_DIR, MAILWHARF_TLS_CERT, MAILWHARF_TLS_KEY, MAILWHARF_LOG_LEVEL`;
@@ -115,6 +117,13 @@ async function main(argv: readonly string[]): Promise<number> {
         return 1;
       }
     }
+    case 'sink':
+      try {
+        return await sinkCommand(config, rest, process.stdout);
+      } catch (error) {
+        if (!(error instanceof SinkUsageError)) throw error;
+        throw new UsageError(error.message);
+      }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
