@@ -27,13 +27,10 @@ function makeMessage(client: number, n: number): { text: string; sent: Sent } {
   };
 }
 
-async function api<T>(server: ServerProcess, path: string): Promise<{ status: number; body: T }> {
+async function search(server: ServerProcess, path: string): Promise<List> {
   const response = await fetch(`http://127.0.0.1:${String(server.ports.http)}${path}`);
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: (response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T,
-  };
+  expect(response.status).toBe(200);
+  return (await response.json()) as List;
 }
 
 interface List {
@@ -43,7 +40,7 @@ interface List {
 }
 
 async function listedIds(server: ServerProcess): Promise<Set<string>> {
-  const { body } = await api<List>(server, '/api/v1/messages?limit=10000');
+  const body = await search(server, '/api/v1/messages?limit=10000');
   return new Set(body.messages.map((m) => m.ID));
 }
 
@@ -63,7 +60,7 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
   });
 
   it('SIGKILL under load, then restart: every acknowledged message is listed and searchable', async () => {
-    const { root, path, spool } = await writeProcessConfig({
+    const { root, path } = await writeProcessConfig({
       mode: 'capture',
       http: { enabled: true, port: 0 },
       sink: { retention: { maxMessages: 0 } },
@@ -93,7 +90,7 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
           const reply = await probe.read(10_000);
           const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
           if (reply.code === 250 && id) acked.set(id, sent);
-          if (acked.size >= KILL_AFTER_ACKS && !killed) {
+          if (acked.size >= KILL_AFTER_ACKS && !server.child.killed) {
             killed = true;
             server.child.kill('SIGKILL');
           }
@@ -112,17 +109,17 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
       const listed = await listedIds(restarted);
       for (const id of acked.keys()) expect(listed.has(id), `acknowledged ${id} is listed`).toBe(true);
       for (const [id, sent] of acked) {
-        const bySubject = await api<List>(
+        const bySubject = await search(
           restarted,
           `/api/v1/search?query=${encodeURIComponent(`subject:"${sent.subject}"`)}`,
         );
         expect(
-          bySubject.body.messages.map((m) => m.ID),
+          bySubject.messages.map((m) => m.ID),
           sent.subject,
         ).toEqual([id]);
-        const byWord = await api<List>(restarted, `/api/v1/search?query=${sent.token}`);
+        const byWord = await search(restarted, `/api/v1/search?query=${sent.token}`);
         expect(
-          byWord.body.messages.map((m) => m.ID),
+          byWord.messages.map((m) => m.ID),
           sent.token,
         ).toEqual([id]);
       }
@@ -170,7 +167,7 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
     let server = await startServerProcess(path);
     expect(readyLog(server)).toMatchObject({ added: 2, messages: 12 });
     expect([...(await listedIds(server))].sort()).toEqual([...ids].sort());
-    expect((await api<List>(server, '/api/v1/search?query=is:read')).body.messages.map((m) => m.ID)).toEqual([
+    expect((await search(server, '/api/v1/search?query=is:read')).messages.map((m) => m.ID)).toEqual([
       ids[0],
     ]);
     await stop(server);
@@ -182,10 +179,11 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
         await rm(`${index}-shm`, { force: true });
         await writeFile(index, randomBytes(8192));
       },
-      'newer schema': async () => {
+      'newer schema': () => {
         const newer = openDatabase(index);
         newer.setUserVersion(999);
         newer.close();
+        return Promise.resolve();
       },
     };
     for (const [what, harm] of Object.entries(damage)) {
