@@ -86,8 +86,13 @@ async function assemble(
 
   const release = (id: string, recipients?: readonly string[]) =>
     releaseCaptured(spool, config, id, recipients);
+  const capturing = config.mode === 'relay' && config.delivery.captureDomains.length > 0;
+  if (capturing) {
+    const { captureRelayedCopies } = await import('./sink/relay-capture.js');
+    captureRelayedCopies(spool, config.delivery.captureDomains);
+  }
   const sink =
-    config.http.enabled || options.sink
+    config.http.enabled || options.sink || capturing
       ? await (
           await import('./sink/sink.js')
         ).Sink.open(spool, config.sink, log.child({ component: 'sink' }), options.sink ?? {})

@@ -222,7 +222,9 @@ export class DeliveryWorker {
   private async loadState(envelope: Envelope): Promise<DeliveryState> {
     const text = await this.deps.spool.readState(envelope.id);
     const parsed = text === undefined ? undefined : parseState(text);
-    return parsed ?? initialState(envelope, this.captureDomains, addressDomain);
+    // A release is an explicit request to send a captured message: nothing in it is captured again.
+    const capture = envelope.route === 'release' ? new Set<string>() : this.captureDomains;
+    return parsed ?? initialState(envelope, capture, addressDomain);
   }
 
   private async saveState(id: string, state: DeliveryState): Promise<void> {
@@ -291,9 +293,8 @@ export class DeliveryWorker {
     item.nextAt = Date.parse(state.nextAttemptAt);
     if (state.recipients.every((r) => isFinal(r.status))) {
       this.items.delete(envelope.id);
-      if (!state.recipients.some((r) => r.status === 'captured')) {
-        await this.deps.spool.remove(envelope.id, { durable: true });
-      }
+      // Captured recipients have their own copy in the sink (sink/relay-capture.ts).
+      await this.deps.spool.remove(envelope.id, { durable: true });
       log.info({ attempts }, 'delivery finished');
     }
   }

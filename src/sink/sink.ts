@@ -46,6 +46,8 @@ export const INDEX_FILE = 'sink.sqlite';
 const PARSED_CACHE = 16;
 /** Unlinks under way at once when deleting or pruning many messages. */
 const UNLINKS_AT_ONCE = 16;
+/** Rows inserted per transaction while reconciling. */
+const ROWS_PER_TRANSACTION = 500;
 /** Messages parsed at once while reconciling at start. */
 const PARSES_AT_ONCE = 4;
 
@@ -142,10 +144,21 @@ export class Sink {
         return envelope?.state === 'captured' ? parseWhole(this.spool, envelope) : undefined;
       }),
     );
+    let batch: WholeParse[] = [];
+    // Many rows per transaction: a commit each would cost more than the insert.
+    const flush = (): void => {
+      const rows = batch;
+      batch = [];
+      this.db.transaction(() => {
+        for (const whole of rows) if (this.index.insert(whole.summary)) added++;
+      });
+    };
     for (const pending of parsed) {
       const whole = await pending;
-      if (whole && this.index.insert(whole.summary)) added++;
+      if (whole) batch.push(whole);
+      if (batch.length >= ROWS_PER_TRANSACTION) flush();
     }
+    flush();
     for (const id of incomplete) {
       const envelope = await this.spool.envelope(id);
       if (envelope) this.index.complete((await parseWhole(this.spool, envelope)).summary);
