@@ -49,6 +49,11 @@ function addressText(addresses: readonly (MailAddress | null)[]): string {
     .join('\n');
 }
 
+/** Tags in the order GET /api/v1/tags lists them: case-insensitive. */
+function byName(a: string, b: string): number {
+  return a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0;
+}
+
 function fromRow(row: Row): IndexedMessage {
   return {
     id: row.id,
@@ -65,7 +70,7 @@ function fromRow(row: Row): IndexedMessage {
     size: row.size,
     attachments: JSON.parse(row.attachments_json) as IndexedAttachment[],
     snippet: row.snippet,
-    tags: row.tags === null ? [] : row.tags.split('\n').sort(),
+    tags: row.tags === null ? [] : row.tags.split('\n').sort(byName),
     read: row.read === 1,
     complete: row.complete === 1,
     parseError: row.parse_error ?? undefined,
@@ -330,6 +335,43 @@ export class MessageIndex {
         this.db.statement(`DELETE FROM deleting WHERE id IN (${part.map(() => '?').join(',')})`).run(...part);
       }
     });
+  }
+
+  /** Every tag in use, sorted. */
+  tags(): string[] {
+    return this.db
+      .statement<{ tag: string }>('SELECT DISTINCT tag FROM tags ORDER BY tag COLLATE NOCASE')
+      .all()
+      .map((row) => row.tag);
+  }
+
+  /** Replaces the tags of these messages; returns the ids that exist. */
+  setTags(ids: readonly string[], tags: readonly string[]): string[] {
+    return this.db.transaction(() =>
+      ids.filter((id) => {
+        const seq = this.seqOf(id);
+        if (seq === undefined) return false;
+        this.db.statement('DELETE FROM tags WHERE seq = ?').run(seq);
+        this.writeTags(seq, tags);
+        return true;
+      }),
+    );
+  }
+
+  /** Renames a tag on every message (merging into the new name where both are set). */
+  renameTag(from: string, to: string): void {
+    this.db.transaction(() => {
+      this.db
+        .statement(
+          'INSERT OR IGNORE INTO tags (seq, tag) SELECT seq, ? FROM tags WHERE tag = ? COLLATE NOCASE',
+        )
+        .run(to, from);
+      this.db.statement('DELETE FROM tags WHERE tag = ? COLLATE NOCASE AND tag <> ?').run(from, to);
+    });
+  }
+
+  deleteTag(tag: string): void {
+    this.db.statement('DELETE FROM tags WHERE tag = ? COLLATE NOCASE').run(tag);
   }
 
   /** Rows written from the header block whose full parse was cut short. */

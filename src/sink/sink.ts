@@ -298,6 +298,23 @@ export class Sink {
     return pending;
   }
 
+  tags(): string[] {
+    return this.index.tags();
+  }
+
+  /** Mailpit's PUT /api/v1/tags: these messages get exactly these tags. */
+  setTags(ids: readonly string[], tags: readonly string[]): void {
+    this.index.setTags(ids, tags);
+  }
+
+  renameTag(from: string, to: string): void {
+    this.index.renameTag(from, to);
+  }
+
+  deleteTag(tag: string): void {
+    this.index.deleteTag(tag);
+  }
+
   setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
     const changed = this.index.setRead(ids, read);
     if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
