@@ -5,7 +5,7 @@
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
-import { mailboxKeys, type Condition } from './search.js';
+import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
 import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
 
 interface Row {
@@ -209,15 +209,24 @@ export class MessageIndex {
 
   /** Newest first. */
   page(where: Condition, start: number, limit: number): Page {
-    const totals = this.db
-      .statement<{ count: number; unread: number | null }>(
-        `SELECT count(*) AS count, sum(read = 0) AS unread FROM messages WHERE ${where.sql}`,
-      )
-      .get(...where.params);
+    // The plain list counts from the indexes alone; a filter has to look at every row.
+    const totals =
+      where === EVERYTHING
+        ? this.plainTotals()
+        : this.db
+            .statement<{ count: number; unread: number | null }>(
+              `SELECT count(*) AS count, sum(read = 0) AS unread FROM messages WHERE ${where.sql}`,
+            )
+            .get(...where.params);
     const rows = this.db
       .statement<Row>(`${SELECT} WHERE ${where.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`)
       .all(...where.params, limit, start);
     return { messages: rows.map(fromRow), count: totals?.count ?? 0, unread: totals?.unread ?? 0 };
+  }
+
+  private plainTotals(): { count: number; unread: number } {
+    const { total, unread } = this.stats();
+    return { count: total, unread };
   }
 
   /** Ids matching, oldest first. */
