@@ -359,6 +359,7 @@ export class Sink {
   /** Retention: oldest first, until within the count, age and size caps. */
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
+    if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
     const { count, bytes, oldest } = this.index.totals();
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
     const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
