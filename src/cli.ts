@@ -15,6 +15,7 @@ import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
 import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
+import { sinkCommand, SinkUsageError } from './cli/sink.js';
 
 const EXIT_USAGE = 2;
 
@@ -90,6 +91,19 @@ const COMMANDS: Readonly<Record<string, Command>> = {
         if (!(error instanceof QueueUsageError)) throw error;
         process.stderr.write(`mailwharf: ${error.message}\n`);
         return 1;
+      }
+    },
+  },
+  sink: {
+    usage: ['sink reindex'],
+    summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
+    async run({ loadConfig, rest }) {
+      const { config } = await loadConfig();
+      try {
+        return await sinkCommand(config, rest, process.stdout);
+      } catch (error) {
+        if (!(error instanceof SinkUsageError)) throw error;
+        throw new UsageError(error.message);
       }
     },
   },

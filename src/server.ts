@@ -8,7 +8,7 @@ import type { Resolver } from './delivery/routes.js';
 import type { DeliveryWorker } from './delivery/worker.js';
 import type { HttpServer } from './http/server.js';
 import type { Metrics } from './metrics.js';
-import type { Sink } from './sink/sink.js';
+import type { Sink, SinkOptions } from './sink/sink.js';
 import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
@@ -43,6 +43,8 @@ export interface ServerOptions {
   readonly faults?: FaultRules;
   /** DNS for MX routing; tests pass their own. */
   readonly resolver?: Resolver;
+  /** Opens the captured-mail index even without HTTP (the test fixture queries it). */
+  readonly sink?: SinkOptions;
 }
 
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
@@ -100,11 +102,22 @@ async function assemble(
           config.metrics.port,
         )
       : undefined;
+  const capturing = config.mode === 'relay' && config.delivery.captureDomains.length > 0;
+  if (capturing) {
+    const { captureRelayedCopies } = await import('./sink/relay-capture.js');
+    captureRelayedCopies(spool, config.delivery.captureDomains);
+  }
+  const sink =
+    config.http.enabled || options.sink || capturing
+      ? await (
+          await import('./sink/sink.js')
+        ).Sink.open(spool, config.sink, log.child({ component: 'sink' }), options.sink ?? {})
+      : undefined;
   const web =
-    config.http.enabled && metrics
+    config.http.enabled && sink && metrics
       ? await (
           await import('./http/stack.js')
-        ).createWebStack({ config, spool, faults, log, release, metrics })
+        ).createWebStack({ config, spool, sink, faults, log, release, metrics })
       : undefined;
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
@@ -137,7 +150,6 @@ async function assemble(
         })
       : undefined;
   if (delivery && metrics) metrics.watchQueue(delivery);
-  const sink = web?.sink;
   const http = web?.http;
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;

@@ -8,7 +8,8 @@
  *     when the sender asked NOTIFY=SUCCESS; a recipient still deferred after the warning
  *     age gets one "delayed" DSN; each as its NOTIFY allows, never to the null sender;
  *   - a message older than the give-up age fails its open recipients (Status 4.4.7);
- *   - the message is removed once every recipient is final (kept while a copy is captured).
+ *   - the message is removed once every recipient is final (a captured recipient's copy is the
+ *     sink's own, made when the message was accepted: sink/relay-capture.ts).
  * DSNs go to the state's outbox first, so the worker queues them only after the state that
  * causes them is durable, and again after a crash in between (at least once, never lost).
  */
@@ -35,8 +36,6 @@ export type Action =
   | { readonly type: 'notify'; readonly notice: Notice }
   /** Every recipient is final: the message goes (after the outbox is sent). */
   | { readonly type: 'remove' }
-  /** Every recipient is final but a captured copy stays in the spool. */
-  | { readonly type: 'finished' }
   | { readonly type: 'retry'; readonly at: string };
 
 export interface Transition {
@@ -155,7 +154,7 @@ function settle(state: DeliveryState, message: MessageFacts, now: Date, policy: 
   const next: DeliveryState = { ...state, recipients, outbox: [...state.outbox, ...notices] };
   const actions: Action[] = notices.map((notice) => ({ type: 'notify', notice }));
   if (recipients.every((r) => isFinal(r.status))) {
-    actions.push(recipients.some((r) => r.status === 'captured') ? { type: 'finished' } : { type: 'remove' });
+    actions.push({ type: 'remove' });
   } else {
     actions.push({ type: 'retry', at: next.nextAttemptAt });
   }

@@ -295,7 +295,9 @@ export class DeliveryWorker {
   private async loadState(envelope: Envelope): Promise<DeliveryState> {
     const text = await this.deps.spool.readState(envelope.id);
     const parsed = text === undefined ? undefined : parseState(text);
-    return parsed ?? initialState(envelope, this.captureDomains, addressDomain);
+    // A release is an explicit request to send a captured message: nothing in it is captured again.
+    const capture = envelope.route === 'release' ? new Set<string>() : this.captureDomains;
+    return parsed ?? initialState(envelope, capture, addressDomain);
   }
 
   private async attempt(envelope: Envelope): Promise<void> {
@@ -360,7 +362,6 @@ export class DeliveryWorker {
     const { id } = envelope;
     let state = transition.state;
     const remove = transition.actions.some((a) => a.type === 'remove');
-    const finished = remove || transition.actions.some((a) => a.type === 'finished');
     if (state.outbox.length > 0) {
       // Durable first: a DSN is only sent for a state that is on disk.
       await this.saveState(id, state);
@@ -379,10 +380,10 @@ export class DeliveryWorker {
     } else {
       await this.saveState(id, state);
     }
-    if (finished) {
+    if (remove) {
       this.envelopes.delete(id);
       this.due.delete(id);
-      this.deps.log.info({ queueId: id, attempts: state.attempts }, remove ? 'removed' : 'delivery finished');
+      this.deps.log.info({ queueId: id, attempts: state.attempts }, 'removed');
     } else if (state.held) {
       this.due.delete(id);
     } else {

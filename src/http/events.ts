@@ -1,5 +1,5 @@
+import type { Condition } from '../sink/search.js';
 import type { SinkEvent } from '../sink/sink.js';
-import type { IndexedMessage } from '../sink/summary.js';
 import { listItem } from '../sink/summary.js';
 import type { HttpContext } from './context.js';
 
@@ -15,11 +15,7 @@ export interface EventSocket {
   on(event: 'close' | 'error', listener: () => void): unknown;
 }
 
-export function streamEvents(
-  ctx: HttpContext,
-  socket: EventSocket,
-  scope: ((message: IndexedMessage) => boolean) | undefined,
-): void {
+export function streamEvents(ctx: HttpContext, socket: EventSocket, scope: Condition | undefined): void {
   const send = (Type: string, Data: unknown): void => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ Type, Data }));
   };
@@ -28,14 +24,12 @@ export function streamEvents(
     send('stats', { Total: total, Unread: unread, Version: ctx.version });
   };
   const visible = (id: string): boolean => {
-    if (!scope) return true;
-    const message = ctx.sink.get(id);
-    return message !== undefined && scope(message);
+    return !scope || ctx.sink.matches(id, scope);
   };
   const unsubscribe = ctx.sink.on((event: SinkEvent) => {
     switch (event.type) {
       case 'new':
-        if (scope && !scope(event.message)) return;
+        if (!visible(event.message.id)) return;
         send('new', listItem(event.message));
         break;
       case 'update':

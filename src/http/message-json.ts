@@ -80,5 +80,7 @@ export function envelopeJson(message: IndexedMessage) {
     AuthUser: e.authUser ?? null,
     ReceivedAt: e.receivedAt,
     SMTPUTF8: e.smtputf8,
+    /** Why mailparser could not read the message (it is shown from its envelope and raw source). */
+    ParseError: message.parseError ?? null,
   };
 }

@@ -13,6 +13,7 @@ import {
 } from './api/message.js';
 import { deleteMessages, deleteSearch, listMessages, search, setRead } from './api/messages.js';
 import { send, sendBodyLimit } from './api/send.js';
+import { deleteTag, listTags, renameTag, setTags } from './api/tags.js';
 import { viewHtml, viewText } from './api/view.js';
 import { wait } from './api/wait.js';
 import type { Route } from './context.js';
@@ -34,6 +35,10 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/v1/message/:id/sa-check', handler: saCheck },
   { method: 'POST', url: '/api/v1/message/:id/release', handler: release },
   { method: 'POST', url: '/api/v1/send', handler: send, bodyLimit: sendBodyLimit },
+  { method: 'GET', url: '/api/v1/tags', handler: listTags },
+  { method: 'PUT', url: '/api/v1/tags', handler: setTags },
+  { method: 'PUT', url: '/api/v1/tags/:tag', handler: renameTag },
+  { method: 'DELETE', url: '/api/v1/tags/:tag', handler: deleteTag },
   { method: 'GET', url: '/api/v1/info', handler: info },
   { method: 'GET', url: '/api/v1/webui', handler: webui },
   { method: 'GET', url: '/api/v1/chaos', handler: getChaos },

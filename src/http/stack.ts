@@ -1,5 +1,5 @@
 /**
- * The web side of a server (sink index, HTTP API and UI, metrics), built only when
+ * The web side of a server (HTTP API and UI over the sink index, metrics), built only when
  * http.enabled: it is loaded with import(), so a relay without HTTP never pays for
  * fastify, prom-client and mailparser (~40 MiB of RSS measured).
  */
@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { enqueueLocal } from '../delivery/enqueue.js';
 import type { FaultRules } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
-import { Sink } from '../sink/sink.js';
+import type { Sink } from '../sink/sink.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { packageVersion } from '../version.js';
@@ -26,14 +26,14 @@ export interface WebStack {
 export async function createWebStack(deps: {
   config: Config;
   spool: Spool;
+  sink: Sink;
   faults: FaultRules;
   log: Logger;
   release: (id: string, recipients?: readonly string[]) => Promise<Envelope>;
   /** The server's metrics (made by createServer, shared with the metrics listener). */
   metrics: Metrics;
 }): Promise<WebStack> {
-  const { config, spool, log, metrics } = deps;
-  const sink = await Sink.open(spool, config.sink, log.child({ component: 'sink' }));
+  const { config, spool, sink, log, metrics } = deps;
   const http = await createHttpServer(
     {
       config,

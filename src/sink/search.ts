@@ -1,11 +1,13 @@
 /**
- * Mailpit's search syntax, as a pure function over the index:
+ * Mailpit's search syntax, compiled to an SQL condition over the index:
  *   from: to: cc: bcc: reply-to: addressed: subject: message-id: tag:
- *   is:read is:unread is:tagged has:attachment after:DATE before:DATE larger:SIZE smaller:SIZE
+ *   is:read is:unread is:tagged has:attachment has:inline after:DATE before:DATE larger:SIZE smaller:SIZE
  *   "quoted phrases", -negation (or !), bare words over headers, body and attachment names.
+ * Matching is case-insensitive substring matching, as Mailpit's LIKE: the header fields
+ * by instr() on lower-cased columns, bare words and phrases through the FTS5 trigram index.
  * Dates are taken as UTC (the `tz` parameter is accepted and ignored).
  */
-import type { IndexedMessage, MailAddress } from './summary.js';
+import type { SqlValue } from './database.js';
 
 export interface SearchTerm {
   readonly negate: boolean;
@@ -14,6 +16,14 @@ export interface SearchTerm {
 }
 
 export class SearchSyntaxError extends Error {}
+
+/** A condition on the `messages` table and its parameters. */
+export interface Condition {
+  readonly sql: string;
+  readonly params: readonly SqlValue[];
+}
+
+export const EVERYTHING: Condition = { sql: '1', params: [] };
 
 const TOKEN = /([-!])?(?:([a-z-]+):)?(?:"([^"]*)"?|(\S+))/gi;
 
@@ -41,70 +51,127 @@ function dateOf(value: string): number {
   return time;
 }
 
-function inAddresses(addresses: readonly (MailAddress | null)[], needle: string): boolean {
-  return addresses.some((a) => a !== null && `${a.Name} <${a.Address}>`.toLowerCase().includes(needle));
+/** The trigram index answers substrings of three characters or more; shorter ones scan its text. */
+function textContains(needle: string): Condition {
+  // Trigrams are of characters (code points), not UTF-16 units.
+  if (Array.from(needle).length >= 3) {
+    return {
+      sql: 'seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)',
+      params: [`"${needle.replace(/"/g, '""')}"`],
+    };
+  }
+  return { sql: 'seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0)', params: [needle] };
 }
 
-function termMatches(message: IndexedMessage, term: SearchTerm): boolean {
+function contains(column: string, needle: string): Condition {
+  return { sql: `instr(${column}, ?) > 0`, params: [needle] };
+}
+
+function anyOf(conditions: readonly Condition[]): Condition {
+  return {
+    sql: `(${conditions.map((c) => c.sql).join(' OR ')})`,
+    params: conditions.flatMap((c) => c.params),
+  };
+}
+
+const ADDRESS_COLUMNS: Readonly<Record<string, string>> = {
+  from: 'from_text',
+  to: 'to_text',
+  cc: 'cc_text',
+  bcc: 'bcc_text',
+  'reply-to': 'reply_to_text',
+};
+
+const IS: Readonly<Record<string, string>> = {
+  read: 'read = 1',
+  unread: 'read = 0',
+  tagged: 'EXISTS (SELECT 1 FROM tags WHERE tags.seq = messages.seq)',
+};
+
+const HAS: Readonly<Record<string, string>> = {
+  attachment: 'attachments > 0',
+  attachments: 'attachments > 0',
+  inline: 'inline > 0',
+};
+
+function termCondition(term: SearchTerm): Condition {
   const needle = term.value.toLowerCase();
-  switch (term.field) {
+  const field = term.field;
+  const addressColumn = field === undefined ? undefined : ADDRESS_COLUMNS[field];
+  if (addressColumn !== undefined) return contains(addressColumn, needle);
+  switch (field) {
     case undefined:
-      return message.searchText.includes(needle);
-    case 'from':
-      return inAddresses([message.from], needle);
-    case 'to':
-      return inAddresses(message.to, needle);
-    case 'cc':
-      return inAddresses(message.cc, needle);
-    case 'bcc':
-      return inAddresses(message.bcc, needle);
-    case 'reply-to':
-      return inAddresses(message.replyTo, needle);
+      return textContains(needle);
     case 'addressed':
-      return inAddresses([...message.to, ...message.cc, ...message.bcc], needle);
+      return anyOf(['to_text', 'cc_text', 'bcc_text'].map((column) => contains(column, needle)));
     case 'subject':
-      return message.subject.toLowerCase().includes(needle);
+      return contains('subject_text', needle);
     case 'message-id':
-      return message.messageId.toLowerCase() === needle.replace(/^<|>$/g, '');
+      return contains('lower(message_id)', needle.replace(/^<|>$/g, ''));
     case 'tag':
-      return message.tags.some((tag) => tag.toLowerCase() === needle);
-    case 'is':
-      if (needle === 'read') return message.read;
-      if (needle === 'unread') return !message.read;
-      if (needle === 'tagged') return message.tags.length > 0;
-      throw new SearchSyntaxError(`unknown is:${term.value}`);
-    case 'has':
-      if (needle === 'attachment' || needle === 'attachments')
-        return message.attachments.some((a) => !a.inline);
-      throw new SearchSyntaxError(`unknown has:${term.value}`);
+      return { sql: 'seq IN (SELECT seq FROM tags WHERE tag = ? COLLATE NOCASE)', params: [term.value] };
+    case 'is': {
+      const sql = IS[needle];
+      if (sql === undefined) throw new SearchSyntaxError(`unknown is:${term.value}`);
+      return { sql, params: [] };
+    }
+    case 'has': {
+      const sql = HAS[needle];
+      if (sql === undefined) throw new SearchSyntaxError(`unknown has:${term.value}`);
+      return { sql, params: [] };
+    }
     case 'after':
-      return Date.parse(message.created) >= dateOf(term.value);
+      return { sql: 'created >= ?', params: [dateOf(term.value)] };
     case 'before':
-      return Date.parse(message.created) < dateOf(term.value);
+      return { sql: 'created < ?', params: [dateOf(term.value)] };
     case 'larger':
-      return message.size >= sizeOf(term.value);
+      return { sql: 'size >= ?', params: [sizeOf(term.value)] };
     case 'smaller':
-      return message.size < sizeOf(term.value);
+      return { sql: 'size < ?', params: [sizeOf(term.value)] };
     default:
       // An unknown "word:" is a bare word that happens to contain a colon (e.g. a URL).
-      return message.searchText.includes(`${term.field}:${needle}`);
+      return textContains(`${field}:${needle}`);
   }
 }
 
-/** A predicate for the query; throws SearchSyntaxError for a bad filter value. */
-export function compileQuery(query: string): (message: IndexedMessage) => boolean {
-  const terms = parseQuery(query);
-  // Validate eagerly so a bad query fails even on an empty mailbox.
-  for (const term of terms) {
-    if (term.field === 'larger' || term.field === 'smaller') sizeOf(term.value);
-    if (term.field === 'after' || term.field === 'before') dateOf(term.value);
-    const value = term.value.toLowerCase();
-    if (term.field === 'is' && !['read', 'unread', 'tagged'].includes(value)) {
-      throw new SearchSyntaxError(`unknown is:${term.value}`);
-    }
-    if (term.field === 'has' && !['attachment', 'attachments'].includes(value)) {
-      throw new SearchSyntaxError(`unknown has:${term.value}`);
-    }
+/** The query as one condition (every term must hold); throws SearchSyntaxError for a bad filter value. */
+export function compileQuery(query: string | undefined): Condition {
+  const terms = parseQuery(query ?? '');
+  if (terms.length === 0) return EVERYTHING;
+  const conditions = terms.map((term) => {
+    const condition = termCondition(term);
+    return term.negate ? { sql: `NOT (${condition.sql})`, params: condition.params } : condition;
+  });
+  return allOf(conditions);
+}
+
+export function allOf(conditions: readonly Condition[]): Condition {
+  const real = conditions.filter((c) => c !== EVERYTHING);
+  if (real.length === 0) return EVERYTHING;
+  return { sql: real.map((c) => `(${c.sql})`).join(' AND '), params: real.flatMap((c) => c.params) };
+}
+
+/** The mailbox a test scopes itself to (see http/mailbox.ts), as a condition. */
+export function mailboxCondition(mailbox: string | undefined): Condition {
+  if (mailbox === undefined || mailbox === '') return EVERYTHING;
+  return { sql: 'instr(mailboxes, ?) > 0', params: [`\n${mailbox.toLowerCase()}\n`] };
+}
+
+/**
+ * The keys a message answers to as a mailbox: every envelope recipient, its plus-tag
+ * (user+TAG@… answers to "TAG") and the AUTH user, one per line with a line break either side.
+ */
+export function mailboxKeys(envelope: {
+  readonly authUser?: string;
+  readonly rcptTo: readonly { readonly address: string }[];
+}): string {
+  const keys = new Set<string>();
+  if (envelope.authUser !== undefined) keys.add(envelope.authUser.toLowerCase());
+  for (const rcpt of envelope.rcptTo) {
+    const address = rcpt.address.toLowerCase();
+    keys.add(address);
+    const tag = /^[^+@]+\+([^@]+)@/.exec(address)?.[1];
+    if (tag !== undefined) keys.add(tag);
   }
-  return (message) => terms.every((term) => termMatches(message, term) !== term.negate);
+  return `\n${[...keys].join('\n')}\n`;
 }

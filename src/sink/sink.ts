@@ -1,10 +1,12 @@
 /**
- * The captured-mail index behind the web UI and the HTTP API. Built from the spool at
- * start (from cached summaries; mailparser only for messages not yet summarised), kept
- * current from spool commits, pruned by retention. Storage never knows the web exists:
- * it tells listeners "something changed" and they decide what to send.
+ * The captured-mail index behind the web UI, the HTTP API and the test fixture: SQLite in
+ * the spool directory (the spool stays the source of truth for bytes). A message is indexed
+ * on its way to the 250 (Spool.onCommitted), so whoever holds a 250 finds it; a large one
+ * from its header block first, completed right after. On open the index is reconciled with
+ * the spool, parsing only what it lacks. Storage never knows the web exists: it tells
+ * listeners "something changed" and they decide what to send.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type { Logger } from 'pino';
@@ -12,8 +14,15 @@ import type { Config } from '../config/schema.js';
 import type { Envelope } from '../spool/envelope.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool } from '../spool/spool.js';
-import { compileQuery } from './search.js';
-import { summarize, type IndexedMessage } from './summary.js';
+import { Limiter } from '../util/limiter.js';
+import { CorruptIndexError, openDatabase, type IndexDatabase } from './database.js';
+import { MessageIndex, type Page } from './message-index.js';
+import { migrate, NewerIndexError } from './migrations.js';
+import { parseHeader, parseWhole, within, type WholeParse } from './parse.js';
+import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
+import type { IndexedMessage } from './summary.js';
+
+export type { Page } from './message-index.js';
 
 export type SinkEvent =
   | { readonly type: 'new'; readonly message: IndexedMessage }
@@ -21,127 +30,208 @@ export type SinkEvent =
   | { readonly type: 'delete'; readonly ids: readonly string[]; readonly reason: 'api' | 'retention' }
   | { readonly type: 'truncate' };
 
-export interface Page {
-  readonly messages: readonly IndexedMessage[];
-  /** Messages matching (all of them for a plain list). */
-  readonly count: number;
-  readonly unread: number;
+export interface SinkOptions {
+  /**
+   * Messages up to this size are parsed whole before the 250 (within parseBeforeReplyMs);
+   * larger or slower ones get a row from their header block first. The test fixture parses
+   * everything before the 250, since a test reads what it sent at once.
+   */
+  readonly parseBeforeReplyBytes?: number;
+  readonly parseBeforeReplyMs?: number;
+  /** Each whole parse, as it is made (the fixture keeps them for its tests). */
+  readonly onParsed?: (id: string, parsed: ParsedMail) => void;
 }
 
+export const INDEX_FILE = 'sink.sqlite';
 const PARSED_CACHE = 16;
+/** Unlinks under way at once when deleting or pruning many messages. */
+const UNLINKS_AT_ONCE = 16;
+/** Rows inserted per transaction while reconciling. */
+const ROWS_PER_TRANSACTION = 500;
+/** Messages parsed at once while reconciling at start. */
+const PARSES_AT_ONCE = 4;
 
 export class Sink {
-  private readonly byId = new Map<string, IndexedMessage>();
-  /** Newest first. */
-  private order: string[] = [];
   private readonly listeners = new Set<(event: SinkEvent) => void>();
   private readonly parsedCache = new Map<string, Promise<ParsedMail>>();
-  private indexing: Promise<void> = Promise.resolve();
+  /** Completions of header-derived rows and retention passes, one at a time, in order. */
+  private background: Promise<void> = Promise.resolve();
+  private pruneQueued = false;
   private unsubscribe: (() => void) | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
-  private readonly dir: string;
+  private readonly parseBeforeReplyBytes: number;
+  private readonly parseBeforeReplyMs: number;
 
   private constructor(
     private readonly spool: Spool,
+    private readonly db: IndexDatabase,
+    private readonly index: MessageIndex,
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
+    private readonly options: SinkOptions,
   ) {
-    this.dir = join(spool.dir, 'sink');
+    this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
+    this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
   }
 
-  static async open(spool: Spool, config: Config['sink'], log: Logger): Promise<Sink> {
-    const sink = new Sink(spool, config.retention, log);
-    await sink.load();
+  static async open(
+    spool: Spool,
+    config: Config['sink'],
+    log: Logger,
+    options: SinkOptions = {},
+  ): Promise<Sink> {
+    const db = await openIndex(spool, log);
+    const sink = new Sink(spool, db, new MessageIndex(db), config.retention, log, options);
+    try {
+      await sink.reconcile();
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    sink.unsubscribe = spool.onCommitted((envelope) => sink.indexCommitted(envelope));
+    sink.schedulePrune();
+    // Age-based retention also applies while no mail arrives.
+    if (config.retention.maxAgeHours > 0) {
+      sink.pruneTimer = setInterval(() => {
+        sink.schedulePrune();
+      }, 60_000);
+      sink.pruneTimer.unref();
+    }
     return sink;
   }
 
-  private async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const envelopes = (await this.spool.list()).filter((e) => e.state === 'captured');
-    const live = new Set(envelopes.map((e) => e.id));
-    for (const name of await readdir(this.dir)) {
-      const id = name.replace(/\.json$/, '');
-      if (!live.has(id)) await rm(join(this.dir, name), { force: true });
-    }
-    let parsed = 0;
-    for (const envelope of envelopes) {
-      const cached = await this.readCached(envelope.id);
-      if (cached) {
-        this.byId.set(envelope.id, cached);
-        continue;
-      }
-      const message = await this.index(envelope);
-      if (message) parsed++;
-    }
-    this.order = [...this.byId.keys()].sort().reverse();
-    this.log.info({ messages: this.byId.size, parsed }, 'sink index loaded');
-    this.unsubscribe = this.spool.onCommitted((envelope) => {
-      if (envelope.state !== 'captured') return;
-      // One message parsed at a time, after its 250: bounded memory, off the intake path.
-      this.indexing = this.indexing
-        .then(async () => {
-          const message = await this.index(envelope);
-          if (!message) return;
-          this.order.unshift(message.id);
-          this.emit({ type: 'new', message });
-          await this.prune();
-        })
-        .catch((error: unknown) => {
-          this.log.error({ err: String(error), queueId: envelope.id }, 'sink indexing failed');
-        });
-    });
-    await this.prune();
-    // Age-based retention also applies while no mail arrives.
-    if (this.retention.maxAgeHours > 0) {
-      this.pruneTimer = setInterval(() => {
-        this.indexing = this.indexing
-          .then(() => this.prune())
-          .catch((error: unknown) => {
-            this.log.error({ err: String(error) }, 'retention pruning failed');
-          });
-      }, 60_000);
-      this.pruneTimer.unref();
+  /** Rebuilds the index of a spool from its files (`mailwharf sink reindex`); the server must be stopped. */
+  static async reindex(spool: Spool, log: Logger): Promise<{ messages: number }> {
+    await removeIndexFiles(spool);
+    const db = await openIndex(spool, log);
+    try {
+      const sink = new Sink(
+        spool,
+        db,
+        new MessageIndex(db),
+        { maxMessages: 0, maxAgeHours: 0, maxTotalMiB: 0 },
+        log,
+        {},
+      );
+      await sink.reconcile();
+      return { messages: sink.index.stats().total };
+    } finally {
+      db.close();
     }
   }
 
-  close(): Promise<void> {
+  /**
+   * Makes the index agree with the spool: finishes deletes a crash cut short, drops rows whose
+   * file is gone, indexes files it lacks (captured ones) and completes header-derived rows.
+   * Already-indexed messages are not read at all.
+   */
+  private async reconcile(): Promise<void> {
+    const interrupted = this.index.deleting();
+    if (interrupted.length > 0) await this.unlink(interrupted);
+    const files = await this.spool.ids();
+    const onDisk = new Set(files);
+    const indexed = this.index.allIds();
+    const vanished = [...indexed].filter((id) => !onDisk.has(id));
+    if (vanished.length > 0) this.index.finishDeleting(this.index.remove(vanished));
+    const missing = files.filter((id) => !indexed.has(id)).sort();
+    const incomplete = this.index.incompleteIds();
+    const parses = new Limiter(PARSES_AT_ONCE);
+    let added = 0;
+    // Parsed side by side, inserted in arrival order so the list keeps it.
+    const parsed = missing.map((id) =>
+      parses.run(async () => {
+        const envelope = await this.spool.envelope(id);
+        return envelope?.state === 'captured' ? parseWhole(this.spool, envelope) : undefined;
+      }),
+    );
+    let batch: WholeParse[] = [];
+    // Many rows per transaction: a commit each would cost more than the insert.
+    const flush = (): void => {
+      const rows = batch;
+      batch = [];
+      this.db.transaction(() => {
+        for (const whole of rows) if (this.index.insert(whole.summary)) added++;
+      });
+    };
+    for (const pending of parsed) {
+      const whole = await pending;
+      if (whole) batch.push(whole);
+      if (batch.length >= ROWS_PER_TRANSACTION) flush();
+    }
+    flush();
+    for (const id of incomplete) {
+      const envelope = await this.spool.envelope(id);
+      if (envelope) this.index.complete((await parseWhole(this.spool, envelope)).summary);
+    }
+    this.log.info(
+      {
+        messages: this.index.stats().total,
+        added,
+        completed: incomplete.length,
+        dropped: vanished.length,
+        deletesFinished: interrupted.length,
+      },
+      'sink index ready',
+    );
+  }
+
+  /** On the way to the 250: after this resolves, every reader sees the message. Never throws. */
+  private async indexCommitted(envelope: Envelope): Promise<void> {
+    if (envelope.state !== 'captured') return;
+    try {
+      const whole =
+        envelope.size <= this.parseBeforeReplyBytes ? parseWhole(this.spool, envelope) : undefined;
+      const done = whole ? await within(whole, this.parseBeforeReplyMs) : undefined;
+      if (done) {
+        this.insert(done);
+        return;
+      }
+      if (!this.index.insert(await parseHeader(this.spool, envelope))) return;
+      this.emitNew(envelope.id);
+      this.afterReply(async () => {
+        const completed = await (whole ?? parseWhole(this.spool, envelope));
+        this.index.complete(completed.summary);
+        if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
+      });
+    } catch (error) {
+      // Durable in the spool regardless: the next start indexes it.
+      this.log.error({ err: String(error), queueId: envelope.id }, 'could not index a captured message');
+    }
+  }
+
+  private insert(whole: WholeParse): void {
+    if (whole.parsed) this.options.onParsed?.(whole.summary.id, whole.parsed);
+    if (whole.summary.parseError !== undefined) {
+      this.log.warn(
+        { queueId: whole.summary.id, reason: whole.summary.parseError },
+        'captured message could not be parsed; indexed from its envelope and raw source',
+      );
+    }
+    if (this.index.insert(whole.summary)) this.emitNew(whole.summary.id);
+  }
+
+  private emitNew(id: string): void {
+    const message = this.index.get(id);
+    if (message) this.emit({ type: 'new', message });
+    this.schedulePrune();
+  }
+
+  private afterReply(work: () => Promise<void>): void {
+    this.background = this.background.then(work).catch((error: unknown) => {
+      this.log.error({ err: String(error) }, 'sink background work failed');
+    });
+  }
+
+  async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
-    return this.indexing;
+    await this.background;
+    this.db.close();
   }
 
-  /** Resolves once every message committed so far is in the index. */
+  /** Resolves once header-derived rows are completed and retention has run. */
   settled(): Promise<void> {
-    return this.indexing;
-  }
-
-  private async readCached(id: string): Promise<IndexedMessage | undefined> {
-    try {
-      const value = JSON.parse(
-        await readFile(join(this.dir, `${id}.json`), 'utf8'),
-      ) as Partial<IndexedMessage>;
-      return value.version === 1 && value.id === id ? (value as IndexedMessage) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async writeCached(message: IndexedMessage): Promise<void> {
-    // A cache: rebuilt from the spool if lost, so no fsync.
-    await writeFile(join(this.dir, `${message.id}.json`), JSON.stringify(message));
-  }
-
-  private async index(envelope: Envelope): Promise<IndexedMessage | undefined> {
-    try {
-      const parsed = await simpleParser(this.spool.readMessage(envelope));
-      const message = summarize(envelope, parsed);
-      this.byId.set(envelope.id, message);
-      await this.writeCached(message);
-      return message;
-    } catch (error) {
-      this.log.error({ queueId: envelope.id, err: String(error) }, 'could not index a captured message');
-      return undefined;
-    }
+    return this.background;
   }
 
   on(listener: (event: SinkEvent) => void): () => void {
@@ -161,50 +251,45 @@ export class Sink {
   }
 
   stats(): { total: number; unread: number } {
-    let unread = 0;
-    for (const message of this.byId.values()) if (!message.read) unread++;
-    return { total: this.byId.size, unread };
+    return this.index.stats();
   }
 
-  /** Every message, newest first, optionally narrowed by a search query and a predicate. */
-  private matching(query: string | undefined, scope?: (m: IndexedMessage) => boolean): IndexedMessage[] {
-    const predicate = query === undefined || query.trim() === '' ? () => true : compileQuery(query);
-    const out: IndexedMessage[] = [];
-    for (const id of this.order) {
-      const message = this.byId.get(id);
-      if (message && predicate(message) && (!scope || scope(message))) out.push(message);
-    }
-    return out;
+  /** Throws SearchSyntaxError for a bad query. */
+  condition(query: string | undefined, mailbox?: string): Condition {
+    return allOf([compileQuery(query), mailboxCondition(mailbox)]);
   }
 
-  page(
-    query: string | undefined,
-    start: number,
-    limit: number,
-    scope?: (m: IndexedMessage) => boolean,
-  ): Page {
-    const all = this.matching(query, scope);
-    return {
-      messages: all.slice(start, start + limit),
-      count: all.length,
-      unread: all.filter((m) => !m.read).length,
-    };
+  /** Newest first, narrowed by a search query and a mailbox. */
+  page(query: string | undefined, start: number, limit: number, mailbox?: string): Page {
+    return this.index.page(this.condition(query, mailbox), start, limit);
+  }
+
+  /** Matching messages, oldest first (arrival order). */
+  list(where: Condition): IndexedMessage[] {
+    return this.index.all(where);
+  }
+
+  ids(where: Condition): string[] {
+    return this.index.ids(where);
+  }
+
+  matches(id: string, where: Condition): boolean {
+    return this.index.matches(id, where);
   }
 
   /** A message by id, or the newest one (matching the query) for "latest". */
   get(id: string, query?: string): IndexedMessage | undefined {
-    if (id === 'latest') return this.matching(query)[0];
-    return this.byId.get(id);
+    if (id === 'latest') return this.page(query, 0, 1).messages[0];
+    return this.index.get(id);
   }
 
-  /** The full parse, for the message view and parts; a few are cached. */
+  /** The full parse, for the message view and parts; a few are cached. An unparseable message reads as empty. */
   parsed(message: { readonly id: string; readonly size: number }): Promise<ParsedMail> {
     const id = message.id;
     let pending = this.parsedCache.get(id);
     if (!pending) {
-      pending = simpleParser(this.spool.readMessage(message));
+      pending = simpleParser(this.spool.readMessage(message)).catch(() => simpleParser(''));
       this.parsedCache.set(id, pending);
-      pending.catch(() => this.parsedCache.delete(id));
       if (this.parsedCache.size > PARSED_CACHE) {
         const oldest = this.parsedCache.keys().next().value;
         if (oldest !== undefined) this.parsedCache.delete(oldest);
@@ -213,60 +298,112 @@ export class Sink {
     return pending;
   }
 
-  async setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
-    const targets = ids ?? [...this.byId.keys()];
-    const changed: string[] = [];
-    for (const id of targets) {
-      const message = this.byId.get(id);
-      if (!message || message.read === read) continue;
-      const updated = { ...message, read };
-      this.byId.set(id, updated);
-      await this.writeCached(updated);
-      changed.push(id);
-    }
-    if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
+  tags(): string[] {
+    return this.index.tags();
   }
 
-  async delete(ids: readonly string[] | undefined, reason: 'api' | 'retention' = 'api'): Promise<void> {
-    const all = ids === undefined;
-    const targets = (ids ?? [...this.byId.keys()]).filter((id) => isQueueId(id) && this.byId.has(id));
-    for (const id of targets) {
-      await this.spool.remove(id);
-      await rm(join(this.dir, `${id}.json`), { force: true });
-      this.byId.delete(id);
-      this.parsedCache.delete(id);
+  /** Mailpit's PUT /api/v1/tags: these messages get exactly these tags. */
+  setTags(ids: readonly string[], tags: readonly string[]): void {
+    this.index.setTags(ids, tags);
+  }
+
+  renameTag(from: string, to: string): void {
+    this.index.renameTag(from, to);
+  }
+
+  deleteTag(tag: string): void {
+    this.index.deleteTag(tag);
+  }
+
+  setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
+    const changed = this.index.setRead(ids, read);
+    if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
+    return Promise.resolve();
+  }
+
+  /**
+   * Deletes as one set: one transaction takes the rows out (no reader sees them after it),
+   * then the files go in batches, and one line is logged.
+   */
+  async delete(ids: readonly string[] | undefined, reason: 'api' | 'retention' = 'api'): Promise<number> {
+    const started = Date.now();
+    const gone = this.index.remove(ids?.filter((id) => isQueueId(id)));
+    for (const id of gone) this.parsedCache.delete(id);
+    if (ids === undefined && reason === 'api') this.emit({ type: 'truncate' });
+    else if (gone.length > 0) this.emit({ type: 'delete', ids: gone, reason });
+    await this.unlink(gone);
+    if (gone.length > 0) {
+      this.log.info(
+        { deleted: gone.length, reason, ms: Date.now() - started },
+        reason === 'retention' ? 'retention pruned captured messages' : 'deleted captured messages',
+      );
     }
-    const gone = new Set(targets);
-    this.order = this.order.filter((id) => !gone.has(id));
-    if (all && reason === 'api') this.emit({ type: 'truncate' });
-    else if (targets.length > 0) this.emit({ type: 'delete', ids: targets, reason });
+    return gone.length;
+  }
+
+  private async unlink(ids: readonly string[]): Promise<void> {
+    const unlinks = new Limiter(UNLINKS_AT_ONCE);
+    await Promise.all(ids.map((id) => unlinks.run(() => this.spool.remove(id))));
+    this.index.finishDeleting(ids);
+  }
+
+  private schedulePrune(): void {
+    if (this.pruneQueued) return;
+    this.pruneQueued = true;
+    this.afterReply(async () => {
+      this.pruneQueued = false;
+      await this.prune();
+    });
   }
 
   /** Retention: oldest first, until within the count, age and size caps. */
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
-    let total = 0;
-    for (const message of this.byId.values()) total += message.size;
+    if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
+    const { count, bytes, oldest } = this.index.totals();
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
+    const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
+    const maxCount = maxMessages > 0 ? maxMessages : Infinity;
+    if (count <= maxCount && bytes <= maxBytes && (oldest === null || oldest >= cutoff)) return;
     const victims: string[] = [];
-    let count = this.order.length;
-    for (let index = this.order.length - 1; index >= 0; index--) {
-      const id = this.order[index] ?? '';
-      const message = this.byId.get(id);
-      if (!message) continue;
-      const tooMany = maxMessages > 0 && count > maxMessages;
-      const tooBig = maxTotalMiB > 0 && total > maxTotalMiB * 1024 * 1024;
-      const tooOld = Date.parse(message.created) < cutoff;
-      if (!tooMany && !tooBig && !tooOld) break;
-      victims.push(id);
-      count--;
+    let left = count;
+    let total = bytes;
+    for (const message of this.index.oldest()) {
+      if (left <= maxCount && total <= maxBytes && message.created >= cutoff) break;
+      victims.push(message.id);
+      left--;
       total -= message.size;
     }
-    if (victims.length === 0) return;
     await this.delete(victims, 'retention');
-    this.log.info(
-      { pruned: victims.length, maxMessages, maxAgeHours, maxTotalMiB },
-      'retention pruned captured messages',
-    );
+  }
+}
+
+async function removeIndexFiles(spool: Spool): Promise<void> {
+  for (const suffix of ['', '-wal', '-shm']) {
+    await rm(join(spool.dir, `${INDEX_FILE}${suffix}`), { force: true });
+  }
+}
+
+/** Opens the index, rebuilding it empty when it is corrupt or from a newer mailwharf. */
+async function openIndex(spool: Spool, log: Logger): Promise<IndexDatabase> {
+  // The summaries cache of earlier versions (one JSON file per message), replaced by the index.
+  await rm(join(spool.dir, 'sink'), { recursive: true, force: true });
+  const path = join(spool.dir, INDEX_FILE);
+  try {
+    const db = openDatabase(path);
+    try {
+      migrate(db);
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  } catch (error) {
+    if (!(error instanceof CorruptIndexError) && !(error instanceof NewerIndexError)) throw error;
+    log.warn({ err: error.message, path }, 'sink index unusable; rebuilding it from the spool');
+    await removeIndexFiles(spool);
+    const db = openDatabase(path);
+    migrate(db);
+    return db;
   }
 }

@@ -1,6 +1,8 @@
 /**
- * What the sink keeps per captured message, parsed once with mailparser and cached beside
- * the spool (spool/sink/ID.json), so listing and search never parse or read bodies.
+ * What the sink keeps per captured message: the fields the list, the header searches and
+ * the message view read without touching the body. Built from a full parse, from the
+ * header block alone (a large message, completed right after the 250), or from the envelope
+ * alone (a message mailparser cannot read: indexed raw, with the reason).
  */
 import type { AddressObject, ParsedMail } from 'mailparser';
 import type { Envelope } from '../spool/envelope.js';
@@ -21,7 +23,6 @@ export interface IndexedAttachment {
 }
 
 export interface IndexedMessage {
-  readonly version: 1;
   readonly id: string;
   readonly envelope: Envelope;
   readonly messageId: string;
@@ -38,9 +39,16 @@ export interface IndexedMessage {
   readonly attachments: readonly IndexedAttachment[];
   readonly snippet: string;
   readonly tags: readonly string[];
-  /** Lower-cased text that bare search words look in: headers, body, attachment names. */
-  readonly searchText: string;
   readonly read: boolean;
+  /** False while only the header block is indexed (body search and snippet come right after). */
+  readonly complete: boolean;
+  /** Why mailparser could not read the message; it is indexed from its envelope and raw bytes. */
+  readonly parseError: string | undefined;
+}
+
+/** An IndexedMessage before it has a read state, plus the text bare search words look in. */
+export interface Summary extends Omit<IndexedMessage, 'read'> {
+  readonly searchText: string;
 }
 
 const SEARCH_TEXT_LIMIT = 100 * 1024;
@@ -64,13 +72,18 @@ function snippetOf(text: string): string {
 function tagsOf(parsed: ParsedMail): string[] {
   const header = parsed.headers.get('x-tags');
   if (typeof header !== 'string') return [];
-  return header
-    .split(',')
-    .map((tag) => tag.trim())
-    .filter((tag) => tag !== '');
+  return [
+    ...new Set(
+      header
+        .split(',')
+        .map((tag) => tag.trim())
+        .filter((tag) => tag !== ''),
+    ),
+  ];
 }
 
-export function summarize(envelope: Envelope, parsed: ParsedMail, read = false): IndexedMessage {
+/** From a parse: complete unless only the header block was parsed. */
+export function summarize(envelope: Envelope, parsed: ParsedMail, complete = true): Summary {
   const to = addressList(parsed.to);
   const cc = addressList(parsed.cc);
   const bcc = addressList(parsed.bcc);
@@ -92,8 +105,9 @@ export function summarize(envelope: Envelope, parsed: ParsedMail, read = false):
     .join('\n')
     .toLowerCase()
     .slice(0, SEARCH_TEXT_LIMIT);
+  const date =
+    parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : new Date(envelope.receivedAt);
   return {
-    version: 1,
     id: envelope.id,
     envelope,
     messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
@@ -103,14 +117,37 @@ export function summarize(envelope: Envelope, parsed: ParsedMail, read = false):
     bcc,
     replyTo,
     subject: parsed.subject ?? '',
-    date: (parsed.date ?? new Date(envelope.receivedAt)).toISOString(),
+    date: date.toISOString(),
     created: envelope.receivedAt,
     size: envelope.size,
     attachments,
     snippet: snippetOf(text),
     tags: tagsOf(parsed),
     searchText,
-    read,
+    complete,
+    parseError: undefined,
+  };
+}
+
+/** A message mailparser cannot read: what the envelope says, and why. */
+export function summarizeRaw(envelope: Envelope, reason: string, headers?: ParsedMail): Summary {
+  const base = headers
+    ? summarize(envelope, headers)
+    : summarize(envelope, {
+        headers: new Map(),
+        headerLines: [],
+        attachments: [],
+        html: false,
+      });
+  const from = base.from ?? (envelope.mailFrom === '' ? null : { Name: '', Address: envelope.mailFrom });
+  const to = base.to.length > 0 ? base.to : envelope.rcptTo.map((r) => ({ Name: '', Address: r.address }));
+  return {
+    ...base,
+    from,
+    to,
+    searchText: [base.subject, from?.Address ?? '', ...to.map((a) => a.Address)].join('\n').toLowerCase(),
+    complete: true,
+    parseError: reason,
   };
 }
 

@@ -26,7 +26,7 @@ export class Spool {
   readonly tmpDir: string;
   readonly queueDir: string;
   private readonly queueSync: DirectorySync;
-  private readonly committedListeners = new Set<(envelope: Envelope) => void>();
+  private readonly committedListeners = new Set<CommitListener>();
   private unlock: () => Promise<void> = () => Promise.resolve();
 
   private constructor(readonly dir: string) {
@@ -126,7 +126,13 @@ export class Spool {
     return true;
   }
 
-  onCommitted(listener: (envelope: Envelope) => void): () => void {
+  /**
+   * Runs `listener` for each message committed from now on, after it is durable and before
+   * the commit resolves (so before the 250): the sink indexes it there, which is what makes
+   * a message visible the moment its client is told it was accepted. A listener must not
+   * throw; a promise it returns is awaited.
+   */
+  onCommitted(listener: CommitListener): () => void {
     this.committedListeners.add(listener);
     return () => this.committedListeners.delete(listener);
   }
@@ -152,7 +158,12 @@ export class Spool {
       await rm(this.messagePath(id), { force: true }).catch(() => undefined);
       throw error;
     }
-    for (const listener of this.committedListeners) listener(envelope);
+    const pending: Promise<void>[] = [];
+    for (const listener of this.committedListeners) {
+      const result = listener(envelope);
+      if (result) pending.push(result);
+    }
+    await Promise.all(pending);
   }
 
   /**
@@ -211,6 +222,13 @@ export class Spool {
     return (await readdir(this.queueDir)).filter((name) => QUEUE_FILE.test(name)).length;
   }
 
+  /** Ids of committed messages, from the directory listing alone (no file is opened). */
+  async ids(): Promise<string[]> {
+    return (await readdir(this.queueDir))
+      .filter((name) => QUEUE_FILE.test(name))
+      .map((name) => name.slice(0, -'.eml'.length));
+  }
+
   /** Committed messages, oldest first. */
   async list(): Promise<Envelope[]> {
     const ids = (await readdir(this.queueDir))
@@ -251,6 +269,9 @@ export class Spool {
     return createReadStream(this.messagePath(message.id), { start: 0, end: message.size - 1 });
   }
 }
+
+/** Told of each commit before it is acknowledged; see Spool.onCommitted. */
+export type CommitListener = (envelope: Envelope) => void | Promise<void>;
 
 const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
 /** Queue files open together while listing or recovering: a large queue must not open every file at once. */

@@ -162,6 +162,30 @@ describe('Mailpit-compatible API through the mailpit-api client', () => {
     expect(empty.tags).toEqual([]);
   });
 
+  it('sets, lists, searches, renames and deletes tags (kept in the index)', async () => {
+    await sendThree();
+    const list = await client.listMessages();
+    const [frank, lunch] = list.messages;
+    if (!frank || !lunch) throw new Error('expected messages');
+    expect(await client.setTags({ IDs: [frank.ID, lunch.ID], Tags: ['Urgent', 'team/a', 'Urgent'] })).toBe(
+      'ok',
+    );
+    expect(await client.getTags()).toEqual(['teama', 'Urgent']);
+    expect((await client.searchMessages({ query: 'tag:urgent' })).messages.map((m) => m.Subject)).toEqual([
+      'Hello Frank',
+      'Lunch?',
+    ]);
+    expect((await client.getMessageSummary(frank.ID)).Tags).toEqual(['teama', 'Urgent']);
+    expect(await client.renameTag('Urgent', 'Later')).toBe('ok');
+    expect((await client.searchMessages({ query: 'is:tagged tag:later' })).messages).toHaveLength(2);
+    expect(await client.deleteTag('teama')).toBe('ok');
+    expect(await client.getTags()).toEqual(['Later']);
+    // Replacing with none removes them all.
+    await client.setTags({ IDs: [frank.ID, lunch.ID] });
+    expect(await client.getTags()).toEqual([]);
+    expect((await client.listMessages()).messages).toHaveLength(3);
+  });
+
   it('sends through POST /api/v1/send and the message is captured', async () => {
     const sent = await client.sendMessage({
       From: { Email: 'api@example.com', Name: 'API' },

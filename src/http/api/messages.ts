@@ -1,12 +1,11 @@
 import { SearchSyntaxError } from '../../sink/search.js';
 import { listItem } from '../../sink/summary.js';
-import { mailboxScope } from '../mailbox.js';
 import { bodyRecord, intParam, ok, stringArray, stringParam, textError, type Handler } from '../context.js';
 
 function summary(ctx: Parameters<Handler>[0], query: string | undefined, params: unknown) {
   const start = intParam(params, 'start', 0);
   const limit = intParam(params, 'limit', 50, 10_000) || 50;
-  const page = ctx.sink.page(query, start, limit, mailboxScope(stringParam(params, 'mailbox')));
+  const page = ctx.sink.page(query, start, limit, stringParam(params, 'mailbox'));
   const stats = ctx.sink.stats();
   return {
     total: stats.total,
@@ -37,9 +36,12 @@ export const search: Handler = async (ctx, request, reply) => {
 export const deleteSearch: Handler = async (ctx, request, reply) => {
   const query = stringParam(request.query, 'query')?.trim();
   if (!query) return textError(reply, 400, 'Error: no search query');
-  const scope = mailboxScope(stringParam(request.query, 'mailbox'));
-  const ids = ctx.sink.page(query, 0, Number.MAX_SAFE_INTEGER, scope).messages.map((m) => m.id);
-  await ctx.sink.delete(ids);
+  try {
+    await ctx.sink.delete(ctx.sink.ids(ctx.sink.condition(query, stringParam(request.query, 'mailbox'))));
+  } catch (error) {
+    if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
+    throw error;
+  }
   return ok(reply);
 };
 
@@ -52,8 +54,12 @@ export const setRead: Handler = async (ctx, request, reply) => {
   }
   const read = body.Read === true;
   if (searchQuery !== '') {
-    const matched = ctx.sink.page(searchQuery, 0, Number.MAX_SAFE_INTEGER).messages.map((m) => m.id);
-    await ctx.sink.setRead(matched, read);
+    try {
+      await ctx.sink.setRead(ctx.sink.ids(ctx.sink.condition(searchQuery)), read);
+    } catch (error) {
+      if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
+      throw error;
+    }
   } else {
     await ctx.sink.setRead(ids.length > 0 ? ids : undefined, read);
   }
@@ -62,12 +68,10 @@ export const setRead: Handler = async (ctx, request, reply) => {
 
 export const deleteMessages: Handler = async (ctx, request, reply) => {
   const ids = stringArray(bodyRecord(request).IDs) ?? [];
-  const scope = mailboxScope(stringParam(request.query, 'mailbox'));
+  const mailbox = stringParam(request.query, 'mailbox');
   if (ids.length > 0) await ctx.sink.delete(ids);
-  else if (scope)
-    await ctx.sink.delete(
-      ctx.sink.page(undefined, 0, Number.MAX_SAFE_INTEGER, scope).messages.map((m) => m.id),
-    );
+  else if (mailbox !== undefined && mailbox !== '')
+    await ctx.sink.delete(ctx.sink.ids(ctx.sink.condition(undefined, mailbox)));
   else await ctx.sink.delete(undefined);
   return ok(reply);
 };

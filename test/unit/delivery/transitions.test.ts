@@ -160,7 +160,7 @@ describe('applyResults: what happens over time', () => {
     expect(types(second.actions)).toEqual(['retry']);
   });
 
-  it('a captured recipient is final from the start: the message is finished, not removed', () => {
+  it('a captured recipient is final from the start (its copy is the sink’s): the message is removed once the rest are final', () => {
     const facts1 = message([{ address: 'a@capture.test' }, { address: 'b@b.test' }]);
     const { actions } = applyResults(
       fresh(facts1, ['capture.test']),
@@ -169,7 +169,7 @@ describe('applyResults: what happens over time', () => {
       at(1),
       policy,
     );
-    expect(types(actions)).toEqual(['finished']);
+    expect(types(actions)).toEqual(['remove']);
   });
 
   it('the null sender is never answered (no bounce loops)', () => {

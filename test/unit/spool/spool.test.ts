@@ -68,7 +68,9 @@ describe('Spool: receiving a message', () => {
   it('begin -> write -> commit makes one file, queue/ID.eml: the message, then its envelope', async () => {
     const { spool } = await Spool.open(dir);
     const committed: Envelope[] = [];
-    spool.onCommitted((envelope) => committed.push(envelope));
+    spool.onCommitted((envelope) => {
+      committed.push(envelope);
+    });
 
     const writer = await spool.begin(ID);
     writer.stream.write('Received: x\r\n');

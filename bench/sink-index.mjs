@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// The sink index at scale (issue #10): 100,000 stored messages of mixed shape. Prints the
+// time to build the index from the spool (`mailwharf sink reindex`), start-to-ready after a
+// restart, RSS idle, list and search latency (p50 of repeated requests), intake msgs/s with
+// the index against the same server with HTTP off (smtp-source, 20 clients, same spool),
+// and delete-all. A benchmark, not a test: it prints figures. Loopback only.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const dist = resolve(import.meta.dirname, '../dist/src');
+const CLI = join(dist, 'cli.js');
+const { encodeTrailer } = await import(join(dist, 'spool/queue-file.js'));
+const { newQueueId } = await import(join(dist, 'spool/queue-id.js'));
+const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const INTAKE = Number(process.env.BENCH_INTAKE ?? 10_000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 20);
+
+// BENCH_ROOT: a root left by an earlier run (spool filled, index built) to measure again.
+const reuse = process.env.BENCH_ROOT;
+const root = reuse ?? (await mkdtemp(join(tmpdir(), 'mailwharf-bench-sink-')));
+const spoolDir = join(root, 'spool');
+const words = ['invoice', 'welcome', 'password', 'report', 'meeting', 'shipping', 'newsletter', 'alert'];
+const lorem = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(12);
+
+/** Four shapes in turn: plain text, HTML with a text part, an attachment, an inline image. */
+function message(i) {
+  const word = words[i % words.length];
+  const head =
+    `Received: from bench by bench.test; ${new Date().toUTCString()}\r\n` +
+    `From: Sender ${i % 97} <sender${i % 97}@example.com>\r\nTo: user${i % 13}@example.org\r\n` +
+    `Subject: ${word} number ${i}\r\nMessage-ID: <m${i}@bench>\r\nDate: ${new Date(Date.now() - i * 1000).toUTCString()}\r\n` +
+    `MIME-Version: 1.0\r\n`;
+  const text = `Hello user, this is ${word} message ${i}.\r\n${lorem}\r\n`;
+  switch (i % 4) {
+    case 0:
+      return `${head}Content-Type: text/plain; charset=utf-8\r\n\r\n${text}`;
+    case 1:
+      return `${head}Content-Type: multipart/alternative; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${text}--b\r\nContent-Type: text/html\r\n\r\n<p>${text}</p>\r\n--b--\r\n`;
+    case 2:
+      return `${head}Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${text}--b\r\nContent-Type: text/csv; name="data${i}.csv"\r\nContent-Disposition: attachment; filename="data${i}.csv"\r\n\r\na,b\r\n1,2\r\n--b--\r\n`;
+    default:
+      return `${head}Content-Type: multipart/related; boundary="b"\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>${text}</p><img src="cid:logo">\r\n--b\r\nContent-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n`;
+  }
+}
+
+// Filling: files in the spool's own format, written without fsync (a bench, not intake).
+await mkdir(join(spoolDir, 'queue'), { recursive: true });
+await mkdir(join(spoolDir, 'tmp'), { recursive: true });
+const fillStarted = Date.now();
+for (let i = 0; reuse === undefined && i < COUNT; i++) {
+  const id = newQueueId(Date.now() - (COUNT - i) * 10);
+  const body = Buffer.from(message(i));
+  const envelope = {
+    version: 1,
+    id,
+    receivedAt: new Date(Date.now() - (COUNT - i) * 10).toISOString(),
+    size: body.length,
+    mailFrom: `sender${i % 97}@example.com`,
+    rcptTo: [{ address: `user${i % 13}@example.org` }],
+    smtputf8: false,
+    client: { address: '127.0.0.1', port: 0, helo: 'bench' },
+    listener: { name: 'smtp', role: 'relay', port: 0 },
+    state: 'captured',
+  };
+  await writeFile(join(spoolDir, 'queue', `${id}.eml`), Buffer.concat([body, encodeTrailer(envelope)]));
+}
+const fillSeconds = (Date.now() - fillStarted) / 1000;
+
+async function writeConfig(httpEnabled) {
+  const path = join(root, `mailwharf-${httpEnabled ? 'http' : 'nohttp'}.yaml`);
+  await writeFile(
+    path,
+    JSON.stringify({
+      hostname: 'bench.test',
+      acceptedDomains: ['bench.test'],
+      mode: 'capture',
+      spool: { dir: spoolDir },
+      tls: { selfSignedDir: join(root, 'certs') },
+      log: { level: 'info' },
+      http: { enabled: httpEnabled, port: 0 },
+      sink: { retention: { maxMessages: 0, maxTotalMiB: 0 } },
+      policies: {
+        relay: { auth: 'none', limits: { maxConnections: 500, maxConnectionsPerClient: 500 } },
+      },
+      listeners: [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' }],
+    }),
+  );
+  return path;
+}
+
+async function start(config) {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [CLI, '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise((done, fail) => {
+    let text = '';
+    const onData = (chunk) => {
+      text += chunk;
+      for (const line of text.split('\n')) {
+        if (line.includes('"mailwharf ready"')) {
+          child.stdout.removeListener('data', onData);
+          child.stdout.resume();
+          done(JSON.parse(line).ports);
+          return;
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
+  });
+  return { child, ports, readyMs: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+async function stop(server) {
+  server.child.kill('SIGTERM');
+  await new Promise((done) => server.child.once('exit', done));
+}
+
+async function p50(port, path) {
+  const samples = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const t0 = process.hrtime.bigint();
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`${path}: ${response.status}`);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+function intake(port) {
+  const started = Date.now();
+  const result = spawnSync(
+    'smtp-source',
+    [
+      '-s',
+      '20',
+      '-m',
+      String(INTAKE),
+      '-l',
+      '2048',
+      '-f',
+      'load@bench.test',
+      '-t',
+      'sink@bench.test',
+      `127.0.0.1:${port}`,
+    ],
+    { stdio: 'inherit' },
+  );
+  if (result.status !== 0) throw new Error('smtp-source failed');
+  return INTAKE / ((Date.now() - started) / 1000);
+}
+
+const rssMiB = async (pid) =>
+  Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+const withHttp = await writeConfig(true);
+const withoutHttp = await writeConfig(false);
+// A first start makes the self-signed certificate, so the restart below measures the index.
+await stop(await start(withoutHttp));
+const rebuildStarted = Date.now();
+const reindex =
+  reuse !== undefined
+    ? { status: 0 }
+    : spawnSync(process.execPath, [CLI, 'sink', 'reindex', '--config', withHttp], {
+        encoding: 'utf8',
+      });
+if (reindex.status !== 0) throw new Error(reindex.stderr);
+const rebuildSeconds = (Date.now() - rebuildStarted) / 1000;
+
+// A restart on the built index.
+let server = await start(withHttp);
+const readyMs = server.readyMs;
+const port = server.ports.http;
+const figures = {
+  'list, first page (50)': await p50(port, '/api/v1/messages'),
+  'search subject:invoice': await p50(port, '/api/v1/search?query=subject:invoice'),
+  'search from:sender5@': await p50(port, '/api/v1/search?query=from:sender5@'),
+  'search "welcome message 4"': await p50(
+    port,
+    `/api/v1/search?query=${encodeURIComponent('"welcome message 4"')}`,
+  ),
+  'search bare word number': await p50(port, '/api/v1/search?query=ipsum%20invoice'),
+};
+const rssIdle = await rssMiB(server.child.pid);
+const withIndex = intake(server.ports.smtp);
+await stop(server);
+
+server = await start(withoutHttp);
+const httpOff = intake(server.ports.smtp);
+await stop(server);
+
+// The index learns the messages that came while HTTP was off, then everything goes.
+server = await start(withHttp);
+const total = (await (await fetch(`http://127.0.0.1:${server.ports.http}/api/v1/messages?limit=1`)).json())
+  .total;
+const deleteStarted = Date.now();
+const deleted = await fetch(`http://127.0.0.1:${server.ports.http}/api/v1/messages`, { method: 'DELETE' });
+if (deleted.status !== 200) throw new Error(`delete all: ${deleted.status}`);
+const deleteSeconds = (Date.now() - deleteStarted) / 1000;
+await stop(server);
+await rm(root, { recursive: true, force: true });
+
+const row = (name, value, target) =>
+  console.log(`| ${name.padEnd(44)} | ${value.padStart(12)} | ${target.padEnd(10)} |`);
+console.log(
+  `\nsink index, ${COUNT} stored messages of four shapes (filled in ${fillSeconds.toFixed(0)} s)\n`,
+);
+console.log(`| ${'figure'.padEnd(44)} | ${'measured'.padStart(12)} | ${'target'.padEnd(10)} |`);
+console.log(`|${'-'.repeat(46)}|${'-'.repeat(14)}|${'-'.repeat(12)}|`);
+row('index built from the spool (sink reindex)', `${rebuildSeconds.toFixed(1)} s`, '-');
+row('start to ready after a restart', `${readyMs.toFixed(0)} ms`, '< 1 s');
+row('RSS idle after the searches', `${rssIdle.toFixed(0)} MiB`, '< 150 MiB');
+for (const [name, ms] of Object.entries(figures))
+  row(`${name} p50`, `${ms.toFixed(1)} ms`, name.startsWith('list') ? '< 20 ms' : '< 50 ms');
+row(`intake with the index (smtp-source, 20 clients)`, `${withIndex.toFixed(0)} msg/s`, '-');
+row(`intake with HTTP off (same spool)`, `${httpOff.toFixed(0)} msg/s`, '-');
+row('intake with index / HTTP off', `${((withIndex / httpOff) * 100).toFixed(0)} %`, '>= 70 %');
+row(`delete all (${total} messages)`, `${deleteSeconds.toFixed(2)} s`, '< 3 s');

@@ -1,0 +1,79 @@
+/**
+ * The one module that knows the index is SQLite (better-sqlite3 12.x: 13.x needs Node 22).
+ * Everything else sees `IndexDatabase`, a handful of synchronous calls. Synchronous on
+ * purpose: an insert is a few microseconds in WAL mode, so the row can be written on the
+ * path to the 250 without handing the event loop to anyone between "stored" and "visible".
+ */
+import Database from 'better-sqlite3';
+
+export type SqlValue = string | number | bigint | null | Buffer;
+
+export interface Statement<Row> {
+  run(...params: readonly SqlValue[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: readonly SqlValue[]): Row | undefined;
+  all(...params: readonly SqlValue[]): Row[];
+  iterate(...params: readonly SqlValue[]): IterableIterator<Row>;
+}
+
+export interface IndexDatabase {
+  /** A prepared statement, cached by its text. */
+  statement<Row = unknown>(sql: string): Statement<Row>;
+  exec(sql: string): void;
+  /** Runs `work` in one transaction (nested calls join the outer one). */
+  transaction<T>(work: () => T): T;
+  userVersion(): number;
+  setUserVersion(version: number): void;
+  close(): void;
+}
+
+/** Thrown when the file exists but is not a usable SQLite database (the caller rebuilds it). */
+export class CorruptIndexError extends Error {}
+
+const STATEMENTS_CACHED = 500;
+
+export function openDatabase(path: string): IndexDatabase {
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    // WAL: readers never block the writer; NORMAL: a crash may lose the last commits of the
+    // index, never corrupt it, and the spool (fsynced) is what reconciliation rebuilds from.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -16000');
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new CorruptIndexError(`quick_check: ${String(check)}`);
+  } catch (error) {
+    if (error instanceof CorruptIndexError) throw error;
+    throw new CorruptIndexError(error instanceof Error ? error.message : String(error));
+  }
+  const opened = db;
+  const cache = new Map<string, Database.Statement>();
+  return {
+    statement<Row>(sql: string): Statement<Row> {
+      let prepared = cache.get(sql);
+      if (!prepared) {
+        // Search queries vary in shape; a bound keeps odd ones from piling up.
+        if (cache.size >= STATEMENTS_CACHED) cache.clear();
+        prepared = opened.prepare(sql);
+        cache.set(sql, prepared);
+      }
+      return prepared as unknown as Statement<Row>;
+    },
+    exec(sql) {
+      opened.exec(sql);
+    },
+    transaction(work) {
+      return opened.transaction(work)();
+    },
+    userVersion() {
+      return Number(opened.pragma('user_version', { simple: true }));
+    },
+    setUserVersion(version) {
+      opened.pragma(`user_version = ${String(Math.trunc(version))}`);
+    },
+    close() {
+      opened.close();
+    },
+  };
+}

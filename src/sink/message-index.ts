@@ -1,0 +1,404 @@
+/**
+ * The captured-mail index as SQL: one row per message in arrival order (seq), its tags, its
+ * search text. Every call is synchronous, so a page and its counts come from one moment of
+ * the index (no write can land between the statements of one call).
+ */
+import type { Envelope } from '../spool/envelope.js';
+import type { IndexDatabase, SqlValue } from './database.js';
+import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
+import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
+
+interface Row {
+  seq: number;
+  id: string;
+  created: number;
+  size: number;
+  read: number;
+  complete: number;
+  parse_error: string | null;
+  message_id: string;
+  subject: string;
+  date: string;
+  snippet: string;
+  from_json: string;
+  to_json: string;
+  cc_json: string;
+  bcc_json: string;
+  reply_to_json: string;
+  attachments_json: string;
+  envelope_json: string;
+  tags: string | null;
+}
+
+export interface Page {
+  readonly messages: readonly IndexedMessage[];
+  /** Messages matching (all of them for a plain list). */
+  readonly count: number;
+  readonly unread: number;
+}
+
+/** Row plus its tags (joined by a character no tag holds). */
+const SELECT = `SELECT messages.*, (SELECT group_concat(tag, char(10)) FROM tags WHERE tags.seq = messages.seq) AS tags FROM messages`;
+/** SQLite's default limit on bound parameters is 32766; stay well under it. */
+const IDS_PER_STATEMENT = 500;
+
+function addressText(addresses: readonly (MailAddress | null)[]): string {
+  return addresses
+    .filter((a): a is MailAddress => a !== null)
+    .map((a) => `${a.Name} <${a.Address}>`.toLowerCase())
+    .join('\n');
+}
+
+/** Tags in the order GET /api/v1/tags lists them: case-insensitive. */
+function byName(a: string, b: string): number {
+  return a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0;
+}
+
+function fromRow(row: Row): IndexedMessage {
+  return {
+    id: row.id,
+    envelope: JSON.parse(row.envelope_json) as Envelope,
+    messageId: row.message_id,
+    from: JSON.parse(row.from_json) as MailAddress | null,
+    to: JSON.parse(row.to_json) as MailAddress[],
+    cc: JSON.parse(row.cc_json) as MailAddress[],
+    bcc: JSON.parse(row.bcc_json) as MailAddress[],
+    replyTo: JSON.parse(row.reply_to_json) as MailAddress[],
+    subject: row.subject,
+    date: row.date,
+    created: new Date(row.created).toISOString(),
+    size: row.size,
+    attachments: JSON.parse(row.attachments_json) as IndexedAttachment[],
+    snippet: row.snippet,
+    tags: row.tags === null ? [] : row.tags.split('\n').sort(byName),
+    read: row.read === 1,
+    complete: row.complete === 1,
+    parseError: row.parse_error ?? undefined,
+  };
+}
+
+const COLUMN_NAMES = [
+  'id',
+  'created',
+  'size',
+  'complete',
+  'parse_error',
+  'message_id',
+  'subject',
+  'subject_text',
+  'date',
+  'snippet',
+  'from_json',
+  'to_json',
+  'cc_json',
+  'bcc_json',
+  'reply_to_json',
+  'from_text',
+  'to_text',
+  'cc_text',
+  'bcc_text',
+  'reply_to_text',
+  'attachments_json',
+  'attachments',
+  'inline',
+  'envelope_json',
+  'sender_text',
+  'recipients_text',
+  'mailboxes',
+] as const;
+
+function columns(summary: Summary): Record<(typeof COLUMN_NAMES)[number], SqlValue> {
+  return {
+    id: summary.id,
+    created: Date.parse(summary.created),
+    size: summary.size,
+    complete: summary.complete ? 1 : 0,
+    parse_error: summary.parseError ?? null,
+    message_id: summary.messageId,
+    subject: summary.subject,
+    subject_text: summary.subject.toLowerCase(),
+    date: summary.date,
+    snippet: summary.snippet,
+    from_json: JSON.stringify(summary.from),
+    to_json: JSON.stringify(summary.to),
+    cc_json: JSON.stringify(summary.cc),
+    bcc_json: JSON.stringify(summary.bcc),
+    reply_to_json: JSON.stringify(summary.replyTo),
+    from_text: addressText([summary.from]),
+    to_text: addressText(summary.to),
+    cc_text: addressText(summary.cc),
+    bcc_text: addressText(summary.bcc),
+    reply_to_text: addressText(summary.replyTo),
+    attachments_json: JSON.stringify(summary.attachments),
+    attachments: summary.attachments.filter((a) => !a.inline).length,
+    inline: summary.attachments.filter((a) => a.inline).length,
+    envelope_json: JSON.stringify(summary.envelope),
+    sender_text: summary.envelope.mailFrom.toLowerCase(),
+    recipients_text: summary.envelope.rcptTo.map((r) => r.address.toLowerCase()).join('\n'),
+    mailboxes: mailboxKeys(summary.envelope),
+  };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let index = 0; index < items.length; index += size) out.push(items.slice(index, index + size));
+  return out;
+}
+
+export class MessageIndex {
+  constructor(private readonly db: IndexDatabase) {}
+
+  /** Adds a message (nothing if its id is indexed already); true if it was new. */
+  insert(summary: Summary): boolean {
+    return this.db.transaction(() => {
+      const values = columns(summary);
+      const result = this.db
+        .statement(
+          `INSERT INTO messages (${COLUMN_NAMES.join(', ')}) VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})
+           ON CONFLICT (id) DO NOTHING`,
+        )
+        .run(...COLUMN_NAMES.map((name) => values[name]));
+      if (result.changes === 0) return false;
+      const seq = Number(result.lastInsertRowid);
+      this.writeTags(seq, summary.tags);
+      this.writeSearchText(seq, summary.searchText);
+      return true;
+    });
+  }
+
+  /** Replaces a header-derived row's fields with those of the full parse (read state kept). */
+  complete(summary: Summary): boolean {
+    return this.db.transaction(() => {
+      const seq = this.seqOf(summary.id);
+      if (seq === undefined) return false;
+      const values = columns(summary);
+      this.db
+        .statement(
+          `UPDATE messages SET ${COLUMN_NAMES.map((name) => `${name} = ?`).join(', ')} WHERE seq = ?`,
+        )
+        .run(...COLUMN_NAMES.map((name) => values[name]), seq);
+      this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(seq);
+      this.writeSearchText(seq, summary.searchText);
+      // Tags set over the API stay; those from the X-Tags header join them.
+      this.writeTags(seq, summary.tags);
+      return true;
+    });
+  }
+
+  private writeSearchText(seq: number, text: string): void {
+    this.db.statement('INSERT INTO search_text (rowid, text) VALUES (?, ?)').run(seq, text);
+  }
+
+  private writeTags(seq: number, tags: readonly string[]): void {
+    for (const tag of tags)
+      this.db.statement('INSERT OR IGNORE INTO tags (seq, tag) VALUES (?, ?)').run(seq, tag);
+  }
+
+  private seqOf(id: string): number | undefined {
+    return this.db.statement<{ seq: number }>('SELECT seq FROM messages WHERE id = ?').get(id)?.seq;
+  }
+
+  get(id: string): IndexedMessage | undefined {
+    const row = this.db.statement<Row>(`${SELECT} WHERE id = ?`).get(id);
+    return row ? fromRow(row) : undefined;
+  }
+
+  has(id: string): boolean {
+    return this.seqOf(id) !== undefined;
+  }
+
+  /** Newest first. */
+  page(where: Condition, start: number, limit: number): Page {
+    // The plain list counts from the indexes alone; a filter has to look at every row.
+    const totals =
+      where === EVERYTHING
+        ? this.plainTotals()
+        : this.db
+            .statement<{ count: number; unread: number | null }>(
+              `SELECT count(*) AS count, sum(read = 0) AS unread FROM messages WHERE ${where.sql}`,
+            )
+            .get(...where.params);
+    const rows = this.db
+      .statement<Row>(`${SELECT} WHERE ${where.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`)
+      .all(...where.params, limit, start);
+    return { messages: rows.map(fromRow), count: totals?.count ?? 0, unread: totals?.unread ?? 0 };
+  }
+
+  private plainTotals(): { count: number; unread: number } {
+    const { total, unread } = this.stats();
+    return { count: total, unread };
+  }
+
+  /** Ids matching, oldest first. */
+  ids(where: Condition): string[] {
+    return this.db
+      .statement<{ id: string }>(`SELECT id FROM messages WHERE ${where.sql} ORDER BY seq`)
+      .all(...where.params)
+      .map((row) => row.id);
+  }
+
+  /** Matching, oldest first (for the test fixture, which lists in arrival order). */
+  all(where: Condition): IndexedMessage[] {
+    return this.db
+      .statement<Row>(`${SELECT} WHERE ${where.sql} ORDER BY seq`)
+      .all(...where.params)
+      .map(fromRow);
+  }
+
+  matches(id: string, where: Condition): boolean {
+    return (
+      this.db.statement(`SELECT 1 FROM messages WHERE id = ? AND (${where.sql})`).get(id, ...where.params) !==
+      undefined
+    );
+  }
+
+  stats(): { total: number; unread: number } {
+    const total = this.db.statement<{ n: number }>('SELECT count(*) AS n FROM messages').get()?.n ?? 0;
+    const unread =
+      this.db.statement<{ n: number }>('SELECT count(*) AS n FROM messages WHERE read = 0').get()?.n ?? 0;
+    return { total, unread };
+  }
+
+  /** Count, bytes and the oldest arrival, for retention's quick "anything to do?". */
+  totals(): { count: number; bytes: number; oldest: number | null } {
+    // Two statements, so each reads one narrow index (together they would scan the table).
+    const sizes = this.db
+      .statement<{ count: number; bytes: number }>(
+        'SELECT count(*) AS count, total(size) AS bytes FROM messages',
+      )
+      .get();
+    const oldest = this.db
+      .statement<{ oldest: number | null }>('SELECT min(created) AS oldest FROM messages')
+      .get();
+    return { count: sizes?.count ?? 0, bytes: sizes?.bytes ?? 0, oldest: oldest?.oldest ?? null };
+  }
+
+  /** Oldest first: id, size, arrival. */
+  oldest(): IterableIterator<{ id: string; size: number; created: number }> {
+    return this.db
+      .statement<{ id: string; size: number; created: number }>(
+        'SELECT id, size, created FROM messages ORDER BY seq',
+      )
+      .iterate();
+  }
+
+  /** Sets the read flag; returns the ids that changed. */
+  setRead(ids: readonly string[] | undefined, read: boolean): string[] {
+    const flag = read ? 1 : 0;
+    return this.db.transaction(() => {
+      if (ids === undefined) {
+        return this.db
+          .statement<{ id: string }>('UPDATE messages SET read = ? WHERE read <> ? RETURNING id')
+          .all(flag, flag)
+          .map((row) => row.id);
+      }
+      return chunks(ids, IDS_PER_STATEMENT).flatMap((part) =>
+        this.db
+          .statement<{ id: string }>(
+            `UPDATE messages SET read = ? WHERE read <> ? AND id IN (${part.map(() => '?').join(',')}) RETURNING id`,
+          )
+          .all(flag, flag, ...part)
+          .map((row) => row.id),
+      );
+    });
+  }
+
+  /**
+   * Removes rows in one transaction and records the ids as being deleted (their files go
+   * next; see finishDeleting). Returns the ids that were indexed.
+   */
+  remove(ids: readonly string[] | undefined): string[] {
+    return this.db.transaction(() => {
+      if (ids === undefined) {
+        const all = this.db
+          .statement<{ id: string }>('SELECT id FROM messages')
+          .all()
+          .map((row) => row.id);
+        this.db.exec('INSERT OR IGNORE INTO deleting (id) SELECT id FROM messages');
+        this.db.exec('DELETE FROM tags; DELETE FROM messages; DELETE FROM search_text;');
+        return all;
+      }
+      return chunks(ids, IDS_PER_STATEMENT).flatMap((part) => {
+        const marks = part.map(() => '?').join(',');
+        const gone = this.db
+          .statement<{ id: string; seq: number }>(
+            `DELETE FROM messages WHERE id IN (${marks}) RETURNING id, seq`,
+          )
+          .all(...part);
+        for (const row of gone) {
+          this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(row.seq);
+          this.db.statement('INSERT OR IGNORE INTO deleting (id) VALUES (?)').run(row.id);
+        }
+        return gone.map((row) => row.id);
+      });
+    });
+  }
+
+  /** Ids whose files are still to be unlinked (a delete cut short by a crash). */
+  deleting(): string[] {
+    return this.db
+      .statement<{ id: string }>('SELECT id FROM deleting')
+      .all()
+      .map((row) => row.id);
+  }
+
+  finishDeleting(ids: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const part of chunks(ids, IDS_PER_STATEMENT)) {
+        this.db.statement(`DELETE FROM deleting WHERE id IN (${part.map(() => '?').join(',')})`).run(...part);
+      }
+    });
+  }
+
+  /** Every tag in use, sorted. */
+  tags(): string[] {
+    return this.db
+      .statement<{ tag: string }>('SELECT DISTINCT tag FROM tags ORDER BY tag COLLATE NOCASE')
+      .all()
+      .map((row) => row.tag);
+  }
+
+  /** Replaces the tags of these messages; returns the ids that exist. */
+  setTags(ids: readonly string[], tags: readonly string[]): string[] {
+    return this.db.transaction(() =>
+      ids.filter((id) => {
+        const seq = this.seqOf(id);
+        if (seq === undefined) return false;
+        this.db.statement('DELETE FROM tags WHERE seq = ?').run(seq);
+        this.writeTags(seq, tags);
+        return true;
+      }),
+    );
+  }
+
+  /** Renames a tag on every message (merging into the new name where both are set). */
+  renameTag(from: string, to: string): void {
+    this.db.transaction(() => {
+      this.db
+        .statement(
+          'INSERT OR IGNORE INTO tags (seq, tag) SELECT seq, ? FROM tags WHERE tag = ? COLLATE NOCASE',
+        )
+        .run(to, from);
+      this.db.statement('DELETE FROM tags WHERE tag = ? COLLATE NOCASE AND tag <> ?').run(from, to);
+    });
+  }
+
+  deleteTag(tag: string): void {
+    this.db.statement('DELETE FROM tags WHERE tag = ? COLLATE NOCASE').run(tag);
+  }
+
+  /** Rows written from the header block whose full parse was cut short. */
+  incompleteIds(): string[] {
+    return this.db
+      .statement<{ id: string }>('SELECT id FROM messages WHERE complete = 0')
+      .all()
+      .map((row) => row.id);
+  }
+
+  /** Every indexed id (reconciliation with the spool). */
+  allIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const row of this.db.statement<{ id: string }>('SELECT id FROM messages').iterate()) ids.add(row.id);
+    return ids;
+  }
+}
