@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DKIM_ALGORITHMS } from '../dkim/algorithms.js';
 
 /** A CIDR such as 10.0.0.0/8 or ::1/128; a bare address means a single host. */
 const cidr = z.string().refine(
@@ -143,6 +144,18 @@ const mxRoute = z.strictObject({
   requireTlsDomains: z.array(domain).default([]),
 });
 
+/** A DKIM signing key for one domain (`mailwharf dkim keygen` makes one). */
+const dkimKeySchema = z.strictObject({
+  /** The d= domain: mail whose From is this domain or a subdomain of it is signed. */
+  domain,
+  selector: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be a DNS label such as mail2026'),
+  /** PEM private key (PKCS#8 or PKCS#1), readable by the server's user only. */
+  keyFile: z.string().min(1),
+  algorithm: z.enum(DKIM_ALGORITHMS).default('rsa-sha256'),
+  /** Header fields to sign; unset: From, To, Cc, Subject, Date, Message-ID, MIME and list headers. */
+  headers: z.array(z.string().regex(/^[!-9;-~]+$/, 'must be a header field name')).min(1).optional(),
+});
+
 export const deliverySchema = z.strictObject({
   route: z.discriminatedUnion('type', [smarthostRoute, mxRoute]).default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
   /** In relay mode, recipients in these domains are captured (kept), not delivered. */
@@ -166,6 +179,13 @@ export const deliverySchema = z.strictObject({
   connectTimeoutSeconds: seconds.default(30),
   /** How often the worker looks for due messages when nothing wakes it. */
   pollSeconds: seconds.default(30),
+  /** DKIM keys; outgoing mail is signed with the key of its From domain (or a parent's). */
+  dkim: z
+    .array(dkimKeySchema)
+    .default([])
+    .refine((keys) => new Set(keys.map((k) => k.domain)).size === keys.length, {
+      message: 'one key per domain: a domain appears twice',
+    }),
 });
 
 const userSchema = z.strictObject({
