@@ -144,6 +144,17 @@ const mxRoute = z.strictObject({
   requireTlsDomains: z.array(domain).default([]),
 });
 
+/** A DNS server: "192.0.2.53", "127.0.0.1:5353", "[2001:db8::53]:53" (as dns.setServers takes them). */
+const dnsServer = z.string().refine(
+  (value) => {
+    const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value) ?? /^([0-9a-fA-F:]+)$/.exec(value);
+    const address = match?.[1] ?? match?.[2] ?? '';
+    const port = match?.[3] === undefined ? 53 : Number(match[3]);
+    return isIP(address) !== 0 && port >= 1 && port <= 65535;
+  },
+  { message: 'must be an IP address with an optional port, e.g. 127.0.0.1:5353 or [::1]:53' },
+);
+
 /** A DKIM signing key for one domain (`mailwharf dkim keygen` makes one). */
 const dkimKeySchema = z.strictObject({
   /** The d= domain: mail whose From is this domain or a subdomain of it is signed. */
@@ -179,6 +190,13 @@ export const deliverySchema = z.strictObject({
   connectTimeoutSeconds: seconds.default(30),
   /** How often the worker looks for due messages when nothing wakes it. */
   pollSeconds: seconds.default(30),
+  /** The resolver for every lookup delivery makes (MX, A/AAAA, MTA-STS TXT); empty: the system's. */
+  dns: z
+    .strictObject({
+      servers: z.array(dnsServer).default([]),
+      timeoutSeconds: seconds.default(5),
+    })
+    .prefault({}),
   /** DKIM keys; outgoing mail is signed with the key of its From domain (or a parent's). */
   dkim: z
     .array(dkimKeySchema)
