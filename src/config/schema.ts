@@ -167,8 +167,22 @@ const dkimKeySchema = z.strictObject({
   headers: z.array(z.string().regex(/^[!-9;-~]+$/, 'must be a header field name')).min(1).optional(),
 });
 
+const routeSchema = z.discriminatedUnion('type', [smarthostRoute, mxRoute]);
+
+/** A recipient domain pattern for delivery.routes: "example.com", or "*.example.com" for its subdomains. */
+const domainPattern = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .refine((value) => /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$/.test(value) || /[^\p{ASCII}]/u.test(value), {
+    message: 'must be a domain, or *.domain for its subdomains',
+  });
+
 export const deliverySchema = z.strictObject({
-  route: z.discriminatedUnion('type', [smarthostRoute, mxRoute]).default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
+  route: routeSchema.default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
+  /** Per-domain routes (Postfix transport_maps): the first entry matching the recipient's domain wins; else `route`. */
+  routes: z
+    .array(z.strictObject({ domains: z.array(domainPattern).min(1), route: routeSchema }))
+    .default([]),
   /** In relay mode, recipients in these domains are captured (kept), not delivered. */
   captureDomains: z.array(domain).default([]),
   retry: z

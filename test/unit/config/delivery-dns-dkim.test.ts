@@ -47,3 +47,21 @@ describe('delivery.dkim', () => {
     );
   });
 });
+
+describe('delivery.routes', () => {
+  const smarthost = { type: 'smarthost', host: 'relay.example.net' };
+
+  it('takes domains and wildcard subdomains with a route each', () => {
+    const routes = withDelivery({ routes: [{ domains: ['One.Test', '*.two.test'], route: smarthost }] })().delivery.routes;
+    expect(routes).toMatchObject([{ domains: ['one.test', '*.two.test'], route: { type: 'smarthost', port: 587 } }]);
+  });
+
+  it.each([
+    [{ domains: ['exa mple.com'], route: smarthost }, 'delivery.routes[0].domains[0]: must be a domain'],
+    [{ domains: ['a.*.test'], route: smarthost }, 'delivery.routes[0].domains[0]: must be a domain'],
+    [{ domains: [], route: smarthost }, 'delivery.routes[0].domains'],
+    [{ domains: ['a.test'], route: { type: 'lmtp' } }, 'delivery.routes[0].route.type'],
+  ])('refuses %j, naming %s', (entry, field) => {
+    expect(withDelivery({ routes: [entry] })).toThrow(`x.yaml: ${field}`);
+  });
+});
