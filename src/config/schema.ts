@@ -40,6 +40,13 @@ export const limitsSchema = z.strictObject({
   /** RFC 5321 §4.5.3.2: 5 minutes for commands, 10 minutes for the end of DATA. */
   idleTimeoutSeconds: seconds.default(300),
   authFailuresBeforeDisconnect: z.number().int().min(1).default(3),
+  /** Per client address and per AUTH user; 0 is no limit. Trusted networks are not limited. */
+  rate: z
+    .strictObject({
+      messagesPerMinute: z.number().int().min(0).default(0),
+      recipientsPerHour: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
 });
 
 export const policySchema = z.strictObject({
