@@ -59,15 +59,17 @@ function ratiosTable(all: readonly Ratios[]): Table {
   return {
     headers: [
       'cell',
+      'mailwharf/Postfix',
       'mailwharf/floor',
       'mailwharf/Haraka',
       'mailwharf/smtp-server (no disk)',
       'mailwharf/smtp-sink',
       'RSS mailwharf − floor',
     ],
-    right: [1, 2, 3, 4, 5],
+    right: [1, 2, 3, 4, 5, 6],
     rows: all.map((r) => [
       r.cell,
+      times(r.vsPostfix),
       times(r.vsFloor),
       times(r.vsHaraka),
       times(r.vsNoDisk),
@@ -105,7 +107,7 @@ function problems(summaries: readonly Summary[]): string[] {
 
 const NOTES =
   'msg/s = messages / wall time of smtp-source (median over repetitions, min–max beside it); ' +
-  'peak RSS of the server process (max of VmRSS polled every 50 ms and VmHWM); ' +
+  'peak RSS of the server process (max of VmRSS polled every 50 ms and VmHWM; for Postfix the sum of Pss over its processes at each poll); ' +
   'stored/sent summed over repetitions (10 warm-up messages per run not counted; "-": keeps nothing; "!": see problems).';
 
 export function renderText(report: Report): string {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The intake bench: mailwharf against the floor (naive fsyncing smtp-server), Haraka with a
+ * The intake bench: mailwharf against Postfix (a private instance), the floor (naive fsyncing smtp-server), Haraka with a
  * disk queue, MailDev and smtp-sink (the ceiling), all on loopback, driven by Postfix's
  * smtp-source. For each cell, for each repetition, every peer runs once, started fresh.
  * A benchmark, not a test: it prints figures (stdout), progress goes to stderr.
@@ -25,6 +25,7 @@ import { floorPeer, noDiskPeer } from './peers/floor.js';
 import { harakaPeer } from './peers/haraka.js';
 import { maildevPeer } from './peers/maildev.js';
 import { mailwharfPeer } from './peers/mailwharf.js';
+import { postfixPeer } from './peers/postfix.js';
 import { PEERS, type Peer, type PeerName, type RunningPeer } from './peers/peer.js';
 import { smtpSinkPeer } from './peers/smtp-sink.js';
 import { ensurePostfixTools } from './postfix.js';
@@ -75,6 +76,7 @@ const peers: Record<PeerName, Peer> = {
     ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
     env: mailwharfEnv,
   }),
+  postfix: postfixPeer,
   floor: floorPeer,
   haraka: harakaPeer,
   maildev: maildevPeer,
@@ -102,7 +104,7 @@ async function measure(peer: Peer, cell: Cell, rep: number): Promise<Sample> {
     const warm = await drive(running.port, WARMUP, 60_000);
     if (warm.sent !== WARMUP.messages) throw new Error(`${peer.name}: warm-up failed: ${warm.errors}`);
     const before = (await settledCount(running, warm.sent)) ?? 0;
-    const rss = new RssSampler(running.pid);
+    const rss = new RssSampler(running.pid, peer.rssOfTree === true);
     const result = await drive(running.port, cell.load);
     const rssMiB = rss.finish();
     const after = await settledCount(running, before + result.sent);

@@ -13,6 +13,8 @@ const TOOLS = {
   '/usr/sbin/haproxy': 'haproxy',
   // The web UI's browser tests drive Debian's Chromium through playwright-core.
   '/usr/bin/chromium': 'chromium',
+  // An independent DKIM verifier (python3-dkim, with python3-nacl for Ed25519) checks our signatures.
+  '/usr/bin/dkimverify': 'python3-dkim',
 };
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

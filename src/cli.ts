@@ -12,6 +12,7 @@ import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
+import { dkimCommand, DkimUsageError } from './cli/dkim.js';
 
 const USAGE = `usage:
   mailwharf [--dev | --config PATH]                 serve
@@ -20,6 +21,7 @@ const USAGE = `usage:
   mailwharf queue show ID [--envelope] [--dev | --config PATH]
   mailwharf queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…
   mailwharf hash-password                           reads the password on stdin, prints a scrypt hash
+  mailwharf dkim keygen DOMAIN SELECTOR [--algorithm rsa-sha256|ed25519-sha256] [--key-file PATH]
 
 environment: MAILWHARF_HOSTNAME, MAILWHARF_SPOOL_DIR, MAILWHARF_TLS_CERT, MAILWHARF_TLS_KEY, MAILWHARF_LOG_LEVEL`;
 
@@ -64,6 +66,16 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // dkim has options of its own, so it parses its own arguments.
+  if (argv[0] === 'dkim') {
+    try {
+      return await dkimCommand(argv.slice(1), process.stdout);
+    } catch (error) {
+      if (!(error instanceof DkimUsageError)) throw error;
+      process.stderr.write(`mailwharf: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+  }
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,

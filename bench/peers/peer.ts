@@ -1,5 +1,13 @@
 /** A server the bench drives: started fresh for every run, so its store starts empty. */
-export const PEERS = ['mailwharf', 'floor', 'haraka', 'maildev', 'smtp-server', 'smtp-sink'] as const;
+export const PEERS = [
+  'mailwharf',
+  'postfix',
+  'floor',
+  'haraka',
+  'maildev',
+  'smtp-server',
+  'smtp-sink',
+] as const;
 export type PeerName = (typeof PEERS)[number];
 
 export interface RunningPeer {
@@ -16,5 +24,7 @@ export interface Peer {
   readonly name: PeerName;
   /** One line for the report: what runs and how it is configured. */
   readonly description: string;
+  /** Several processes (a master and its workers): measure RSS summed over the whole tree. */
+  readonly rssOfTree?: boolean;
   start(): Promise<RunningPeer>;
 }
