@@ -6,6 +6,8 @@ import { faultRuleFromConfig } from './config/faults.js';
 import { FaultRules } from './faults/rules.js';
 import type { Resolver } from './delivery/routes.js';
 import type { DeliveryWorker } from './delivery/worker.js';
+import { loadDkimKeys } from './dkim/keys.js';
+import { createLookups } from './dns/resolver.js';
 import type { HttpServer } from './http/server.js';
 import type { Metrics } from './metrics.js';
 import type { Sink } from './sink/sink.js';
@@ -110,7 +112,17 @@ async function assemble(
           spool,
           config,
           log: log.child({ component: 'delivery' }),
-          ...(options.resolver ? { resolver: options.resolver } : {}),
+          resolver:
+            options.resolver ??
+            createLookups(config.delivery.dns.servers, config.delivery.dns.timeoutSeconds * 1000),
+          ...(config.delivery.dkim.length > 0
+            ? // Loaded only when keys are configured: mailauth is not small.
+              {
+                dkim: new (await import('./dkim/sign.js')).DkimSigner(
+                  loadDkimKeys(config.delivery.dkim, 'config'),
+                ),
+              }
+            : {}),
           ...(web ? { events: { attempted: (status) => web.metrics.deliveryAttempt(status) } } : {}),
         })
       : undefined;
