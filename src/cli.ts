@@ -16,6 +16,7 @@ import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
 import { sinkCommand, SinkUsageError } from './cli/sink.js';
+import { dkimCommand, DkimUsageError } from './cli/dkim.js';
 
 const EXIT_USAGE = 2;
 
@@ -107,6 +108,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       }
     },
   },
+  dkim: {
+    usage: [
+      'dkim keygen DOMAIN SELECTOR [--algorithm rsa-sha256|ed25519-sha256] [--bits 2048] [--key-file PATH]',
+    ],
+    summary: 'make a DKIM signing key and print the DNS TXT record and the config entry for it',
+    // Never called: main() hands dkim its own arguments (it has options of its own).
+    run: () => Promise.resolve(EXIT_USAGE),
+  },
   'hash-password': {
     usage: ['hash-password'],
     summary: 'read a password on stdin, print its scrypt hash for the config',
@@ -140,6 +149,16 @@ function configPath(values: ParsedArgs['values']): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // dkim has options of its own, so it parses its own arguments.
+  if (argv[0] === 'dkim') {
+    try {
+      return await dkimCommand(argv.slice(1), process.stdout);
+    } catch (error) {
+      if (!(error instanceof DkimUsageError)) throw error;
+      process.stderr.write(`mailwharf: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+  }
   const args = parseCliArgs(argv);
   const { values, positionals } = args;
   if (values.version === true) {

@@ -6,6 +6,8 @@ import { faultRuleFromConfig } from './config/faults.js';
 import { FaultRules } from './faults/rules.js';
 import type { Resolver } from './delivery/routes.js';
 import type { DeliveryWorker } from './delivery/worker.js';
+import { loadDkimKeys } from './dkim/keys.js';
+import { createLookups } from './dns/resolver.js';
 import type { HttpServer } from './http/server.js';
 import type { Metrics } from './metrics.js';
 import type { Sink, SinkOptions } from './sink/sink.js';
@@ -145,7 +147,17 @@ async function assemble(
           spool,
           config,
           log: log.child({ component: 'delivery' }),
-          ...(options.resolver ? { resolver: options.resolver } : {}),
+          resolver:
+            options.resolver ??
+            createLookups(config.delivery.dns.servers, config.delivery.dns.timeoutSeconds * 1000),
+          ...(config.delivery.dkim.length > 0
+            ? // Loaded only when keys are configured: mailauth is not small.
+              {
+                dkim: new (await import('./dkim/sign.js')).DkimSigner(
+                  loadDkimKeys(config.delivery.dkim, 'config'),
+                ),
+              }
+            : {}),
           ...(metrics ? { events: { attempted: (status) => metrics.deliveryAttempt(status) } } : {}),
         })
       : undefined;

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DKIM_ALGORITHMS } from '../dkim/algorithms.js';
 import { portClashes } from './ports.js';
 
 /** A CIDR such as 10.0.0.0/8 or ::1/128; a bare address means a single host. */
@@ -57,6 +58,13 @@ export const limitsSchema = z.strictObject({
    * byte a second cannot hold a connection forever (Postfix smtpd_min_data_rate 500). 0: off.
    */
   minDataRate: z.number().min(0).default(500),
+  /** Per client address and per AUTH user; 0 is no limit. Trusted networks are not limited. */
+  rate: z
+    .strictObject({
+      messagesPerMinute: z.number().int().min(0).default(0),
+      recipientsPerHour: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
 });
 
 export const authThrottleSchema = z.strictObject({
@@ -188,8 +196,45 @@ const mxRoute = z.strictObject({
   requireTlsDomains: z.array(domain).default([]),
 });
 
+/** A DNS server: "192.0.2.53", "127.0.0.1:5353", "[2001:db8::53]:53" (as dns.setServers takes them). */
+const dnsServer = z.string().refine(
+  (value) => {
+    const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value) ?? /^([0-9a-fA-F:]+)$/.exec(value);
+    const address = match?.[1] ?? match?.[2] ?? '';
+    const port = match?.[3] === undefined ? 53 : Number(match[3]);
+    return isIP(address) !== 0 && port >= 1 && port <= 65535;
+  },
+  { message: 'must be an IP address with an optional port, e.g. 127.0.0.1:5353 or [::1]:53' },
+);
+
+/** A DKIM signing key for one domain (`mailwharf dkim keygen` makes one). */
+const dkimKeySchema = z.strictObject({
+  /** The d= domain: mail whose From is this domain or a subdomain of it is signed. */
+  domain,
+  selector: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be a DNS label such as mail2026'),
+  /** PEM private key (PKCS#8 or PKCS#1), readable by the server's user only. */
+  keyFile: z.string().min(1),
+  algorithm: z.enum(DKIM_ALGORITHMS).default('rsa-sha256'),
+  /** Header fields to sign; unset: From, To, Cc, Subject, Date, Message-ID, MIME and list headers. */
+  headers: z.array(z.string().regex(/^[!-9;-~]+$/, 'must be a header field name')).min(1).optional(),
+});
+
+const routeSchema = z.discriminatedUnion('type', [smarthostRoute, mxRoute]);
+
+/** A recipient domain pattern for delivery.routes: "example.com", or "*.example.com" for its subdomains. */
+const domainPattern = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .refine((value) => /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$/.test(value) || /[^\p{ASCII}]/u.test(value), {
+    message: 'must be a domain, or *.domain for its subdomains',
+  });
+
 export const deliverySchema = z.strictObject({
-  route: z.discriminatedUnion('type', [smarthostRoute, mxRoute]).default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
+  route: routeSchema.default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
+  /** Per-domain routes (Postfix transport_maps): the first entry matching the recipient's domain wins; else `route`. */
+  routes: z
+    .array(z.strictObject({ domains: z.array(domainPattern).min(1), route: routeSchema }))
+    .default([]),
   /** In relay mode, recipients in these domains are captured (kept), not delivered. */
   captureDomains: z.array(domain).default([]),
   retry: z
@@ -211,6 +256,20 @@ export const deliverySchema = z.strictObject({
   connectTimeoutSeconds: seconds.default(30),
   /** How often the worker looks for due messages when nothing wakes it. */
   pollSeconds: seconds.default(30),
+  /** The resolver for every lookup delivery makes (MX, A/AAAA, MTA-STS TXT); empty: the system's. */
+  dns: z
+    .strictObject({
+      servers: z.array(dnsServer).default([]),
+      timeoutSeconds: seconds.default(5),
+    })
+    .prefault({}),
+  /** DKIM keys; outgoing mail is signed with the key of its From domain (or a parent's). */
+  dkim: z
+    .array(dkimKeySchema)
+    .default([])
+    .refine((keys) => new Set(keys.map((k) => k.domain)).size === keys.length, {
+      message: 'one key per domain: a domain appears twice',
+    }),
 });
 
 const userSchema = z.strictObject({

@@ -100,10 +100,8 @@ function findDelimiter(body: Buffer, delimiter: Buffer, from: number): number {
 }
 
 function withEncoding(headerText: string, encoding: string): Buffer {
-  const lines = headerText
-    .replace(/\r\n(?![ \t])/g, '\n')
-    .split('\n')
-    .filter((l) => l !== '');
+  // One entry per field, folded continuation lines kept inside it.
+  const lines = headerText.split(/\r\n(?![ \t])/).filter((l) => l !== '');
   const kept = lines.filter((line) => !/^content-transfer-encoding:/i.test(line));
   kept.push(`Content-Transfer-Encoding: ${encoding}`);
   return Buffer.from(`${kept.join('\r\n')}\r\n`, 'latin1');

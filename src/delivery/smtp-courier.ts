@@ -2,13 +2,16 @@
  * The Courier that speaks SMTP: groups recipients by destination (one group for a
  * smarthost, one per domain for MX), finds the hops, borrows a pooled connection and sends.
  */
-import type { Config } from '../config/schema.js';
+import type { Config, DeliveryConfig } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
 import type { Courier, OutboundMessage } from './courier.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import { ConnectionPool } from './pool.js';
+import { routeForDomain } from './route-table.js';
 import { RouteError, routeFor, type Destination, type Resolver } from './routes.js';
+
+type Route = DeliveryConfig['route'];
 
 /** Texts of our own, without status: the status is data beside them. */
 const STOPPING = 'not attempted: mailwharf was stopping; will retry';
@@ -37,11 +40,20 @@ export class SmtpCourier implements Courier {
   async deliver(message: OutboundMessage, recipients: readonly Recipient[]): Promise<RecipientResult[]> {
     const { envelope } = message;
     const release = this.config.release;
-    const route = envelope.route === 'release' && release ? release.route : this.config.delivery.route;
-    const byDomain = new Map<string, Recipient[]>();
+    // A release goes to the release route; everything else by delivery.routes, then the default.
+    const routeOf = (domain: string): { route: Route; entry: number } =>
+      envelope.route === 'release' && release
+        ? { route: release.route, entry: -2 }
+        : routeForDomain(domain, this.config.delivery.routes, this.config.delivery.route);
+    // One group per smarthost route, one per domain for MX: each group is one transaction.
+    const groups = new Map<string, { domain: string; route: Route; recipients: Recipient[] }>();
     for (const r of recipients) {
-      const domain = route.type === 'smarthost' ? '' : addressDomain(r.address);
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r]);
+      const domain = addressDomain(r.address);
+      const { route, entry } = routeOf(domain);
+      const key = route.type === 'smarthost' ? `route ${String(entry)}` : `mx ${domain}`;
+      const group = groups.get(key) ?? { domain, route, recipients: [] };
+      group.recipients.push(r);
+      groups.set(key, group);
     }
     const smtputf8 =
       envelope.smtputf8 &&
@@ -54,7 +66,7 @@ export class SmtpCourier implements Courier {
     const all = (group: readonly Recipient[], outcome: Outcome): void => {
       results.push(...group.map((r) => ({ address: r.address, outcome })));
     };
-    for (const [domain, group] of byDomain) {
+    for (const { domain, route, recipients: group } of groups.values()) {
       if (this.stopped) {
         // Stopping: finish the transaction under way, start no other.
         all(group, localOutcome('4.4.2', STOPPING));

@@ -44,6 +44,11 @@ export interface DeliveryState {
   readonly commandSeq: number;
   /** The message has 8-bit bytes (found once, on the first attempt). */
   readonly eightBit?: boolean;
+  /**
+   * The DKIM-Signature header made before the first attempt and sent on every attempt, so
+   * retries carry the same signature; "" when the message is sent unsigned (no key applies).
+   */
+  readonly dkimSignature?: string;
 }
 
 export function initialState(

@@ -12,13 +12,15 @@ import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { settlesWithin } from '../util/deadline.js';
+import type { DkimSigner } from '../dkim/sign.js';
+import { signedMessage } from './signed-message.js';
 import { nextDelaySeconds } from './backoff.js';
 import { controlDir, drainCommands } from './control.js';
 import type { ControlCommand } from './control-command.js';
 import type { Courier, OutboundMessage } from './courier.js';
 import { DueQueue } from './due-queue.js';
 import { queueNotice } from './notices.js';
-import { describeOutcome, type RecipientResult } from './outcome.js';
+import { describeOutcome, localOutcome, type RecipientResult } from './outcome.js';
 import { systemResolver, type Resolver } from './routes.js';
 import { hasEightBit } from './seven-bit.js';
 import { SmtpCourier } from './smtp-courier.js';
@@ -40,6 +42,8 @@ export interface WorkerDeps {
   readonly now?: () => Date;
   readonly random?: () => number;
   readonly events?: DeliveryEvents;
+  /** Signs outgoing mail once, before its first attempt; absent: nothing is signed. */
+  readonly dkim?: DkimSigner;
 }
 
 /** After cutting connections: long enough for each attempt to record its deferral. */
@@ -307,13 +311,29 @@ export class DeliveryWorker {
     if (state.eightBit === undefined && open.length > 0) {
       state = { ...state, eightBit: hasEightBit(await this.deps.spool.readBytes(envelope)) };
     }
+    if (this.deps.dkim && state.dkimSignature === undefined && open.length > 0) {
+      const signing = await this.sign(envelope, this.deps.dkim, state.eightBit === true);
+      if (signing.kind === 'failed') {
+        // Unsigned mail from a domain that publishes DMARC is refused by the big receivers:
+        // retry later, as OpenDKIM's On-InternalError=tempfail does.
+        const outcome = localOutcome('4.7.0', `DKIM signing failed: ${signing.reason}`);
+        const results = open.map((r) => ({ address: r.address, outcome }));
+        const transition = applyResults(state, envelope, results, this.now(), this.policy());
+        this.logAttempt(envelope, results, transition.state);
+        await this.commit(envelope, transition);
+        return;
+      }
+      state = { ...state, dkimSignature: signing.kind === 'signed' ? signing.header : '' };
+    }
     const notifyOf = new Map(envelope.rcptTo.map((r) => [r.address, r]));
-    const message: OutboundMessage = {
-      envelope,
-      open: () => this.deps.spool.readMessage(envelope),
-      header: () => this.deps.spool.readHeader(envelope),
-      eightBit: state.eightBit === true,
-    };
+    const message: OutboundMessage = state.dkimSignature
+      ? await signedMessage(this.deps.spool, envelope, state.dkimSignature, state.eightBit === true)
+      : {
+          envelope,
+          open: () => this.deps.spool.readMessage(envelope),
+          header: () => this.deps.spool.readHeader(envelope),
+          eightBit: state.eightBit === true,
+        };
     const results =
       open.length === 0
         ? []
@@ -324,6 +344,26 @@ export class DeliveryWorker {
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
     this.logAttempt(envelope, results, transition.state);
     await this.commit(envelope, transition);
+  }
+
+  /**
+   * The signature for a message: over its 7-bit form when it has 8-bit bytes, since that is
+   * the form that survives any hop (RFC 6376 §5.3) and the one signedMessage then sends.
+   */
+  private async sign(envelope: Envelope, signer: DkimSigner, eightBit: boolean) {
+    const unsigned = await signedMessage(this.deps.spool, envelope, '', eightBit);
+    const outcome = await signer.sign(await unsigned.header(), unsigned.open());
+    this.deps.log.info(
+      {
+        queueId: envelope.id,
+        dkim: outcome.kind,
+        ...(outcome.kind === 'signed'
+          ? { d: outcome.domain, s: outcome.selector }
+          : { reason: outcome.reason }),
+      },
+      outcome.kind === 'signed' ? 'DKIM signed' : `DKIM ${outcome.kind}: ${outcome.reason}`,
+    );
+    return outcome;
   }
 
   /**

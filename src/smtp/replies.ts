@@ -62,6 +62,11 @@ export function queued(queueId: string): SmtpReply {
   return reply(250, '2.0.0', `Ok: queued as ${queueId}`);
 }
 
+/** Over a `limits.rate` limit: temporary, with the wait in the text (as RFC 5321 §4.2.5 leaves open). */
+export function rateLimited(what: 'messages' | 'recipients', retryAfterSeconds: number): SmtpReply {
+  return reply(450, '4.7.1', `Too many ${what} from you; try again in ${String(retryAfterSeconds)} s`);
+}
+
 export function renderReply(r: SmtpReply): string {
   return `${r.code} ${r.enhanced} ${r.text}`;
 }

@@ -28,11 +28,11 @@ export interface Sink {
  * the MAIL and RCPT arguments and the bytes as the hop saw them. `flags` turn off
  * extensions: -8 (8BITMIME), -N (DSN), -e (ESMTP); smtp-sink never offers SMTPUTF8.
  */
-export async function startSink(flags: readonly string[] = []): Promise<Sink> {
+export async function startSink(flags: readonly string[] = [], port?: number): Promise<Sink> {
   const dir = await mkdtemp(join(tmpdir(), 'mailwharf-sink-'));
   // smtp-sink drops to nobody before it writes dumps.
   await chmod(dir, 0o777);
-  const port = await freePort();
+  port ??= await freePort();
   const sink = startExternal('/usr/sbin/smtp-sink', [
     ...flags,
     '-u',

@@ -27,6 +27,11 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
       'Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\nSubject: inner\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk=C3=B6ln\r\n',
       'an attached message is converted inside, and labelled 7bit',
     ],
+    [
+      'Received: from a\r\n\tby b\r\nContent-Transfer-Encoding:\r\n 8bit\r\n\r\nk\u00f6ln\r\n',
+      'Received: from a\r\n\tby b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk=C3=B6ln\r\n',
+      'folded fields stay folded (never a bare CR), and a folded CTE is replaced whole',
+    ],
   ])('%j (%s)', (input, output, _why) => {
     expect(convert(input)).toBe(output);
   });
