@@ -27,6 +27,7 @@ import {
   recipientAddress,
   relayRules,
 } from '../pipeline/stages.js';
+import { IntakeRateLimits, type RateFacts } from '../pipeline/rate-limits.js';
 import {
   dataDeadlineMs,
   idleTimeoutMs,
@@ -125,6 +126,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
   const throttle = new AuthThrottle(policy.authThrottle);
+  const rates = new IntakeRateLimits(policy.limits.rate, rules.trustedNetworks);
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
   let stressed = false;
@@ -474,14 +476,20 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     );
   }
 
+  function rateFacts(state: ConnectionState | undefined, session: SMTPServerSession): RateFacts {
+    return { clientAddress: state?.clientAddress ?? session.remoteAddress, authUser: state?.user?.username };
+  }
+
   function mailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
     const state = stateOf(session);
     const declared = address.args === false ? undefined : address.args.SIZE;
-    const verdict = checkMailFrom(policy, {
+    let verdict = checkMailFrom(policy, {
       sender: address.address,
       declaredSize: typeof declared === 'string' ? Number(declared) : undefined,
       user: state?.user,
     });
+    // Counted only for a MAIL that is otherwise accepted, as Postfix's anvil counts.
+    if (verdict.kind === 'accept') verdict = rates.mail(rateFacts(state, session));
     if (verdict.kind === 'reject') {
       deps.metrics?.rejection(listener.name, 'mail', verdict.reply.code);
       state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
@@ -491,12 +499,13 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
 
   function rcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
     const state = stateOf(session);
-    const verdict = checkRcptTo(rules, {
+    let verdict = checkRcptTo(rules, {
       recipient: address.address,
       routing: pathFormOf(address)?.routing ?? false,
       clientAddress: state?.clientAddress ?? session.remoteAddress,
       authenticated: state?.user !== undefined,
     });
+    if (verdict.kind === 'accept') verdict = rates.rcpt(rateFacts(state, session));
     if (verdict.kind === 'reject') {
       deps.metrics?.rejection(listener.name, 'rcpt', verdict.reply.code);
       state?.log.info({ to: address.address }, 'RCPT refused: %s', verdict.reply.text);
