@@ -48,5 +48,8 @@ export function hostOnly(authority: string): string {
 export function isAllowedHost(hostHeader: string | undefined, allowed: ReadonlySet<string>): boolean {
   // HTTP/1.0 clients may send no Host; a browser always sends one, so rebinding needs it.
   if (hostHeader === undefined || hostHeader === '') return true;
-  return allowed.has(hostOnly(hostHeader));
+  const host = hostOnly(hostHeader);
+  // Any loopback address literal (127.0.0.0/8): rebinding needs a name of the attacker's, and
+  // a literal is the page's own origin, as 127.0.0.1 is.
+  return allowed.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -21,6 +21,13 @@ describe('isAllowedHost', () => {
     ['0.0.0.0', 'mx.test', true, 'the configured hostname'],
     ['0.0.0.0', 'mail.dev.internal', true, 'http.allowedHosts'],
     ['0.0.0.0', undefined, true, 'HTTP/1.0 without Host: no browser page'],
+    [
+      '0.0.0.0',
+      '127.0.0.2:8025',
+      true,
+      'any loopback literal (a container probe, a second loopback address)',
+    ],
+    ['0.0.0.0', '127.evil.example', false, 'a name that starts like a loopback address is a name'],
   ];
   it.each(cases)('bound to %s, Host %s -> %s (%s)', (bind, host, allowed) => {
     const names = allowedHostNames(bind, 'mx.test', ['mail.dev.internal'], machine);
