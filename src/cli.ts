@@ -69,6 +69,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       'queue list [--json]',
       'queue show ID [--envelope]',
       'queue flush [ID…] | hold ID… | release ID… | delete ID… | bounce ID…',
+      'queue hold|release|delete|bounce ALL [held|deferred|queued]   or  - (IDs on stdin)',
     ],
     summary: 'inspect and operate the delivery queue',
     details: 'Uses the spool of the chosen config (--dev | --config PATH, or --spool DIR).',

@@ -213,3 +213,38 @@ describe('mailwharf CLI', () => {
     expect((await server.exited()).code).toBe(0);
   });
 });
+
+describe('mailwharf --version and help', () => {
+  it('--version and -v print the version and exit 0', async () => {
+    const { version } = JSON.parse(
+      await readFile(join(import.meta.dirname, '../../package.json'), 'utf8'),
+    ) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`mailwharf ${version}\n`);
+    }
+  });
+
+  it('help lists every command; help COMMAND and COMMAND --help show that command alone', async () => {
+    const all = await runCli(['help']);
+    expect(all.code).toBe(0);
+    for (const command of ['check-config', 'queue list', 'sink reindex', 'dkim keygen', 'hash-password'])
+      expect(all.stdout).toContain(`mailwharf ${command}`);
+    expect(all.stdout).toContain('MAILWHARF_SMTP_PORT');
+    for (const args of [
+      ['help', 'queue'],
+      ['queue', '--help'],
+    ]) {
+      const one = await runCli(args);
+      expect(one.code).toBe(0);
+      expect(one.stdout).toMatch(/^usage:\n {2}mailwharf queue list/);
+      expect(one.stdout).not.toContain('hash-password');
+    }
+    const unknown = await runCli(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+  });
+});
