@@ -371,8 +371,13 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       bytes += chunk.length;
     };
     stream.on('data', count);
+    // Stress seen once during this DATA keeps the short deadline: the idle strangers that
+    // caused it time out after the same 10 s, and the dribble must not win back 300 s by
+    // outliving them.
+    let sawStress = false;
     const timer = setInterval(() => {
-      if (Date.now() - started <= dataDeadlineMs(policy.limits, underStress(), bytes)) return;
+      sawStress ||= underStress();
+      if (Date.now() - started <= dataDeadlineMs(policy.limits, sawStress, bytes)) return;
       clearInterval(timer);
       state.log.info({ bytes, ms: Date.now() - started }, 'DATA too slow, closing');
       state.control?.closeWith(replies.dataTooSlow);
