@@ -2,21 +2,16 @@
 /** argv and environment -> config -> server or a command; exit codes; nothing else. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { hashPassword } from './auth/passwords.js';
 import { checkConfigFiles } from './config/check.js';
 import { bundledConfigDir, ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
 import { overridesFromFlags } from './config/overrides.js';
-import { ListenError } from './listeners/listener.js';
+import { ListenError } from './listeners/listen-error.js';
 import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
 import { packageVersion } from './version.js';
 import { parseCliArgs, type ParsedArgs } from './cli/args.js';
 import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
-import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
-import { queueCommand, QueueUsageError } from './cli/queue.js';
-import { sinkCommand, SinkUsageError } from './cli/sink.js';
-import { dkimCommand, DkimUsageError } from './cli/dkim.js';
 
 const EXIT_USAGE = 2;
 
@@ -49,6 +44,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     async run({ loadConfig, dev }) {
       const loaded = await loadConfig();
       await checkConfigFiles(loaded);
+      // Each command loads its own code, so `--version` or `queue list` does not pay for the
+      // whole server's imports (mail parsing, HTTP, DKIM: seconds on a loaded machine).
+      const { serve } = await import('./cli/serve.js');
       return serve(loaded, dev);
     },
   },
@@ -82,6 +80,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
         );
         return 1;
       }
+      const { queueCommand, QueueUsageError } = await import('./cli/queue.js');
       try {
         return await queueCommand(
           spool,
@@ -101,6 +100,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
     async run({ loadConfig, rest }) {
       const { config } = await loadConfig();
+      const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       try {
         return await sinkCommand(config, rest, process.stdout);
       } catch (error) {
@@ -123,6 +123,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     async run() {
       const password = (await readStdin()).replace(/\r?\n$/, '');
       if (password === '') throw new UsageError('hash-password reads the password on stdin; it was empty');
+      const { hashPassword } = await import('./auth/passwords.js');
       process.stdout.write(`${await hashPassword(password)}\n`);
       return 0;
     },
@@ -152,6 +153,7 @@ function configPath(values: ParsedArgs['values']): string {
 async function main(argv: readonly string[]): Promise<number> {
   // dkim has options of its own, so it parses its own arguments.
   if (argv[0] === 'dkim') {
+    const { dkimCommand, DkimUsageError } = await import('./cli/dkim.js');
     try {
       return await dkimCommand(argv.slice(1), process.stdout);
     } catch (error) {

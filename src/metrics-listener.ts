@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ListenError } from './listeners/listener.js';
+import { ListenError } from './listeners/listen-error.js';
 import type { Metrics } from './metrics.js';
 
 /**

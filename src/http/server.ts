@@ -6,7 +6,7 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { verifyPassword } from '../auth/passwords.js';
-import { ListenError } from '../listeners/listener.js';
+import { ListenError } from '../listeners/listen-error.js';
 import type { Metrics } from '../metrics.js';
 import { stringParam, textError, type HttpContext } from './context.js';
 import { acceptAnyBodyAsJson, clientError } from './body.js';

@@ -8,6 +8,7 @@ import { attachHooks } from '../smtp/library-hooks.js';
 import { libraryReplyFor } from '../smtp/library-replies.js';
 import { createSessionHandlers, type SessionDeps } from '../smtp/session.js';
 import type { TlsMaterial } from '../tls/certificates.js';
+import { ListenError } from './listen-error.js';
 
 export interface ListenerDeps extends Omit<SessionDeps, 'listener' | 'policy' | 'boundPort' | 'log'> {
   readonly tls: TlsMaterial;
@@ -17,12 +18,7 @@ export interface ListenerDeps extends Omit<SessionDeps, 'listener' | 'policy' | 
 }
 
 /** A port and how it refuses, as a sentence for the operator. */
-export class ListenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ListenError';
-  }
-}
+export { ListenError } from './listen-error.js';
 
 export interface Listener {
   readonly config: ListenerConfig;
