@@ -7,8 +7,12 @@ import { startMailwharf } from '../../src/index.js';
 import { runCli } from '../helpers/process.js';
 import { eventually, startRelay, submit } from '../helpers/relay.js';
 
-/** Operator commands through the real CLI against a running relay, and against a stopped one. */
-describe('mailwharf queue operations', () => {
+/**
+ * Operator commands through the real CLI against a running relay, and against a stopped one.
+ * Each test starts a dozen CLI processes; on a loaded 2-core machine one takes a second or
+ * more, so the budget is per file, not the suite's 30 s.
+ */
+describe('mailwharf queue operations', { timeout: 120_000 }, () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

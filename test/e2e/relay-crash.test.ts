@@ -15,8 +15,12 @@ describe('kill -9 during delivery', () => {
 
   it('resumes after restart and delivers every message, none twice', async () => {
     await using upstream = await startMailwharf();
-    // Hold the relay in the middle of DATA so the kill lands during a delivery.
-    const stall = upstream.faults.add({ stage: 'data', delayMs: 5000 });
+    // Hold every delivery at RCPT, long past any load's delay, so the kill lands inside an
+    // open transaction. Not at DATA: the relay would have sent the whole message and its
+    // final dot, and a receiver that holds a complete message keeps it even when its 250
+    // finds the client gone (as Postfix does). That copy plus the retry is the duplicate
+    // SMTP cannot avoid (RFC 1047); a test that kills there measures the race, not us.
+    const stall = upstream.faults.add({ stage: 'rcpt', delayMs: 30_000 });
     const { root, path } = await writeProcessConfig({
       mode: 'relay',
       delivery: {
@@ -38,7 +42,7 @@ describe('kill -9 during delivery', () => {
 
     await eventually(
       () => (upstream.faults.fired(stall) >= 1 ? true : undefined),
-      'a delivery in the middle of DATA',
+      'a delivery in the middle of its transaction',
     );
     relay.child.kill('SIGKILL');
     expect((await relay.exited()).signal).toBe('SIGKILL');
