@@ -17,7 +17,8 @@ function recordFrom(stdout: string): { name: string; value: string } {
   return { name, value };
 }
 
-describe('mailwharf dkim keygen', () => {
+// Each test runs several CLI processes (and RSA key generation): seconds each on a loaded machine.
+describe('mailwharf dkim keygen', { timeout: 90_000 }, () => {
   const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
