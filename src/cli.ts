@@ -14,11 +14,10 @@ import { parseCliArgs, type ParsedArgs } from './cli/args.js';
 import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
 import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
-import { queueCommand, QueueUsageError } from './cli/queue.js';
-import { sinkCommand, SinkUsageError } from './cli/sink.js';
-import { dkimCommand, DkimUsageError } from './cli/dkim.js';
 
 const EXIT_USAGE = 2;
+// The queue, sink and dkim commands are imported when run: the sink alone brings SQLite and
+// mailparser, which would cost every server process ~20 MiB it never uses.
 
 class UsageError extends Error {}
 
@@ -74,6 +73,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'inspect and operate the delivery queue',
     details: 'Uses the spool of the chosen config (--dev | --config PATH, or --spool DIR).',
     async run({ loadConfig, args, rest }) {
+      const { queueCommand, QueueUsageError } = await import('./cli/queue.js');
       const { config } = await loadConfig();
       const spool = Spool.inspect(config.spool.dir);
       if (!existsSync(spool.queueDir)) {
@@ -100,6 +100,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: ['sink reindex'],
     summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
     async run({ loadConfig, rest }) {
+      const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       const { config } = await loadConfig();
       try {
         return await sinkCommand(config, rest, process.stdout);
@@ -152,6 +153,7 @@ function configPath(values: ParsedArgs['values']): string {
 async function main(argv: readonly string[]): Promise<number> {
   // dkim has options of its own, so it parses its own arguments.
   if (argv[0] === 'dkim') {
+    const { dkimCommand, DkimUsageError } = await import('./cli/dkim.js');
     try {
       return await dkimCommand(argv.slice(1), process.stdout);
     } catch (error) {
