@@ -129,15 +129,25 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   const rates = new IntakeRateLimits(policy.limits.rate, rules.trustedNetworks);
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
+  /**
+   * Open connections that are strangers (isStranger), kept as a count so that every connect
+   * and close costs the same however many sessions are open. Changed only where onConnect
+   * adds a connection, in forget and in setUser.
+   */
+  let strangers = 0;
   let stressed = false;
 
   const stateOf = (session: SMTPServerSession): ConnectionState | undefined => connections.get(session.id);
   const isStranger = (state: ConnectionState): boolean => !state.trusted && state.user === undefined;
 
+  const setUser = (state: ConnectionState, user: AuthenticatedUser | undefined): void => {
+    if (isStranger(state)) strangers--;
+    state.user = user;
+    if (isStranger(state)) strangers++;
+  };
+
   /** Under stress every session's idle timeout drops (and comes back after), Postfix-style. */
   const updateStress = (): void => {
-    let strangers = 0;
-    for (const state of connections.values()) if (isStranger(state)) strangers++;
     const now = isStressed(policy.limits, connections.size, strangers);
     if (now === stressed) return;
     stressed = now;
@@ -151,6 +161,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
 
   const forget = (state: ConnectionState): void => {
     if (!connections.delete(state.session.id)) return;
+    if (isStranger(state)) strangers--;
     const remaining = (perClient.get(state.clientAddress) ?? 1) - 1;
     if (remaining > 0) perClient.set(state.clientAddress, remaining);
     else perClient.delete(state.clientAddress);
@@ -178,16 +189,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   };
 
   const admit = (clientAddress: string, trusted: boolean): Verdict => {
-    const counts = (): ConnectionCounts => {
-      let strangers = trusted ? 0 : 1;
-      for (const state of connections.values()) if (isStranger(state)) strangers++;
-      return {
-        listener: connections.size + 1,
-        client: (perClient.get(clientAddress) ?? 0) + 1,
-        unauthenticated: trusted ? 0 : strangers,
-        trusted,
-      };
-    };
+    const counts = (): ConnectionCounts => ({
+      listener: connections.size + 1,
+      client: (perClient.get(clientAddress) ?? 0) + 1,
+      unauthenticated: trusted ? 0 : strangers + 1,
+      trusted,
+    });
     const verdict = checkConnect(policy.limits, counts());
     if (verdict.kind === 'reject' && verdict.reply === replies.tooManyConnections && evictIdleStranger()) {
       return checkConnect(policy.limits, counts());
@@ -214,7 +221,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
-      connections.set(session.id, {
+      const state: ConnectionState = {
         log,
         clientAddress,
         session,
@@ -222,7 +229,9 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         control,
         authFailures: 0,
         user: undefined,
-      });
+      };
+      connections.set(session.id, state);
+      if (isStranger(state)) strangers++;
       updateStress();
       control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
@@ -243,7 +252,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       if (socket instanceof TLSSocket) refuseRenegotiation(socket);
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
-      if (state) state.user = undefined;
+      if (state) setUser(state, undefined);
       session.disabledCommands = disabledCommands(listener, policy, true);
       callback();
     },
@@ -448,7 +457,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       (user) => {
         if (user) {
           throttle.succeeded(state.clientAddress, username);
-          state.user = user;
+          setUser(state, user);
           updateStress();
           state.log.info({ user: user.username }, 'authenticated');
           const response: SMTPServerAuthenticationResponse = { user: user.username };
