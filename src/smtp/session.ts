@@ -211,18 +211,23 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.proxyWithoutClient));
         return;
       }
-      const log = deps.log.child({ session: session.id, client: clientAddress });
+      // Made on first use: at level warn most sessions never log, and a child costs per connection.
+      let log: Logger | undefined;
+      const sessionLog = (): Logger =>
+        (log ??= deps.log.child({ session: session.id, client: clientAddress }));
       const trusted = rules.trustedNetworks.contains(clientAddress);
       const verdict = admit(clientAddress, trusted);
       if (verdict.kind === 'reject') {
-        log.warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
+        sessionLog().warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
         callback(toError(verdict));
         return;
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
       const state: ConnectionState = {
-        log,
+        get log() {
+          return sessionLog();
+        },
         clientAddress,
         session,
         trusted,
@@ -236,7 +241,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
       deps.metrics?.connection(listener.name);
-      log.debug('connected');
+      if (deps.log.isLevelEnabled('debug')) state.log.debug('connected');
       withFault(
         'connect',
         () => ({}),
@@ -359,7 +364,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       const state = connections.get(session.id);
       if (!state) return;
       forget(state);
-      state.log.debug('closed');
+      if (deps.log.isLevelEnabled('debug')) state.log.debug('closed');
     },
   };
 
@@ -541,10 +546,11 @@ async function acceptMessage(
   stream: SMTPServerDataStream,
 ): Promise<SmtpReply> {
   const id = newQueueId();
-  const log = state.log.child({ queueId: id });
+  let messageLog: Logger | undefined;
+  const log = (): Logger => (messageLog ??= state.log.child({ queueId: id }));
   const storageFailure = (error: unknown): SmtpReply => {
     const full = isErrno(error, 'ENOSPC') || isErrno(error, 'EDQUOT');
-    log.error({ err: describe(error) }, full ? 'spool disk full' : 'spool write failed');
+    log().error({ err: describe(error) }, full ? 'spool disk full' : 'spool write failed');
     return full ? replies.diskFull : replies.localError;
   };
 
@@ -580,10 +586,10 @@ async function acceptMessage(
   };
   switch (outcome.kind) {
     case 'too-big':
-      log.info({ limit: deps.policy.limits.maxMessageSize }, 'message refused: too big');
+      log().info({ limit: deps.policy.limits.maxMessageSize }, 'message refused: too big');
       return refuse(replies.messageTooBig);
     case 'aborted':
-      log.info('client left during DATA');
+      log().info('client left during DATA');
       return refuse(replies.localError);
     case 'write-failed':
       await writer.abort();
@@ -593,23 +599,23 @@ async function acceptMessage(
   }
   // RFC 5321 §6.3: a loop ends at a hop limit (Postfix's hopcount_limit is 50 too).
   if (outcome.hops >= MAX_HOPS) {
-    log.warn({ hops: outcome.hops }, 'message refused: too many hops');
+    log().warn({ hops: outcome.hops }, 'message refused: too many hops');
     return refuse(replies.tooManyHops);
   }
   if (outcome.bareLineEndings > 0) {
     if (deps.policy.bareLineEndings === 'reject') {
-      log.info({ bare: outcome.bareLineEndings }, 'message refused: bare CR or LF');
+      log().info({ bare: outcome.bareLineEndings }, 'message refused: bare CR or LF');
       return refuse(replies.bareLineEnding);
     }
-    log.info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
+    log().info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
   }
 
   if (outcome.nulBytes > 0) {
     if (deps.policy.nulBytes === 'reject') {
-      log.info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
+      log().info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
       return refuse(replies.nulByte);
     }
-    log.info({ nul: outcome.nulBytes }, 'removed NUL bytes');
+    log().info({ nul: outcome.nulBytes }, 'removed NUL bytes');
   }
 
   const mailFrom = session.envelope.mailFrom;
@@ -636,6 +642,7 @@ async function acceptMessage(
   } catch (error) {
     return storageFailure(error);
   }
-  log.info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
+  if (deps.log.isLevelEnabled('info'))
+    log().info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
   return queued(id);
 }
