@@ -14,6 +14,8 @@ import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
 import { readStdin } from './cli/stdin.js';
 
 const EXIT_USAGE = 2;
+// The queue, sink and dkim commands are imported when run: the sink alone brings SQLite and
+// mailparser, which would cost every server process ~20 MiB it never uses.
 
 class UsageError extends Error {}
 
@@ -72,6 +74,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'inspect and operate the delivery queue',
     details: 'Uses the spool of the chosen config (--dev | --config PATH, or --spool DIR).',
     async run({ loadConfig, args, rest }) {
+      const { queueCommand, QueueUsageError } = await import('./cli/queue.js');
       const { config } = await loadConfig();
       const spool = Spool.inspect(config.spool.dir);
       if (!existsSync(spool.queueDir)) {
@@ -99,6 +102,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: ['sink reindex'],
     summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
     async run({ loadConfig, rest }) {
+      const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       const { config } = await loadConfig();
       const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       try {

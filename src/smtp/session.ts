@@ -129,15 +129,25 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   const rates = new IntakeRateLimits(policy.limits.rate, rules.trustedNetworks);
   const connections = new Map<string, ConnectionState>();
   const perClient = new Map<string, number>();
+  /**
+   * Open connections that are strangers (isStranger), kept as a count so that every connect
+   * and close costs the same however many sessions are open. Changed only where onConnect
+   * adds a connection, in forget and in setUser.
+   */
+  let strangers = 0;
   let stressed = false;
 
   const stateOf = (session: SMTPServerSession): ConnectionState | undefined => connections.get(session.id);
   const isStranger = (state: ConnectionState): boolean => !state.trusted && state.user === undefined;
 
+  const setUser = (state: ConnectionState, user: AuthenticatedUser | undefined): void => {
+    if (isStranger(state)) strangers--;
+    state.user = user;
+    if (isStranger(state)) strangers++;
+  };
+
   /** Under stress every session's idle timeout drops (and comes back after), Postfix-style. */
   const updateStress = (): void => {
-    let strangers = 0;
-    for (const state of connections.values()) if (isStranger(state)) strangers++;
     const now = isStressed(policy.limits, connections.size, strangers);
     if (now === stressed) return;
     stressed = now;
@@ -151,6 +161,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
 
   const forget = (state: ConnectionState): void => {
     if (!connections.delete(state.session.id)) return;
+    if (isStranger(state)) strangers--;
     const remaining = (perClient.get(state.clientAddress) ?? 1) - 1;
     if (remaining > 0) perClient.set(state.clientAddress, remaining);
     else perClient.delete(state.clientAddress);
@@ -178,16 +189,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
   };
 
   const admit = (clientAddress: string, trusted: boolean): Verdict => {
-    const counts = (): ConnectionCounts => {
-      let strangers = trusted ? 0 : 1;
-      for (const state of connections.values()) if (isStranger(state)) strangers++;
-      return {
-        listener: connections.size + 1,
-        client: (perClient.get(clientAddress) ?? 0) + 1,
-        unauthenticated: trusted ? 0 : strangers,
-        trusted,
-      };
-    };
+    const counts = (): ConnectionCounts => ({
+      listener: connections.size + 1,
+      client: (perClient.get(clientAddress) ?? 0) + 1,
+      unauthenticated: trusted ? 0 : strangers + 1,
+      trusted,
+    });
     const verdict = checkConnect(policy.limits, counts());
     if (verdict.kind === 'reject' && verdict.reply === replies.tooManyConnections && evictIdleStranger()) {
       return checkConnect(policy.limits, counts());
@@ -204,30 +211,37 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.proxyWithoutClient));
         return;
       }
-      const log = deps.log.child({ session: session.id, client: clientAddress });
+      // Made on first use: at level warn most sessions never log, and a child costs per connection.
+      let log: Logger | undefined;
+      const sessionLog = (): Logger =>
+        (log ??= deps.log.child({ session: session.id, client: clientAddress }));
       const trusted = rules.trustedNetworks.contains(clientAddress);
       const verdict = admit(clientAddress, trusted);
       if (verdict.kind === 'reject') {
-        log.warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
+        sessionLog().warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
         callback(toError(verdict));
         return;
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
-      connections.set(session.id, {
-        log,
+      const state: ConnectionState = {
+        get log() {
+          return sessionLog();
+        },
         clientAddress,
         session,
         trusted,
         control,
         authFailures: 0,
         user: undefined,
-      });
+      };
+      connections.set(session.id, state);
+      if (isStranger(state)) strangers++;
       updateStress();
       control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
       session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
       deps.metrics?.connection(listener.name);
-      log.debug('connected');
+      if (deps.log.isLevelEnabled('debug')) state.log.debug('connected');
       withFault(
         'connect',
         () => ({}),
@@ -243,7 +257,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       if (socket instanceof TLSSocket) refuseRenegotiation(socket);
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
-      if (state) state.user = undefined;
+      if (state) setUser(state, undefined);
       session.disabledCommands = disabledCommands(listener, policy, true);
       callback();
     },
@@ -350,7 +364,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       const state = connections.get(session.id);
       if (!state) return;
       forget(state);
-      state.log.debug('closed');
+      if (deps.log.isLevelEnabled('debug')) state.log.debug('closed');
     },
   };
 
@@ -453,7 +467,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       (user) => {
         if (user) {
           throttle.succeeded(state.clientAddress, username);
-          state.user = user;
+          setUser(state, user);
           updateStress();
           state.log.info({ user: user.username }, 'authenticated');
           const response: SMTPServerAuthenticationResponse = { user: user.username };
@@ -537,10 +551,11 @@ async function acceptMessage(
   stream: SMTPServerDataStream,
 ): Promise<SmtpReply> {
   const id = newQueueId();
-  const log = state.log.child({ queueId: id });
+  let messageLog: Logger | undefined;
+  const log = (): Logger => (messageLog ??= state.log.child({ queueId: id }));
   const storageFailure = (error: unknown): SmtpReply => {
     const full = isErrno(error, 'ENOSPC') || isErrno(error, 'EDQUOT');
-    log.error({ err: describe(error) }, full ? 'spool disk full' : 'spool write failed');
+    log().error({ err: describe(error) }, full ? 'spool disk full' : 'spool write failed');
     return full ? replies.diskFull : replies.localError;
   };
 
@@ -576,10 +591,10 @@ async function acceptMessage(
   };
   switch (outcome.kind) {
     case 'too-big':
-      log.info({ limit: deps.policy.limits.maxMessageSize }, 'message refused: too big');
+      log().info({ limit: deps.policy.limits.maxMessageSize }, 'message refused: too big');
       return refuse(replies.messageTooBig);
     case 'aborted':
-      log.info('client left during DATA');
+      log().info('client left during DATA');
       return refuse(replies.localError);
     case 'write-failed':
       await writer.abort();
@@ -589,23 +604,23 @@ async function acceptMessage(
   }
   // RFC 5321 §6.3: a loop ends at a hop limit (Postfix's hopcount_limit is 50 too).
   if (outcome.hops >= MAX_HOPS) {
-    log.warn({ hops: outcome.hops }, 'message refused: too many hops');
+    log().warn({ hops: outcome.hops }, 'message refused: too many hops');
     return refuse(replies.tooManyHops);
   }
   if (outcome.bareLineEndings > 0) {
     if (deps.policy.bareLineEndings === 'reject') {
-      log.info({ bare: outcome.bareLineEndings }, 'message refused: bare CR or LF');
+      log().info({ bare: outcome.bareLineEndings }, 'message refused: bare CR or LF');
       return refuse(replies.bareLineEnding);
     }
-    log.info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
+    log().info({ bare: outcome.bareLineEndings }, 'normalised bare CR or LF to CRLF');
   }
 
   if (outcome.nulBytes > 0) {
     if (deps.policy.nulBytes === 'reject') {
-      log.info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
+      log().info({ nul: outcome.nulBytes }, 'message refused: NUL bytes');
       return refuse(replies.nulByte);
     }
-    log.info({ nul: outcome.nulBytes }, 'removed NUL bytes');
+    log().info({ nul: outcome.nulBytes }, 'removed NUL bytes');
   }
 
   const mailFrom = session.envelope.mailFrom;
@@ -632,6 +647,7 @@ async function acceptMessage(
   } catch (error) {
     return storageFailure(error);
   }
-  log.info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
+  if (deps.log.isLevelEnabled('info'))
+    log().info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
   return queued(id);
 }

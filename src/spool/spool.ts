@@ -52,9 +52,13 @@ export class Spool {
     }
   }
 
-  /** Releases the lock taken by open (the files stay). */
-  close(): Promise<void> {
-    return this.unlock();
+  /** Releases the lock taken by open (the files stay) and the queue directory's descriptor. */
+  async close(): Promise<void> {
+    try {
+      await this.queueSync.close();
+    } finally {
+      await this.unlock();
+    }
   }
 
   /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
