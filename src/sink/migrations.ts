@@ -111,6 +111,13 @@ const steps: readonly string[] = [
   CREATE INDEX messages_created ON messages (created);
   CREATE INDEX messages_unread ON messages (read) WHERE read = 0;
   CREATE INDEX messages_size ON messages (size);
+  -- Search and header text of the newest rows, moved into the full-text tables in batches
+  -- (see MessageIndex.moveStagedText).
+  CREATE TABLE search_staging (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);
+  CREATE TABLE header_staging (
+    seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL,
+    cc_text TEXT NOT NULL, bcc_text TEXT NOT NULL, reply_to_text TEXT NOT NULL, message_id TEXT NOT NULL
+  );
   -- 'clean': when queue/ last changed as of a clean close (see Sink.open).
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,

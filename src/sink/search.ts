@@ -52,29 +52,42 @@ function dateOf(value: string): number {
   return time;
 }
 
-/** The trigram index answers substrings of three characters or more; shorter ones scan its text. */
+/**
+ * The trigram index answers substrings of three characters or more; shorter ones scan its
+ * text. The newest rows' text is still staged (see MessageIndex.moveStagedText): instr() there.
+ */
 function textContains(needle: string): Condition {
+  const staged = 'seq IN (SELECT seq FROM search_staging WHERE instr(text, ?) > 0)';
   // Trigrams are of characters (code points), not UTF-16 units.
   if (Array.from(needle).length >= 3) {
     return {
-      sql: 'seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)',
-      params: [`"${needle.replace(/"/g, '""')}"`],
-    };
-  }
-  return { sql: 'seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0)', params: [needle] };
-}
-
-/** A substring of one of these header_text columns (see textContains for short needles). */
-export function headerContains(columns: readonly string[], needle: string): Condition {
-  if (Array.from(needle).length >= 3) {
-    return {
-      sql: 'seq IN (SELECT rowid FROM header_text WHERE header_text MATCH ?)',
-      params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`],
+      sql: `(seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?) OR ${staged})`,
+      params: [`"${needle.replace(/"/g, '""')}"`, needle],
     };
   }
   return {
-    sql: `seq IN (SELECT rowid FROM header_text WHERE ${columns.map((c) => `instr(${c}, ?) > 0`).join(' OR ')})`,
-    params: columns.map(() => needle),
+    sql: `(seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0) OR ${staged})`,
+    params: [needle, needle],
+  };
+}
+
+/**
+ * A substring of one of these header_text columns (see textContains for short needles and
+ * for the staged text of the newest rows).
+ */
+export function headerContains(columns: readonly string[], needle: string): Condition {
+  const anyColumn = columns.map((c) => `instr(${c}, ?) > 0`).join(' OR ');
+  const staged = `seq IN (SELECT seq FROM header_staging WHERE ${anyColumn})`;
+  const stagedParams = columns.map(() => needle);
+  if (Array.from(needle).length >= 3) {
+    return {
+      sql: `(seq IN (SELECT rowid FROM header_text WHERE header_text MATCH ?) OR ${staged})`,
+      params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`, ...stagedParams],
+    };
+  }
+  return {
+    sql: `(seq IN (SELECT rowid FROM header_text WHERE ${anyColumn}) OR ${staged})`,
+    params: [...stagedParams, ...stagedParams],
   };
 }
 

@@ -56,6 +56,10 @@ const PARSED_CACHE = 16;
 const UNLINKS_AT_ONCE = 16;
 /** Unlinks recorded as finished together (a crash redoes at most one slice). */
 const UNLINKS_PER_SLICE = 2000;
+/** Staged search text waits at most this long before it moves to the full-text table... */
+const STAGED_TEXT_MS = 100;
+/** ...or until this many rows are staged. */
+const STAGED_ROWS_AT_MOST = 500;
 /** Rows inserted per transaction while reconciling. */
 const ROWS_PER_TRANSACTION = 500;
 /** Messages parsed at once while reconciling at start. */
@@ -67,6 +71,7 @@ export class Sink {
   /** Completions of header-derived rows and retention passes, one at a time, in order. */
   private background: Promise<void> = Promise.resolve();
   private pruneQueued = false;
+  private textMoveTimer: NodeJS.Timeout | undefined;
   /** True when this start trusted the index (queue/ unchanged since the last clean close). */
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
@@ -107,11 +112,12 @@ export class Sink {
       sink.queueUnchanged = mark !== undefined && mark === (await spool.queueChanged());
       if (sink.queueUnchanged) sink.trustIndex();
       else await sink.reconcile();
+      sink.moveStagedText();
     } catch (error) {
       db.close();
       throw error;
     }
-    sink.unsubscribe = spool.onCommitted((envelope) => sink.indexCommitted(envelope));
+    sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
     sink.schedulePrune();
     // Age-based retention also applies while no mail arrives.
     if (config.retention.maxAgeHours > 0) {
@@ -194,6 +200,7 @@ export class Sink {
       this.db.transaction(() => {
         for (const whole of rows) if (this.index.insert(whole.summary)) added++;
       });
+      this.index.moveStagedText();
     };
     for (const pending of parsed) {
       const whole = await pending;
@@ -219,11 +226,11 @@ export class Sink {
   }
 
   /** On the way to the 250: after this resolves, every reader sees the message. Never throws. */
-  private async indexCommitted(envelope: Envelope): Promise<void> {
+  private async indexCommitted(envelope: Envelope, bytes: Buffer | undefined): Promise<void> {
     if (envelope.state !== 'captured') return;
     try {
       const whole =
-        envelope.size <= this.parseBeforeReplyBytes ? parseWhole(this.spool, envelope) : undefined;
+        envelope.size <= this.parseBeforeReplyBytes ? parseWhole(this.spool, envelope, bytes) : undefined;
       const done = whole ? await within(whole, this.parseBeforeReplyMs) : undefined;
       if (done) {
         await this.insert(done);
@@ -236,6 +243,7 @@ export class Sink {
         const completed = await (whole ?? parseWhole(this.spool, envelope));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
         if (!this.index.complete(completed.summary)) return;
+        this.scheduleTextMove();
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -298,6 +306,31 @@ export class Sink {
       if (outcome && 'inserted' in outcome) item.resolve(outcome.inserted);
       else item.reject(outcome?.error);
     });
+    this.scheduleTextMove();
+  }
+
+  /** Staged search text moves into the full-text table a moment later, many rows at once. */
+  private scheduleTextMove(): void {
+    if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
+      this.moveStagedText();
+      return;
+    }
+    if (this.textMoveTimer !== undefined) return;
+    this.textMoveTimer = setTimeout(() => {
+      this.moveStagedText();
+    }, STAGED_TEXT_MS);
+    this.textMoveTimer.unref();
+  }
+
+  private moveStagedText(): void {
+    clearTimeout(this.textMoveTimer);
+    this.textMoveTimer = undefined;
+    try {
+      this.index.moveStagedText();
+    } catch (error) {
+      // Still searchable where it is (staged text is searched too); the next move retries.
+      this.log.error({ err: String(error) }, 'could not move staged search text');
+    }
   }
 
   /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
@@ -319,6 +352,7 @@ export class Sink {
     await this.background;
     this.closing = true;
     await this.unlinking;
+    this.moveStagedText();
     this.closeIndex(await this.spool.queueChanged());
   }
 

@@ -179,7 +179,7 @@ export class Spool {
   }
 
   /** Renames a durable message into queue/, then fsyncs queue/ (shared with other commits). */
-  async publish(id: string, envelope: Envelope): Promise<void> {
+  async publish(id: string, envelope: Envelope, bytes?: Buffer): Promise<void> {
     await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
     try {
       await this.queueSync.sync();
@@ -192,7 +192,7 @@ export class Spool {
     }
     const pending: Promise<void>[] = [];
     for (const listener of this.committedListeners) {
-      const result = listener(envelope);
+      const result = listener(envelope, bytes);
       if (result) pending.push(result);
     }
     await Promise.all(pending);
@@ -302,8 +302,12 @@ export class Spool {
   }
 }
 
-/** Told of each commit before it is acknowledged; see Spool.onCommitted. */
-export type CommitListener = (envelope: Envelope) => void | Promise<void>;
+/**
+ * Told of each commit before it is acknowledged; see Spool.onCommitted. `bytes` is the
+ * message itself when it was small enough to be held in memory until its commit (so a
+ * listener need not read back the file just written); otherwise undefined.
+ */
+export type CommitListener = (envelope: Envelope, bytes?: Buffer) => void | Promise<void>;
 
 const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
 /** Queue files open together while listing or recovering: a large queue must not open every file at once. */
@@ -360,7 +364,7 @@ export class SpoolWriter {
       await endStream(this.file);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
       await this.file.seal(encodeTrailer(committed));
-      await this.spool.publish(this.id, committed);
+      await this.spool.publish(this.id, committed, this.file.heldMessage);
       return committed;
     } catch (error) {
       await this.file.close().catch(() => undefined);
