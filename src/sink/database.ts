@@ -35,8 +35,11 @@ export function openDatabase(path: string): IndexDatabase {
   let db: Database.Database;
   try {
     db = new Database(path);
-    // WAL: readers never block the writer; NORMAL: a crash may lose the last commits of the
-    // index, never corrupt it, and the spool (fsynced) is what reconciliation rebuilds from.
+    // WAL: readers never block the writer. NORMAL (no fsync per commit): a killed process
+    // loses nothing (WAL frames are in the OS's cache); a power cut may lose the last commits
+    // of the index, never corrupt it. The 250's durability is the spool file's fsync, and a
+    // start that finds no clean-close mark (lost with those commits) reconciles the index
+    // with the spool, indexing what it lacks. An fsync per insert would cost more than the insert.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
