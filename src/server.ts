@@ -14,7 +14,7 @@ import type { Sink, SinkOptions } from './sink/sink.js';
 import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
-import { Spool } from './spool/spool.js';
+import { Spool, type Recovery } from './spool/spool.js';
 import { loadTlsMaterial } from './tls/certificates.js';
 
 export interface MailwharfServer {
@@ -52,21 +52,22 @@ export interface ServerOptions {
 /** Builds every service from config and wires them; used by the CLI and by tests alike. */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<MailwharfServer> {
   const log = options.logger ?? createLogger(config.log);
-  const { spool, removed, migrated, quarantined } = await Spool.open(config.spool.dir);
-  if (removed.length > 0) log.warn({ removed }, 'removed unacknowledged spool files left by a crash');
-  if (migrated.length > 0) log.info({ migrated: migrated.length }, 'queued messages moved to one file each');
-  if (quarantined.length > 0) {
-    log.error(
-      { quarantined, dir: `${config.spool.dir}/quarantine` },
-      'files in the queue that are not whole messages were moved aside',
-    );
-  }
+  // With the sink's index, the files it knows need no reading at start: checkQueue runs after
+  // start on the rest (reading 100,000 trailers first took most of a minute).
+  const deferFileChecks = wantsSink(config, options);
+  const { spool, ...recovery } = await Spool.open(config.spool.dir, { deferFileChecks });
+  reportRecovery(recovery, config.spool.dir, log);
   try {
     return await assemble(config, options, log, spool);
   } catch (error) {
     await spool.close();
     throw error;
   }
+}
+
+function wantsSink(config: Config, options: ServerOptions): boolean {
+  const capturing = config.mode === 'relay' && config.delivery.captureDomains.length > 0;
+  return config.http.enabled || options.sink !== undefined || capturing;
 }
 
 async function assemble(
@@ -109,12 +110,11 @@ async function assemble(
     const { captureRelayedCopies } = await import('./sink/relay-capture.js');
     captureRelayedCopies(spool, config.delivery.captureDomains);
   }
-  const sink =
-    config.http.enabled || options.sink || capturing
-      ? await (
-          await import('./sink/sink.js')
-        ).Sink.open(spool, config.sink, log.child({ component: 'sink' }), options.sink ?? {})
-      : undefined;
+  const sink = wantsSink(config, options)
+    ? await (
+        await import('./sink/sink.js')
+      ).Sink.open(spool, config.sink, log.child({ component: 'sink' }), options.sink ?? {})
+    : undefined;
   const web =
     config.http.enabled && sink && metrics
       ? await (
@@ -166,6 +166,7 @@ async function assemble(
   const ports: Record<string, number> = {};
   let stopping: Promise<void> | undefined;
   let deliveryStarted = false;
+  let fileChecks: Promise<void> = Promise.resolve();
 
   /** Stops what runs, side by side and each within the grace period; the lock goes last, always. */
   const shutdown = async (): Promise<void> => {
@@ -178,6 +179,7 @@ async function assemble(
         metricsListener?.close(),
         deliveryStarted ? delivery?.stop(graceMs) : undefined,
       ]);
+      await fileChecks;
       await sink?.close();
     } finally {
       await spool.close();
@@ -213,6 +215,7 @@ async function assemble(
           deliveryStarted = true;
           await delivery.start();
         }
+        if (sink) fileChecks = checkQueueLater(spool, sink, log);
       } catch (error) {
         // Whatever did start stops again, and the spool lock goes, so the process can exit.
         stopping ??= shutdown();
@@ -231,4 +234,29 @@ async function assemble(
       log.info({ source: fresh.source }, 'TLS certificate reloaded');
     },
   };
+}
+
+/**
+ * Spool.open's work on queue/, deferred to after start, on what the index does not know; none
+ * when queue/ has not changed since the sink last closed cleanly (nothing new to look at).
+ */
+async function checkQueueLater(spool: Spool, sink: Sink, log: Logger): Promise<void> {
+  if (sink.queueUnchanged) return;
+  try {
+    reportRecovery(await spool.checkQueue(sink.knownIds()), spool.dir, log);
+  } catch (error) {
+    log.error({ err: String(error) }, 'could not check the queue files');
+  }
+}
+
+function reportRecovery(recovery: Recovery, dir: string, log: Logger): void {
+  const { removed, migrated, quarantined } = recovery;
+  if (removed.length > 0) log.warn({ removed }, 'removed unacknowledged spool files left by a crash');
+  if (migrated.length > 0) log.info({ migrated: migrated.length }, 'queued messages moved to one file each');
+  if (quarantined.length > 0) {
+    log.error(
+      { quarantined, dir: `${dir}/quarantine` },
+      'files in the queue that are not whole messages were moved aside',
+    );
+  }
 }

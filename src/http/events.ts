@@ -32,6 +32,11 @@ export function streamEvents(ctx: HttpContext, socket: EventSocket, scope: Condi
         if (!visible(event.message.id)) return;
         send('new', listItem(event.message));
         break;
+      case 'complete':
+        // Mailpit's update frame carries the ID and what changed; here the whole summary.
+        if (!visible(event.message.id)) return;
+        send('update', listItem(event.message));
+        break;
       case 'update':
         for (const id of event.ids.filter(visible)) send('update', { ID: id, Read: event.read });
         break;

@@ -5,6 +5,7 @@
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
+import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE } from './migrations.js';
 import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
 import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
 
@@ -37,8 +38,11 @@ export interface Page {
   readonly unread: number;
 }
 
-/** Row plus its tags (joined by a character no tag holds). */
-const SELECT = `SELECT messages.*, (SELECT group_concat(tag, char(10)) FROM tags WHERE tags.seq = messages.seq) AS tags FROM messages`;
+/** A row for the rows shown: narrow fields, details and tags (joined by a character no tag holds). */
+const SELECT = `SELECT messages.seq, id, created, size, read, complete, subject, parse_error, message_id, date,
+  snippet, from_json, to_json, cc_json, bcc_json, reply_to_json, attachments_json, envelope_json,
+  (SELECT group_concat(tag, char(10)) FROM tags WHERE tags.seq = messages.seq) AS tags
+  FROM messages JOIN message_details ON message_details.seq = messages.seq`;
 /** SQLite's default limit on bound parameters is 32766; stay well under it. */
 const IDS_PER_STATEMENT = 500;
 
@@ -77,15 +81,46 @@ function fromRow(row: Row): IndexedMessage {
   };
 }
 
-const COLUMN_NAMES = [
+/** A row as get() would read it straight after its insert (unread, its own tags). */
+export function newMessage(summary: Summary): IndexedMessage {
+  return {
+    id: summary.id,
+    envelope: summary.envelope,
+    messageId: summary.messageId,
+    from: summary.from,
+    to: summary.to,
+    cc: summary.cc,
+    bcc: summary.bcc,
+    replyTo: summary.replyTo,
+    subject: summary.subject,
+    date: summary.date,
+    created: new Date(Date.parse(summary.created)).toISOString(),
+    size: summary.size,
+    attachments: summary.attachments,
+    snippet: summary.snippet,
+    tags: [...summary.tags].sort(byName),
+    read: false,
+    complete: summary.complete,
+    parseError: summary.parseError,
+  };
+}
+
+const NARROW_COLUMNS = [
   'id',
   'created',
   'size',
   'complete',
+  'subject',
+  'attachments',
+  'inline',
+  'sender_text',
+  'recipients_text',
+  'mailboxes',
+] as const;
+
+const DETAIL_COLUMNS = [
   'parse_error',
   'message_id',
-  'subject',
-  'subject_text',
   'date',
   'snippet',
   'from_json',
@@ -93,30 +128,37 @@ const COLUMN_NAMES = [
   'cc_json',
   'bcc_json',
   'reply_to_json',
+  'attachments_json',
+  'envelope_json',
+] as const;
+
+const HEADER_COLUMNS = [
+  'subject',
   'from_text',
   'to_text',
   'cc_text',
   'bcc_text',
   'reply_to_text',
-  'attachments_json',
-  'attachments',
-  'inline',
-  'envelope_json',
-  'sender_text',
-  'recipients_text',
-  'mailboxes',
+  'message_id',
 ] as const;
 
-function columns(summary: Summary): Record<(typeof COLUMN_NAMES)[number], SqlValue> {
+type Column = (typeof NARROW_COLUMNS)[number] | (typeof DETAIL_COLUMNS)[number];
+type HeaderColumn = (typeof HEADER_COLUMNS)[number];
+
+function columns(summary: Summary): Record<Column, SqlValue> {
   return {
     id: summary.id,
     created: Date.parse(summary.created),
     size: summary.size,
     complete: summary.complete ? 1 : 0,
+    subject: summary.subject,
+    attachments: summary.attachments.filter((a) => !a.inline).length,
+    inline: summary.attachments.filter((a) => a.inline).length,
+    sender_text: summary.envelope.mailFrom.toLowerCase(),
+    recipients_text: summary.envelope.rcptTo.map((r) => r.address.toLowerCase()).join('\n'),
+    mailboxes: mailboxKeys(summary.envelope),
     parse_error: summary.parseError ?? null,
     message_id: summary.messageId,
-    subject: summary.subject,
-    subject_text: summary.subject.toLowerCase(),
     date: summary.date,
     snippet: summary.snippet,
     from_json: JSON.stringify(summary.from),
@@ -124,20 +166,31 @@ function columns(summary: Summary): Record<(typeof COLUMN_NAMES)[number], SqlVal
     cc_json: JSON.stringify(summary.cc),
     bcc_json: JSON.stringify(summary.bcc),
     reply_to_json: JSON.stringify(summary.replyTo),
+    attachments_json: JSON.stringify(summary.attachments),
+    envelope_json: JSON.stringify(summary.envelope),
+  };
+}
+
+/** What header searches look in, lower-cased (see search.ts). */
+function headerText(summary: Summary): Record<HeaderColumn, string> {
+  return {
+    subject: summary.subject.toLowerCase(),
     from_text: addressText([summary.from]),
     to_text: addressText(summary.to),
     cc_text: addressText(summary.cc),
     bcc_text: addressText(summary.bcc),
     reply_to_text: addressText(summary.replyTo),
-    attachments_json: JSON.stringify(summary.attachments),
-    attachments: summary.attachments.filter((a) => !a.inline).length,
-    inline: summary.attachments.filter((a) => a.inline).length,
-    envelope_json: JSON.stringify(summary.envelope),
-    sender_text: summary.envelope.mailFrom.toLowerCase(),
-    recipients_text: summary.envelope.rcptTo.map((r) => r.address.toLowerCase()).join('\n'),
-    mailboxes: mailboxKeys(summary.envelope),
+    message_id: summary.messageId.toLowerCase(),
   };
 }
+
+const INSERT_MESSAGE = `INSERT INTO messages (${NARROW_COLUMNS.join(', ')})
+  VALUES (${NARROW_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`;
+const UPDATE_MESSAGE = `UPDATE messages SET ${NARROW_COLUMNS.map((name) => `${name} = ?`).join(', ')} WHERE seq = ?`;
+const UPSERT_DETAILS = `INSERT OR REPLACE INTO message_details (seq, ${DETAIL_COLUMNS.join(', ')})
+  VALUES (?, ${DETAIL_COLUMNS.map(() => '?').join(', ')})`;
+const STAGE_HEADERS = `INSERT OR REPLACE INTO header_staging (seq, ${HEADER_COLUMNS.join(', ')})
+  VALUES (?, ${HEADER_COLUMNS.map(() => '?').join(', ')})`;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -146,22 +199,40 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 export class MessageIndex {
+  /**
+   * Total and unread, kept here once counted: every list answer carries them, and counting
+   * 100,000 unread rows took ~50 ms. Inserts add to them; other writes count again.
+   */
+  private counts: { total: number; unread: number } | undefined;
+  private staged = 0;
+
   constructor(private readonly db: IndexDatabase) {}
+
+  /** Forgets the cached counts (a write whose effect on them is not known here, or a rollback). */
+  recount(): void {
+    this.counts = undefined;
+  }
+
+  /** Takes the clean-close mark (see Sink.open): a crash from now on leaves none. */
+  takeCleanMark(): string | undefined {
+    return this.db.statement<{ value: string }>("DELETE FROM meta WHERE key = 'clean' RETURNING value").get()
+      ?.value;
+  }
+
+  setCleanMark(value: string): void {
+    this.db.statement("INSERT OR REPLACE INTO meta (key, value) VALUES ('clean', ?)").run(value);
+  }
 
   /** Adds a message (nothing if its id is indexed already); true if it was new. */
   insert(summary: Summary): boolean {
     return this.db.transaction(() => {
       const values = columns(summary);
-      const result = this.db
-        .statement(
-          `INSERT INTO messages (${COLUMN_NAMES.join(', ')}) VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})
-           ON CONFLICT (id) DO NOTHING`,
-        )
-        .run(...COLUMN_NAMES.map((name) => values[name]));
+      const result = this.db.statement(INSERT_MESSAGE).run(...NARROW_COLUMNS.map((name) => values[name]));
       if (result.changes === 0) return false;
       const seq = Number(result.lastInsertRowid);
+      this.writeDetails(seq, summary, values);
       this.writeTags(seq, summary.tags);
-      this.writeSearchText(seq, summary.searchText);
+      if (this.counts) this.counts = { total: this.counts.total + 1, unread: this.counts.unread + 1 };
       return true;
     });
   }
@@ -172,21 +243,48 @@ export class MessageIndex {
       const seq = this.seqOf(summary.id);
       if (seq === undefined) return false;
       const values = columns(summary);
-      this.db
-        .statement(
-          `UPDATE messages SET ${COLUMN_NAMES.map((name) => `${name} = ?`).join(', ')} WHERE seq = ?`,
-        )
-        .run(...COLUMN_NAMES.map((name) => values[name]), seq);
+      this.db.statement(UPDATE_MESSAGE).run(...NARROW_COLUMNS.map((name) => values[name]), seq);
       this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(seq);
-      this.writeSearchText(seq, summary.searchText);
+      this.db.statement('DELETE FROM search_staging WHERE seq = ?').run(seq);
+      this.db.statement('DELETE FROM header_text WHERE rowid = ?').run(seq);
+      this.db.statement('DELETE FROM header_staging WHERE seq = ?').run(seq);
+      this.writeDetails(seq, summary, values);
       // Tags set over the API stay; those from the X-Tags header join them.
       this.writeTags(seq, summary.tags);
       return true;
     });
   }
 
-  private writeSearchText(seq: number, text: string): void {
-    this.db.statement('INSERT INTO search_text (rowid, text) VALUES (?, ?)').run(seq, text);
+  private writeDetails(seq: number, summary: Summary, values: Record<Column, SqlValue>): void {
+    this.db.statement(UPSERT_DETAILS).run(seq, ...DETAIL_COLUMNS.map((name) => values[name]));
+    const headers = headerText(summary);
+    this.db.statement(STAGE_HEADERS).run(seq, ...HEADER_COLUMNS.map((name) => headers[name]));
+    this.db
+      .statement('INSERT OR REPLACE INTO search_staging (seq, text) VALUES (?, ?)')
+      .run(seq, summary.searchText);
+    this.staged++;
+  }
+
+  /**
+   * Moves staged search and header text into the full-text tables, in one transaction. A
+   * row's text is staged on the way to the 250 (plain inserts) and searched there by instr()
+   * until it moves: full-text inserts committed per message cost ~4 times as much as the same
+   * committed per batch, and were most of the cost of intake with the index.
+   */
+  moveStagedText(): void {
+    this.db.transaction(() => {
+      this.db.exec(`INSERT INTO search_text (rowid, text) SELECT seq, text FROM search_staging;
+        DELETE FROM search_staging;
+        INSERT INTO header_text (rowid, ${HEADER_COLUMNS.join(', ')})
+          SELECT seq, ${HEADER_COLUMNS.join(', ')} FROM header_staging;
+        DELETE FROM header_staging;`);
+    });
+    this.staged = 0;
+  }
+
+  /** Rows whose search text is staged (since the last move). */
+  stagedRows(): number {
+    return this.staged;
   }
 
   private writeTags(seq: number, tags: readonly string[]): void {
@@ -203,13 +301,23 @@ export class MessageIndex {
     return row ? fromRow(row) : undefined;
   }
 
+  private bySeq(seq: number): IndexedMessage | undefined {
+    const row = this.db.statement<Row>(`${SELECT} WHERE messages.seq = ?`).get(seq);
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** The rows shown, fetched by seq once the narrow table has picked them. */
+  private rowsOf(seqs: readonly number[]): IndexedMessage[] {
+    return seqs.map((seq) => this.bySeq(seq)).filter((m): m is IndexedMessage => m !== undefined);
+  }
+
   has(id: string): boolean {
     return this.seqOf(id) !== undefined;
   }
 
   /** Newest first. */
   page(where: Condition, start: number, limit: number): Page {
-    // The plain list counts from the indexes alone; a filter has to look at every row.
+    // The plain list counts from the indexes alone; a filter looks at the narrow rows it picks.
     const totals =
       where === EVERYTHING
         ? this.plainTotals()
@@ -218,10 +326,13 @@ export class MessageIndex {
               `SELECT count(*) AS count, sum(read = 0) AS unread FROM messages WHERE ${where.sql}`,
             )
             .get(...where.params);
-    const rows = this.db
-      .statement<Row>(`${SELECT} WHERE ${where.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`)
-      .all(...where.params, limit, start);
-    return { messages: rows.map(fromRow), count: totals?.count ?? 0, unread: totals?.unread ?? 0 };
+    const seqs = this.db
+      .statement<{ seq: number }>(
+        `SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...where.params, limit, start)
+      .map((row) => row.seq);
+    return { messages: this.rowsOf(seqs), count: totals?.count ?? 0, unread: totals?.unread ?? 0 };
   }
 
   private plainTotals(): { count: number; unread: number } {
@@ -239,10 +350,12 @@ export class MessageIndex {
 
   /** Matching, oldest first (for the test fixture, which lists in arrival order). */
   all(where: Condition): IndexedMessage[] {
-    return this.db
-      .statement<Row>(`${SELECT} WHERE ${where.sql} ORDER BY seq`)
-      .all(...where.params)
-      .map(fromRow);
+    return this.rowsOf(
+      this.db
+        .statement<{ seq: number }>(`SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq`)
+        .all(...where.params)
+        .map((row) => row.seq),
+    );
   }
 
   matches(id: string, where: Condition): boolean {
@@ -253,6 +366,11 @@ export class MessageIndex {
   }
 
   stats(): { total: number; unread: number } {
+    this.counts ??= this.count();
+    return this.counts;
+  }
+
+  private count(): { total: number; unread: number } {
     const total = this.db.statement<{ n: number }>('SELECT count(*) AS n FROM messages').get()?.n ?? 0;
     const unread =
       this.db.statement<{ n: number }>('SELECT count(*) AS n FROM messages WHERE read = 0').get()?.n ?? 0;
@@ -285,6 +403,7 @@ export class MessageIndex {
   /** Sets the read flag; returns the ids that changed. */
   setRead(ids: readonly string[] | undefined, read: boolean): string[] {
     const flag = read ? 1 : 0;
+    this.recount();
     return this.db.transaction(() => {
       if (ids === undefined) {
         return this.db
@@ -308,6 +427,7 @@ export class MessageIndex {
    * next; see finishDeleting). Returns the ids that were indexed.
    */
   remove(ids: readonly string[] | undefined): string[] {
+    this.recount();
     return this.db.transaction(() => {
       if (ids === undefined) {
         const all = this.db
@@ -315,7 +435,11 @@ export class MessageIndex {
           .all()
           .map((row) => row.id);
         this.db.exec('INSERT OR IGNORE INTO deleting (id) SELECT id FROM messages');
-        this.db.exec('DELETE FROM tags; DELETE FROM messages; DELETE FROM search_text;');
+        // Children first, so no row is looked up for cascades; the full-text tables are
+        // dropped and made again (deleting their rows one by one re-reads every text).
+        this.db.exec(`DELETE FROM tags; DELETE FROM message_details; DELETE FROM messages;
+          DELETE FROM search_staging; DELETE FROM header_staging;
+          DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};`);
         return all;
       }
       return chunks(ids, IDS_PER_STATEMENT).flatMap((part) => {
@@ -327,6 +451,9 @@ export class MessageIndex {
           .all(...part);
         for (const row of gone) {
           this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(row.seq);
+          this.db.statement('DELETE FROM search_staging WHERE seq = ?').run(row.seq);
+          this.db.statement('DELETE FROM header_text WHERE rowid = ?').run(row.seq);
+          this.db.statement('DELETE FROM header_staging WHERE seq = ?').run(row.seq);
           this.db.statement('INSERT OR IGNORE INTO deleting (id) VALUES (?)').run(row.id);
         }
         return gone.map((row) => row.id);

@@ -21,10 +21,13 @@ export interface WholeParse {
   readonly parsed: ParsedMail | undefined;
 }
 
-/** The whole message; an unparseable one becomes a raw summary saying why. */
-export async function parseWhole(spool: Spool, envelope: Envelope): Promise<WholeParse> {
+/**
+ * The whole message (from `bytes` when the spool still held them, else read back); an
+ * unparseable one becomes a raw summary saying why.
+ */
+export async function parseWhole(spool: Spool, envelope: Envelope, bytes?: Buffer): Promise<WholeParse> {
   try {
-    const parsed = await simpleParser(spool.readMessage(envelope));
+    const parsed = await simpleParser(bytes?.length === envelope.size ? bytes : spool.readMessage(envelope));
     return { summary: summarize(envelope, parsed), parsed };
   } catch (error) {
     const headers = await parseHeaderOnly(spool, envelope).catch(() => undefined);

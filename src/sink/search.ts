@@ -3,8 +3,9 @@
  *   from: to: cc: bcc: reply-to: addressed: subject: message-id: tag:
  *   is:read is:unread is:tagged has:attachment has:inline after:DATE before:DATE larger:SIZE smaller:SIZE
  *   "quoted phrases", -negation (or !), bare words over headers, body and attachment names.
- * Matching is case-insensitive substring matching, as Mailpit's LIKE: the header fields
- * by instr() on lower-cased columns, bare words and phrases through the FTS5 trigram index.
+ * Matching is case-insensitive substring matching, as Mailpit's LIKE: header fields through
+ * the FTS5 trigram table header_text, bare words and phrases through search_text (a needle
+ * under three characters has no trigram and scans that table's lower-cased text instead).
  * Dates are taken as UTC (the `tz` parameter is accepted and ignored).
  */
 import type { SqlValue } from './database.js';
@@ -51,26 +52,42 @@ function dateOf(value: string): number {
   return time;
 }
 
-/** The trigram index answers substrings of three characters or more; shorter ones scan its text. */
+/**
+ * The trigram index answers substrings of three characters or more; shorter ones scan its
+ * text. The newest rows' text is still staged (see MessageIndex.moveStagedText): instr() there.
+ */
 function textContains(needle: string): Condition {
+  const staged = 'seq IN (SELECT seq FROM search_staging WHERE instr(text, ?) > 0)';
   // Trigrams are of characters (code points), not UTF-16 units.
   if (Array.from(needle).length >= 3) {
     return {
-      sql: 'seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)',
-      params: [`"${needle.replace(/"/g, '""')}"`],
+      sql: `(seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?) OR ${staged})`,
+      params: [`"${needle.replace(/"/g, '""')}"`, needle],
     };
   }
-  return { sql: 'seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0)', params: [needle] };
-}
-
-function contains(column: string, needle: string): Condition {
-  return { sql: `instr(${column}, ?) > 0`, params: [needle] };
-}
-
-function anyOf(conditions: readonly Condition[]): Condition {
   return {
-    sql: `(${conditions.map((c) => c.sql).join(' OR ')})`,
-    params: conditions.flatMap((c) => c.params),
+    sql: `(seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0) OR ${staged})`,
+    params: [needle, needle],
+  };
+}
+
+/**
+ * A substring of one of these header_text columns (see textContains for short needles and
+ * for the staged text of the newest rows).
+ */
+export function headerContains(columns: readonly string[], needle: string): Condition {
+  const anyColumn = columns.map((c) => `instr(${c}, ?) > 0`).join(' OR ');
+  const staged = `seq IN (SELECT seq FROM header_staging WHERE ${anyColumn})`;
+  const stagedParams = columns.map(() => needle);
+  if (Array.from(needle).length >= 3) {
+    return {
+      sql: `(seq IN (SELECT rowid FROM header_text WHERE header_text MATCH ?) OR ${staged})`,
+      params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`, ...stagedParams],
+    };
+  }
+  return {
+    sql: `(seq IN (SELECT rowid FROM header_text WHERE ${anyColumn}) OR ${staged})`,
+    params: [...stagedParams, ...stagedParams],
   };
 }
 
@@ -98,16 +115,16 @@ function termCondition(term: SearchTerm): Condition {
   const needle = term.value.toLowerCase();
   const field = term.field;
   const addressColumn = field === undefined ? undefined : ADDRESS_COLUMNS[field];
-  if (addressColumn !== undefined) return contains(addressColumn, needle);
+  if (addressColumn !== undefined) return headerContains([addressColumn], needle);
   switch (field) {
     case undefined:
       return textContains(needle);
     case 'addressed':
-      return anyOf(['to_text', 'cc_text', 'bcc_text'].map((column) => contains(column, needle)));
+      return headerContains(['to_text', 'cc_text', 'bcc_text'], needle);
     case 'subject':
-      return contains('subject_text', needle);
+      return headerContains(['subject'], needle);
     case 'message-id':
-      return contains('lower(message_id)', needle.replace(/^<|>$/g, ''));
+      return headerContains(['message_id'], needle.replace(/^<|>$/g, ''));
     case 'tag':
       return { sql: 'seq IN (SELECT seq FROM tags WHERE tag = ? COLLATE NOCASE)', params: [term.value] };
     case 'is': {

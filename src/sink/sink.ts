@@ -16,17 +16,19 @@ import { isQueueId } from '../spool/queue-id.js';
 import type { Spool } from '../spool/spool.js';
 import { Limiter } from '../util/limiter.js';
 import { CorruptIndexError, openDatabase, type IndexDatabase } from './database.js';
-import { MessageIndex, type Page } from './message-index.js';
+import { MessageIndex, newMessage, type Page } from './message-index.js';
 import { migrate, NewerIndexError } from './migrations.js';
 import { parseHeader, parseWhole, within, type WholeParse } from './parse.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
-import type { IndexedMessage } from './summary.js';
+import type { IndexedMessage, Summary } from './summary.js';
 
 export type { Page } from './message-index.js';
 
 export type SinkEvent =
   | { readonly type: 'new'; readonly message: IndexedMessage }
   | { readonly type: 'update'; readonly ids: readonly string[]; readonly read: boolean }
+  /** A header-derived row now has its body: snippet, attachments, body search. */
+  | { readonly type: 'complete'; readonly message: IndexedMessage }
   | { readonly type: 'delete'; readonly ids: readonly string[]; readonly reason: 'api' | 'retention' }
   | { readonly type: 'truncate' };
 
@@ -42,10 +44,22 @@ export interface SinkOptions {
   readonly onParsed?: (id: string, parsed: ParsedMail) => void;
 }
 
+interface PendingInsert {
+  readonly summary: Summary;
+  readonly resolve: (inserted: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export const INDEX_FILE = 'sink.sqlite';
 const PARSED_CACHE = 16;
 /** Unlinks under way at once when deleting or pruning many messages. */
 const UNLINKS_AT_ONCE = 16;
+/** Unlinks recorded as finished together (a crash redoes at most one slice). */
+const UNLINKS_PER_SLICE = 2000;
+/** Staged search text waits at most this long before it moves to the full-text table... */
+const STAGED_TEXT_MS = 100;
+/** ...or until this many rows are staged. */
+const STAGED_ROWS_AT_MOST = 500;
 /** Rows inserted per transaction while reconciling. */
 const ROWS_PER_TRANSACTION = 500;
 /** Messages parsed at once while reconciling at start. */
@@ -57,6 +71,14 @@ export class Sink {
   /** Completions of header-derived rows and retention passes, one at a time, in order. */
   private background: Promise<void> = Promise.resolve();
   private pruneQueued = false;
+  private textMoveTimer: NodeJS.Timeout | undefined;
+  /** True when this start trusted the index (queue/ unchanged since the last clean close). */
+  queueUnchanged = false;
+  /** Inserts waiting for the group commit (see insertGrouped). */
+  private inserts: PendingInsert[] = [];
+  /** Unlinks of deleted messages' files, after their rows are gone. */
+  private unlinking: Promise<void> = Promise.resolve();
+  private closing = false;
   private unsubscribe: (() => void) | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly parseBeforeReplyBytes: number;
@@ -83,12 +105,19 @@ export class Sink {
     const db = await openIndex(spool, log);
     const sink = new Sink(spool, db, new MessageIndex(db), config.retention, log, options);
     try {
-      await sink.reconcile();
+      // queue/ as it was at the last clean close: the index agrees with it, so the start
+      // reads nothing (O(1), not a listing of 100,000 files). Otherwise (a crash, messages
+      // taken in with the sink off, a queue command, a new index) the listing is compared.
+      const mark = sink.index.takeCleanMark();
+      sink.queueUnchanged = mark !== undefined && mark === (await spool.queueChanged());
+      if (sink.queueUnchanged) sink.trustIndex();
+      else await sink.reconcile();
+      sink.moveStagedText();
     } catch (error) {
       db.close();
       throw error;
     }
-    sink.unsubscribe = spool.onCommitted((envelope) => sink.indexCommitted(envelope));
+    sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
     sink.schedulePrune();
     // Age-based retention also applies while no mail arrives.
     if (config.retention.maxAgeHours > 0) {
@@ -114,26 +143,45 @@ export class Sink {
         {},
       );
       await sink.reconcile();
+      sink.index.setCleanMark(await spool.queueChanged());
       return { messages: sink.index.stats().total };
     } finally {
       db.close();
     }
   }
 
+  /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */
+  private trustIndex(): void {
+    const interrupted = this.index.deleting();
+    if (interrupted.length > 0) this.unlinkLater(interrupted);
+    this.log.info(
+      {
+        messages: this.index.stats().total,
+        added: 0,
+        completed: 0,
+        dropped: 0,
+        deletesFinished: interrupted.length,
+      },
+      'sink index ready',
+    );
+  }
+
   /**
-   * Makes the index agree with the spool: finishes deletes a crash cut short, drops rows whose
-   * file is gone, indexes files it lacks (captured ones) and completes header-derived rows.
-   * Already-indexed messages are not read at all.
+   * Makes the index agree with the spool from a directory listing compared with the index:
+   * drops rows whose file is gone, indexes files it lacks (captured ones: what a crash cut
+   * off between commit and insert) and completes header-derived rows. Already-indexed
+   * messages are not read at all. Files of a delete a crash cut short are unlinked in the
+   * background (their rows are gone already, so nothing shows them meanwhile).
    */
   private async reconcile(): Promise<void> {
     const interrupted = this.index.deleting();
-    if (interrupted.length > 0) await this.unlink(interrupted);
+    const beingDeleted = new Set(interrupted);
     const files = await this.spool.ids();
     const onDisk = new Set(files);
     const indexed = this.index.allIds();
     const vanished = [...indexed].filter((id) => !onDisk.has(id));
     if (vanished.length > 0) this.index.finishDeleting(this.index.remove(vanished));
-    const missing = files.filter((id) => !indexed.has(id)).sort();
+    const missing = files.filter((id) => !indexed.has(id) && !beingDeleted.has(id)).sort();
     const incomplete = this.index.incompleteIds();
     const parses = new Limiter(PARSES_AT_ONCE);
     let added = 0;
@@ -152,6 +200,7 @@ export class Sink {
       this.db.transaction(() => {
         for (const whole of rows) if (this.index.insert(whole.summary)) added++;
       });
+      this.index.moveStagedText();
     };
     for (const pending of parsed) {
       const whole = await pending;
@@ -163,6 +212,7 @@ export class Sink {
       const envelope = await this.spool.envelope(id);
       if (envelope) this.index.complete((await parseWhole(this.spool, envelope)).summary);
     }
+    if (interrupted.length > 0) this.unlinkLater(interrupted);
     this.log.info(
       {
         messages: this.index.stats().total,
@@ -176,22 +226,26 @@ export class Sink {
   }
 
   /** On the way to the 250: after this resolves, every reader sees the message. Never throws. */
-  private async indexCommitted(envelope: Envelope): Promise<void> {
+  private async indexCommitted(envelope: Envelope, bytes: Buffer | undefined): Promise<void> {
     if (envelope.state !== 'captured') return;
     try {
       const whole =
-        envelope.size <= this.parseBeforeReplyBytes ? parseWhole(this.spool, envelope) : undefined;
+        envelope.size <= this.parseBeforeReplyBytes ? parseWhole(this.spool, envelope, bytes) : undefined;
       const done = whole ? await within(whole, this.parseBeforeReplyMs) : undefined;
       if (done) {
-        this.insert(done);
+        await this.insert(done);
         return;
       }
-      if (!this.index.insert(await parseHeader(this.spool, envelope))) return;
-      this.emitNew(envelope.id);
+      const header = await parseHeader(this.spool, envelope);
+      if (!(await this.insertGrouped(header))) return;
+      this.emitNew(header);
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope));
-        this.index.complete(completed.summary);
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
+        if (!this.index.complete(completed.summary)) return;
+        this.scheduleTextMove();
+        const message = this.index.get(envelope.id);
+        if (message) this.emit({ type: 'complete', message });
       });
     } catch (error) {
       // Durable in the spool regardless: the next start indexes it.
@@ -199,7 +253,7 @@ export class Sink {
     }
   }
 
-  private insert(whole: WholeParse): void {
+  private async insert(whole: WholeParse): Promise<void> {
     if (whole.parsed) this.options.onParsed?.(whole.summary.id, whole.parsed);
     if (whole.summary.parseError !== undefined) {
       this.log.warn(
@@ -207,12 +261,81 @@ export class Sink {
         'captured message could not be parsed; indexed from its envelope and raw source',
       );
     }
-    if (this.index.insert(whole.summary)) this.emitNew(whole.summary.id);
+    if (await this.insertGrouped(whole.summary)) this.emitNew(whole.summary);
   }
 
-  private emitNew(id: string): void {
-    const message = this.index.get(id);
-    if (message) this.emit({ type: 'new', message });
+  /**
+   * Group commit: the inserts that arrive before the event loop's next turn share one
+   * transaction, and each waiting 250 goes out once it has committed (a commit per message
+   * cost more than its insert under load). True if the row is new.
+   */
+  private insertGrouped(summary: Summary): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.inserts.push({ summary, resolve, reject });
+      if (this.inserts.length === 1) {
+        setImmediate(() => {
+          this.flushInserts();
+        });
+      }
+    });
+  }
+
+  private flushInserts(): void {
+    const batch = this.inserts;
+    this.inserts = [];
+    if (batch.length === 0) return;
+    let outcomes: ({ inserted: boolean } | { error: unknown })[];
+    try {
+      outcomes = this.db.transaction(() =>
+        batch.map((item) => {
+          // Each insert is a savepoint of its own: one that fails does not take the others along.
+          try {
+            return { inserted: this.index.insert(item.summary) };
+          } catch (error) {
+            return { error };
+          }
+        }),
+      );
+    } catch (error) {
+      this.index.recount();
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, index) => {
+      const outcome = outcomes[index];
+      if (outcome && 'inserted' in outcome) item.resolve(outcome.inserted);
+      else item.reject(outcome?.error);
+    });
+    this.scheduleTextMove();
+  }
+
+  /** Staged search text moves into the full-text table a moment later, many rows at once. */
+  private scheduleTextMove(): void {
+    if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
+      this.moveStagedText();
+      return;
+    }
+    if (this.textMoveTimer !== undefined) return;
+    this.textMoveTimer = setTimeout(() => {
+      this.moveStagedText();
+    }, STAGED_TEXT_MS);
+    this.textMoveTimer.unref();
+  }
+
+  private moveStagedText(): void {
+    clearTimeout(this.textMoveTimer);
+    this.textMoveTimer = undefined;
+    try {
+      this.index.moveStagedText();
+    } catch (error) {
+      // Still searchable where it is (staged text is searched too); the next move retries.
+      this.log.error({ err: String(error) }, 'could not move staged search text');
+    }
+  }
+
+  /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
+  private emitNew(summary: Summary): void {
+    this.emit({ type: 'new', message: newMessage(summary) });
     this.schedulePrune();
   }
 
@@ -225,13 +348,36 @@ export class Sink {
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
+    this.flushInserts();
     await this.background;
+    this.closing = true;
+    await this.unlinking;
+    this.moveStagedText();
+    this.closeIndex(await this.spool.queueChanged());
+  }
+
+  /** Closes the database, marking it as agreeing with queue/ as it is now (see open). */
+  private closeIndex(queueChanged: string): void {
+    this.index.setCleanMark(queueChanged);
     this.db.close();
   }
 
-  /** Resolves once header-derived rows are completed and retention has run. */
-  settled(): Promise<void> {
-    return this.background;
+  /** Resolves once header-derived rows are completed, retention has run and deleted files are gone. */
+  async settled(): Promise<void> {
+    // Background work may queue more (a completion schedules a prune, a prune unlinks).
+    for (;;) {
+      const background = this.background;
+      const unlinking = this.unlinking;
+      await Promise.all([background, unlinking]);
+      if (background === this.background && unlinking === this.unlinking) return;
+    }
+  }
+
+  /** Ids indexed or being deleted: the files Spool.checkFiles need not read. */
+  knownIds(): Set<string> {
+    const ids = this.index.allIds();
+    for (const id of this.index.deleting()) ids.add(id);
+    return ids;
   }
 
   on(listener: (event: SinkEvent) => void): () => void {
@@ -322,29 +468,44 @@ export class Sink {
   }
 
   /**
-   * Deletes as one set: one transaction takes the rows out (no reader sees them after it),
-   * then the files go in batches, and one line is logged.
+   * Deletes as one set: one transaction takes the rows out (no reader sees them after it) and
+   * records the ids in `deleting`; the files go after, in the background with bounded
+   * concurrency (settled() waits for them). A crash before they are gone finishes the unlinks
+   * at the next start from `deleting`, so a deleted message never comes back. One line is logged.
    */
-  async delete(ids: readonly string[] | undefined, reason: 'api' | 'retention' = 'api'): Promise<number> {
+  delete(ids: readonly string[] | undefined, reason: 'api' | 'retention' = 'api'): Promise<number> {
     const started = Date.now();
     const gone = this.index.remove(ids?.filter((id) => isQueueId(id)));
     for (const id of gone) this.parsedCache.delete(id);
     if (ids === undefined && reason === 'api') this.emit({ type: 'truncate' });
     else if (gone.length > 0) this.emit({ type: 'delete', ids: gone, reason });
-    await this.unlink(gone);
     if (gone.length > 0) {
+      this.unlinkLater(gone);
       this.log.info(
         { deleted: gone.length, reason, ms: Date.now() - started },
         reason === 'retention' ? 'retention pruned captured messages' : 'deleted captured messages',
       );
     }
-    return gone.length;
+    return Promise.resolve(gone.length);
   }
 
+  private unlinkLater(ids: readonly string[]): void {
+    this.unlinking = this.unlinking
+      .then(() => this.unlink(ids))
+      .catch((error: unknown) => {
+        // The ids stay in `deleting`: the next start finishes them.
+        this.log.error({ err: String(error) }, 'could not remove deleted messages from the spool');
+      });
+  }
+
+  /** Unlinks in slices, each recorded as done, and stops early when the sink closes. */
   private async unlink(ids: readonly string[]): Promise<void> {
     const unlinks = new Limiter(UNLINKS_AT_ONCE);
-    await Promise.all(ids.map((id) => unlinks.run(() => this.spool.remove(id))));
-    this.index.finishDeleting(ids);
+    for (let at = 0; at < ids.length && !this.closing; at += UNLINKS_PER_SLICE) {
+      const slice = ids.slice(at, at + UNLINKS_PER_SLICE);
+      await Promise.all(slice.map((id) => unlinks.run(() => this.spool.remove(id))));
+      this.index.finishDeleting(slice);
+    }
   }
 
   private schedulePrune(): void {

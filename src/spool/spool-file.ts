@@ -51,6 +51,8 @@ export class SpoolFileStream extends Writable {
   private busy: Promise<void> = Promise.resolve();
   /** Bytes accepted so far, whether held or written. */
   bytes = 0;
+  /** The whole message, when it was held in memory until seal (a small one). */
+  heldMessage: Buffer | undefined;
 
   constructor(readonly path: string) {
     super({ highWaterMark: SMALL_MESSAGE_BYTES });
@@ -79,6 +81,7 @@ export class SpoolFileStream extends Writable {
 
   /** After end(): writes what is held and `last`, fdatasyncs and closes the file. */
   async seal(last: Buffer): Promise<void> {
+    if (this.fd === undefined) this.heldMessage = Buffer.concat(this.held, this.heldBytes);
     this.held.push(last);
     try {
       await this.flush();

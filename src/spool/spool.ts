@@ -39,13 +39,13 @@ export class Spool {
    * Opens (creating if needed) a spool, takes its lock and makes it whole again after a crash
    * (see Recovery). Throws SpoolLockedError while another live process holds it.
    */
-  static async open(dir: string): Promise<{ spool: Spool } & Recovery> {
+  static async open(dir: string, options: OpenOptions = {}): Promise<{ spool: Spool } & Recovery> {
     const spool = new Spool(dir);
     await mkdir(spool.tmpDir, { recursive: true, mode: 0o750 });
     await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
     spool.unlock = await lockSpool(dir);
     try {
-      return { spool, ...(await spool.recover()) };
+      return { spool, ...(await spool.recover(options.deferFileChecks === true)) };
     } catch (error) {
       await spool.close();
       throw error;
@@ -66,33 +66,32 @@ export class Spool {
     return new Spool(dir);
   }
 
-  private async recover(): Promise<Recovery> {
+  private async recover(deferFileChecks: boolean): Promise<Recovery> {
     const recovery: Recovery = { removed: [], migrated: [], quarantined: [] };
     for (const name of await readdir(this.tmpDir)) {
       await rm(join(this.tmpDir, name), { force: true });
       recovery.removed.push(join('tmp', name));
     }
+    if (!deferFileChecks) {
+      const queue = await this.checkQueue(new Set());
+      recovery.removed.push(...queue.removed);
+      recovery.migrated.push(...queue.migrated);
+      recovery.quarantined.push(...queue.quarantined);
+    }
+    return recovery;
+  }
+
+  /**
+   * What open does to queue/ unless deferred (OpenOptions.deferFileChecks): reads every
+   * message not in `known` (ids already known whole, e.g. indexed by the sink) to see that it
+   * is whole, migrates the earlier two-file layout, quarantines what is not a message, and
+   * removes delivery states whose message is gone. Runs beside intake when deferred.
+   */
+  async checkQueue(known: ReadonlySet<string>): Promise<Recovery> {
+    const recovery: Recovery = { removed: [], migrated: [], quarantined: [] };
     const names = new Set(await readdir(this.queueDir));
-    const files = new Limiter(FILES_AT_ONCE);
-    const checks = [...names].filter((name) => QUEUE_FILE.test(name)).map((name) => files.run(async () => {
-      const id = name.slice(0, -'.eml'.length);
-      if (await this.envelope(id)) {
-        // Whole. An envelope file beside it is left from a migration cut short.
-        if (names.has(`${id}.json`)) await rm(join(this.queueDir, `${id}.json`), { force: true });
-        return;
-      }
-      if (names.has(`${id}.json`) && (await this.migrate(id))) {
-        recovery.migrated.push(id);
-        return;
-      }
-      // Never ours to drop silently: it may be someone's mail. An operator can look at it.
-      await mkdir(join(this.dir, 'quarantine'), { recursive: true, mode: 0o750 });
-      for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
-        await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
-        recovery.quarantined.push(join('queue', file));
-      }
-    }));
-    await Promise.all(checks);
+    const unknown = [...names].filter((name) => QUEUE_FILE.test(name) && !known.has(name.slice(0, -'.eml'.length)));
+    await this.checkWhole(unknown, names, recovery);
     for (const name of await readdir(this.queueDir)) {
       const id = name.split('.')[0] ?? '';
       // Delivery state of a message that is gone (removed between the two unlinks).
@@ -110,6 +109,39 @@ export class Spool {
       await this.queueSync.sync();
     }
     return recovery;
+  }
+
+  /** When queue/ last changed (a commit, an unlink, a state written), to the nanosecond. */
+  async queueChanged(): Promise<string> {
+    return String((await stat(this.queueDir, { bigint: true })).mtimeNs);
+  }
+
+  private async checkWhole(queueFiles: readonly string[], names: ReadonlySet<string>, recovery: Recovery): Promise<void> {
+    const files = new Limiter(FILES_AT_ONCE);
+    const checks = queueFiles.map((name) => files.run(async () => {
+      const id = name.slice(0, -'.eml'.length);
+      if (await this.envelope(id)) {
+        // Whole. An envelope file beside it is left from a migration cut short.
+        if (names.has(`${id}.json`)) await rm(join(this.queueDir, `${id}.json`), { force: true });
+        return;
+      }
+      if (names.has(`${id}.json`) && (await this.migrate(id))) {
+        recovery.migrated.push(id);
+        return;
+      }
+      // Never ours to drop silently: it may be someone's mail. An operator can look at it.
+      await mkdir(join(this.dir, 'quarantine'), { recursive: true, mode: 0o750 });
+      for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
+        try {
+          await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
+          recovery.quarantined.push(join('queue', file));
+        } catch (error) {
+          // Removed since the listing (checkQueue may run beside deletes): nothing to move.
+          if (!isErrno(error, 'ENOENT')) throw error;
+        }
+      }
+    }));
+    await Promise.all(checks);
   }
 
   /**
@@ -151,7 +183,7 @@ export class Spool {
   }
 
   /** Renames a durable message into queue/, then fsyncs queue/ (shared with other commits). */
-  async publish(id: string, envelope: Envelope): Promise<void> {
+  async publish(id: string, envelope: Envelope, bytes?: Buffer): Promise<void> {
     await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
     try {
       await this.queueSync.sync();
@@ -164,7 +196,7 @@ export class Spool {
     }
     const pending: Promise<void>[] = [];
     for (const listener of this.committedListeners) {
-      const result = listener(envelope);
+      const result = listener(envelope, bytes);
       if (result) pending.push(result);
     }
     await Promise.all(pending);
@@ -274,14 +306,27 @@ export class Spool {
   }
 }
 
-/** Told of each commit before it is acknowledged; see Spool.onCommitted. */
-export type CommitListener = (envelope: Envelope) => void | Promise<void>;
+/**
+ * Told of each commit before it is acknowledged; see Spool.onCommitted. `bytes` is the
+ * message itself when it was small enough to be held in memory until its commit (so a
+ * listener need not read back the file just written); otherwise undefined.
+ */
+export type CommitListener = (envelope: Envelope, bytes?: Buffer) => void | Promise<void>;
 
 const QUEUE_FILE = /^[0-9A-Z]{17}\.eml$/;
 /** Queue files open together while listing or recovering: a large queue must not open every file at once. */
 const FILES_AT_ONCE = 64;
 /** The envelope file of the layout before one file per message. */
 const QUEUE_ENVELOPE = /^[0-9A-Z]{17}\.json$/;
+
+export interface OpenOptions {
+  /**
+   * Skips the work on queue/ at open (O(messages) before the server is ready: a listing and a
+   * read of every file); the caller runs checkQueue after start instead, or not at all when
+   * it knows queue/ has not changed since it was last checked.
+   */
+  readonly deferFileChecks?: boolean;
+}
 
 /** What opening a spool found and did. */
 export interface Recovery {
@@ -323,7 +368,7 @@ export class SpoolWriter {
       await endStream(this.file);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
       await this.file.seal(encodeTrailer(committed));
-      await this.spool.publish(this.id, committed);
+      await this.spool.publish(this.id, committed, this.file.heldMessage);
       return committed;
     } catch (error) {
       await this.file.close().catch(() => undefined);

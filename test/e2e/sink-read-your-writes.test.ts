@@ -111,10 +111,14 @@ describe('read-your-writes: a message is visible the moment its 250 arrives', ()
           from: 'a@example.com',
           to: 'b@example.org',
           subject: `wait ${String(n)}`,
-          text: 'x',
+          text: `body word bw${String(n)}q`,
         });
         const id = queueIdOf(info.response);
         expect(seen).toContain(id);
+        // The body's words too (their text is staged for the full-text table, and searched there).
+        const byWord = await fetch(`${base}/api/mailwharf/wait?timeout=0&query=bw${String(n)}q`);
+        expect(byWord.status).toBe(200);
+        expect(((await byWord.json()) as { ID: string }).ID).toBe(id);
         // timeout=0: no waiting at all; it must be there already.
         const response = await fetch(
           `${base}/api/mailwharf/wait?timeout=0&query=${encodeURIComponent(`subject:"wait ${String(n)}"`)}`,

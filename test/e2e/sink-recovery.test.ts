@@ -161,9 +161,11 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
     await stop(first);
     const index = join(spool, INDEX_FILE);
 
-    // A kill between the spool commit and the index insert: rows missing, files there.
+    // A kill between the spool commit and the index insert: rows missing, files there, and
+    // no clean-close mark (a killed server writes none).
     const db = openDatabase(index);
     db.statement('DELETE FROM messages WHERE id IN (?, ?)').run(ids[3] ?? '', ids[7] ?? '');
+    db.statement("DELETE FROM meta WHERE key = 'clean'").run();
     db.close();
     let server = await startServerProcess(path);
     expect(readyLog(server)).toMatchObject({ added: 2, messages: 12 });
