@@ -3,20 +3,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hashPassword } from './auth/passwords.js';
-import { checkConfigFiles } from './config/check.js';
 import { bundledConfigDir, ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
 import { overridesFromFlags } from './config/overrides.js';
-import { ListenError } from './listeners/listener.js';
 import { SpoolLockedError } from './spool/lock.js';
 import { Spool } from './spool/spool.js';
 import { packageVersion } from './version.js';
 import { parseCliArgs, type ParsedArgs } from './cli/args.js';
 import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
-import { serve } from './cli/serve.js';
 import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
-import { sinkCommand, SinkUsageError } from './cli/sink.js';
-import { dkimCommand, DkimUsageError } from './cli/dkim.js';
 
 const EXIT_USAGE = 2;
 
@@ -48,7 +43,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       'SIGTERM/SIGINT stop gracefully (exit 0); SIGHUP re-reads the certificate files.',
     async run({ loadConfig, dev }) {
       const loaded = await loadConfig();
+      const { checkConfigFiles } = await import('./config/check.js');
       await checkConfigFiles(loaded);
+      const { serve } = await import('./cli/serve.js');
       return serve(loaded, dev);
     },
   },
@@ -59,6 +56,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       'Exit 0 when the config would start; 2 with one line per problem, naming the file or variable and the field.',
     async run({ loadConfig }) {
       const loaded = await loadConfig();
+      const { checkConfigFiles } = await import('./config/check.js');
       await checkConfigFiles(loaded);
       process.stdout.write(`${loaded.file}: ok (${String(loaded.config.listeners.length)} listeners)\n`);
       return 0;
@@ -101,6 +99,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
     async run({ loadConfig, rest }) {
       const { config } = await loadConfig();
+      const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       try {
         return await sinkCommand(config, rest, process.stdout);
       } catch (error) {
@@ -152,6 +151,7 @@ function configPath(values: ParsedArgs['values']): string {
 async function main(argv: readonly string[]): Promise<number> {
   // dkim has options of its own, so it parses its own arguments.
   if (argv[0] === 'dkim') {
+    const { dkimCommand, DkimUsageError } = await import('./cli/dkim.js');
     try {
       return await dkimCommand(argv.slice(1), process.stdout);
     } catch (error) {
@@ -186,15 +186,28 @@ function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
+/**
+ * A ListenError comes from the server, whose modules are loaded by then; the other commands
+ * never load them (they are most of the start-up time of a short command like `queue flush`).
+ */
+async function isListenError(error: Error): Promise<boolean> {
+  if (error.constructor.name !== 'ListenError') return false;
+  const { ListenError } = await import('./listeners/listener.js');
+  return error instanceof ListenError;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
+  async (error: unknown) => {
     if (error instanceof ConfigError) {
       process.stderr.write(`mailwharf: ${error.message}\n`);
       process.exitCode = EXIT_USAGE;
-    } else if (error instanceof ListenError || error instanceof SpoolLockedError || isSystemError(error)) {
+    } else if (
+      error instanceof Error &&
+      ((await isListenError(error)) || error instanceof SpoolLockedError || isSystemError(error))
+    ) {
       process.stderr.write(`mailwharf: ${error.message}\n`);
       process.exitCode = 1;
     } else if (error instanceof UsageError || (error instanceof TypeError && 'code' in error)) {
