@@ -627,6 +627,16 @@ async function acceptMessage(
   } catch (error) {
     return storageFailure(error);
   }
-  log.info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
+  // As Postfix's smtpd lines: sasl_username, and the TLS protocol and cipher.
+  log.info(
+    {
+      from: envelope.mailFrom,
+      rcpt: recipients.length,
+      size: envelope.size,
+      ...(envelope.authUser === undefined ? {} : { user: envelope.authUser }),
+      ...(tls ? { tls: tls.version, cipher: tls.cipher } : {}),
+    },
+    'queued',
+  );
   return queued(id);
 }
