@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Delivery of 2,000 x 4 KiB queued messages to smtp-sink: mailwharf (bench/delivery.mjs)
 // and a private Postfix instance (bench/postfix-relay.mjs), run alternately in the same
-// run, BENCH_ROUNDS times each (default 3); prints each run, the medians and the ratio.
+// run, BENCH_ROUNDS times each (default 3); prints each run with the load average before it
+// (the machine may be shared), the medians and the ratio.
 // Runs as root (Postfix). A benchmark: it prints figures.
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -26,12 +28,13 @@ const median = (values) => {
 const mailwharf = [];
 const postfix = [];
 for (let round = 1; round <= ROUNDS; round++) {
+  const load = loadavg()[0] ?? 0;
   const ours = run('delivery.mjs');
   mailwharf.push(ours.seconds);
   const theirs = run('postfix-relay.mjs');
   postfix.push(theirs.seconds);
   console.log(
-    `round ${String(round)}: mailwharf ${ours.seconds.toFixed(2)} s, postfix ${theirs.seconds.toFixed(2)} s (${String(ours.messages)} x ${String(ours.size)} B, ${String(ours.connections)} connections)`,
+    `round ${String(round)}: mailwharf ${ours.seconds.toFixed(2)} s (${ours.cpuSeconds.toFixed(2)} s CPU), postfix ${theirs.seconds.toFixed(2)} s (${String(ours.messages)} x ${String(ours.size)} B, ${String(ours.connections)} connections, load average ${load.toFixed(2)})`,
   );
 }
 const ours = median(mailwharf);

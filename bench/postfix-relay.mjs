@@ -4,63 +4,12 @@
 // while the smtp transport is deferred, then released to smtp-sink with `postqueue -f`, and
 // timed until the queue is empty. Run as root (postfix -c starts a master of its own).
 // A benchmark: it prints figures.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
-const CLIENTS = 10;
-
-const freePort = () =>
-  new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-
-const waitFor = async (predicate, what, timeoutMs = 300000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
-function session(port) {
-  return new Promise((ready) => {
-    const socket = connect(port, '127.0.0.1');
-    let buffer = '';
-    const waiting = [];
-    socket.on('data', (chunk) => {
-      buffer += chunk;
-      let end;
-      while ((end = buffer.indexOf('\r\n')) >= 0) {
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (line[3] !== '-') waiting.shift()?.(line);
-      }
-    });
-    const reply = () => new Promise((r) => waiting.push(r));
-    const command = (line) => (socket.write(line + '\r\n'), reply());
-    reply()
-      .then(() => command('EHLO bench.test'))
-      .then(() =>
-        ready({
-          async send(body) {
-            await command('MAIL FROM:<load@bench.test>');
-            await command('RCPT TO:<sink@example.org>');
-            await command('DATA');
-            const line = await command(body + '\r\n.');
-            if (!line.startsWith('250')) throw new Error(line);
-          },
-          close: () => socket.end('QUIT\r\n'),
-        }),
-      );
-  });
-}
+import { CONNECTIONS, MESSAGES, freePort, queueLoad, report, startSink, waitFor } from './relay-load.mjs';
 
 /** Queue files under a Postfix queue directory's hashed subdirectories. */
 async function countFiles(dir) {
@@ -96,9 +45,9 @@ postconf(
   'mynetworks=127.0.0.0/8',
   `relayhost=[127.0.0.1]:${sinkPort}`,
   'defer_transports=smtp',
-  // Ten connections to the one destination, as mailwharf's bench uses.
-  `default_destination_concurrency_limit=${CLIENTS}`,
-  `smtp_destination_concurrency_limit=${CLIENTS}`,
+  // As many connections to the one destination as mailwharf's bench allows.
+  `default_destination_concurrency_limit=${String(CONNECTIONS)}`,
+  `smtp_destination_concurrency_limit=${String(CONNECTIONS)}`,
   'smtp_tls_security_level=none',
   'alias_maps=',
   'alias_database=',
@@ -133,15 +82,7 @@ try {
       }),
     'postfix smtpd listening',
   );
-  const body = 'Subject: delivery bench\r\n\r\n' + ('x'.repeat(76) + '\r\n').repeat(52);
-  const sessions = await Promise.all(Array.from({ length: CLIENTS }, () => session(smtpdPort)));
-  let next = 0;
-  await Promise.all(
-    sessions.map(async (s) => {
-      while (next++ < MESSAGES) await s.send(body);
-      s.close();
-    }),
-  );
+  await queueLoad(smtpdPort);
   await waitFor(
     async () =>
       (await countFiles(join(queue, 'deferred'))) === MESSAGES &&
@@ -149,10 +90,7 @@ try {
       (await countFiles(join(queue, 'active'))) === 0,
     'every message deferred',
   );
-  const sink = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', `127.0.0.1:${sinkPort}`, '256'], {
-    stdio: 'ignore',
-  });
-  await new Promise((r) => setTimeout(r, 300));
+  const sink = await startSink(sinkPort);
   postconf('defer_transports=');
   postfix('reload');
   const started = process.hrtime.bigint();
@@ -166,18 +104,7 @@ try {
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   sink.kill('SIGTERM');
-  const result = {
-    messages: MESSAGES,
-    connections: CLIENTS,
-    size: body.length,
-    seconds,
-    perSecond: MESSAGES / seconds,
-  };
-  console.log(
-    process.argv.includes('--json')
-      ? JSON.stringify(result)
-      : `postfix delivered ${MESSAGES} x ${body.length} B to smtp-sink over ${CLIENTS} connections in ${seconds.toFixed(2)} s: ${(MESSAGES / seconds).toFixed(1)} msgs/s`,
-  );
+  report('postfix', seconds);
 } finally {
   postfix('stop');
   await rm(root, { recursive: true, force: true });

@@ -14,8 +14,9 @@ import { commandUsage, globalUsage, type CommandHelp } from './cli/help.js';
 import { readStdin } from './cli/stdin.js';
 
 const EXIT_USAGE = 2;
-// The queue, sink and dkim commands are imported when run: the sink alone brings SQLite and
-// mailparser, which would cost every server process ~20 MiB it never uses.
+// Each command imports its own code when run: `--version` or `queue list` does not pay for
+// the whole server (mail parsing, HTTP, DKIM: seconds on a loaded machine), and the server
+// does not carry the sink command's SQLite and mailparser (~20 MiB) it never uses.
 
 class UsageError extends Error {}
 
@@ -46,8 +47,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     async run({ loadConfig, dev }) {
       const loaded = await loadConfig();
       await checkConfigFiles(loaded);
-      // Each command loads its own code, so `--version` or `queue list` does not pay for the
-      // whole server's imports (mail parsing, HTTP, DKIM: seconds on a loaded machine).
       const { serve } = await import('./cli/serve.js');
       return serve(loaded, dev);
     },
@@ -74,7 +73,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'inspect and operate the delivery queue',
     details: 'Uses the spool of the chosen config (--dev | --config PATH, or --spool DIR).',
     async run({ loadConfig, args, rest }) {
-      const { queueCommand, QueueUsageError } = await import('./cli/queue.js');
       const { config } = await loadConfig();
       const spool = Spool.inspect(config.spool.dir);
       if (!existsSync(spool.queueDir)) {
@@ -102,7 +100,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: ['sink reindex'],
     summary: 'rebuild the captured-mail index from the spool (with the server stopped)',
     async run({ loadConfig, rest }) {
-      const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       const { config } = await loadConfig();
       const { sinkCommand, SinkUsageError } = await import('./cli/sink.js');
       try {

@@ -5,7 +5,17 @@
  */
 import type { Readable } from 'node:stream';
 import type { Envelope, Recipient } from '../spool/envelope.js';
-import type { RecipientResult } from './outcome.js';
+import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
+
+/**
+ * The outcome of a recipient the courier did not try because it was stopping (it waited for a
+ * connection, or its message's earlier group was the last transaction allowed). The worker
+ * records nothing for a message none of whose recipients was tried: it stays due as it was,
+ * not pushed back by a retry delay it never earned.
+ */
+export const NOT_ATTEMPTED: Outcome = Object.freeze(
+  localOutcome('4.4.2', 'not attempted: mailwharf was stopping; will retry'),
+);
 
 export interface OutboundMessage {
   readonly envelope: Envelope;
@@ -20,7 +30,7 @@ export interface OutboundMessage {
 export interface Courier {
   /** Every recipient given gets exactly one result. Never rejects for a delivery problem. */
   deliver(message: OutboundMessage, recipients: readonly Recipient[]): Promise<RecipientResult[]>;
-  /** Start no new transaction (those under way finish). */
+  /** Start no new transaction (those under way finish); the rest get NOT_ATTEMPTED. */
   stopping(): void;
   /** Cut the connections in use: their transactions end deferred. */
   abort(): void;

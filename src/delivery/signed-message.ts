@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import type { OutboundMessage } from './courier.js';
+import { headerOf } from './message-bytes.js';
 import { toSevenBit } from './seven-bit.js';
 
 export async function signedMessage(
@@ -33,9 +34,4 @@ export async function signedMessage(
     header: async () => signature + (body ? headerOf(body) : await spool.readHeader(envelope)),
     eightBit: false,
   };
-}
-
-function headerOf(message: Buffer): string {
-  const end = message.indexOf('\r\n\r\n');
-  return message.subarray(0, end >= 0 ? end + 2 : message.length).toString('utf8');
 }

@@ -5,16 +5,13 @@
 import type { Config, DeliveryConfig } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
-import type { Courier, OutboundMessage } from './courier.js';
+import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
-import { ConnectionPool } from './pool.js';
+import { ConnectionPool, PoolStoppingError } from './pool.js';
 import { routeForDomain } from './route-table.js';
 import { RouteError, routeFor, type Destination, type Resolver } from './routes.js';
 
 type Route = DeliveryConfig['route'];
-
-/** Texts of our own, without status: the status is data beside them. */
-const STOPPING = 'not attempted: mailwharf was stopping; will retry';
 
 /** RFC 6531: SMTPUTF8 is needed for a UTF-8 local part or header; a UTF-8 domain has an ASCII form. */
 export function needsSmtpUtf8(from: string, to: readonly string[], header: string): boolean {
@@ -31,7 +28,7 @@ export class SmtpCourier implements Courier {
     private readonly resolver: Resolver,
     private readonly random: () => number,
   ) {
-    this.pool = new ConnectionPool(config.delivery.concurrency.perDestination, {
+    this.pool = new ConnectionPool(config.delivery.concurrency, {
       name: config.hostname,
       connectTimeoutMs: config.delivery.connectTimeoutSeconds * 1000,
     });
@@ -69,7 +66,7 @@ export class SmtpCourier implements Courier {
     for (const { domain, route, recipients: group } of groups.values()) {
       if (this.stopped) {
         // Stopping: finish the transaction under way, start no other.
-        all(group, localOutcome('4.4.2', STOPPING));
+        all(group, NOT_ATTEMPTED);
         continue;
       }
       let destination: Destination;
@@ -87,6 +84,10 @@ export class SmtpCourier implements Courier {
       try {
         connection = await this.pool.acquire(destination);
       } catch (error) {
+        if (error instanceof PoolStoppingError) {
+          all(group, NOT_ATTEMPTED);
+          continue;
+        }
         all(
           group,
           localOutcome(
@@ -119,6 +120,7 @@ export class SmtpCourier implements Courier {
 
   stopping(): void {
     this.stopped = true;
+    this.pool.stopping();
   }
 
   abort(): void {

@@ -122,6 +122,13 @@ export class OutboundConnection {
 
   private open = true;
 
+  /** The last transaction ended with the server's 250 after the data (no RSET needed before the next). */
+  get clean(): boolean {
+    return this.cleanEnd;
+  }
+
+  private cleanEnd = false;
+
   /** Connects (and authenticates) to one hop; rejects with the reason on failure. */
   static async connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
     const ca = await caOf(hop);
@@ -258,6 +265,7 @@ export class OutboundConnection {
     const original = (address: string): string => byWire.get(address)?.address ?? address;
     return new Promise((settle) => {
       let settled = false;
+      this.cleanEnd = false;
       const resolve = (results: RecipientResult[]): void => {
         if (settled) return;
         settled = true;
@@ -303,6 +311,7 @@ export class OutboundConnection {
             );
             return;
           }
+          this.cleanEnd = true;
           const rejected = new Map((info?.rejectedErrors ?? []).map((e) => [e.recipient ?? '', e]));
           resolve(
             to.map((address) => {

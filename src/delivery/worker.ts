@@ -17,12 +17,12 @@ import { signedMessage } from './signed-message.js';
 import { nextDelaySeconds } from './backoff.js';
 import { controlDir, drainCommands } from './control.js';
 import type { ControlCommand } from './control-command.js';
-import type { Courier, OutboundMessage } from './courier.js';
+import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
 import { DueQueue } from './due-queue.js';
 import { queueNotice } from './notices.js';
 import { describeOutcome, localOutcome, type RecipientResult } from './outcome.js';
 import { systemResolver, type Resolver } from './routes.js';
-import { hasEightBit } from './seven-bit.js';
+import { messageBytes } from './message-bytes.js';
 import { SmtpCourier } from './smtp-courier.js';
 import { initialState, openRecipients, parseState, serializeState, type DeliveryState } from './state.js';
 import { applyOperator, applyResults, type RetryPolicy, type Transition } from './transitions.js';
@@ -51,6 +51,13 @@ const ABORT_SETTLE_MS = 5000;
 /** After an unexpected error in an attempt, try the message again after this long. */
 const AFTER_ERROR_MS = 60_000;
 const BUSY_RETRY_MS = 200;
+/**
+ * Messages under way per connection allowed (delivery.concurrency.total): the extra ones read
+ * their files, or write their new state, while the others have the wire, and wait in the
+ * courier for a connection (Postfix's queue manager likewise keeps far more messages active
+ * than it has delivery agents).
+ */
+const ACTIVE_PER_CONNECTION = 4;
 
 export class DeliveryWorker {
   /** Queued, not held, not in flight: when each is next due. */
@@ -269,7 +276,7 @@ export class DeliveryWorker {
   private run(): void {
     if (this.stopped) return;
     const now = this.now().getTime();
-    const free = this.deps.config.delivery.concurrency.total - this.inFlight.size;
+    const free = this.activeLimit() - this.inFlight.size;
     for (const id of this.due.takeDue(now, Math.max(0, free))) {
       const envelope = this.envelopes.get(id);
       if (!envelope) continue;
@@ -292,8 +299,11 @@ export class DeliveryWorker {
     const next = this.due.peek();
     const poll = this.deps.config.delivery.pollSeconds * 1000;
     // With every slot busy, the end of an attempt wakes us; otherwise the next due time does.
-    if (this.inFlight.size < this.deps.config.delivery.concurrency.total && next !== undefined)
-      this.wake(Math.min(next - now, poll));
+    if (this.inFlight.size < this.activeLimit() && next !== undefined) this.wake(Math.min(next - now, poll));
+  }
+
+  private activeLimit(): number {
+    return this.deps.config.delivery.concurrency.total * ACTIVE_PER_CONNECTION;
   }
 
   private async loadState(envelope: Envelope): Promise<DeliveryState> {
@@ -308,9 +318,8 @@ export class DeliveryWorker {
     let state = await this.loadState(envelope);
     if (state.held) return;
     const open = openRecipients(state);
-    if (state.eightBit === undefined && open.length > 0) {
-      state = { ...state, eightBit: hasEightBit(await this.deps.spool.readBytes(envelope)) };
-    }
+    const bytes = open.length > 0 ? await messageBytes(this.deps.spool, envelope) : undefined;
+    if (state.eightBit === undefined && bytes) state = { ...state, eightBit: await bytes.eightBit() };
     if (this.deps.dkim && state.dkimSignature === undefined && open.length > 0) {
       const signing = await this.sign(envelope, this.deps.dkim, state.eightBit === true);
       if (signing.kind === 'failed') {
@@ -326,21 +335,19 @@ export class DeliveryWorker {
       state = { ...state, dkimSignature: signing.kind === 'signed' ? signing.header : '' };
     }
     const notifyOf = new Map(envelope.rcptTo.map((r) => [r.address, r]));
-    const message: OutboundMessage = state.dkimSignature
-      ? await signedMessage(this.deps.spool, envelope, state.dkimSignature, state.eightBit === true)
-      : {
-          envelope,
-          open: () => this.deps.spool.readMessage(envelope),
-          header: () => this.deps.spool.readHeader(envelope),
-          eightBit: state.eightBit === true,
-        };
-    const results =
-      open.length === 0
-        ? []
-        : await this.courier.deliver(
-            message,
-            open.map((r) => notifyOf.get(r.address) ?? { address: r.address }),
-          );
+    const message: OutboundMessage | undefined = !bytes
+      ? undefined
+      : state.dkimSignature
+        ? await signedMessage(this.deps.spool, envelope, state.dkimSignature, state.eightBit === true)
+        : { envelope, open: bytes.open, header: bytes.header, eightBit: state.eightBit === true };
+    const results = !message
+      ? []
+      : await this.courier.deliver(
+          message,
+          open.map((r) => notifyOf.get(r.address) ?? { address: r.address }),
+        );
+    // Stopping before any of it went out: the stored state (and schedule) stands.
+    if (results.length > 0 && results.every((r) => r.outcome === NOT_ATTEMPTED)) return;
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
     this.logAttempt(envelope, results, transition.state);
     await this.commit(envelope, transition);

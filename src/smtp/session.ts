@@ -647,7 +647,17 @@ async function acceptMessage(
   } catch (error) {
     return storageFailure(error);
   }
+  // As Postfix's smtpd lines: sasl_username, and the TLS protocol and cipher.
   if (deps.log.isLevelEnabled('info'))
-    log().info({ from: envelope.mailFrom, rcpt: recipients.length, size: envelope.size }, 'queued');
+    log().info(
+      {
+        from: envelope.mailFrom,
+        rcpt: recipients.length,
+        size: envelope.size,
+        ...(envelope.authUser === undefined ? {} : { user: envelope.authUser }),
+        ...(tls ? { tls: tls.version, cipher: tls.cipher } : {}),
+      },
+      'queued',
+    );
   return queued(id);
 }

@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
@@ -208,8 +219,9 @@ export class Spool {
    */
   async remove(id: string, options: { durable?: boolean } = {}): Promise<void> {
     if (!isQueueId(id)) return;
-    await rm(this.messagePath(id), { force: true });
-    await rm(join(this.queueDir, `${id}.state.json`), { force: true });
+    // unlink, not rm: rm stats each path first, and this runs once per delivered message.
+    await unlinkIfThere(this.messagePath(id));
+    await unlinkIfThere(join(this.queueDir, `${id}.state.json`));
     if (options.durable === true) await this.queueSync.sync();
   }
 
@@ -407,6 +419,14 @@ async function writeDurably(path: string, text: string | Buffer, flags = 'wx'): 
     await handle.datasync();
   } finally {
     await handle.close();
+  }
+}
+
+async function unlinkIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createServer, type MailwharfServer } from '../../src/server.js';
@@ -102,11 +102,14 @@ export function limitsOf(raw: Overrides, name: string): Record<string, unknown> 
   return policy(raw, name).limits as Record<string, unknown>;
 }
 
-export async function startTestServer(patch?: (raw: Overrides) => void): Promise<TestServer> {
+export async function startTestServer(
+  patch?: (raw: Overrides) => void,
+  options: { logger?: Logger } = {},
+): Promise<TestServer> {
   const root = await mkdtemp(join(tmpdir(), 'mailwharf-test-'));
   const dirs = { spool: join(root, 'spool'), certs: join(root, 'certs') };
   const config = validateConfig(testConfigInput(dirs, patch), 'test config');
-  const server = await createServer(config, { logger: pino({ level: 'silent' }) });
+  const server = await createServer(config, { logger: options.logger ?? pino({ level: 'silent' }) });
   await server.start();
   const { readFile } = await import('node:fs/promises');
   const ca = await readFile(join(dirs.certs, 'mx.test.selfsigned.crt'));

@@ -1,0 +1,46 @@
+/**
+ * A queued message's bytes for one attempt. A small message is read whole, once, before the
+ * attempt waits for a connection: the read then costs no time on the wire (a pooled
+ * connection never waits on the disk), and the 8-bit check and the header come from that one
+ * read. A larger message streams from the spool when it is sent, and is never whole in memory.
+ */
+import { Readable } from 'node:stream';
+import type { Spool } from '../spool/spool.js';
+import { hasEightBit } from './seven-bit.js';
+
+/** Messages up to this size are read whole (the worker's active messages times this is the memory it costs). */
+export const READ_WHOLE_BYTES = 64 * 1024;
+
+export interface MessageBytes {
+  /** A fresh stream of the message's bytes, on each call. */
+  readonly open: () => Readable;
+  /** The header block, as UTF-8. */
+  readonly header: () => Promise<string>;
+  /** The message has 8-bit bytes (reads a large message through once). */
+  readonly eightBit: () => Promise<boolean>;
+}
+
+export async function messageBytes(
+  spool: Spool,
+  message: { readonly id: string; readonly size: number },
+): Promise<MessageBytes> {
+  if (message.size > READ_WHOLE_BYTES) {
+    return {
+      open: () => spool.readMessage(message),
+      header: () => spool.readHeader(message),
+      eightBit: async () => hasEightBit(await spool.readBytes(message)),
+    };
+  }
+  const whole = await spool.readBytes(message);
+  return {
+    open: () => Readable.from([whole], { objectMode: false }),
+    header: () => Promise.resolve(headerOf(whole)),
+    eightBit: () => Promise.resolve(hasEightBit(whole)),
+  };
+}
+
+/** The header block of a message in memory (up to and with the CRLF before the empty line). */
+export function headerOf(message: Buffer): string {
+  const end = message.indexOf('\r\n\r\n');
+  return message.subarray(0, end >= 0 ? end + 2 : message.length).toString('utf8');
+}
