@@ -17,6 +17,7 @@ import { readStdin } from './cli/stdin.js';
 import { queueCommand, QueueUsageError } from './cli/queue.js';
 import { sinkCommand, SinkUsageError } from './cli/sink.js';
 import { dkimCommand, DkimUsageError } from './cli/dkim.js';
+import { tlsCommand, TlsUsageError } from './cli/tls.js';
 
 const EXIT_USAGE = 2;
 
@@ -116,6 +117,20 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'make a DKIM signing key and print the DNS TXT record and the config entry for it',
     // Never called: main() hands dkim its own arguments (it has options of its own).
     run: () => Promise.resolve(EXIT_USAGE),
+  },
+  tls: {
+    usage: ['tls list', 'tls forget DOMAIN'],
+    summary: 'list or forget the TLS each recipient domain has shown (never delivered to with less)',
+    details: 'Uses the spool of the chosen config; works while the server runs.',
+    async run({ loadConfig, rest }) {
+      const { config } = await loadConfig();
+      try {
+        return await tlsCommand(config, rest, process.stdout);
+      } catch (error) {
+        if (!(error instanceof TlsUsageError)) throw error;
+        throw new UsageError(error.message);
+      }
+    },
   },
   'hash-password': {
     usage: ['hash-password'],

@@ -87,7 +87,14 @@ export class DestinationPlanner {
       });
     }
     if (hops.length === 0) throw new RouteError(refused.join('; '), TLS_POLICY_STATUS);
-    return { key: base.key, hops: await withAddresses(hops, this.deps.lookups) };
+    // A stricter plan is another destination: an idle connection opened under a weaker one
+    // (plaintext, before the domain's policy or memory asked for more) is never reused for it.
+    const strictest = hops.some((hop) => hop.verifyCertificate)
+      ? '+tls-verified'
+      : hops.some((hop) => hop.tlsRequiredBy !== undefined)
+        ? '+tls'
+        : '';
+    return { key: `${base.key}${strictest}`, hops: await withAddresses(hops, this.deps.lookups) };
   }
 
   /** After connecting to an MX: what it showed raises the domain's remembered level. */
