@@ -25,7 +25,10 @@ export function tlsMemoryDir(spoolDir: string): string {
 
 /** A domain as a file name: lower-case A-labels only, so no name can leave the directory. */
 export function tlsMemoryKey(domain: string): string | undefined {
-  const ascii = domainToASCII(domain.toLowerCase().replace(/\.$/, ''));
+  const name = domain.toLowerCase().replace(/\.$/, '');
+  // domainToASCII parses a URL host: it would cut "a/b" to "a". Letters, digits, - and . only.
+  if (/[^\p{L}\p{N}\p{M}.-]/u.test(name)) return undefined;
+  const ascii = domainToASCII(name);
   return /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(ascii) ? ascii : undefined;
 }
 
