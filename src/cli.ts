@@ -118,6 +118,21 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     // Never called: main() hands dkim its own arguments (it has options of its own).
     run: () => Promise.resolve(EXIT_USAGE),
   },
+  tls: {
+    usage: ['tls list', 'tls forget DOMAIN'],
+    summary: 'list or forget the TLS each recipient domain has shown (never delivered to with less)',
+    details: 'Uses the spool of the chosen config; works while the server runs.',
+    async run({ loadConfig, rest }) {
+      const { config } = await loadConfig();
+      const { tlsCommand, TlsUsageError } = await import('./cli/tls.js');
+      try {
+        return await tlsCommand(config, rest, process.stdout);
+      } catch (error) {
+        if (!(error instanceof TlsUsageError)) throw error;
+        throw new UsageError(error.message);
+      }
+    },
+  },
   'hash-password': {
     usage: ['hash-password'],
     summary: 'read a password on stdin, print its scrypt hash for the config',

@@ -263,6 +263,33 @@ export const deliverySchema = z.strictObject({
       timeoutSeconds: seconds.default(5),
     })
     .prefault({}),
+  /** MTA-STS (RFC 8461) on the MX route: a domain's policy is discovered, cached and applied. */
+  mtaSts: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** The policy host's HTTPS port: 443 (another only for a lab or a test). */
+      policyPort: z.number().int().min(1).max(65535).default(443),
+    })
+    .prefault({}),
+  /**
+   * Remember, per recipient domain, the best TLS its MX has shown (chasquid's domain info), in
+   * the spool's tls/ directory, and never deliver there with less: `mailwharf tls forget DOMAIN`.
+   */
+  tlsMemory: z.boolean().default(true),
+  /**
+   * CA certificates (PEM) trusted instead of the system's wherever the MX route checks a
+   * certificate (MTA-STS policy hosts, MX hosts under enforce or remembered as verified); a lab's.
+   */
+  caFile: z.string().optional(),
+  /** Messages per minute per destination domain (first matching entry); over it, mail waits. */
+  rateLimits: z
+    .array(
+      z.strictObject({
+        domains: z.array(domainPattern).min(1),
+        messagesPerMinute: z.number().int().min(1),
+      }),
+    )
+    .default([]),
   /** DKIM keys; outgoing mail is signed with the key of its From domain (or a parent's). */
   dkim: z
     .array(dkimKeySchema)

@@ -24,6 +24,11 @@ export interface RecipientResult {
    * sender is then told by us, as the hop will not.
    */
   readonly relayed?: boolean;
+  /**
+   * Not attempted: a limit of ours (delivery.rateLimits) holds it back this many ms. Not a
+   * failed attempt: no attempt is counted for it and the message is due again when it may go.
+   */
+  readonly postponedMs?: number;
 }
 
 export function isSuccess(outcome: Outcome): boolean {

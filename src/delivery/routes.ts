@@ -1,10 +1,13 @@
-import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import type { DeliveryConfig } from '../config/schema.js';
+import { createLookups, type Lookups } from '../dns/resolver.js';
 
 /** One host to try, with how to speak TLS to it. */
 export interface Hop {
+  /** The name: for the log, the DSN's Remote-MTA, and TLS (SNI and the certificate's name). */
   readonly host: string;
+  /** The address to connect to, resolved by our resolver; absent: `host` is connected to as is. */
+  readonly address?: string;
   readonly port: number;
   /** none: plain; opportunistic: STARTTLS if offered; starttls: STARTTLS required; implicit: TLS from the start. */
   readonly tls: 'none' | 'opportunistic' | 'starttls' | 'implicit';
@@ -12,6 +15,8 @@ export interface Hop {
   /** Extra CA (PEM file) to trust for this hop. */
   readonly caFile?: string;
   readonly auth?: { readonly user: string; readonly pass: string };
+  /** Why TLS (or a verified certificate) is required here, when a policy or memory requires it. */
+  readonly tlsRequiredBy?: string;
 }
 
 /** Where a group of recipients goes: a key for connection reuse and limits, and the hops in order. */
@@ -20,12 +25,10 @@ export interface Destination {
   readonly hops: readonly Hop[];
 }
 
-/** DNS as the router needs it; injected so tests control it. */
-export interface Resolver {
-  resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
-}
+/** DNS as delivery needs it (MX, A/AAAA, TXT); injected so tests control it. */
+export type Resolver = Lookups;
 
-export const systemResolver: Resolver = { resolveMx: (domain) => dns.resolveMx(domain) };
+export const systemResolver: Resolver = createLookups([]);
 
 /**
  * A routing problem with its RFC 3463 status: temporary (4.4.3, DNS timeout) or permanent
@@ -62,7 +65,7 @@ function dnsCode(error: unknown): string | undefined {
 export async function routeFor(
   domain: string,
   route: DeliveryConfig['route'],
-  resolver: Resolver,
+  resolver: Pick<Resolver, 'resolveMx'>,
   random: () => number = Math.random,
 ): Promise<Destination> {
   if (route.type === 'smarthost') {

@@ -2,14 +2,18 @@
  * The Courier that speaks SMTP: groups recipients by destination (one group for a
  * smarthost, one per domain for MX), finds the hops, borrows a pooled connection and sends.
  */
+import type { Logger } from 'pino';
 import type { Config, DeliveryConfig } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
+import { connectFailureOutcome } from './connect-failure.js';
+import { DestinationRate } from './destination-rate.js';
+import { DestinationPlanner } from './mx-plan.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import { ConnectionPool, PoolStoppingError } from './pool.js';
 import { routeForDomain } from './route-table.js';
-import { RouteError, routeFor, type Destination, type Resolver } from './routes.js';
+import { RouteError, type Destination, type Resolver } from './routes.js';
 
 type Route = DeliveryConfig['route'];
 
@@ -19,15 +23,29 @@ export function needsSmtpUtf8(from: string, to: readonly string[], header: strin
   return [from, ...to].some((a) => /[^\p{ASCII}]/u.test(localPart(a))) || /[^\p{ASCII}]/u.test(header);
 }
 
+function postponed(address: string, domain: string, waitMs: number): RecipientResult {
+  const seconds = String(Math.ceil(waitMs / 1000));
+  const outcome = localOutcome(
+    '4.7.0',
+    `delivery rate limit for ${domain} reached; next try in ${seconds} s`,
+  );
+  return { address, outcome, postponedMs: waitMs };
+}
+
 export class SmtpCourier implements Courier {
   private readonly pool: ConnectionPool;
+  private readonly planner: DestinationPlanner;
+  private readonly rate: DestinationRate;
   private stopped = false;
 
   constructor(
     private readonly config: Config,
-    private readonly resolver: Resolver,
-    private readonly random: () => number,
+    resolver: Resolver,
+    random: () => number,
+    log?: Logger,
   ) {
+    this.planner = new DestinationPlanner({ config, lookups: resolver, random, log });
+    this.rate = new DestinationRate(config.delivery.rateLimits);
     this.pool = new ConnectionPool(config.delivery.concurrency, {
       name: config.hostname,
       connectTimeoutMs: config.delivery.connectTimeoutSeconds * 1000,
@@ -42,10 +60,18 @@ export class SmtpCourier implements Courier {
       envelope.route === 'release' && release
         ? { route: release.route, entry: -2 }
         : routeForDomain(domain, this.config.delivery.routes, this.config.delivery.route);
+    const results: RecipientResult[] = [];
+    // A domain over its delivery rate waits (one unit per message and domain, taken here).
+    const waits = this.rate.takeFor(recipients.map((r) => addressDomain(r.address)));
     // One group per smarthost route, one per domain for MX: each group is one transaction.
     const groups = new Map<string, { domain: string; route: Route; recipients: Recipient[] }>();
     for (const r of recipients) {
       const domain = addressDomain(r.address);
+      const waitMs = waits.get(domain);
+      if (waitMs !== undefined) {
+        results.push(postponed(r.address, domain, waitMs));
+        continue;
+      }
       const { route, entry } = routeOf(domain);
       const key = route.type === 'smarthost' ? `route ${String(entry)}` : `mx ${domain}`;
       const group = groups.get(key) ?? { domain, route, recipients: [] };
@@ -59,7 +85,6 @@ export class SmtpCourier implements Courier {
         recipients.map((r) => r.address),
         await message.header(),
       );
-    const results: RecipientResult[] = [];
     const all = (group: readonly Recipient[], outcome: Outcome): void => {
       results.push(...group.map((r) => ({ address: r.address, outcome })));
     };
@@ -71,7 +96,7 @@ export class SmtpCourier implements Courier {
       }
       let destination: Destination;
       try {
-        destination = await routeFor(domain, route, this.resolver, this.random);
+        destination = await this.planner.plan(domain, route);
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
         all(
@@ -88,16 +113,11 @@ export class SmtpCourier implements Courier {
           all(group, NOT_ATTEMPTED);
           continue;
         }
-        all(
-          group,
-          localOutcome(
-            '4.4.1',
-            `connection failed: ${error instanceof Error ? error.message : String(error)}`,
-          ),
-        );
+        all(group, connectFailureOutcome(error, destination));
         continue;
       }
       try {
+        await this.planner.observe(domain, route, connection.hop.host, connection.security);
         results.push(
           ...(await connection.send(
             {

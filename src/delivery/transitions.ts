@@ -74,12 +74,17 @@ export function applyResults(
   if (now.getTime() - Date.parse(message.receivedAt) >= policy.giveUpAfterSeconds * 1000) {
     recipients = recipients.map((r) => (isFinal(r.status) ? r : expire(r, policy.giveUpAfterSeconds, at)));
   }
-  const attempts = state.attempts + 1;
+  // Recipients held back by our own rate limit were not attempted: no attempt is counted for
+  // them, and the message is due again when the first of them may go (sooner than a retry).
+  const waits = results.flatMap((r) => (r.postponedMs === undefined ? [] : [r.postponedMs]));
+  const attempted = waits.length === 0 || waits.length < results.length;
+  const attempts = attempted ? state.attempts + 1 : state.attempts;
+  const retryAt = attempted ? now.getTime() + policy.retryDelaySeconds(attempts) * 1000 : Infinity;
   const next: DeliveryState = {
     ...state,
     attempts,
     recipients,
-    nextAttemptAt: new Date(now.getTime() + policy.retryDelaySeconds(attempts) * 1000).toISOString(),
+    nextAttemptAt: new Date(Math.min(retryAt, now.getTime() + Math.min(...waits))).toISOString(),
   };
   return settle(next, message, now, policy);
 }

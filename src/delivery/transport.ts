@@ -5,12 +5,15 @@
  * permanent comes from the reply code nodemailer reports (`permanent`), never from text.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { domainToASCII } from 'node:url';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { localOutcome, replyOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import type { Hop } from './routes.js';
 import { toSevenBit } from './seven-bit.js';
+import type { TlsLevel } from './tls-policy.js';
 
 /** One recipient as the next hop sees it: RFC 3461 NOTIFY and ORCPT are passed on. */
 export interface OutboundRecipient {
@@ -133,7 +136,9 @@ export class OutboundConnection {
   static async connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
     const ca = await caOf(hop);
     const connection = new SMTPConnection({
-      host: hop.host,
+      // Connect to the address our resolver found; TLS still checks the certificate against the name.
+      host: hop.address ?? hop.host,
+      ...(isIP(hop.host) === 0 ? { servername: hop.host } : {}),
       port: hop.port,
       secure: hop.tls === 'implicit',
       requireTLS: hop.tls === 'starttls',
@@ -193,6 +198,16 @@ export class OutboundConnection {
 
   private get internals(): ConnectionInternals {
     return this.connection as unknown as ConnectionInternals;
+  }
+
+  /**
+   * What protection the session has: plaintext, TLS, or TLS whose certificate chains to a
+   * trusted CA and names the hop (Node checks both even when it does not reject on failure).
+   */
+  get security(): TlsLevel {
+    if (!this.connection.secure) return 'plain';
+    const socket = (this.connection as unknown as { _socket?: TLSSocket })._socket;
+    return socket?.authorized === true ? 'tls-verified' : 'tls';
   }
 
   /** What the hop said in EHLO, e.g. "SMTPUTF8", "8BITMIME", "DSN". */

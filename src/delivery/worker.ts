@@ -82,7 +82,8 @@ export class DeliveryWorker {
     this.now = deps.now ?? (() => new Date());
     this.random = deps.random ?? Math.random;
     this.captureDomains = new Set(deps.config.delivery.captureDomains.map((d) => addressDomain(`x@${d}`)));
-    this.courier = deps.courier ?? new SmtpCourier(deps.config, deps.resolver ?? systemResolver, this.random);
+    this.courier =
+      deps.courier ?? new SmtpCourier(deps.config, deps.resolver ?? systemResolver, this.random, deps.log);
   }
 
   /** Queued messages known to the worker (held ones included). */

@@ -231,7 +231,14 @@ describe('mailwharf --version and help', () => {
   it('help lists every command; help COMMAND and COMMAND --help show that command alone', async () => {
     const all = await runCli(['help']);
     expect(all.code).toBe(0);
-    for (const command of ['check-config', 'queue list', 'sink reindex', 'dkim keygen', 'hash-password'])
+    for (const command of [
+      'check-config',
+      'queue list',
+      'sink reindex',
+      'dkim keygen',
+      'tls forget DOMAIN',
+      'hash-password',
+    ])
       expect(all.stdout).toContain(`mailwharf ${command}`);
     expect(all.stdout).toContain('MAILWHARF_SMTP_PORT');
     for (const args of [

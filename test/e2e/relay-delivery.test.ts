@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Resolver } from '../../src/delivery/routes.js';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
-import { firstState, queueEmpty, startRelay, submit } from '../helpers/relay.js';
+import { firstState, mxOnly, queueEmpty, startRelay, submit } from '../helpers/relay.js';
 
 describe('relay delivery', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -203,16 +203,14 @@ describe('relay delivery', () => {
   it('MX route: resolved through an injected resolver, preference order, fallback to the next MX', async () => {
     const upstream = await smarthost();
     const lookups: string[] = [];
-    const resolver: Resolver = {
-      resolveMx: (domain) => {
-        lookups.push(domain);
-        // The preferred MX (127.0.0.3: nothing listens there) refuses; the next one answers.
-        return Promise.resolve([
-          { exchange: '127.0.0.1', priority: 20 },
-          { exchange: '127.0.0.3', priority: 10 },
-        ]);
-      },
-    };
+    const resolver: Resolver = mxOnly((domain) => {
+      lookups.push(domain);
+      // The preferred MX (127.0.0.3: nothing listens there) refuses; the next one answers.
+      return Promise.resolve([
+        { exchange: '127.0.0.1', priority: 20 },
+        { exchange: '127.0.0.3', priority: 10 },
+      ]);
+    });
     const relay = await relayTo(
       { type: 'mx', port: upstream.ports.smtp, tls: 'opportunistic' },
       { resolver },

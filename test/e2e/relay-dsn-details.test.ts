@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Resolver } from '../../src/delivery/routes.js';
 import { startMailwharf } from '../../src/index.js';
 import { runCli } from '../helpers/process.js';
-import { eventually, firstState, startRelay, submit } from '../helpers/relay.js';
+import { eventually, firstState, mxOnly, startRelay, submit } from '../helpers/relay.js';
 import { startSink } from '../helpers/smtp-sink.js';
 import { storedText } from '../helpers/stored.js';
 import { writeFile } from 'node:fs/promises';
@@ -90,14 +90,11 @@ describe('DSN details', () => {
 
   it('a null MX: Status 5.1.10, no Remote-MTA, labelled as ours', async () => {
     const s = await sink();
-    const resolver: Resolver = {
-      resolveMx: (domain) =>
-        Promise.resolve(
-          domain === 'null.test'
-            ? [{ exchange: '', priority: 0 }]
-            : [{ exchange: '127.0.0.1', priority: 10 }],
-        ),
-    };
+    const resolver: Resolver = mxOnly((domain) =>
+      Promise.resolve(
+        domain === 'null.test' ? [{ exchange: '', priority: 0 }] : [{ exchange: '127.0.0.1', priority: 10 }],
+      ),
+    );
     const { relay: r } = await relay({ type: 'mx', port: s.port, tls: 'opportunistic' }, { resolver });
     await submit(r, { from: 'sender@relay.test', to: 'user@null.test', subject: 'nowhere' });
     const dsn = await dsnOf(s);

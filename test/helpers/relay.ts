@@ -74,6 +74,16 @@ export function submit(
     .sendMail({ text: 'relayed body', ...mail });
 }
 
+/**
+ * A resolver answering MX from `resolveMx` and nothing else (no MTA-STS record, no address):
+ * for tests whose MX answers are address literals.
+ */
+export function mxOnly(resolveMx: Resolver['resolveMx']): Resolver {
+  const none = (name: string) =>
+    Promise.reject(Object.assign(new Error(`no ${name}`), { code: 'ENOTFOUND' }));
+  return { resolveMx, resolveTxt: none, resolveAddresses: none };
+}
+
 /** Polls a condition with a deadline (delivery is asynchronous by nature). */
 export async function eventually<T>(
   probe: () => Promise<T | undefined> | T | undefined,

@@ -4,7 +4,9 @@ import { orderMx, routeFor, RouteError, type Resolver } from '../../../src/deliv
 
 const mx = deliverySchema.parse({ route: { type: 'mx' } }).route;
 
-function resolverWith(answer: () => Promise<{ exchange: string; priority: number }[]>): Resolver {
+function resolverWith(
+  answer: () => Promise<{ exchange: string; priority: number }[]>,
+): Pick<Resolver, 'resolveMx'> {
   return { resolveMx: answer };
 }
 

@@ -281,3 +281,40 @@ describe('applyOperator', () => {
     expect(result.actions).toEqual([]);
   });
 });
+
+describe('applyResults with recipients postponed by our own rate limit', () => {
+  const limited = localOutcome('4.7.0', 'delivery rate limit for b.test reached; next try in 20 s');
+  const postponed = (address: string, ms: number): RecipientResult => ({
+    address,
+    outcome: limited,
+    postponedMs: ms,
+  });
+  const two = message([{ address: 'x@b.test' }, { address: 'y@c.test' }]);
+
+  it.each([
+    // why: nothing was attempted, so no attempt is counted and the wait is the window's, not the backoff's
+    ['all postponed', [postponed('x@b.test', 20_000), postponed('y@c.test', 5_000)], 0, 5],
+    // why: one recipient was attempted (an attempt), the other is due when its window frees, before the backoff
+    [
+      'one postponed, one deferred by the hop',
+      [postponed('x@b.test', 20_000), { address: 'y@c.test', outcome: replies['4xx'] as Outcome }],
+      1,
+      20,
+    ],
+    // why: a backoff shorter than the wait comes first
+    [
+      'postponed longer than the backoff',
+      [postponed('x@b.test', 600_000), { address: 'y@c.test', outcome: replies['4xx'] as Outcome }],
+      1,
+      60,
+    ],
+  ])('%s: attempts %i, due again after %i s', (_, results, attempts, dueSeconds) => {
+    const transition = applyResults(fresh(two), two, results, at(0), policy);
+    expect(transition.state.attempts).toBe(attempts);
+    expect(transition.state.nextAttemptAt).toBe(at(dueSeconds).toISOString());
+    expect(transition.state.recipients.find((r) => r.address === 'x@b.test')).toMatchObject({
+      status: 'deferred',
+      outcome: limited,
+    });
+  });
+});
