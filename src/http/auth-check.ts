@@ -67,6 +67,8 @@ export async function authenticationReport(
   const spf = result.spf === false ? undefined : result.spf;
   const dmarc = result.dmarc === false ? undefined : result.dmarc;
   const arc = result.arc === false ? undefined : result.arc;
+  // mailauth leaves alignment out when the DMARC lookup itself failed (temperror, no DNS).
+  const alignment = dmarc?.alignment;
   return {
     ID: message.id,
     Summary: {
@@ -85,8 +87,8 @@ export async function authenticationReport(
     DMARC: {
       Domain: dmarc?.domain ?? '',
       Policy: dmarc?.policy ?? '',
-      AlignedSPF: dmarc?.alignment.spf.result ?? false,
-      AlignedDKIM: dmarc?.alignment.dkim.result ?? false,
+      AlignedSPF: alignment?.spf.result ?? false,
+      AlignedDKIM: alignment?.dkim.result ?? false,
       ...verdict(dmarc?.status),
     },
     ARC: { Instance: arc?.i ?? false, ...verdict(arc?.status) },

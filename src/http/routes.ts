@@ -1,7 +1,7 @@
 /** Every HTTP route in one table (as Mailpit's server.go), handlers one file per resource. */
 import { getAuthentication, getHtmlCheck, getThumbnail, linkCheck, saCheck } from './api/checks.js';
 import { addFault, clearFaults, listFaults } from './api/faults.js';
-import { getChaos, info, setChaos, webui } from './api/info.js';
+import { getChaos, info, openApi, setChaos, webui } from './api/info.js';
 import {
   getEnvelope,
   getExtracted,
@@ -43,6 +43,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/v1/webui', handler: webui },
   { method: 'GET', url: '/api/v1/chaos', handler: getChaos },
   { method: 'PUT', url: '/api/v1/chaos', handler: setChaos },
+  { method: 'GET', url: '/api/v1/swagger.json', handler: openApi },
   { method: 'GET', url: '/view/:id.html', handler: viewHtml },
   { method: 'GET', url: '/view/:id.txt', handler: viewText },
   // mailwharf extensions
@@ -53,4 +54,5 @@ export const routes: readonly Route[] = [
   { method: 'GET', url: '/api/mailwharf/faults', handler: listFaults },
   { method: 'POST', url: '/api/mailwharf/faults', handler: addFault },
   { method: 'DELETE', url: '/api/mailwharf/faults', handler: clearFaults },
+  { method: 'GET', url: '/api/mailwharf/openapi.json', handler: openApi },
 ];

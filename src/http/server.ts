@@ -24,6 +24,8 @@ const CLOSE_GRACE_MS = 5000;
 export interface HttpServer {
   readonly app: FastifyInstance;
   port(): number;
+  /** Every method and path registered (under the base path, HEAD left out), as OpenAPI lists them. */
+  registeredRoutes(): readonly string[];
   listen(): Promise<void>;
   /** Stops listening; connections still open after `graceMs` are cut. */
   close(graceMs?: number): Promise<void>;
@@ -77,6 +79,13 @@ export async function createHttpServer(
   });
   await app.register(websocket);
   const prefix = settings.basePath;
+  const registered: string[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method !== 'HEAD') registered.push(`${method} ${route.url.slice(prefix.length) || '/'}`);
+    }
+  });
 
   // DNS rebinding and cross-site reads: a page elsewhere must not read the mailbox through
   // the browser. Only known Host names are served, whatever the bind address; a WebSocket
@@ -138,8 +147,14 @@ export async function createHttpServer(
           handler: (request, reply) => route.handler(ctx, request, reply),
         });
       }
-      scope.get('/api/events', { websocket: true }, (socket, request) => {
-        streamEvents(ctx, socket, mailboxScope(stringParam(request.query, 'mailbox')));
+      scope.route({
+        method: 'GET',
+        url: '/api/events',
+        // A plain GET (no upgrade) is the client's mistake: 400, as Mailpit's upgrader answers.
+        handler: (_request, reply) => textError(reply, 400, 'Not a WebSocket upgrade'),
+        wsHandler: (socket, request) => {
+          streamEvents(ctx, socket, mailboxScope(stringParam(request.query, 'mailbox')));
+        },
       });
       scope.get('/livez', () => Promise.resolve('ok'));
       scope.get('/readyz', () => Promise.resolve('ok'));
@@ -186,6 +201,7 @@ export async function createHttpServer(
   return {
     app,
     port: () => bound,
+    registeredRoutes: () => registered,
     async listen() {
       try {
         await app.listen({ host: settings.host, port: settings.port });

@@ -1,5 +1,6 @@
 import { faultsFromChaos, chaosFromFaults } from '../chaos.js';
 import { bodyRecord, textError, type Handler } from '../context.js';
+import { openApiDocument } from '../openapi.js';
 
 export const info: Handler = (ctx) => {
   const stats = ctx.sink.stats();
@@ -57,3 +58,7 @@ export const setChaos: Handler = (ctx, request, reply) => {
   if (problem) return Promise.resolve(textError(reply, 400, problem));
   return Promise.resolve(chaosFromFaults(ctx.faults));
 };
+
+/** Our OpenAPI document, at Mailpit's address (api/v1/swagger.json) and our own. */
+export const openApi: Handler = (ctx) =>
+  Promise.resolve(openApiDocument(ctx.config.http.basePath, ctx.version));
