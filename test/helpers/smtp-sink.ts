@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startExternal, waitForPort } from './external.js';
@@ -46,8 +46,14 @@ export async function startSink(flags: readonly string[] = [], port?: number): P
   ]);
   await waitForPort(port);
   const messages = async (): Promise<SinkMessage[]> => {
-    const names = (await readdir(dir)).sort();
-    const texts = await Promise.all(names.map((name) => readFile(join(dir, name), 'latin1')));
+    // smtp-sink creates a dump at MAIL and writes it as the transaction goes (buffered, so a
+    // dump may be empty or cut for a while); it is whole once smtp-sink has closed it.
+    const open = await openFiles(sink.child.pid);
+    const paths = (await readdir(dir))
+      .sort()
+      .map((name) => join(dir, name))
+      .filter((path) => !open.has(path));
+    const texts = await Promise.all(paths.map((path) => readFile(path, 'latin1')));
     return texts.map(parseDump);
   };
   return {
@@ -63,6 +69,20 @@ export async function startSink(flags: readonly string[] = [], port?: number): P
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The files a process has open, from /proc (Linux; the tests' platform). */
+async function openFiles(pid: number | undefined): Promise<Set<string>> {
+  if (pid === undefined) return new Set();
+  const fdDir = `/proc/${String(pid)}/fd`;
+  let fds: string[];
+  try {
+    fds = await readdir(fdDir);
+  } catch {
+    return new Set(); // exited: nothing is open
+  }
+  const targets = await Promise.all(fds.map((fd) => readlink(join(fdDir, fd)).catch(() => '')));
+  return new Set(targets);
 }
 
 function parseDump(text: string): SinkMessage {
