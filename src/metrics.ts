@@ -21,6 +21,8 @@ function processRegistry(): Registry {
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** Mailpit's info.RuntimeStats.SMTPRejected: refused MAIL and RCPT commands and refused messages. */
+  private rejected = 0;
   private readonly connections = new Counter({
     name: 'mailwharf_smtp_connections_total',
     help: 'SMTP connections accepted, by listener',
@@ -76,6 +78,10 @@ export class Metrics {
     });
   }
 
+  get smtpRejected(): number {
+    return this.rejected;
+  }
+
   /** Instance metrics plus the process metrics, which are collected once per process. */
   text(): Promise<string> {
     return Registry.merge([this.registry, processRegistry()]).metrics();
@@ -86,6 +92,7 @@ export class Metrics {
   }
 
   message(listener: string, code: number): void {
+    if (code !== 250) this.rejected += 1;
     const klass = `${String(Math.floor(code / 100))}xx`;
     this.messages.inc({ listener, outcome: code === 250 ? 'accepted' : 'rejected', class: klass });
   }
@@ -125,6 +132,7 @@ export class Metrics {
   }
 
   rejection(listener: string, stage: string, code: number): void {
+    this.rejected += 1;
     this.rejections.inc({ listener, stage, class: `${String(Math.floor(code / 100))}xx` });
   }
 }

@@ -1,3 +1,4 @@
+import type { Metrics } from '../metrics.js';
 import type { Sink } from '../sink/sink.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
@@ -7,13 +8,15 @@ export interface RuntimeCounters {
   readonly smtpAccepted: number;
   readonly smtpAcceptedSize: number;
   readonly messagesDeleted: number;
+  readonly smtpRejected: number;
 }
 
 /**
  * Counts from the events the spool and sink already send: a committed message that came over
  * SMTP (not POST /send, which Mailpit does not count either) and every message deleted.
+ * Rejections are the SMTP layer's own count (kept in its metrics).
  */
-export function countRuntime(spool: Spool, sink: Sink): () => RuntimeCounters {
+export function countRuntime(spool: Spool, sink: Sink, metrics: Metrics): () => RuntimeCounters {
   let smtpAccepted = 0;
   let smtpAcceptedSize = 0;
   let messagesDeleted = 0;
@@ -35,5 +38,5 @@ export function countRuntime(spool: Spool, sink: Sink): () => RuntimeCounters {
       held = 0;
     }
   });
-  return () => ({ smtpAccepted, smtpAcceptedSize, messagesDeleted });
+  return () => ({ smtpAccepted, smtpAcceptedSize, messagesDeleted, smtpRejected: metrics.smtpRejected });
 }

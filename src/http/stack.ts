@@ -43,7 +43,7 @@ export async function createWebStack(deps: {
       log: log.child({ component: 'http' }),
       startedAt: Date.now(),
       version: packageVersion(),
-      runtime: countRuntime(spool, sink),
+      runtime: countRuntime(spool, sink, metrics),
       release: deps.release,
       store: (message, envelope) =>
         enqueueLocal(spool, message, {

@@ -379,7 +379,7 @@ describe('web UI (headless Chromium)', () => {
       await frame.locator('#clickable').click();
       await page.getByRole('tab', { name: 'Text' }).click();
       await poll(() => page.locator('.body-text').textContent()).toBe(text);
-      await page.getByRole('tab', { name: 'HTML' }).click();
+      await page.getByRole('tab', { name: 'HTML', exact: true }).click();
 
       // A barrier: with remote images allowed the frame reloads and fetches the last image, so
       // every script, handler and load before it has had its chance to run by then.

@@ -107,6 +107,7 @@ export const urls = {
   html: (messageId: string, remoteImages: boolean) =>
     `view/${id(messageId)}.html${remoteImages ? '?images=1' : ''}`,
   part: (messageId: string, partId: string) => `api/v1/message/${id(messageId)}/part/${id(partId)}`,
+  thumb: (messageId: string, partId: string) => `api/v1/message/${id(messageId)}/part/${id(partId)}/thumb`,
   rawDownload: (messageId: string) => `api/v1/message/${id(messageId)}/raw?dl=1`,
 };
 
@@ -205,4 +206,66 @@ export interface LinkCheck {
 
 export function linkCheck(messageId: string, follow: boolean): Promise<LinkCheck> {
   return json(`api/v1/message/${id(messageId)}/link-check${follow ? '?follow=true' : ''}`);
+}
+
+export interface WebUiConfig {
+  readonly MessageRelay: { readonly Enabled: boolean; readonly AllowedRecipients: string };
+  readonly SpamAssassin: boolean;
+}
+
+export function webui(): Promise<WebUiConfig> {
+  return json('api/v1/webui');
+}
+
+/** Replaces the message's tags (Mailpit's PUT /api/v1/tags). */
+export async function setTags(messageId: string, tags: readonly string[]): Promise<void> {
+  await request('api/v1/tags', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ IDs: [messageId], Tags: tags }),
+  });
+}
+
+export function allTags(): Promise<readonly string[]> {
+  return json('api/v1/tags');
+}
+
+/** Relays the message to these recipients (each must be in release.allowedDomains). */
+export async function release(messageId: string, to: readonly string[]): Promise<void> {
+  await request(`api/v1/message/${id(messageId)}/release`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ To: to }),
+  });
+}
+
+export interface HtmlCheck {
+  readonly Total: { readonly Supported: number; readonly Partial: number; readonly Unsupported: number };
+  readonly Warnings: readonly {
+    readonly Title: string;
+    readonly Category: string;
+    readonly URL: string;
+    readonly Score: {
+      readonly Found: number;
+      readonly Supported: number;
+      readonly Partial: number;
+      readonly Unsupported: number;
+    };
+  }[];
+}
+
+export function htmlCheck(messageId: string): Promise<HtmlCheck> {
+  return json(`api/v1/message/${id(messageId)}/html-check`);
+}
+
+export interface SpamCheck {
+  readonly Error: string;
+  readonly IsSpam: boolean;
+  readonly Score: number;
+  readonly Rules:
+    readonly { readonly Name: string; readonly Score: number; readonly Description: string }[] | null;
+}
+
+export function spamCheck(messageId: string): Promise<SpamCheck> {
+  return json(`api/v1/message/${id(messageId)}/sa-check`);
 }

@@ -1,11 +1,14 @@
 /**
  * mailwharf's web UI: wires the list, the message view, search and the live feed together,
- * and keeps the address (#/m/ID) in step with the open message.
+ * and keeps the address in step: ?q=search&page=N for the list, #/m/ID for the open message,
+ * so Back, Forward, reload and shared links all show the same thing.
  */
 import * as api from './api.js';
 import { byId } from './dom.js';
 import { connectEvents, type LiveEvent } from './events.js';
 import { MessageList, messageHref } from './list.js';
+import { Notifier } from './notify.js';
+import { renderPager } from './pager.js';
 import { SearchBox } from './search.js';
 import { setupTheme } from './theme.js';
 import { MessageView } from './view.js';
@@ -18,7 +21,7 @@ const list = new MessageList(byId('messages', HTMLUListElement), byId('list-empt
 const countLabel = byId('count');
 const unreadBadge = byId('unread');
 const liveLabel = byId('live');
-const loadMore = byId('load-more', HTMLButtonElement);
+const pager = byId('pager');
 const deleteAllButton = byId('delete-all', HTMLButtonElement);
 const markAllButton = byId('mark-all-read', HTMLButtonElement);
 const confirmDialog = byId('confirm', HTMLDialogElement);
@@ -33,9 +36,34 @@ let total = 0;
 let pending: LiveEvent[] | undefined;
 let loadToken = 0;
 let researchTimer: number | undefined;
+/** The page shown, from 1. */
+let page = 1;
 
-const search = new SearchBox(() => {
+/** The list's part of the address: ?q= and ?page= (page 1 and no search are left out). */
+function readAddress(): { query: string; page: number } {
+  const params = new URLSearchParams(location.search);
+  const number = Number(params.get('page'));
+  return { query: (params.get('q') ?? '').trim(), page: Number.isInteger(number) && number > 1 ? number : 1 };
+}
+
+function listAddress(query: string, pageNumber: number): string {
+  const params = new URLSearchParams();
+  if (query) params.set('q', query);
+  if (pageNumber > 1) params.set('page', String(pageNumber));
+  const search = params.toString();
+  return `${location.pathname}${search ? `?${search}` : ''}${location.hash}`;
+}
+
+/** A new search or page: a new history entry, then the list for it. */
+function showList(query: string, pageNumber: number): void {
+  page = pageNumber;
+  const target = listAddress(query, pageNumber);
+  if (target !== location.pathname + location.search + location.hash) history.pushState(null, '', target);
   void reload();
+}
+
+const search = new SearchBox((query) => {
+  showList(query, 1);
 });
 
 const view = new MessageView(byId('view'), {
@@ -59,6 +87,16 @@ const view = new MessageView(byId('view'), {
   back() {
     navigate(undefined);
   },
+  tagsChanged(id, tags) {
+    list.setTags(id, tags);
+  },
+  failed(message) {
+    showListError(message);
+  },
+});
+
+const notifier = new Notifier((id) => {
+  navigate(id);
 });
 
 /** Runs a user action; a failure is shown above the list rather than lost. */
@@ -83,13 +121,17 @@ function renderCounts(): void {
   unreadBadge.hidden = unread === 0;
   unreadBadge.title = `${unread} unread`;
   document.title = unread > 0 ? `(${unread}) ${TITLE}` : TITLE;
-  loadMore.hidden = list.size >= matching;
+  const pages = Math.ceil(matching / PAGE_SIZE);
+  renderPager(pager, page, pages, (next) => {
+    showList(search.query, next);
+  });
   deleteAllButton.textContent = search.query ? 'Delete results' : 'Delete all';
   deleteAllButton.disabled = matching === 0;
   markAllButton.disabled = unread === 0;
 }
 
-function fetchPage(start: number): Promise<api.MessagesPage> {
+function fetchPage(): Promise<api.MessagesPage> {
+  const start = (page - 1) * PAGE_SIZE;
   return search.query ? api.search(search.query, start, PAGE_SIZE) : api.listMessages(start, PAGE_SIZE);
 }
 
@@ -98,13 +140,13 @@ async function reload(): Promise<void> {
   const token = ++loadToken;
   pending ??= [];
   try {
-    const page = await fetchPage(0);
+    const result = await fetchPage();
     if (token !== loadToken) return;
-    list.replace(page.messages);
+    list.replace(result.messages);
     list.select(view.id);
-    matching = page.messages_count;
-    total = page.total;
-    unread = page.unread;
+    matching = result.messages_count;
+    total = result.total;
+    unread = result.unread;
     search.showError(undefined);
     showListError(undefined);
   } catch (error) {
@@ -121,17 +163,6 @@ async function reload(): Promise<void> {
   const queued = pending;
   pending = undefined;
   for (const event of queued) apply(event);
-  renderCounts();
-}
-
-async function nextPage(): Promise<void> {
-  loadMore.disabled = true;
-  await run(async () => {
-    const page = await fetchPage(list.size);
-    list.append(page.messages);
-    matching = page.messages_count;
-  });
-  loadMore.disabled = false;
   renderCounts();
 }
 
@@ -152,8 +183,12 @@ function apply(event: LiveEvent): void {
         // Only the server knows whether it matches: search again, once for a burst.
         window.clearTimeout(researchTimer);
         researchTimer = window.setTimeout(() => void reload(), 200);
+      } else if (page > 1) {
+        // Older pages shift by one; the page keeps its rows until it is loaded again.
+        matching++;
       } else if (!list.has(event.Data.ID)) {
         list.prepend(event.Data);
+        list.trim(PAGE_SIZE);
         matching++;
       }
       break;
@@ -215,13 +250,10 @@ confirmDialog.addEventListener('close', () => {
   void run(async () => {
     if (query) {
       await api.deleteSearch(query);
-      await reload();
     } else {
       await api.deleteAll();
-      list.clear();
-      matching = 0;
-      renderCounts();
     }
+    showList(query, 1);
     navigate(undefined);
   });
 });
@@ -229,7 +261,6 @@ deleteAllButton.addEventListener('click', confirmDelete);
 markAllButton.addEventListener('click', () => {
   void run(() => api.markAllRead(search.query || undefined));
 });
-loadMore.addEventListener('click', () => void nextPage());
 
 /** j/k move through the list, / searches, Delete removes the open message. */
 document.addEventListener('keydown', (event) => {
@@ -259,14 +290,38 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
-window.addEventListener('popstate', route);
+/** Back or Forward: the list follows the address, then the open message does. */
+window.addEventListener('popstate', () => {
+  const wanted = readAddress();
+  if (wanted.query !== search.query || wanted.page !== page) {
+    search.set(wanted.query);
+    page = wanted.page;
+    void reload();
+  }
+  route();
+});
 window.addEventListener('hashchange', route);
 setupTheme();
-route();
+const initial = readAddress();
+search.set(initial.query);
+page = initial.page;
 renderCounts();
+// The open message waits for what the server offers (release, SpamAssassin): its buttons and tabs depend on it.
+void api
+  .webui()
+  .then(
+    (features) => {
+      view.configure(features);
+    },
+    () => undefined,
+  )
+  .then(route);
 
 connectEvents({
-  event: apply,
+  event(event) {
+    if (event.Type === 'new') notifier.arrived(event.Data);
+    apply(event);
+  },
   connected() {
     liveLabel.textContent = 'Live';
     liveLabel.classList.add('on');

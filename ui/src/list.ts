@@ -2,6 +2,7 @@
 import type { MessageSummary } from './api.js';
 import { h } from './dom.js';
 import { senderName, shortTime, longTime, address } from './format.js';
+import { tagChips } from './tags.js';
 
 export function messageHref(id: string): string {
   return `#/m/${encodeURIComponent(id)}`;
@@ -71,6 +72,19 @@ export class MessageList {
     dot?.setAttribute('title', read ? '' : 'Unread');
   }
 
+  setTags(id: string, tags: readonly string[]): void {
+    const row = this.rows.get(id);
+    if (!row) return;
+    row.querySelector('.tags')?.remove();
+    const chips = tagChips(tags);
+    if (chips) row.querySelector('.row')?.appendChild(chips);
+  }
+
+  /** Keeps the first `max` rows (a page stays a page when new mail is prepended). */
+  trim(max: number): void {
+    for (const id of this.ids().slice(max)) this.remove(id);
+  }
+
   select(id: string | undefined): void {
     if (this.selected !== undefined) {
       const previous = this.rows.get(this.selected);
@@ -132,6 +146,7 @@ export class MessageList {
       ),
       h('span', { class: 'subject', text: message.Subject || '(no subject)' }),
       h('span', { class: 'snippet', text: message.Snippet }),
+      tagChips(message.Tags),
     );
     const row = h('li', { class: message.Read ? 'message' : 'message unread' }, link);
     row.dataset.id = message.ID;

@@ -40,6 +40,14 @@ export class SearchBox {
     return this.applied;
   }
 
+  /** Shows and applies a query from the address (Back, Forward, a link) without a change event. */
+  set(query: string): void {
+    window.clearTimeout(this.timer);
+    this.input.value = query;
+    this.clearButton.hidden = query === '';
+    this.applied = query.trim();
+  }
+
   focus(): void {
     this.input.focus();
     this.input.select();

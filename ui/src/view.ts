@@ -16,30 +16,47 @@ import {
   type EnvelopeFacts,
   type HeaderMap,
   type Message,
+  type WebUiConfig,
 } from './api.js';
 import { h, type Child } from './dom.js';
 import { address, longTime, size } from './format.js';
+import { htmlCheckPanel, sourcePanel, spamPanel } from './panels.js';
+import { openReleaseDialog } from './release.js';
+import { tagEditor } from './tags.js';
 
 /** No allow-scripts and no allow-same-origin: mail HTML can run nothing and reach nothing. */
 export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
 
-type TabName = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'auth' | 'links';
+type TabName =
+  'html' | 'source' | 'text' | 'headers' | 'raw' | 'envelope' | 'auth' | 'htmlcheck' | 'links' | 'spam';
 
 const TAB_LABELS: Record<TabName, string> = {
   html: 'HTML',
+  source: 'HTML source',
   text: 'Text',
   headers: 'Headers',
   raw: 'Raw',
   envelope: 'Envelope',
   auth: 'Authentication',
+  htmlcheck: 'HTML check',
   links: 'Link check',
+  spam: 'Spam',
 };
+
+/** Preview widths: a common phone and tablet portrait width, and the pane's own. */
+const DEVICES = [
+  { name: 'phone', label: 'Phone', width: '375px' },
+  { name: 'tablet', label: 'Tablet', width: '768px' },
+  { name: 'desktop', label: 'Desktop', width: '' },
+] as const;
 
 export interface ViewHandlers {
   opened(message: Message): void;
   delete(id: string): void;
   markUnread(id: string): void;
   back(): void;
+  tagsChanged(id: string, tags: readonly string[]): void;
+  failed(message: string): void;
 }
 
 function addresses(list: readonly Address[]): string {
@@ -61,7 +78,8 @@ function describeError(error: unknown): string {
 export class MessageView {
   private token = 0;
   private current: string | undefined;
-  private preferred: TabName = 'html';
+  /** What the server offers (release, SpamAssassin), once known. */
+  private features: WebUiConfig | undefined;
 
   constructor(
     private readonly root: HTMLElement,
@@ -72,6 +90,10 @@ export class MessageView {
 
   get id(): string | undefined {
     return this.current;
+  }
+
+  configure(features: WebUiConfig): void {
+    this.features = features;
   }
 
   clear(): void {
@@ -128,6 +150,13 @@ export class MessageView {
     unread.addEventListener('click', () => this.handlers.markUnread(message.ID));
     const remove = h('button', { class: 'button danger', text: 'Delete', attrs: { type: 'button' } });
     remove.addEventListener('click', () => this.handlers.delete(message.ID));
+    const relay = this.features?.MessageRelay;
+    const releaseButton = relay?.Enabled
+      ? h('button', { class: 'button', text: 'Release', attrs: { type: 'button' } })
+      : null;
+    releaseButton?.addEventListener('click', () =>
+      openReleaseDialog(message, relay?.AllowedRecipients ?? ''),
+    );
     const download = h(
       'a',
       {
@@ -149,14 +178,28 @@ export class MessageView {
       ...(message.ReplyTo.length > 0 ? metaRow('Reply-To', addresses(message.ReplyTo)) : []),
       ...metaRow('Date', longTime(message.Date)),
       ...metaRow('Size', size(message.Size)),
-      ...(message.Tags.length > 0
-        ? metaRow('Tags', h('span', {}, ...message.Tags.map((tag) => h('span', { class: 'tag', text: tag }))))
-        : []),
+      ...metaRow(
+        'Tags',
+        tagEditor(
+          message.ID,
+          message.Tags,
+          (tags) => this.handlers.tagsChanged(message.ID, tags),
+          (problem) => this.handlers.failed(problem),
+        ),
+      ),
     );
 
-    const tabs: TabName[] = message.HTML
-      ? ['html', 'text', 'headers', 'raw', 'envelope', 'auth', 'links']
-      : ['text', 'headers', 'raw', 'envelope', 'auth', 'links'];
+    const tabs: TabName[] = [
+      ...(message.HTML ? (['html', 'source'] as const) : []),
+      'text',
+      'headers',
+      'raw',
+      'envelope',
+      'auth',
+      ...(message.HTML ? (['htmlcheck'] as const) : []),
+      'links',
+      ...(this.features?.SpamAssassin ? (['spam'] as const) : []),
+    ];
     const tabList = h('div', { class: 'tabs', attrs: { role: 'tablist', 'aria-label': 'Message parts' } });
     const panels = h('div', { class: 'panels' });
     const buttons = new Map<TabName, HTMLButtonElement>();
@@ -164,7 +207,6 @@ export class MessageView {
     const loaded = new Set<TabName>();
 
     const select = (name: TabName, focus = false): void => {
-      this.preferred = name;
       for (const [tab, button] of buttons) {
         const active = tab === name;
         button.setAttribute('aria-selected', String(active));
@@ -206,7 +248,16 @@ export class MessageView {
       h(
         'article',
         { class: 'message-view' },
-        h('div', { class: 'view-toolbar' }, back, h('span', { class: 'spacer' }), unread, download, remove),
+        h(
+          'div',
+          { class: 'view-toolbar' },
+          back,
+          h('span', { class: 'spacer' }),
+          releaseButton,
+          unread,
+          download,
+          remove,
+        ),
         h(
           'header',
           { class: 'message-head' },
@@ -218,7 +269,8 @@ export class MessageView {
         panels,
       ),
     );
-    select(tabs.includes(this.preferred) ? this.preferred : (tabs[0] ?? 'text'));
+    // Each message opens on its first tab: a check chosen for one message is not run for the next.
+    select(tabs[0] ?? 'text');
   }
 
   private attachments(message: Message): HTMLElement | null {
@@ -237,7 +289,12 @@ export class MessageView {
               title: `${attachment.ContentType}, ${size(attachment.Size)}`,
             },
           },
-          h('span', { class: 'clip', attrs: { 'aria-hidden': 'true' } }),
+          attachment.ContentType.startsWith('image/')
+            ? h('img', {
+                class: 'thumb',
+                attrs: { src: urls.thumb(message.ID, attachment.PartID), alt: '', width: '90', height: '60' },
+              })
+            : h('span', { class: 'clip', attrs: { 'aria-hidden': 'true' } }),
           h('span', { class: 'name', text: attachment.FileName || `part ${attachment.PartID}` }),
           h('span', { class: 'size', text: size(attachment.Size) }),
         ),
@@ -262,12 +319,18 @@ export class MessageView {
       section.replaceChildren(this.linksPanel(message.ID));
       return;
     }
+    if (name === 'source') {
+      section.replaceChildren(sourcePanel(message.HTML));
+      return;
+    }
     section.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
     let content: Child;
     try {
       if (name === 'headers') content = this.headersTable(await getHeaders(message.ID));
       else if (name === 'raw') content = h('pre', { class: 'raw', text: await getRaw(message.ID) });
       else if (name === 'auth') content = this.authPanel(await getAuth(message.ID));
+      else if (name === 'htmlcheck') content = await htmlCheckPanel(message.ID);
+      else if (name === 'spam') content = await spamPanel(message.ID);
       else content = this.envelope(await getEnvelope(message.ID));
     } catch (error) {
       content = h('p', { class: 'error', text: describeError(error) });
@@ -292,7 +355,26 @@ export class MessageView {
       toggle,
       h('span', { text: 'Load remote images' }),
     );
-    return [h('div', { class: 'html-tools' }, label), frame];
+    const devices = h('span', { class: 'devices', attrs: { role: 'group', 'aria-label': 'Preview width' } });
+    const holder = h('div', { class: 'frame-holder' }, frame);
+    for (const device of DEVICES) {
+      const button = h('button', {
+        class: 'button small',
+        text: device.label,
+        attrs: {
+          type: 'button',
+          'aria-pressed': String(device.name === 'desktop'),
+          title: device.width || 'Full width',
+        },
+      });
+      button.addEventListener('click', () => {
+        for (const other of devices.children) other.setAttribute('aria-pressed', String(other === button));
+        holder.dataset.device = device.name;
+      });
+      devices.appendChild(button);
+    }
+    holder.dataset.device = 'desktop';
+    return [h('div', { class: 'html-tools' }, label, h('span', { class: 'spacer' }), devices), holder];
   }
 
   private headersTable(headers: HeaderMap): HTMLElement {

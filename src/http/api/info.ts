@@ -21,7 +21,7 @@ export const info: Handler = (ctx) => {
       MessagesDeleted: runtime.messagesDeleted,
       SMTPAccepted: runtime.smtpAccepted,
       SMTPAcceptedSize: runtime.smtpAcceptedSize,
-      SMTPRejected: 0,
+      SMTPRejected: runtime.smtpRejected,
       SMTPIgnored: 0,
     },
   });

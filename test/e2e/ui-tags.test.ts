@@ -1,0 +1,56 @@
+/**
+ * Tags in the web UI (headless Chromium): chips on list rows and in the message view, added
+ * and removed there, saved through Mailpit's tags API.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WAIT, openMessage, sendJson, withPage, startUiRig, type UiRig } from '../helpers/browser.js';
+
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: WAIT, interval: 50 });
+
+describe('web UI tags (headless Chromium)', () => {
+  let rig: UiRig;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    rig = await startUiRig();
+    ({ browser, base } = rig);
+  });
+  afterAll(() => rig.stop());
+
+  const tagsOf = async (id: string) =>
+    ((await (await fetch(`${base}api/v1/message/${id}`)).json()) as { Tags: string[] }).Tags;
+
+  it('shows chips on the row and in the view, and edits them', async () => {
+    const id = await sendJson(base, { Subject: 'Tagged order', Text: 'x', Tags: ['orders'] });
+    await sendJson(base, { Subject: 'Untagged note', Text: 'y' });
+    await withPage(browser, async (page) => {
+      await page.goto(base);
+      const row = page.locator('#messages > li').filter({ hasText: 'Tagged order' });
+      await expect.poll(() => row.locator('.tag').allTextContents()).toEqual(['orders']);
+      expect(
+        await page.locator('#messages > li').filter({ hasText: 'Untagged note' }).locator('.tag').count(),
+      ).toBe(0);
+
+      await openMessage(page, base, 'Tagged order');
+      const editor = page.locator('.tag-editor');
+      expect(await editor.locator('.tag').allTextContents()).toEqual(['orders×']);
+
+      await editor.getByLabel('Add tag').fill('urgent!');
+      await editor.getByLabel('Add tag').press('Enter');
+      // Saved on the server, with Mailpit's cleaning ('!' dropped), and shown on the row too.
+      await poll(() => tagsOf(id)).toEqual(['orders', 'urgent']);
+      await poll(() => row.locator('.tag').allTextContents()).toEqual(['orders', 'urgent']);
+
+      await editor.getByRole('button', { name: 'Remove tag orders' }).click();
+      await poll(() => tagsOf(id)).toEqual(['urgent']);
+      await poll(() => editor.locator('.tag').allTextContents()).toEqual(['urgent×']);
+      await poll(() => row.locator('.tag').allTextContents()).toEqual(['urgent']);
+
+      // A reload shows what the server kept.
+      await page.reload();
+      await poll(() => page.locator('.tag-editor .tag').allTextContents()).toEqual(['urgent×']);
+    });
+  });
+});
