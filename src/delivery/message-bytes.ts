@@ -16,7 +16,7 @@ export interface MessageBytes {
   readonly open: () => Readable;
   /** The header block, as UTF-8. */
   readonly header: () => Promise<string>;
-  /** The message has 8-bit bytes (reads a large message through once). */
+  /** The message has 8-bit bytes (streams a large message through, up to its first one). */
   readonly eightBit: () => Promise<boolean>;
 }
 
@@ -28,7 +28,7 @@ export async function messageBytes(
     return {
       open: () => spool.readMessage(message),
       header: () => spool.readHeader(message),
-      eightBit: async () => hasEightBit(await spool.readBytes(message)),
+      eightBit: () => streamHasEightBit(spool.readMessage(message)),
     };
   }
   const whole = await spool.readBytes(message);
@@ -37,6 +37,13 @@ export async function messageBytes(
     header: () => Promise.resolve(headerOf(whole)),
     eightBit: () => Promise.resolve(hasEightBit(whole)),
   };
+}
+
+/** Reads until the first 8-bit byte, a chunk at a time: a large message is never whole in memory. */
+async function streamHasEightBit(stream: Readable): Promise<boolean> {
+  // Leaving the loop early (return) destroys the stream.
+  for await (const chunk of stream) if (hasEightBit(chunk as Buffer)) return true;
+  return false;
 }
 
 /** The header block of a message in memory (up to and with the CRLF before the empty line). */
