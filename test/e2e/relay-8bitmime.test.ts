@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRelay } from '../helpers/relay.js';
-import { sendRaw, startSink } from '../helpers/smtp-sink.js';
+import { sendRaw, startRelayToSink } from '../helpers/smtp-sink.js';
 
 /**
  * RFC 6152 outbound, against Postfix's smtp-sink: an 8-bit message goes with BODY=8BITMIME
@@ -13,16 +12,7 @@ describe('relay and 8BITMIME', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function relayToSink(flags: string[]) {
-    const sink = await startSink(flags);
-    cleanups.push(() => sink.stop());
-    const started = await startRelay(
-      { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none' },
-      { retry: { firstRetrySeconds: 3600, maxRetrySeconds: 3600 } },
-    );
-    cleanups.push(started.close);
-    return { sink, relay: started.relay };
-  }
+  const relayToSink = (flags: string[]) => startRelayToSink(flags, cleanups);
 
   const plain = Buffer.from(
     'Subject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n',

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, startRelay } from '../helpers/relay.js';
-import { sendRaw, startSink } from '../helpers/smtp-sink.js';
+import { eventually } from '../helpers/relay.js';
+import { sendRaw, startRelayToSink } from '../helpers/smtp-sink.js';
 
 /**
  * RFC 3461 outbound, against Postfix's smtp-sink: each recipient's NOTIFY and ORCPT reach a
@@ -13,16 +13,7 @@ describe('relay passes NOTIFY and ORCPT on', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function relayToSink(flags: string[]) {
-    const sink = await startSink(flags);
-    cleanups.push(() => sink.stop());
-    const started = await startRelay(
-      { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none' },
-      { retry: { firstRetrySeconds: 3600, maxRetrySeconds: 3600 } },
-    );
-    cleanups.push(started.close);
-    return { sink, relay: started.relay };
-  }
+  const relayToSink = (flags: string[]) => startRelayToSink(flags, cleanups);
 
   const message = Buffer.from('Subject: dsn\r\nFrom: sender@relay.test\r\n\r\nbody\r\n');
 

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startExternal, waitForPort } from './external.js';
-import { eventually } from './relay.js';
+import { eventually, startRelay } from './relay.js';
 import { SmtpProbe } from './smtp-probe.js';
 
 export interface SinkMessage {
@@ -135,4 +135,19 @@ export async function sendRaw(
   } finally {
     probe.close();
   }
+}
+
+/**
+ * An smtp-sink (with `flags`) and a relay whose smarthost it is, retries an hour apart so a
+ * test sees exactly one attempt; both are stopped by the cleanups the test runs.
+ */
+export async function startRelayToSink(flags: readonly string[], cleanups: (() => Promise<void>)[]) {
+  const sink = await startSink(flags);
+  cleanups.push(() => sink.stop());
+  const started = await startRelay(
+    { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none' },
+    { retry: { firstRetrySeconds: 3600, maxRetrySeconds: 3600 } },
+  );
+  cleanups.push(started.close);
+  return { sink, relay: started.relay };
 }
