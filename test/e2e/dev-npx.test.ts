@@ -4,7 +4,7 @@
  * UI on Q, say where the UI and the spool are, and leave the directory as empty as it found it.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -89,5 +89,45 @@ it('the dev profile does not limit loopback clients per address (a test runner w
     for (const probe of probes) probe.close();
     server.child.kill('SIGTERM');
     await server.exited();
+  }
+});
+
+it('a dev server killed with SIGKILL leaves its temporary spool; the next --dev start removes it, never a live one', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'mailwharf-npx-tmp-'));
+  const state = await mkdtemp(join(tmpdir(), 'mailwharf-npx-state-'));
+  dirs.push(root, state);
+  const start = () =>
+    startCliProcess(['--dev', '--no-ui', '--smtp-port', '0'], {
+      env: {
+        TMPDIR: root,
+        XDG_STATE_HOME: state,
+        MAILWHARF_SUBMISSION_PORT: '0',
+        MAILWHARF_SUBMISSIONS_PORT: '0',
+        MAILWHARF_ALT_SUBMISSION_PORT: '0',
+      },
+    });
+  const spoolOf = (server: Awaited<ReturnType<typeof start>>): string =>
+    String(server.logs.find((entry) => entry.msg === 'mailwharf ready')?.spool);
+  const killed = await start();
+  const live = await start();
+  const servers = [killed, live];
+  try {
+    const [killedSpool, liveSpool] = [spoolOf(killed), spoolOf(live)];
+    expect(killedSpool.startsWith(root)).toBe(true);
+    killed.child.kill('SIGKILL');
+    await killed.exited();
+    expect(existsSync(killedSpool)).toBe(true);
+    // A directory some other program made with our prefix but no owner file is not judged.
+    await mkdir(join(root, 'mailwharf-dev-foreign'));
+
+    const next = await start();
+    servers.push(next);
+    expect(existsSync(killedSpool)).toBe(false);
+    expect(existsSync(liveSpool)).toBe(true);
+    expect(existsSync(spoolOf(next))).toBe(true);
+    expect(existsSync(join(root, 'mailwharf-dev-foreign'))).toBe(true);
+  } finally {
+    for (const server of servers) server.child.kill('SIGTERM');
+    await Promise.all(servers.map((server) => server.exited()));
   }
 });
