@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { stringParam, textError, type HttpContext } from './context.js';
 import { acceptAnyBodyAsJson, clientError } from './body.js';
 import { streamEvents } from './events.js';
+import { isBodyTooLarge, refuseUnreadBody } from './refuse-unread-body.js';
 import { allowedHostNames, isAllowedHost, localMachineNames } from './host-check.js';
 import { originProblem } from './origin-check.js';
 import { startWebhook } from './webhook.js';
@@ -128,6 +129,16 @@ export async function createHttpServer(
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
+    if (isBodyTooLarge(error)) {
+      // Hijacked, so onResponse does not see it: counted here.
+      metrics.httpRequests.inc({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: '413',
+      });
+      refuseUnreadBody(request, reply, 'Request body too large');
+      return;
+    }
     const client = clientError(error);
     if (client) return textError(reply, client.status, client.message);
     ctx.log.error(
