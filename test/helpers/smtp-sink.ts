@@ -48,11 +48,11 @@ export async function startSink(flags: readonly string[] = [], port?: number): P
   const messages = async (): Promise<SinkMessage[]> => {
     // smtp-sink creates a dump at MAIL and writes it as the transaction goes (buffered, so a
     // dump may be empty or cut for a while); it is whole once smtp-sink has closed it.
+    // Listed before the open files are read: a dump created in between is then simply not
+    // seen yet, rather than read half-written as if smtp-sink had closed it.
+    const listed = (await readdir(dir)).sort().map((name) => join(dir, name));
     const open = await openFiles(sink.child.pid);
-    const paths = (await readdir(dir))
-      .sort()
-      .map((name) => join(dir, name))
-      .filter((path) => !open.has(path));
+    const paths = listed.filter((path) => !open.has(path));
     const texts = await Promise.all(paths.map((path) => readFile(path, 'latin1')));
     return texts.map(parseDump);
   };
