@@ -216,10 +216,14 @@ export class OutboundConnection {
   }
 
   /**
-   * Sends one message; every recipient gets an outcome. Never rejects. `open` gives the
-   * message's bytes (called once; not at all when the hop cannot take the message).
+   * Sends one message; every recipient gets an outcome. Never rejects. The message is its
+   * `bytes` when held in memory, else the stream `open` gives (called once; not at all when
+   * the hop cannot take the message).
    */
-  async send(envelope: OutboundEnvelope, open: () => Readable): Promise<RecipientResult[]> {
+  async send(
+    envelope: OutboundEnvelope,
+    source: { readonly open: () => Readable; readonly bytes?: Buffer },
+  ): Promise<RecipientResult[]> {
     const remoteMta = this.hop.host;
     const everyone = (outcome: Outcome): RecipientResult[] =>
       envelope.to.map((r) => ({ address: r.address, outcome }));
@@ -230,10 +234,10 @@ export class OutboundConnection {
         localOutcome('5.6.7', `SMTPUTF8 is required, but was not offered by host ${remoteMta}`, remoteMta),
       );
     }
-    let message: Readable | Buffer = open();
+    let message: Readable | Buffer = source.bytes ?? source.open();
     if (envelope.eightBit && !this.offers('8BITMIME')) {
       try {
-        message = toSevenBit(await collect(message));
+        message = toSevenBit(Buffer.isBuffer(message) ? message : await collect(message));
       } catch (error) {
         return everyone(localOutcome('4.3.0', `cannot read the queued message: ${String(error)}`));
       }
