@@ -4,6 +4,7 @@ import { parseState } from '../../src/delivery/state.js';
 import type { MailwharfServer } from '../../src/index.js';
 import { freePort } from '../helpers/external.js';
 import { eventually, queueEmpty, startRelay, submit } from '../helpers/relay.js';
+import { sendRaw } from '../helpers/smtp-sink.js';
 import {
   startTranscriptReceiver,
   transactionsOf,
@@ -29,7 +30,7 @@ describe('relay connection reuse: RSET only after a failed transaction', { timeo
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function queuedThenReleased(count: number, refuse?: RefusalRule) {
+  async function queued(count: number) {
     const port = await freePort();
     const started = await startRelay(
       { type: 'smarthost', host: '127.0.0.1', port, tls: 'none' },
@@ -50,6 +51,11 @@ describe('relay connection reuse: RSET only after a failed transaction', { timeo
       async () => ((await attemptsOfEach(relay)).filter((n) => n === 1).length === count ? true : undefined),
       `${String(count)} messages deferred once`,
     );
+    return { relay, port };
+  }
+
+  async function queuedThenReleased(count: number, refuse?: RefusalRule) {
+    const { relay, port } = await queued(count);
     const receiver = await startTranscriptReceiver(port, refuse);
     cleanups.push(() => receiver.stop());
     await submitCommand(relay.spool, { op: 'flush', ids: [] });
@@ -116,5 +122,36 @@ describe('relay connection reuse: RSET only after a failed transaction', { timeo
     transactions.forEach((transaction, i) => {
       if (i > 0) expect(transaction.rsetBefore).toBe(!transactions[i - 1]?.delivered);
     });
+  });
+
+  it('SMTPUTF8 declared for one message is not carried over to the next on the same connection', async () => {
+    const { relay, port } = await queued(2);
+    // A third message needs SMTPUTF8 for its header alone (its addresses are ASCII).
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'SMTPUTF8',
+      to: [{ address: 'user@example.org' }],
+      message: Buffer.from('Subject: Grüße\r\nFrom: sender@relay.test\r\n\r\nbody\r\n', 'utf8'),
+    });
+    await eventually(
+      async () => ((await attemptsOfEach(relay)).filter((n) => n === 1).length === 3 ? true : undefined),
+      'three messages deferred once',
+    );
+    const envelopes = await relay.spool.list();
+    const utf8 = envelopes.filter((e) => e.smtputf8).map((e) => e.id);
+    const ascii = envelopes.filter((e) => !e.smtputf8).map((e) => e.id);
+    expect([utf8.length, ascii.length]).toEqual([1, 2]);
+    const receiver = await startTranscriptReceiver(port);
+    cleanups.push(() => receiver.stop());
+    // The UTF-8 message first, then the two others on the connection it leaves idle.
+    await submitCommand(relay.spool, { op: 'flush', ids: utf8 });
+    await eventually(
+      async () => ((await relay.spool.list()).length === 2 ? true : undefined),
+      'the first sent',
+    );
+    await submitCommand(relay.spool, { op: 'flush', ids: ascii });
+    await queueEmpty(relay);
+    const mails = onlyConversation(receiver).filter((line) => line.startsWith('C: MAIL FROM:'));
+    expect(mails.map((line) => / SMTPUTF8\b/.test(line))).toEqual([true, false, false]);
   });
 });
