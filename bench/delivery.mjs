@@ -84,15 +84,40 @@ const queued = async () =>
 await waitFor(async () => (await stateFiles()) === MESSAGES, 'every message deferred once');
 
 const sink = await startSink(sinkPort);
+// BENCH_STRACE=FILE: count the server's system calls (every thread) during delivery only.
+const strace = process.env.BENCH_STRACE
+  ? await traceSyscalls(server.pid, process.env.BENCH_STRACE)
+  : undefined;
 const cpuBefore = cpuSeconds(server.pid);
 const started = process.hrtime.bigint();
 execFileSync(process.execPath, [CLI, 'queue', 'flush', '--config', configPath], { stdio: 'ignore' });
 await waitFor(async () => (await queued()) === 0, 'an empty queue');
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = cpuSeconds(server.pid) - cpuBefore;
+if (strace) {
+  strace.kill('SIGINT');
+  await new Promise((r) => strace.once('exit', r));
+}
 
 sink.kill('SIGTERM');
 server.kill('SIGTERM');
 await new Promise((r) => server.once('exit', r));
 await rm(root, { recursive: true, force: true });
+if (strace) console.error(`strace -c -f summary in ${process.env.BENCH_STRACE}`);
 report('mailwharf', seconds, { cpuSeconds: cpu });
+
+/** strace -c -f attached to pid, writing its summary to file when interrupted; resolves once attached. */
+async function traceSyscalls(pid, file) {
+  const child = spawn('strace', ['-c', '-f', '-o', file, '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise((attached, failed) => {
+    let text = '';
+    child.stderr.on('data', (chunk) => {
+      text += chunk;
+      if (text.includes('attached')) attached();
+    });
+    child.once('exit', () => failed(new Error(`strace exited: ${text}`)));
+  });
+  return child;
+}

@@ -25,6 +25,8 @@ export interface OutboundMessage {
   readonly header: () => Promise<string>;
   /** The body has 8-bit bytes. */
   readonly eightBit: boolean;
+  /** The whole message, when it is held in memory: sent as it is, with no stream made for it. */
+  readonly bytes?: Buffer;
 }
 
 export interface Courier {

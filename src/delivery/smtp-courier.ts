@@ -128,7 +128,7 @@ export class SmtpCourier implements Courier {
               eightBit: message.eightBit,
               ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
             },
-            message.open,
+            message,
           )),
         );
       } finally {

@@ -132,6 +132,26 @@ export class OutboundConnection {
 
   private cleanEnd = false;
 
+  /** This transaction's MAIL FROM carries SMTPUTF8 (see declareSmtpUtf8). */
+  private smtpUtf8 = false;
+  private smtpUtf8Declared = false;
+
+  /**
+   * nodemailer adds SMTPUTF8 only for a UTF-8 address; a UTF-8 header needs it as much. The
+   * hook is set once per connection and asks this transaction's flag, so a later ASCII
+   * message on the reused connection goes without it.
+   */
+  private declareSmtpUtf8(): void {
+    if (this.smtpUtf8Declared || !this.smtpUtf8) return;
+    this.smtpUtf8Declared = true;
+    const internals = this.internals;
+    const send = internals._sendCommand.bind(this.connection);
+    internals._sendCommand = (command, logText) => {
+      const needs = this.smtpUtf8 && command.startsWith('MAIL FROM:') && !/ SMTPUTF8\b/.test(command);
+      send(needs ? `${command} SMTPUTF8` : command, logText);
+    };
+  }
+
   /** Connects (and authenticates) to one hop; rejects with the reason on failure. */
   static async connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
     const ca = await caOf(hop);
@@ -216,10 +236,14 @@ export class OutboundConnection {
   }
 
   /**
-   * Sends one message; every recipient gets an outcome. Never rejects. `open` gives the
-   * message's bytes (called once; not at all when the hop cannot take the message).
+   * Sends one message; every recipient gets an outcome. Never rejects. The message is its
+   * `bytes` when held in memory, else the stream `open` gives (called once; not at all when
+   * the hop cannot take the message).
    */
-  async send(envelope: OutboundEnvelope, open: () => Readable): Promise<RecipientResult[]> {
+  async send(
+    envelope: OutboundEnvelope,
+    source: { readonly open: () => Readable; readonly bytes?: Buffer },
+  ): Promise<RecipientResult[]> {
     const remoteMta = this.hop.host;
     const everyone = (outcome: Outcome): RecipientResult[] =>
       envelope.to.map((r) => ({ address: r.address, outcome }));
@@ -230,10 +254,10 @@ export class OutboundConnection {
         localOutcome('5.6.7', `SMTPUTF8 is required, but was not offered by host ${remoteMta}`, remoteMta),
       );
     }
-    let message: Readable | Buffer = open();
+    let message: Readable | Buffer = source.bytes ?? source.open();
     if (envelope.eightBit && !this.offers('8BITMIME')) {
       try {
-        message = toSevenBit(await collect(message));
+        message = toSevenBit(Buffer.isBuffer(message) ? message : await collect(message));
       } catch (error) {
         return everyone(localOutcome('4.3.0', `cannot read the queued message: ${String(error)}`));
       }
@@ -263,14 +287,8 @@ export class OutboundConnection {
       ];
       return args.length > 0 ? ` ${args.join(' ')}` : '';
     };
-    if (how.utf8) {
-      // nodemailer adds SMTPUTF8 only for a UTF-8 address; a UTF-8 header needs it as much.
-      const send = internals._sendCommand.bind(this.connection);
-      internals._sendCommand = (command, logText) => {
-        const needs = command.startsWith('MAIL FROM:') && !/ SMTPUTF8\b/.test(command);
-        send(needs ? `${command} SMTPUTF8` : command, logText);
-      };
-    }
+    this.smtpUtf8 = how.utf8;
+    this.declareSmtpUtf8();
     const relayed = !how.withDsn;
     const result = (address: string, outcome: Outcome): RecipientResult => ({
       address,

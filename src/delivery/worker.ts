@@ -59,11 +59,26 @@ const BUSY_RETRY_MS = 200;
  */
 const ACTIVE_PER_CONNECTION = 4;
 
+/**
+ * A queued message's delivery state as this worker last read or wrote it. While the server
+ * runs, only the worker writes states (operator commands reach it through control/; the CLI
+ * writes them itself only when no server holds the spool lock), so this is what the disk
+ * holds: an attempt need not open, stat, read and parse the file again. `stored` is false
+ * while no state file exists for the message (nothing recorded yet), so its removal need not
+ * try to unlink one.
+ */
+interface KnownState {
+  readonly state: DeliveryState;
+  readonly stored: boolean;
+}
+
 export class DeliveryWorker {
   /** Queued, not held, not in flight: when each is next due. */
   private readonly due = new DueQueue();
   /** Every queued message we know of (held ones too), by id. */
   private readonly envelopes = new Map<string, Envelope>();
+  /** The delivery state of queued messages, once read or written (see KnownState). */
+  private readonly states = new Map<string, KnownState>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly courier: Courier;
   private readonly now: () => Date;
@@ -125,6 +140,8 @@ export class DeliveryWorker {
     this.unsubscribe = this.deps.spool.onCommitted((envelope) => {
       if (envelope.state !== 'queued') return;
       this.envelopes.set(envelope.id, envelope);
+      // Just committed: no state file yet.
+      this.states.set(envelope.id, { state: this.initialState(envelope), stored: false });
       this.due.set(envelope.id, 0);
       this.wake(0);
     });
@@ -308,11 +325,20 @@ export class DeliveryWorker {
   }
 
   private async loadState(envelope: Envelope): Promise<DeliveryState> {
+    const known = this.states.get(envelope.id);
+    if (known) return known.state;
     const text = await this.deps.spool.readState(envelope.id);
     const parsed = text === undefined ? undefined : parseState(text);
+    const state = parsed ?? this.initialState(envelope);
+    // An unreadable file is replaced by the next write, but is there until then.
+    this.states.set(envelope.id, { state, stored: text !== undefined });
+    return state;
+  }
+
+  private initialState(envelope: Envelope): DeliveryState {
     // A release is an explicit request to send a captured message: nothing in it is captured again.
     const capture = envelope.route === 'release' ? new Set<string>() : this.captureDomains;
-    return parsed ?? initialState(envelope, capture, addressDomain);
+    return initialState(envelope, capture, addressDomain);
   }
 
   private async attempt(envelope: Envelope): Promise<void> {
@@ -340,7 +366,13 @@ export class DeliveryWorker {
       ? undefined
       : state.dkimSignature
         ? await signedMessage(this.deps.spool, envelope, state.dkimSignature, state.eightBit === true)
-        : { envelope, open: bytes.open, header: bytes.header, eightBit: state.eightBit === true };
+        : {
+            envelope,
+            open: bytes.open,
+            header: bytes.header,
+            eightBit: state.eightBit === true,
+            ...(bytes.whole ? { bytes: bytes.whole } : {}),
+          };
     const results = !message
       ? []
       : await this.courier.deliver(
@@ -407,6 +439,16 @@ export class DeliveryWorker {
    * of the outbox queued and the outbox emptied, then the message rescheduled or forgotten.
    */
   private async commit(envelope: Envelope, transition: Transition): Promise<void> {
+    try {
+      await this.record(envelope, transition);
+    } catch (error) {
+      // The disk may hold the old state or the new one: read it again next time.
+      this.states.delete(envelope.id);
+      throw error;
+    }
+  }
+
+  private async record(envelope: Envelope, transition: Transition): Promise<void> {
     const { id } = envelope;
     let state = transition.state;
     const remove = transition.actions.some((a) => a.type === 'remove');
@@ -424,12 +466,13 @@ export class DeliveryWorker {
     }
     if (remove) {
       // Removing the message (durably) is the whole state change.
-      await this.deps.spool.remove(id, { durable: true });
+      await this.deps.spool.remove(id, { durable: true, stateless: this.states.get(id)?.stored === false });
     } else {
       await this.saveState(id, state);
     }
     if (remove) {
       this.envelopes.delete(id);
+      this.states.delete(id);
       this.due.delete(id);
       this.deps.log.info({ queueId: id, attempts: state.attempts }, 'removed');
     } else if (state.held) {
@@ -442,5 +485,6 @@ export class DeliveryWorker {
 
   private async saveState(id: string, state: DeliveryState): Promise<void> {
     await this.deps.spool.writeState(id, serializeState(state));
+    this.states.set(id, { state, stored: true });
   }
 }

@@ -216,12 +216,14 @@ export class Spool {
   /**
    * Removes a committed message, its state after it.
    * `durable` waits for the directory fsync, for a removal that records a delivery.
+   * `stateless`: the caller knows no state was ever written for it (the delivery worker,
+   * for a message delivered at its first attempt), so there is no second unlink to try.
    */
-  async remove(id: string, options: { durable?: boolean } = {}): Promise<void> {
+  async remove(id: string, options: { durable?: boolean; stateless?: boolean } = {}): Promise<void> {
     if (!isQueueId(id)) return;
     // unlink, not rm: rm stats each path first, and this runs once per delivered message.
     await unlinkIfThere(this.messagePath(id));
-    await unlinkIfThere(join(this.queueDir, `${id}.state.json`));
+    if (options.stateless !== true) await unlinkIfThere(join(this.queueDir, `${id}.state.json`));
     if (options.durable === true) await this.queueSync.sync();
   }
 
