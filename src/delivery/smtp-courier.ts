@@ -117,7 +117,13 @@ export class SmtpCourier implements Courier {
         continue;
       }
       try {
-        await this.planner.observe(domain, route, connection.hop.host, connection.security);
+        await this.planner.observe(
+          domain,
+          route,
+          connection.hop,
+          connection.security,
+          connection.certificateError,
+        );
         results.push(
           ...(await connection.send(
             {
