@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DkimAlgorithm } from '../../src/dkim/algorithms.js';
 import { generateDkimKey } from '../../src/dkim/keygen.js';
 import { pythonDkimDnsAvailable, verifyWithPythonDkimByDns } from '../helpers/dkim-verify.js';
@@ -52,6 +52,19 @@ describe.skipIf(skipReason !== undefined)('DKIM-signed mail stored by Postfix ve
     return instance;
   }
 
+  // One Postfix (about 5 s to start and stop) for the cases that need no policy service.
+  let shared: PostfixInstance | undefined;
+  beforeAll(async () => {
+    shared = await startPostfix({ domain: 'one.test' });
+  }, 60_000);
+  afterAll(async () => {
+    await shared?.stop();
+  }, 60_000);
+  const sharedPostfix = (): PostfixInstance => {
+    if (!shared) throw new Error('the shared Postfix did not start');
+    return shared;
+  };
+
   async function relayTo(receiver: PostfixInstance, dkim: unknown) {
     const started = await startRelay(
       { type: 'smarthost', host: '127.0.0.1', port: receiver.port, tls: 'none' },
@@ -61,10 +74,11 @@ describe.skipIf(skipReason !== undefined)('DKIM-signed mail stored by Postfix ve
     return started;
   }
 
-  const message = (body: string): Buffer =>
+  /** A message whose Message-ID names the case, so one Postfix can hold several. */
+  const message = (id: string, body: string): Buffer =>
     Buffer.from(
       `From: Alice <alice@example.com>\r\nTo: bob@one.test\r\nSubject: signed for Postfix\r\n` +
-        `Date: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <dkim-postfix@example.com>\r\n\r\n${body}`,
+        `Date: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${id}@example.com>\r\n\r\n${body}`,
     );
 
   /** The verdict, and proof that the verifier asked our DNS server for the key. */
@@ -88,44 +102,44 @@ describe.skipIf(skipReason !== undefined)('DKIM-signed mail stored by Postfix ve
     '%s: Postfix stores a message whose signature verifies; a changed body byte fails',
     async (algorithm) => {
       const { dkim, dns } = await signingKey(algorithm);
-      const receiver = await postfix();
+      const receiver = sharedPostfix();
       const { relay } = await relayTo(receiver, dkim);
       await sendRaw(relay.ports.smtp ?? 0, {
         from: 'alice@example.com',
         to: [{ address: 'bob@one.test' }],
-        message: message('Hello Bob.\r\n..a line that starts with a dot\r\nbye\r\n'),
+        message: message(algorithm, 'Hello Bob.\r\n..a line that starts with a dot\r\nbye\r\n'),
       });
-      const [stored] = await receiver.waitForMessages(1);
-      const text = stored?.toString('latin1') ?? '';
+      const stored = await receiver.waitForMessage(`<${algorithm}@example.com>`);
+      const text = stored.toString('latin1');
       // Postfix's own trace headers sit above ours: the message went through its smtpd and virtual(8).
       expect(text).toMatch(/^Return-Path: <alice@example\.com>\n/);
       expect(text).toContain('Delivered-To: bob@one.test\n');
       expect(text).toMatch(/\nReceived: from relay\.test /);
       expect(text).toMatch(new RegExp(`\\nDKIM-Signature: v=1; a=${algorithm}; [^]*?d=example\\.com;`));
       expect(text).toContain('\n.a line that starts with a dot\n');
-      expect(await verify(stored ?? Buffer.alloc(0), dns)).toBe('pass');
-      expect(await verify(tamper(stored ?? Buffer.alloc(0), 'bye'), dns)).toBe('fail');
+      expect(await verify(stored, dns)).toBe('pass');
+      expect(await verify(tamper(stored, 'bye'), dns)).toBe('fail');
     },
     120_000,
   );
 
   it('a 10 MiB message stored by Postfix verifies', async () => {
     const { dkim, dns } = await signingKey('rsa-sha256');
-    const receiver = await postfix();
+    const receiver = sharedPostfix();
     const { relay } = await relayTo(receiver, dkim);
     const line = `${'0123456789abcdef'.repeat(4)}\r\n`;
     const body = `${line.repeat(Math.ceil((10 * 1024 * 1024) / line.length))}the end\r\n`;
     await sendRaw(relay.ports.smtp ?? 0, {
       from: 'alice@example.com',
       to: [{ address: 'bob@one.test' }],
-      message: message(body),
+      message: message('ten-mib', body),
     });
-    const [stored] = await receiver.waitForMessages(1, 120_000);
+    const stored = await receiver.waitForMessage('<ten-mib@example.com>', 120_000);
     // 10 MiB less the CRs Postfix's Maildir drops, plus the headers.
-    expect(stored?.length).toBeGreaterThan(10 * 1024 * 1024 - body.length / line.length);
-    expect(stored?.toString('latin1').trimEnd().endsWith('the end')).toBe(true);
-    expect(await verify(stored ?? Buffer.alloc(0), dns)).toBe('pass');
-    expect(await verify(tamper(stored ?? Buffer.alloc(0), 'the end'), dns)).toBe('fail');
+    expect(stored.length).toBeGreaterThan(10 * 1024 * 1024 - body.length / line.length);
+    expect(stored.toString('latin1').trimEnd().endsWith('the end')).toBe(true);
+    expect(await verify(stored, dns)).toBe('pass');
+    expect(await verify(tamper(stored, 'the end'), dns)).toBe('fail');
   }, 240_000);
 
   it('a message greylisted (450 4.7.1) on the first attempt is stored on the retry with the same signature', async () => {
@@ -137,7 +151,7 @@ describe.skipIf(skipReason !== undefined)('DKIM-signed mail stored by Postfix ve
     const queued = await sendRaw(relay.ports.smtp ?? 0, {
       from: 'alice@example.com',
       to: [{ address: 'bob@one.test' }],
-      message: message('Retry me.\r\n'),
+      message: message('greylisted', 'Retry me.\r\n'),
     });
     const id = /queued as (\S+)/.exec(queued)?.[1] ?? '';
     const stateFile = join(root, 'spool', 'queue', `${id}.state.json`);
@@ -151,16 +165,16 @@ describe.skipIf(skipReason !== undefined)('DKIM-signed mail stored by Postfix ve
     }, 'a deferral after the greylisting 450');
     expect(firstSignature).toMatch(/^DKIM-Signature: /);
 
-    const [stored] = await receiver.waitForMessages(1);
+    const stored = await receiver.waitForMessage('<greylisted@example.com>');
     expect(greylist.decisions).toEqual([
       'alice@example.com bob@one.test -> DEFER_IF_PERMIT Greylisted, try again later',
       'alice@example.com bob@one.test -> DUNNO',
     ]);
     expect(await receiver.log()).toMatch(/NOQUEUE: reject: RCPT from [^\n]*450 4\.7\.1 <bob@one\.test>/);
     // Postfix stores with bare LF line ends; the signature is the one made before the first attempt.
-    const text = stored?.toString('latin1') ?? '';
+    const text = stored.toString('latin1');
     expect(text).toContain(`\n${firstSignature.replaceAll('\r\n', '\n')}`);
-    expect(await verify(stored ?? Buffer.alloc(0), dns)).toBe('pass');
-    expect(await verify(tamper(stored ?? Buffer.alloc(0), 'Retry'), dns)).toBe('fail');
+    expect(await verify(stored, dns)).toBe('pass');
+    expect(await verify(tamper(stored, 'Retry'), dns)).toBe('fail');
   }, 120_000);
 });

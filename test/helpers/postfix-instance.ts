@@ -30,8 +30,8 @@ export interface PostfixInstance {
   readonly port: number;
   /** The stored messages, oldest first, as Postfix wrote them (LF line ends). */
   messages(): Promise<Buffer[]>;
-  /** Resolves with the stored messages once there are at least `count` (bounded wait). */
-  waitForMessages(count: number, timeoutMs?: number): Promise<Buffer[]>;
+  /** Resolves with the first stored message containing `marker` (bounded wait). */
+  waitForMessage(marker: string, timeoutMs?: number): Promise<Buffer>;
   /** Postfix's own log (maillog_file), for failure messages. */
   log(): Promise<string>;
   stop(): Promise<void>;
@@ -123,13 +123,10 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   return {
     port,
     messages,
-    waitForMessages: (count, timeoutMs = 60_000) =>
+    waitForMessage: (marker, timeoutMs = 60_000) =>
       eventually(
-        async () => {
-          const stored = await messages();
-          return stored.length >= count ? stored : undefined;
-        },
-        `${String(count)} message(s) in Postfix's Maildir`,
+        async () => (await messages()).find((message) => message.includes(marker)),
+        `a message with ${marker} in Postfix's Maildir`,
         timeoutMs,
       ),
     log,
