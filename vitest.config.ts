@@ -10,6 +10,7 @@ const EXTERNAL = [
   'test/e2e/clients-cli-tools.test.ts',
   'test/e2e/haproxy-proxy-protocol.test.ts',
   'test/e2e/relay-smtp-sink.test.ts',
+  'test/e2e/relay-dkim-postfix.test.ts',
   'test/e2e/ui.test.ts',
   'test/e2e/ui-tags.test.ts',
   'test/e2e/ui-release.test.ts',

@@ -30,12 +30,25 @@ function stopSystemPostfix() {
     spawnSync('postfix', ['stop'], { stdio: 'inherit' });
   }
 }
+/** Python module (imported by Debian's /usr/bin/python3) -> Debian package that provides it */
+const PYTHON_MODULES = {
+  // DKIM tests verify ed25519 signatures (nacl) and fetch keys from a loopback DNS server (dns).
+  nacl: 'python3-nacl',
+  'dns.resolver': 'python3-dnspython',
+};
+
+const importable = (module) =>
+  spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+
 const missing = [
-  ...new Set(
-    Object.entries(TOOLS)
+  ...new Set([
+    ...Object.entries(TOOLS)
       .filter(([command]) => !has(command))
       .map(([, pkg]) => pkg),
-  ),
+    ...Object.entries(PYTHON_MODULES)
+      .filter(([module]) => !importable(module))
+      .map(([, pkg]) => pkg),
+  ]),
 ];
 
 if (missing.length === 0) process.exit(0);

@@ -281,13 +281,26 @@ export const deliverySchema = z.strictObject({
    * certificate (MTA-STS policy hosts, MX hosts under enforce or remembered as verified); a lab's.
    */
   caFile: z.string().optional(),
-  /** Messages per minute per destination domain (first matching entry); over it, mail waits. */
+  /**
+   * Per destination domain (first matching entry): messages and new connections per minute
+   * (over either, mail waits) and connections open at once (over it, deliveries queue for one).
+   */
   rateLimits: z
     .array(
-      z.strictObject({
-        domains: z.array(domainPattern).min(1),
-        messagesPerMinute: z.number().int().min(1),
-      }),
+      z
+        .strictObject({
+          domains: z.array(domainPattern).min(1),
+          messagesPerMinute: z.number().int().min(1).optional(),
+          connectionsPerMinute: z.number().int().min(1).optional(),
+          maxConnections: z.number().int().min(1).optional(),
+        })
+        .refine(
+          (entry) =>
+            entry.messagesPerMinute !== undefined ||
+            entry.connectionsPerMinute !== undefined ||
+            entry.maxConnections !== undefined,
+          { message: 'give messagesPerMinute, connectionsPerMinute or maxConnections' },
+        ),
     )
     .default([]),
   /** DKIM keys; outgoing mail is signed with the key of its From domain (or a parent's). */

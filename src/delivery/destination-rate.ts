@@ -1,8 +1,10 @@
 /**
- * delivery.rateLimits: at most N messages a minute to one destination domain, the limit
- * from the first entry whose domains match (as delivery.routes; "*.example.com" counts each
- * subdomain on its own). A message over the limit is not attempted: it waits for the window,
- * and the wait is not a failed attempt (no retry backoff, no attempt counted).
+ * delivery.rateLimits: per destination domain, at most N messages a minute, at most N new
+ * connections a minute, and at most N connections open at once; the limits from the first
+ * entry whose domains match (as delivery.routes; "*.example.com" counts each subdomain on its
+ * own). A message over a per-minute limit is not attempted: it waits for the window, and the
+ * wait is not a failed attempt (no retry backoff, no attempt counted). A reused connection is
+ * not a new one: only opening one takes from connectionsPerMinute.
  */
 import type { DeliveryConfig } from '../config/schema.js';
 import { SlidingWindow } from '../util/rate-window.js';
@@ -10,14 +12,33 @@ import { domainMatches } from './route-table.js';
 
 const MINUTE_MS = 60_000;
 
+interface Entry {
+  readonly domains: readonly string[];
+  readonly messages: SlidingWindow | undefined;
+  readonly connections: SlidingWindow | undefined;
+  readonly maxConnections: number | undefined;
+}
+
+/** The connection limits of one domain, for the connection pool. */
+export interface ConnectionLimits {
+  /** Connections open at once to the domain. */
+  readonly maxConnections?: number;
+  /** Takes one new connection; undefined when it may open now, else how long to wait (ms). */
+  readonly takeConnection?: () => number | undefined;
+}
+
 export class DestinationRate {
-  /** One window per configured entry (each has its own limit), keyed by domain. */
-  private readonly windows: { readonly domains: readonly string[]; readonly window: SlidingWindow }[];
+  /** One window per configured entry and kind (each has its own limit), keyed by domain. */
+  private readonly entries: readonly Entry[];
 
   constructor(limits: DeliveryConfig['rateLimits'], now: () => number = Date.now) {
-    this.windows = limits.map((entry) => ({
+    const window = (perMinute: number | undefined): SlidingWindow | undefined =>
+      perMinute === undefined ? undefined : new SlidingWindow(perMinute, MINUTE_MS, now);
+    this.entries = limits.map((entry) => ({
       domains: entry.domains,
-      window: new SlidingWindow(entry.messagesPerMinute, MINUTE_MS, now),
+      messages: window(entry.messagesPerMinute),
+      connections: window(entry.connectionsPerMinute),
+      maxConnections: entry.maxConnections,
     }));
   }
 
@@ -34,9 +55,35 @@ export class DestinationRate {
   /** Takes one message for `domain`; undefined when it may go now, else how long to wait (ms). */
   take(domain: string): number | undefined {
     const name = domain.toLowerCase();
-    const entry = this.windows.find((e) => e.domains.some((pattern) => domainMatches(pattern, name)));
-    if (!entry) return undefined;
-    const taken = entry.window.take(name);
-    return taken.ok ? undefined : Math.max(1, taken.retryAfterMs);
+    return waitOf(this.entryFor(name)?.messages, name);
+  }
+
+  /** The domain's connection limits; undefined when its entry (if any) sets none. */
+  connectionLimits(domain: string): ConnectionLimits | undefined {
+    const name = domain.toLowerCase();
+    const entry = this.entryFor(name);
+    if (entry?.connections === undefined && entry?.maxConnections === undefined) return undefined;
+    const { connections, maxConnections } = entry;
+    return {
+      ...(maxConnections === undefined ? {} : { maxConnections }),
+      ...(connections === undefined ? {} : { takeConnection: () => waitOf(connections, name) }),
+    };
+  }
+
+  private entryFor(name: string): Entry | undefined {
+    return this.entries.find((e) => e.domains.some((pattern) => domainMatches(pattern, name)));
+  }
+}
+
+function waitOf(window: SlidingWindow | undefined, name: string): number | undefined {
+  if (!window) return undefined;
+  const taken = window.take(name);
+  return taken.ok ? undefined : Math.max(1, taken.retryAfterMs);
+}
+
+/** Thrown by the pool when opening a connection would exceed connectionsPerMinute. */
+export class ConnectionRateError extends Error {
+  constructor(readonly waitMs: number) {
+    super(`connection rate limit reached; next connection in ${String(Math.ceil(waitMs / 1000))} s`);
   }
 }

@@ -82,6 +82,7 @@ export class DestinationPlanner {
       if (verdict.note !== undefined) this.deps.log?.warn({ domain, mx: hop.host }, verdict.note);
       hops.push({
         ...hop,
+        ...(policy.policy?.mode === 'testing' ? { tlsReportedBy: 'MTA-STS policy (testing)' } : {}),
         ...hopTls(hop.tls, verdict, remembered),
         ...(caFile === undefined ? {} : { caFile }),
       });
@@ -97,8 +98,28 @@ export class DestinationPlanner {
     return { key: `${base.key}${strictest}`, hops: await withAddresses(hops, this.deps.lookups) };
   }
 
-  /** After connecting to an MX: what it showed raises the domain's remembered level. */
-  async observe(domain: string, route: Route, host: string, security: TlsLevel): Promise<void> {
+  /**
+   * After connecting to an MX: what it showed raises the domain's remembered level, and a
+   * hop whose policy only reports (MTA-STS testing) gets a log line when TLS fell short.
+   */
+  async observe(
+    domain: string,
+    route: Route,
+    hop: Pick<Hop, 'host' | 'tlsReportedBy'>,
+    security: TlsLevel,
+    certificateError?: string,
+  ): Promise<void> {
+    const { host } = hop;
+    if (hop.tlsReportedBy !== undefined && security !== 'tls-verified') {
+      const reason =
+        security === 'plain'
+          ? 'no TLS (STARTTLS not offered)'
+          : `certificate did not verify: ${certificateError ?? 'unknown reason'}`;
+      this.deps.log?.warn(
+        { domain, mx: host, tls: security, reason, policy: hop.tlsReportedBy },
+        `MTA-STS testing: ${host} failed TLS validation (${reason}); delivering anyway`,
+      );
+    }
     if (!this.memory || route.type !== 'mx' || /^\[.*\]$/.test(domain)) return;
     try {
       if (await this.memory.remember(domain, security, host, this.now()))

@@ -1,3 +1,4 @@
+import { ConnectionRateError, type ConnectionLimits } from './destination-rate.js';
 import { OutboundConnection, type ConnectOptions } from './transport.js';
 import type { Destination } from './routes.js';
 
@@ -29,6 +30,8 @@ export class PoolStoppingError extends Error {
 interface Slot {
   active: number;
   idle: { connection: OutboundConnection; since: number }[];
+  /** The destination's own cap (delivery.rateLimits maxConnections), below perDestination. */
+  max?: number;
 }
 
 export class ConnectionPool {
@@ -61,16 +64,20 @@ export class ConnectionPool {
   }
 
   private hasRoom(slot: Slot): boolean {
-    return slot.active < this.limits.perDestination && this.active < this.limits.total;
+    return (
+      slot.active < Math.min(this.limits.perDestination, slot.max ?? Infinity) &&
+      this.active < this.limits.total
+    );
   }
 
   /**
    * A connection to the first hop of the destination that answers. Rejects with the last
    * hop's error when none does; the slot is released then. Rejects with PoolStoppingError
-   * once stopping.
+   * once stopping, and with ConnectionRateError when `limits` allow no new connection now.
    */
-  async acquire(destination: Destination): Promise<OutboundConnection> {
+  async acquire(destination: Destination, limits?: ConnectionLimits): Promise<OutboundConnection> {
     const slot = this.slot(destination.key);
+    if (limits?.maxConnections !== undefined) slot.max = limits.maxConnections;
     while (!this.hasRoom(slot)) {
       this.refuseIfStopped();
       await new Promise<void>((wake) => this.waiting.push({ slot, wake }));
@@ -92,6 +99,11 @@ export class ConnectionPool {
         }
       }
       reused.close();
+    }
+    const waitMs = limits?.takeConnection?.();
+    if (waitMs !== undefined) {
+      this.releaseSlot(slot);
+      throw new ConnectionRateError(waitMs);
     }
     let lastError: Error = new Error(`no hop for ${destination.key}`);
     for (const hop of destination.hops) {

@@ -17,6 +17,11 @@ export interface Hop {
   readonly auth?: { readonly user: string; readonly pass: string };
   /** Why TLS (or a verified certificate) is required here, when a policy or memory requires it. */
   readonly tlsRequiredBy?: string;
+  /**
+   * A policy that asks for a verified certificate only to report its absence (MTA-STS testing,
+   * RFC 8461 §5): the hop is delivered to either way, and a failure is logged with its reason.
+   */
+  readonly tlsReportedBy?: string;
 }
 
 /** Where a group of recipients goes: a key for connection reuse and limits, and the hops in order. */

@@ -8,7 +8,7 @@ import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
 import { connectFailureOutcome } from './connect-failure.js';
-import { DestinationRate } from './destination-rate.js';
+import { ConnectionRateError, DestinationRate } from './destination-rate.js';
 import { DestinationPlanner } from './mx-plan.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import { ConnectionPool, PoolStoppingError } from './pool.js';
@@ -23,11 +23,16 @@ export function needsSmtpUtf8(from: string, to: readonly string[], header: strin
   return [from, ...to].some((a) => /[^\p{ASCII}]/u.test(localPart(a))) || /[^\p{ASCII}]/u.test(header);
 }
 
-function postponed(address: string, domain: string, waitMs: number): RecipientResult {
+function postponed(
+  address: string,
+  domain: string,
+  waitMs: number,
+  limit: 'delivery' | 'connection' = 'delivery',
+): RecipientResult {
   const seconds = String(Math.ceil(waitMs / 1000));
   const outcome = localOutcome(
     '4.7.0',
-    `delivery rate limit for ${domain} reached; next try in ${seconds} s`,
+    `${limit} rate limit for ${domain} reached; next try in ${seconds} s`,
   );
   return { address, outcome, postponedMs: waitMs };
 }
@@ -73,7 +78,9 @@ export class SmtpCourier implements Courier {
         continue;
       }
       const { route, entry } = routeOf(domain);
-      const key = route.type === 'smarthost' ? `route ${String(entry)}` : `mx ${domain}`;
+      // A domain with connection limits gets connections of its own, even through a shared smarthost.
+      const own = route.type === 'smarthost' && this.rate.connectionLimits(domain) ? ` ${domain}` : '';
+      const key = route.type === 'smarthost' ? `route ${String(entry)}${own}` : `mx ${domain}`;
       const group = groups.get(key) ?? { domain, route, recipients: [] };
       group.recipients.push(r);
       groups.set(key, group);
@@ -105,19 +112,32 @@ export class SmtpCourier implements Courier {
         );
         continue;
       }
+      const connectionLimits = this.rate.connectionLimits(domain);
+      if (connectionLimits && route.type === 'smarthost')
+        destination = { ...destination, key: `${destination.key} for ${domain}` };
       let connection;
       try {
-        connection = await this.pool.acquire(destination);
+        connection = await this.pool.acquire(destination, connectionLimits);
       } catch (error) {
         if (error instanceof PoolStoppingError) {
           all(group, NOT_ATTEMPTED);
+          continue;
+        }
+        if (error instanceof ConnectionRateError) {
+          results.push(...group.map((r) => postponed(r.address, domain, error.waitMs, 'connection')));
           continue;
         }
         all(group, connectFailureOutcome(error, destination));
         continue;
       }
       try {
-        await this.planner.observe(domain, route, connection.hop.host, connection.security);
+        await this.planner.observe(
+          domain,
+          route,
+          connection.hop,
+          connection.security,
+          connection.certificateError,
+        );
         results.push(
           ...(await connection.send(
             {

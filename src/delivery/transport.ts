@@ -230,6 +230,15 @@ export class OutboundConnection {
     return socket?.authorized === true ? 'tls-verified' : 'tls';
   }
 
+  /** Why the certificate did not verify (Node's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT); undefined if it did or without TLS. */
+  get certificateError(): string | undefined {
+    if (!this.connection.secure) return undefined;
+    const socket = (this.connection as unknown as { _socket?: TLSSocket })._socket;
+    const error = socket?.authorizationError as Error | string | null | undefined;
+    if (socket?.authorized === true || error === undefined || error === null) return undefined;
+    return typeof error === 'string' ? error : error.message;
+  }
+
   /** What the hop said in EHLO, e.g. "SMTPUTF8", "8BITMIME", "DSN". */
   offers(extension: string): boolean {
     return this.internals._supportedExtensions.includes(extension);

@@ -29,6 +29,7 @@ const POLICIES: Record<string, string> = {
   'badcert.test': 'mode: enforce\nmx: *.badcert.test',
   'notls.test': 'mode: enforce\nmx: mx.notls.test',
   'testing.test': 'mode: testing\nmx: mx.other.test',
+  'testingcert.test': 'mode: testing\nmx: mx.testingcert.test',
 };
 const MX: Record<string, [string, string]> = {
   'plain.test': ['mx.plain.test', '127.0.0.2'],
@@ -37,6 +38,7 @@ const MX: Record<string, [string, string]> = {
   'wrong.test': ['mx.wrong-host.test', '127.0.0.2'],
   'badcert.test': ['mx.badcert.test', '127.0.0.4'],
   'notls.test': ['mx.notls.test', '127.0.0.2'],
+  'testingcert.test': ['mx.testingcert.test', '127.0.0.4'],
 };
 
 let ca: PrivateCa;
@@ -188,5 +190,34 @@ describe('MTA-STS on the MX route', () => {
     expect(
       logLines.some((line) => line.includes("MTA-STS testing: mx.testing.test is not in the policy's mx")),
     ).toBe(true);
+    // Its MX offers no STARTTLS either: also a validation failure testing mode reports.
+    expect(logLines).toContainEqual(
+      expect.stringContaining(
+        'MTA-STS testing: mx.testing.test failed TLS validation (no TLS (STARTTLS not offered)); delivering anyway',
+      ),
+    );
+  });
+
+  it('testing with a listed MX whose certificate does not verify: delivered over TLS, the reason logged', async () => {
+    await submit(relay, { from: 'app@relay.test', to: 'user@testingcert.test', subject: 'testing cert' });
+    const got = await eventually(
+      () => badCert.received.find((m) => m.rcptTo.includes('user@testingcert.test')),
+      'the message at 127.0.0.4',
+    );
+    expect(got.secure).toBe(true);
+    const line = await eventually(
+      () => logLines.find((l) => l.includes('MTA-STS testing: mx.testingcert.test failed TLS validation')),
+      'the testing-mode report in the log',
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 40,
+      domain: 'testingcert.test',
+      mx: 'mx.testingcert.test',
+      tls: 'tls',
+      reason: 'certificate did not verify: DEPTH_ZERO_SELF_SIGNED_CERT',
+      policy: 'MTA-STS policy (testing)',
+    });
+    // A domain whose certificate verifies under enforce is not reported.
+    expect(logLines.some((l) => l.includes('mx.good.test failed TLS validation'))).toBe(false);
   });
 });

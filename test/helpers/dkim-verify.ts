@@ -3,7 +3,7 @@
  * python3-dkim (another implementation, the one behind `dkimverify`), each given the public
  * key records as their DNS answers, so no resolver is needed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 
 export type Records = Readonly<Record<string, string>>;
@@ -45,4 +45,48 @@ export function verifyWithPythonDkim(message: Buffer, records: Records): string 
   });
   if (run.status !== 0) throw new Error(`python3-dkim failed: ${run.stderr.toString()}`);
   return run.stdout.toString().trim();
+}
+
+const VERIFY_BY_DNS_SCRIPT = `
+import dkim, dns.exception, dns.resolver, sys
+resolver = dns.resolver.Resolver(configure=False)
+resolver.nameservers = ['127.0.0.1']
+resolver.port = int(sys.argv[1])
+def dnsfunc(name, timeout=5):
+    try:
+        answer = resolver.resolve(name.decode(), 'TXT', lifetime=timeout)
+    except dns.exception.DNSException:
+        return b''
+    for rdata in answer:
+        return b''.join(rdata.strings)
+    return b''
+message = sys.stdin.buffer.read()
+print('pass' if dkim.verify(message, dnsfunc=dnsfunc) else 'fail')
+`;
+
+/**
+ * python3-dkim's verdict on the first signature, with the key looked up (by dnspython) in the
+ * DNS server on 127.0.0.1:dnsPort. Asynchronous: that server may run in this very process.
+ */
+export function verifyWithPythonDkimByDns(message: Buffer, dnsPort: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON_DKIM, ['-c', VERIFY_BY_DNS_SCRIPT, String(dnsPort)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(stdout.trim());
+      else reject(new Error(`python3-dkim failed (${String(code)}): ${stderr}`));
+    });
+    child.stdin.end(message);
+  });
+}
+
+export function pythonDkimDnsAvailable(): boolean {
+  return spawnSync(PYTHON_DKIM, ['-c', 'import dkim, nacl, dns.resolver'], { stdio: 'ignore' }).status === 0;
 }

@@ -65,3 +65,18 @@ describe('delivery.routes', () => {
     expect(withDelivery({ routes: [entry] })).toThrow(`x.yaml: ${field}`);
   });
 });
+
+describe('delivery.rateLimits', () => {
+  it('takes any of messagesPerMinute, connectionsPerMinute and maxConnections', () => {
+    const limits = [{ domains: ['one.test'], connectionsPerMinute: 5, maxConnections: 2 }];
+    expect(withDelivery({ rateLimits: limits })().delivery.rateLimits).toEqual(limits);
+  });
+
+  it.each([
+    [{ domains: ['one.test'] }, 'delivery.rateLimits[0]: give messagesPerMinute, connectionsPerMinute or maxConnections'],
+    [{ domains: ['one.test'], maxConnections: 0 }, 'delivery.rateLimits[0].maxConnections'],
+    [{ domains: ['one.test'], connectionsPerMinute: 1.5 }, 'delivery.rateLimits[0].connectionsPerMinute'],
+  ])('refuses %j, naming %s', (entry, field) => {
+    expect(withDelivery({ rateLimits: [entry] })).toThrow(`x.yaml: ${field}`);
+  });
+});
