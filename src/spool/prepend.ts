@@ -31,11 +31,14 @@ async function writeAll(fd: number, data: Buffer): Promise<void> {
 export async function prependToFile(fd: number, path: string, length: number, header: Buffer): Promise<number> {
   const staged = `${path}.prepend`;
   const target = await openFd(staged, 'wx', 0o640);
+  // The spool file was opened write-only: its bytes are read through a descriptor of their own.
+  let source: number | undefined;
   try {
+    source = await openFd(path, 'r');
     await writeAll(target, header);
     const chunk = Buffer.allocUnsafe(COPY_CHUNK);
     for (let position = 0; position < length; ) {
-      const { bytesRead } = await readFd(fd, chunk, 0, Math.min(COPY_CHUNK, length - position), position);
+      const { bytesRead } = await readFd(source, chunk, 0, Math.min(COPY_CHUNK, length - position), position);
       if (bytesRead === 0) throw new Error('spool file shorter than written');
       await writeAll(target, chunk.subarray(0, bytesRead));
       position += bytesRead;
@@ -45,6 +48,8 @@ export async function prependToFile(fd: number, path: string, length: number, he
     await closeFd(target).catch(() => undefined);
     await unlinkFile(staged).catch(() => undefined);
     throw error;
+  } finally {
+    if (source !== undefined) await closeFd(source).catch(() => undefined);
   }
   await closeFd(fd);
   return target;

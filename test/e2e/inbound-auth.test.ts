@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import nodemailer from 'nodemailer';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policy, startTestServer, type TestServer } from '../helpers/config.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
@@ -34,6 +36,8 @@ interface Sent {
   readonly tamper?: (message: string) => string;
   /** Extra header lines put on top of the message as the client sends it. */
   readonly prepend?: string;
+  /** The body's text (default: one line). */
+  readonly text?: string;
 }
 
 async function build(sent: Sent): Promise<string> {
@@ -48,7 +52,7 @@ async function build(sent: Sent): Promise<string> {
       from: sent.headerFrom,
       to: 'rcpt@local.test',
       subject: sent.subject,
-      text: 'The order ships tomorrow.\n',
+      text: sent.text ?? 'The order ships tomorrow.\n',
     });
   if (!Buffer.isBuffer(built.message)) throw new Error('streamTransport with buffer: true gives a Buffer');
   const message = built.message.toString('latin1');
@@ -79,8 +83,9 @@ async function send(mail: TestServer, sent: Sent): Promise<{ id?: string; respon
 }
 
 /** The Authentication-Results field on top of the stored message; the next field must be our Received. */
-async function resultsOf(mail: TestServer, id: string | undefined): Promise<string> {
-  if (id === undefined) throw new Error('not accepted');
+async function resultsOf(mail: TestServer, sent: { id?: string; response: string }): Promise<string> {
+  const id = sent.id;
+  if (id === undefined) throw new Error(`not accepted: ${sent.response}`);
   const text = await storedText(mail.server.spool, id, 'latin1');
   const match = /^(Authentication-Results: [^]*?\r\n)(?![ \t])([^]*)$/.exec(text);
   expect(match?.[2]).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.2[01]\]\)/);
@@ -91,11 +96,18 @@ function header(...resinfos: string[]): string {
   return `Authentication-Results: mx.test;\r\n\t${resinfos.join(';\r\n\t')}\r\n`;
 }
 
-async function startServer(dns: DnsServer, dmarc: 'record' | 'reject'): Promise<TestServer> {
-  return startTestServer((raw) => {
-    policy(raw, 'relay').inboundAuth = { dmarc };
-    raw.delivery = { ...(raw.delivery as object), dns: { servers: [dns.address], timeoutSeconds: 5 } };
-  });
+async function startServer(
+  dns: { address: string },
+  dmarc: 'record' | 'reject',
+  timeoutSeconds = 5,
+): Promise<TestServer> {
+  return startTestServer(
+    (raw) => {
+      policy(raw, 'relay').inboundAuth = { dmarc };
+      raw.delivery = { ...(raw.delivery as object), dns: { servers: [dns.address], timeoutSeconds } };
+    },
+    { logger: pino({ level: 'error' }) },
+  );
 }
 
 describe('inbound SPF, DKIM and DMARC on the relay port', () => {
@@ -128,7 +140,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       subject: 'all pass',
       sign: true,
     });
-    expect(await resultsOf(rejecting, sent.id)).toBe(
+    expect(await resultsOf(rejecting, sent)).toBe(
       header(
         'spf=pass smtp.mailfrom=orders@good.example',
         'dkim=pass header.d=good.example header.s=sel1',
@@ -146,7 +158,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       client: STRANGER,
       subject: 'spf fail',
     });
-    expect(await resultsOf(rejecting, sent.id)).toBe(
+    expect(await resultsOf(rejecting, sent)).toBe(
       header('spf=fail smtp.mailfrom=news@hard.example', 'dkim=none', 'dmarc=none header.from=hard.example'),
     );
   });
@@ -158,7 +170,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       client: STRANGER,
       subject: 'spf softfail',
     });
-    expect(await resultsOf(recording, sent.id)).toBe(
+    expect(await resultsOf(recording, sent)).toBe(
       header(
         'spf=softfail smtp.mailfrom=news@soft.example',
         'dkim=none',
@@ -176,7 +188,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       sign: true,
       tamper: (message) => message.replace('ships tomorrow', 'ships tomorrOw'),
     });
-    expect(await resultsOf(rejecting, sent.id)).toBe(
+    expect(await resultsOf(rejecting, sent)).toBe(
       header(
         'spf=pass smtp.mailfrom=orders@good.example',
         'dkim=fail header.d=good.example header.s=sel1',
@@ -203,7 +215,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
 
   it('DMARC fail under dmarc: record: accepted, and the failure is in the header', async () => {
     const sent = await send(recording, forged);
-    expect(await resultsOf(recording, sent.id)).toBe(
+    expect(await resultsOf(recording, sent)).toBe(
       header(
         'spf=pass smtp.mailfrom=bounce@soft.example',
         'dkim=none',
@@ -219,7 +231,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       client: STRANGER,
       subject: 'quarantine',
     });
-    expect(await resultsOf(rejecting, sent.id)).toBe(
+    expect(await resultsOf(rejecting, sent)).toBe(
       header(
         'spf=fail smtp.mailfrom=news@quiet.example',
         'dkim=none',
@@ -238,7 +250,7 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
         'Authentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=ceo@good.example\r\n' +
         'Authentication-Results: mx.upstream.example; spf=pass\r\n',
     });
-    expect(await resultsOf(rejecting, sent.id)).toBe(
+    expect(await resultsOf(rejecting, sent)).toBe(
       header('spf=pass smtp.mailfrom=news@soft.example', 'dkim=none', 'dmarc=none header.from=soft.example'),
     );
     const text = await storedText(rejecting.server.spool, sent.id ?? '', 'latin1');
@@ -248,11 +260,82 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
     expect(headerSection).not.toContain('ceo@good.example');
   });
 
+  it('a message too large to be held in memory (512 KiB): the header goes on top of the file, DKIM passes', async () => {
+    const line = 'The order ships tomorrow, and this line makes the body large enough.\n';
+    const sent = await send(rejecting, {
+      from: 'orders@good.example',
+      headerFrom: 'orders@good.example',
+      client: LISTED,
+      subject: 'large',
+      sign: true,
+      text: line.repeat(Math.ceil((512 * 1024) / line.length)),
+      prepend: 'Authentication-Results: MX.TEST; dkim=pass header.d=good.example\r\n',
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=orders@good.example',
+        'dkim=pass header.d=good.example header.s=sel1',
+        'dmarc=pass (p=reject) header.from=good.example',
+      ),
+    );
+    const text = await storedText(rejecting.server.spool, sent.id ?? '', 'latin1');
+    expect(text.length).toBeGreaterThan(512 * 1024);
+    expect(text.match(/^Authentication-Results:/gim)).toHaveLength(1);
+    expect(text.endsWith(line.replace('\n', '\r\n'))).toBe(true);
+    // The envelope's size is the bytes on disk, header included (the spool reads it back by it).
+    expect((await rejecting.server.spool.envelope(sent.id ?? ''))?.size).toBe(text.length);
+  });
+
   it('a trusted client (127.0.0.1 is in trustedNetworks) is not evaluated', async () => {
     const sent = await send(rejecting, { ...forged, client: '127.0.0.1', subject: 'trusted' });
     if (sent.id === undefined) throw new Error(`not accepted: ${sent.response}`);
     const text = await storedText(rejecting.server.spool, sent.id, 'latin1');
     expect(text).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.1\]\)/);
     expect(text).not.toMatch(/^Authentication-Results:/im);
+  });
+});
+
+describe('inbound authentication when DNS does not answer', () => {
+  /** A DNS server that reads every query and answers none: each lookup times out. */
+  let silent: Socket;
+  let recording: TestServer;
+  let rejecting: TestServer;
+
+  beforeAll(async () => {
+    silent = createSocket('udp4');
+    silent.on('message', () => undefined);
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const address = { address: `127.0.0.1:${String(silent.address().port)}` };
+    [recording, rejecting] = await Promise.all([
+      startServer(address, 'record', 1),
+      startServer(address, 'reject', 1),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([recording.close(), rejecting.close()]);
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  const sent: Sent = {
+    from: 'orders@good.example',
+    headerFrom: 'orders@good.example',
+    client: LISTED,
+    subject: 'dns down',
+  };
+
+  it('records temperror under dmarc: record and accepts', async () => {
+    const accepted = await send(recording, sent);
+    expect(await resultsOf(recording, accepted)).toBe(
+      header(
+        'spf=temperror smtp.mailfrom=orders@good.example',
+        'dkim=none',
+        'dmarc=temperror header.from=good.example',
+      ),
+    );
+  });
+
+  it('defers (451 4.7.1) under dmarc: reject: the policy could not be read, nothing is refused for good', async () => {
+    const deferred = await send(rejecting, sent);
+    expect(deferred.response).toBe('451 4.7.1 DMARC check could not be completed, try again later');
   });
 });
