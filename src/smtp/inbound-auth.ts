@@ -52,6 +52,8 @@ export class ForgedResultsFilter {
     this.held.push(chunk);
     this.heldBytes += chunk.length;
     const section = Buffer.concat(this.held, this.heldBytes);
+    // A message that starts with its blank line has an empty header section.
+    if (section.length >= 2 && section[0] === 0x0d && section[1] === 0x0a) return this.release(section, 0);
     // Searched from just before the new chunk, so a long section is not scanned again and again.
     const end = section.indexOf(HEADER_END, Math.max(0, this.heldBytes - chunk.length - 3));
     if (end >= 0) return this.release(section, end + 2);
