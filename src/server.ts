@@ -7,7 +7,7 @@ import { FaultRules } from './faults/rules.js';
 import type { Resolver } from './delivery/routes.js';
 import type { DeliveryWorker } from './delivery/worker.js';
 import { loadDkimKeys } from './dkim/keys.js';
-import { createLookups } from './dns/resolver.js';
+import { createLookups, mailauthResolver } from './dns/resolver.js';
 import type { HttpServer } from './http/server.js';
 import type { Metrics } from './metrics.js';
 import type { Sink, SinkOptions } from './sink/sink.js';
@@ -121,6 +121,13 @@ async function assemble(
           await import('./http/stack.js')
         ).createWebStack({ config, spool, sink, faults, log, release, metrics })
       : undefined;
+  // Loaded only when a policy asks for it: mailauth is not small.
+  const inboundAuth = Object.values(config.policies).some((policy) => policy.inboundAuth !== undefined)
+    ? (await import('./smtp/inbound-auth.js')).inboundAuthStarter(
+        // The relay's one view of DNS, as for delivery: an operator's split horizon applies to both.
+        mailauthResolver(config.delivery.dns.servers, config.delivery.dns.timeoutSeconds * 1000),
+      )
+    : undefined;
   const listeners: Listener[] = config.listeners.map((listener) => {
     const policy = config.policies[listener.policy];
     // The schema guarantees the policy exists; this is a bug if it fires.
@@ -137,6 +144,7 @@ async function assemble(
       minTlsVersion: config.tls.minVersion,
       shutdownGraceMs: config.shutdownGraceSeconds * 1000,
       faults,
+      ...(inboundAuth ? { inboundAuth } : {}),
       ...(metrics ? { metrics, onAuthFailure: (failure) => metrics.authFailure(failure.listener) } : {}),
     });
   });

@@ -116,6 +116,13 @@ export const policySchema = z.strictObject({
   nulBytes: z.enum(['strip', 'reject']).default('strip'),
   /** Milliseconds to wait before the greeting; a talker that speaks first is refused. */
   greetPauseMs: z.number().int().min(0).max(30_000).default(0),
+  /**
+   * SPF, DKIM and DMARC of mail from other MTAs (clients neither trusted nor authenticated),
+   * recorded in an Authentication-Results header before the 250; lookups use delivery.dns.
+   * dmarc: record only writes the header; reject also refuses (550 5.7.1) a DMARC failure
+   * for a domain that publishes p=reject. Unset: nothing is evaluated.
+   */
+  inboundAuth: z.strictObject({ dmarc: z.enum(['record', 'reject']).default('record') }).optional(),
 });
 
 export const listenerSchema = z.strictObject({

@@ -4,6 +4,7 @@
  * local validating resolver, or a test's loopback server. Empty: the system's servers.
  */
 import { Resolver as DnsResolver } from 'node:dns/promises';
+import type { DNSResolver } from 'mailauth';
 
 export interface Lookups {
   resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
@@ -35,4 +36,16 @@ export function createLookups(servers: readonly string[], timeoutMs = 5000): Loo
       throw reasons.find((reason) => !NO_DATA.has(code(reason) ?? '')) ?? reasons[0];
     },
   };
+}
+
+/**
+ * The same servers in the shape mailauth asks them (SPF, DKIM keys, DMARC: any record type),
+ * with a bounded wait: a lookup that times out becomes temperror, never a hang.
+ */
+export function mailauthResolver(servers: readonly string[], timeoutMs: number, tries = 2): DNSResolver {
+  const resolver = new DnsResolver({ timeout: timeoutMs, tries });
+  if (servers.length > 0) resolver.setServers([...servers]);
+  // mailauth expects dns.promises.resolve's answers (TXT as string[][], MX as objects); its
+  // type names only the first two shapes.
+  return (name, rrtype) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>;
 }

@@ -1,7 +1,8 @@
-import { Resolver } from 'node:dns/promises';
 import type { Readable } from 'node:stream';
 import { authenticate, type AuthStatus, type DNSResolver } from 'mailauth';
 import type { Config } from '../config/schema.js';
+import { dkimVerdict } from '../dkim/verdict.js';
+import { mailauthResolver } from '../dns/resolver.js';
 import type { IndexedMessage } from '../sink/summary.js';
 
 /**
@@ -9,28 +10,11 @@ import type { IndexedMessage } from '../sink/summary.js';
  * a lab resolver) or the system's, with a bounded wait, so a check never hangs on DNS.
  */
 export function authResolver(checks: Config['checks']): DNSResolver {
-  const timeoutMs = checks.dnsTimeoutSeconds * 1000;
-  const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
-  if (checks.dnsServers.length > 0) resolver.setServers(checks.dnsServers);
-  // mailauth expects dns.promises.resolve's answers (TXT as string[][], MX as objects); its
-  // type names only the first two shapes.
-  return (name, rrtype) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>;
+  return mailauthResolver(checks.dnsServers, checks.dnsTimeoutSeconds * 1000, 1);
 }
 
 function verdict(status: AuthStatus | undefined): { Result: string; Comment: string } {
   return { Result: status?.result ?? 'none', Comment: status?.comment ?? '' };
-}
-
-/**
- * mailauth (like Gmail) reports a body changed after signing as "neutral (body hash did not
- * verify)"; RFC 6376 §6.3 makes it a failed verification, and dkimpy says fail: so do we, and
- * the comment keeps the reason.
- */
-function dkimVerdict(status: AuthStatus): { Result: string; Comment: string } {
-  const plain = verdict(status);
-  return plain.Result === 'neutral' && /body hash/i.test(plain.Comment)
-    ? { ...plain, Result: 'fail' }
-    : plain;
 }
 
 /**

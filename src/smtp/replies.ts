@@ -54,6 +54,8 @@ export const replies = {
   diskFull: reply(452, '4.3.1', 'Insufficient system storage'),
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
+  /** Under `inboundAuth.dmarc: reject`, DMARC could not be decided (DNS failed): try later. */
+  dmarcDeferred: reply(451, '4.7.1', 'DMARC check could not be completed, try again later'),
 } as const satisfies Record<string, SmtpReply>;
 
 export type ReplyName = keyof typeof replies;
@@ -65,6 +67,15 @@ export function queued(queueId: string): SmtpReply {
 /** Over a `limits.rate` limit: temporary, with the wait in the text (as RFC 5321 §4.2.5 leaves open). */
 export function rateLimited(what: 'messages' | 'recipients', retryAfterSeconds: number): SmtpReply {
   return reply(450, '4.7.1', `Too many ${what} from you; try again in ${String(retryAfterSeconds)} s`);
+}
+
+/**
+ * A DMARC failure for a domain that publishes p=reject (RFC 7489 §6.7), under
+ * `inboundAuth.dmarc: reject`; OpenDMARC answers the same code and words.
+ */
+export function dmarcRejected(domain: string): SmtpReply {
+  const safe = domain.replace(/[^A-Za-z0-9.-]/g, '?').slice(0, 255);
+  return reply(550, '5.7.1', `Rejected by DMARC policy for ${safe}`);
 }
 
 export function renderReply(r: SmtpReply): string {

@@ -3,6 +3,7 @@
  * replies out, accepted messages into the spool. One adapter serves every listener;
  * a listener differs only by its ListenerConfig and Policy.
  */
+import type { Writable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type {
   SMTPServerAddress,
@@ -45,6 +46,7 @@ import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
+import type { InboundAuthCheck, InboundAuthStart } from './inbound-auth.js';
 import {
   connectionControl,
   negotiatedTlsProtocol,
@@ -70,6 +72,8 @@ export interface SessionDeps {
   /** Injected faults of this server instance. */
   readonly faults: FaultRules;
   readonly metrics?: Metrics;
+  /** Inbound SPF/DKIM/DMARC (policy inboundAuth); given only when a policy asks, so mailauth loads only then. */
+  readonly inboundAuth?: InboundAuthStart;
   /** Told of every refused AUTH (the hook for an auth-failure counter in metrics). */
   readonly onAuthFailure?: (failure: AuthFailure) => void;
 }
@@ -543,6 +547,24 @@ function recipientsOf(session: SMTPServerSession): Recipient[] {
   }));
 }
 
+/** Inbound authentication of this message: when its policy asks and the client is another MTA. */
+function startInboundAuth(
+  deps: SessionDeps,
+  state: ConnectionState,
+  session: SMTPServerSession,
+  file: Writable,
+): InboundAuthCheck | undefined {
+  if (!deps.inboundAuth || !deps.policy.inboundAuth || state.trusted || state.user !== undefined)
+    return undefined;
+  const mailFrom = session.envelope.mailFrom;
+  return deps.inboundAuth(file, {
+    clientAddress: state.clientAddress,
+    helo: session.hostNameAppearsAs,
+    mailFrom: mailFrom === false ? '' : mailFrom.address,
+    hostname: deps.hostname,
+  });
+}
+
 /** DATA to durable spool; resolves with the reply to send. */
 async function acceptMessage(
   deps: SessionDeps,
@@ -584,8 +606,10 @@ async function acceptMessage(
     date: receivedAt,
   });
 
-  const outcome = await receiveMessage(stream, writer, header, deps.policy.limits.maxMessageSize);
+  const auth = startInboundAuth(deps, state, session, writer.stream);
+  const outcome = await receiveMessage(stream, auth ?? writer, header, deps.policy.limits.maxMessageSize);
   const refuse = async (reply: SmtpReply): Promise<SmtpReply> => {
+    auth?.cancel();
     await writer.abort();
     return reply;
   };
@@ -597,6 +621,7 @@ async function acceptMessage(
       log().info('client left during DATA');
       return refuse(replies.localError);
     case 'write-failed':
+      auth?.cancel();
       await writer.abort();
       return storageFailure(outcome.error);
     case 'stored':
@@ -623,6 +648,24 @@ async function acceptMessage(
     log().info({ nul: outcome.nulBytes }, 'removed NUL bytes');
   }
 
+  let resultsHeader: Buffer | undefined;
+  if (auth) {
+    let concluded;
+    try {
+      concluded = await auth.conclude(deps.policy.inboundAuth?.dmarc ?? 'record');
+    } catch (error) {
+      await writer.abort();
+      return storageFailure(error);
+    }
+    const { spf, dkim, dmarc } = concluded.findings;
+    log().info(
+      { spf: spf.result, dkim: dkim.map((d) => d.result), dmarc: dmarc.result, from: dmarc.fromDomain },
+      'inbound authentication',
+    );
+    if (concluded.verdict.kind === 'reject') return refuse(concluded.verdict.reply);
+    resultsHeader = concluded.header;
+  }
+
   const mailFrom = session.envelope.mailFrom;
   const dsn = session.envelope.dsn;
   const envelope: Envelope = {
@@ -643,7 +686,7 @@ async function acceptMessage(
     state: deps.mode === 'capture' ? 'captured' : 'queued',
   };
   try {
-    await writer.commit(envelope);
+    await writer.commit(envelope, resultsHeader);
   } catch (error) {
     return storageFailure(error);
   }

@@ -27,7 +27,7 @@ export type ReceiveOutcome =
  */
 export function receiveMessage(
   data: Readable & { sizeExceeded?: boolean },
-  writer: SpoolWriter,
+  writer: Pick<SpoolWriter, 'stream'>,
   header: string,
   maxSize: number,
 ): Promise<ReceiveOutcome> {

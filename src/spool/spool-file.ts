@@ -1,6 +1,7 @@
 import { close, fdatasync, open, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { prependToFile } from './prepend.js';
 
 // Plain descriptors, not FileHandle: a FileHandle per message showed in the intake profile.
 const openFd = promisify(open);
@@ -77,6 +78,24 @@ export class SpoolFileStream extends Writable {
       () => callback(),
       (error: unknown) => callback(error as Error),
     );
+  }
+
+  /**
+   * After end(), before seal: puts `header` before every byte so far (a header known only at
+   * the end). A message still held in memory takes it for free; one on disk is rewritten.
+   */
+  async prepend(header: Buffer): Promise<void> {
+    await this.busy;
+    if (this.fd === undefined) {
+      this.held.unshift(header);
+      this.heldBytes += header.length;
+    } else {
+      this.busy = prependToFile(this.fd, this.path, this.bytes - this.heldBytes, header).then((fd) => {
+        this.fd = fd;
+      });
+      await this.busy;
+    }
+    this.bytes += header.length;
   }
 
   /** After end(): writes what is held and `last`, fdatasyncs and closes the file. */

@@ -375,11 +375,13 @@ export class SpoolWriter {
   /**
    * Ends the stream, appends the envelope, makes the file durable and publishes it;
    * resolves when the message may be acknowledged. The envelope's size is the bytes written.
+   * `header` goes before all of them: one known only after the last byte (Authentication-Results).
    */
-  async commit(envelope: Envelope): Promise<Envelope> {
+  async commit(envelope: Envelope, header?: Buffer): Promise<Envelope> {
     this.done = true;
     try {
       await endStream(this.file);
+      if (header) await this.file.prepend(header);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
       await this.file.seal(encodeTrailer(committed));
       await this.spool.publish(this.id, committed, this.file.heldMessage);

@@ -1,0 +1,341 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import nodemailer from 'nodemailer';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { policy, startTestServer, type TestServer } from '../helpers/config.js';
+import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { storedText } from '../helpers/stored.js';
+
+/**
+ * Inbound authentication on the relay port (policy inboundAuth): real SMTP clients from
+ * 127.0.0.x addresses (SPF depends on the client address) against the real server, whose
+ * lookups go to a loopback DNS server this test starts; the Authentication-Results header is
+ * checked in the spooled file, exactly, with the Received header right after it.
+ */
+
+/** Listed by good.example's and soft.example's SPF records. */
+const LISTED = '127.0.0.20';
+/** Listed by nobody. */
+const STRANGER = '127.0.0.21';
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const dkimKey = {
+  domainName: 'good.example',
+  keySelector: 'sel1',
+  privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+};
+
+interface Sent {
+  readonly from: string;
+  readonly headerFrom: string;
+  readonly client: string;
+  readonly subject: string;
+  readonly sign?: boolean;
+  /** Changes the signed message (a body byte) before it is sent. */
+  readonly tamper?: (message: string) => string;
+  /** Extra header lines put on top of the message as the client sends it. */
+  readonly prepend?: string;
+  /** The body's text (default: one line). */
+  readonly text?: string;
+}
+
+async function build(sent: Sent): Promise<string> {
+  const built = await nodemailer
+    .createTransport({
+      streamTransport: true,
+      buffer: true,
+      newline: 'windows',
+      ...(sent.sign === true ? { dkim: dkimKey } : {}),
+    })
+    .sendMail({
+      from: sent.headerFrom,
+      to: 'rcpt@local.test',
+      subject: sent.subject,
+      text: sent.text ?? 'The order ships tomorrow.\n',
+    });
+  if (!Buffer.isBuffer(built.message)) throw new Error('streamTransport with buffer: true gives a Buffer');
+  const message = built.message.toString('latin1');
+  return (sent.prepend ?? '') + (sent.tamper ? sent.tamper(message) : message);
+}
+
+/** Sends from `sent.client`; the 250's queue id, or the error's response line. */
+async function send(mail: TestServer, sent: Sent): Promise<{ id?: string; response: string }> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: mail.port('smtp'),
+    localAddress: sent.client,
+    name: 'mta.good.example',
+    ignoreTLS: true,
+  });
+  try {
+    const info = await transport.sendMail({
+      envelope: { from: sent.from, to: ['rcpt@local.test'] },
+      raw: await build(sent),
+    });
+    const id = /queued as ([0-9A-Z]+)/.exec(info.response)?.[1];
+    return { ...(id ? { id } : {}), response: info.response };
+  } catch (error) {
+    return { response: (error as { response?: string }).response ?? String(error) };
+  } finally {
+    transport.close();
+  }
+}
+
+/** The Authentication-Results field on top of the stored message; the next field must be our Received. */
+async function resultsOf(mail: TestServer, sent: { id?: string; response: string }): Promise<string> {
+  const id = sent.id;
+  if (id === undefined) throw new Error(`not accepted: ${sent.response}`);
+  const text = await storedText(mail.server.spool, id, 'latin1');
+  const match = /^(Authentication-Results: [^]*?\r\n)(?![ \t])([^]*)$/.exec(text);
+  expect(match?.[2]).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.2[01]\]\)/);
+  return match?.[1] ?? text.slice(0, 400);
+}
+
+function header(...resinfos: string[]): string {
+  return `Authentication-Results: mx.test;\r\n\t${resinfos.join(';\r\n\t')}\r\n`;
+}
+
+async function startServer(
+  dns: { address: string },
+  dmarc: 'record' | 'reject',
+  timeoutSeconds = 5,
+): Promise<TestServer> {
+  return startTestServer(
+    (raw) => {
+      policy(raw, 'relay').inboundAuth = { dmarc };
+      raw.delivery = { ...(raw.delivery as object), dns: { servers: [dns.address], timeoutSeconds } };
+    },
+    { logger: pino({ level: 'error' }) },
+  );
+}
+
+describe('inbound SPF, DKIM and DMARC on the relay port', () => {
+  let dns: DnsServer;
+  let recording: TestServer;
+  let rejecting: TestServer;
+
+  beforeAll(async () => {
+    const key = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    dns = await startDnsServer({
+      'good.example': { TXT: [`v=spf1 ip4:${LISTED} -all`] },
+      'sel1._domainkey.good.example': { TXT: [`v=DKIM1; k=rsa; p=${key}`] },
+      '_dmarc.good.example': { TXT: ['v=DMARC1; p=reject'] },
+      'soft.example': { TXT: [`v=spf1 ip4:${LISTED} ~all`] },
+      'quiet.example': { TXT: ['v=spf1 -all'] },
+      '_dmarc.quiet.example': { TXT: ['v=DMARC1; p=quarantine'] },
+    });
+    [recording, rejecting] = await Promise.all([startServer(dns, 'record'), startServer(dns, 'reject')]);
+  });
+  afterAll(async () => {
+    await Promise.all([recording.close(), rejecting.close()]);
+    await dns.close();
+  });
+
+  it('SPF pass, DKIM pass, DMARC pass: the client is listed and the signature verifies', async () => {
+    const sent = await send(rejecting, {
+      from: 'orders@good.example',
+      headerFrom: 'orders@good.example',
+      client: LISTED,
+      subject: 'all pass',
+      sign: true,
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=orders@good.example',
+        'dkim=pass header.d=good.example header.s=sel1',
+        'dmarc=pass (p=reject) header.from=good.example',
+      ),
+    );
+    expect(dns.queries).toContain('TXT sel1._domainkey.good.example');
+  });
+
+  it('SPF fail: a client the record does not list (-all), no DMARC record: accepted', async () => {
+    dns.records.set('hard.example', { TXT: [`v=spf1 ip4:${LISTED} -all`] });
+    const sent = await send(rejecting, {
+      from: 'news@hard.example',
+      headerFrom: 'news@hard.example',
+      client: STRANGER,
+      subject: 'spf fail',
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header('spf=fail smtp.mailfrom=news@hard.example', 'dkim=none', 'dmarc=none header.from=hard.example'),
+    );
+  });
+
+  it('SPF softfail: a client the record does not list (~all)', async () => {
+    const sent = await send(recording, {
+      from: 'news@soft.example',
+      headerFrom: 'news@soft.example',
+      client: STRANGER,
+      subject: 'spf softfail',
+    });
+    expect(await resultsOf(recording, sent)).toBe(
+      header(
+        'spf=softfail smtp.mailfrom=news@soft.example',
+        'dkim=none',
+        'dmarc=none header.from=soft.example',
+      ),
+    );
+  });
+
+  it('DKIM fail: a body byte changed after signing; DMARC still passes through aligned SPF', async () => {
+    const sent = await send(rejecting, {
+      from: 'orders@good.example',
+      headerFrom: 'orders@good.example',
+      client: LISTED,
+      subject: 'dkim fail',
+      sign: true,
+      tamper: (message) => message.replace('ships tomorrow', 'ships tomorrOw'),
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=orders@good.example',
+        'dkim=fail header.d=good.example header.s=sel1',
+        'dmarc=pass (p=reject) header.from=good.example',
+      ),
+    );
+  });
+
+  const forged: Sent = {
+    // The envelope passes SPF, but the From domain is good.example (p=reject), unsigned: DMARC fails.
+    from: 'bounce@soft.example',
+    headerFrom: 'ceo@good.example',
+    client: LISTED,
+    subject: 'dmarc fail',
+  };
+
+  it('DMARC fail under dmarc: reject: 550 5.7.1, and nothing is spooled', async () => {
+    const before = await rejecting.server.spool.count();
+    const sent = await send(rejecting, forged);
+    expect(sent.response).toBe('550 5.7.1 Rejected by DMARC policy for good.example');
+    expect(sent.id).toBeUndefined();
+    expect(await rejecting.server.spool.count()).toBe(before);
+  });
+
+  it('DMARC fail under dmarc: record: accepted, and the failure is in the header', async () => {
+    const sent = await send(recording, forged);
+    expect(await resultsOf(recording, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=bounce@soft.example',
+        'dkim=none',
+        'dmarc=fail (p=reject) header.from=good.example',
+      ),
+    );
+  });
+
+  it('DMARC fail for p=quarantine under dmarc: reject: accepted and recorded', async () => {
+    const sent = await send(rejecting, {
+      from: 'news@quiet.example',
+      headerFrom: 'news@quiet.example',
+      client: STRANGER,
+      subject: 'quarantine',
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header(
+        'spf=fail smtp.mailfrom=news@quiet.example',
+        'dkim=none',
+        'dmarc=fail (p=quarantine) header.from=quiet.example',
+      ),
+    );
+  });
+
+  it('removes an incoming Authentication-Results that claims our name, keeps another receiver’s', async () => {
+    const sent = await send(rejecting, {
+      from: 'news@soft.example',
+      headerFrom: 'news@soft.example',
+      client: LISTED,
+      subject: 'forged results',
+      prepend:
+        'Authentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=ceo@good.example\r\n' +
+        'Authentication-Results: mx.upstream.example; spf=pass\r\n',
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header('spf=pass smtp.mailfrom=news@soft.example', 'dkim=none', 'dmarc=none header.from=soft.example'),
+    );
+    const text = await storedText(rejecting.server.spool, sent.id ?? '', 'latin1');
+    const headerSection = text.slice(0, text.indexOf('\r\n\r\n'));
+    expect(headerSection.match(/^Authentication-Results:/gim)).toHaveLength(2);
+    expect(headerSection).toContain('\r\nAuthentication-Results: mx.upstream.example; spf=pass\r\n');
+    expect(headerSection).not.toContain('ceo@good.example');
+  });
+
+  it('a message too large to be held in memory (512 KiB): the header goes on top of the file, DKIM passes', async () => {
+    const line = 'The order ships tomorrow, and this line makes the body large enough.\n';
+    const sent = await send(rejecting, {
+      from: 'orders@good.example',
+      headerFrom: 'orders@good.example',
+      client: LISTED,
+      subject: 'large',
+      sign: true,
+      text: line.repeat(Math.ceil((512 * 1024) / line.length)),
+      prepend: 'Authentication-Results: MX.TEST; dkim=pass header.d=good.example\r\n',
+    });
+    expect(await resultsOf(rejecting, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=orders@good.example',
+        'dkim=pass header.d=good.example header.s=sel1',
+        'dmarc=pass (p=reject) header.from=good.example',
+      ),
+    );
+    const text = await storedText(rejecting.server.spool, sent.id ?? '', 'latin1');
+    expect(text.length).toBeGreaterThan(512 * 1024);
+    expect(text.match(/^Authentication-Results:/gim)).toHaveLength(1);
+    expect(text.endsWith(line.replace('\n', '\r\n'))).toBe(true);
+    // The envelope's size is the bytes on disk, header included (the spool reads it back by it).
+    expect((await rejecting.server.spool.envelope(sent.id ?? ''))?.size).toBe(text.length);
+  });
+
+  it('a trusted client (127.0.0.1 is in trustedNetworks) is not evaluated', async () => {
+    const sent = await send(rejecting, { ...forged, client: '127.0.0.1', subject: 'trusted' });
+    if (sent.id === undefined) throw new Error(`not accepted: ${sent.response}`);
+    const text = await storedText(rejecting.server.spool, sent.id, 'latin1');
+    expect(text).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.1\]\)/);
+    expect(text).not.toMatch(/^Authentication-Results:/im);
+  });
+});
+
+describe('inbound authentication when DNS does not answer', () => {
+  /** A DNS server that reads every query and answers none: each lookup times out. */
+  let silent: Socket;
+  let recording: TestServer;
+  let rejecting: TestServer;
+
+  beforeAll(async () => {
+    silent = createSocket('udp4');
+    silent.on('message', () => undefined);
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const address = { address: `127.0.0.1:${String(silent.address().port)}` };
+    [recording, rejecting] = await Promise.all([
+      startServer(address, 'record', 1),
+      startServer(address, 'reject', 1),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([recording.close(), rejecting.close()]);
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  const sent: Sent = {
+    from: 'orders@good.example',
+    headerFrom: 'orders@good.example',
+    client: LISTED,
+    subject: 'dns down',
+  };
+
+  it('records temperror under dmarc: record and accepts', async () => {
+    const accepted = await send(recording, sent);
+    expect(await resultsOf(recording, accepted)).toBe(
+      header(
+        'spf=temperror smtp.mailfrom=orders@good.example',
+        'dkim=none',
+        'dmarc=temperror header.from=good.example',
+      ),
+    );
+  });
+
+  it('defers (451 4.7.1) under dmarc: reject: the policy could not be read, nothing is refused for good', async () => {
+    const deferred = await send(rejecting, sent);
+    expect(deferred.response).toBe('451 4.7.1 DMARC check could not be completed, try again later');
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import {
+  authenticationResultsHeader,
+  claimsOurAuthservId,
+  inboundAuthVerdict,
+  type AuthFindings,
+  type DmarcAction,
+} from '../../../src/pipeline/authentication-results.js';
+import { accept, reject, type Verdict } from '../../../src/pipeline/verdict.js';
+import { dmarcRejected, replies } from '../../../src/smtp/replies.js';
+
+const base: AuthFindings = {
+  spf: { result: 'pass', mailFrom: 'alice@example.org', helo: 'mta.example.org' },
+  dkim: [{ result: 'pass', domain: 'example.org', selector: 'sel1' }],
+  dmarc: { result: 'pass', fromDomain: 'example.org', policy: 'reject', pct: undefined },
+};
+
+function findings(change: {
+  spf?: Partial<AuthFindings['spf']>;
+  dkim?: AuthFindings['dkim'];
+  dmarc?: Partial<AuthFindings['dmarc']>;
+}): AuthFindings {
+  return {
+    spf: { ...base.spf, ...change.spf },
+    dkim: change.dkim ?? base.dkim,
+    dmarc: { ...base.dmarc, ...change.dmarc },
+  };
+}
+
+describe('authenticationResultsHeader', () => {
+  it.each<[string, AuthFindings, string]>([
+    [
+      'all pass: one resinfo per method, folded',
+      base,
+      'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=pass (p=reject) header.from=example.org',
+    ],
+    [
+      'the null sender: SPF checked the HELO name (RFC 7208 §2.3), so smtp.helo',
+      findings({ spf: { result: 'softfail', mailFrom: '' } }),
+      'spf=softfail smtp.helo=mta.example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=pass (p=reject) header.from=example.org',
+    ],
+    [
+      'unsigned: dkim=none; no DMARC record: no policy comment',
+      findings({ dkim: [], dmarc: { result: 'none', policy: undefined } }),
+      'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=none;\r\n\tdmarc=none header.from=example.org',
+    ],
+    [
+      'two signatures: two dkim resinfos, in order',
+      findings({
+        dkim: [
+          { result: 'fail', domain: 'example.org', selector: 'a' },
+          { result: 'pass', domain: 'esp.example', selector: 'b' },
+        ],
+      }),
+      'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=fail header.d=example.org header.s=a;\r\n\tdkim=pass header.d=esp.example header.s=b;\r\n\tdmarc=pass (p=reject) header.from=example.org',
+    ],
+    [
+      'no From: DMARC not evaluated, no header.from',
+      findings({ dmarc: { result: 'none', fromDomain: '', policy: undefined } }),
+      'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=none',
+    ],
+    [
+      'client text cannot end a resinfo or inject a line',
+      findings({ spf: { mailFrom: 'a;b\r\nX-Evil: 1@example.org' } }),
+      'spf=pass smtp.mailfrom=a?b??X-Evil:?1@example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=pass (p=reject) header.from=example.org',
+    ],
+  ])('%s', (_why, input, resinfos) => {
+    expect(authenticationResultsHeader('mx.example.net', input)).toBe(
+      `Authentication-Results: mx.example.net;\r\n\t${resinfos}\r\n`,
+    );
+  });
+});
+
+describe('inboundAuthVerdict', () => {
+  const rejected: Verdict = reject(dmarcRejected('example.org'));
+  const deferred: Verdict = reject(replies.dmarcDeferred);
+  it.each<[string, DmarcAction, AuthFindings, Verdict]>([
+    [
+      'record never refuses, even p=reject failing',
+      'record',
+      findings({ dmarc: { result: 'fail' } }),
+      accept,
+    ],
+    ['record never defers', 'record', findings({ dmarc: { result: 'temperror' } }), accept],
+    ['reject: DMARC pass is accepted', 'reject', base, accept],
+    ['reject: p=reject failing is refused', 'reject', findings({ dmarc: { result: 'fail' } }), rejected],
+    [
+      'reject: p=quarantine failing is accepted (and recorded)',
+      'reject',
+      findings({ dmarc: { result: 'fail', policy: 'quarantine' } }),
+      accept,
+    ],
+    [
+      'reject: p=none failing is accepted',
+      'reject',
+      findings({ dmarc: { result: 'fail', policy: 'none' } }),
+      accept,
+    ],
+    [
+      'reject: pct below 100 is not sampled, accepted',
+      'reject',
+      findings({ dmarc: { result: 'fail', pct: 50 } }),
+      accept,
+    ],
+    [
+      'reject: pct=100 is the same as none given',
+      'reject',
+      findings({ dmarc: { result: 'fail', pct: 100 } }),
+      rejected,
+    ],
+    [
+      'reject: no DMARC record is accepted',
+      'reject',
+      findings({ dmarc: { result: 'none', policy: undefined } }),
+      accept,
+    ],
+    [
+      'reject: DMARC temperror (record lookup failed) defers',
+      'reject',
+      findings({ dmarc: { result: 'temperror' } }),
+      deferred,
+    ],
+    [
+      'reject: p=reject failing while SPF had a DNS failure defers (SPF might have passed)',
+      'reject',
+      findings({ spf: { result: 'temperror' }, dkim: [], dmarc: { result: 'fail' } }),
+      deferred,
+    ],
+    [
+      'reject: p=reject failing while a signature had a DNS failure defers',
+      'reject',
+      findings({
+        spf: { result: 'fail' },
+        dkim: [{ result: 'temperror', domain: 'example.org', selector: 's' }],
+        dmarc: { result: 'fail' },
+      }),
+      deferred,
+    ],
+    [
+      'reject: SPF permerror is a failure, not a reason to wait',
+      'reject',
+      findings({ spf: { result: 'permerror' }, dkim: [], dmarc: { result: 'fail' } }),
+      rejected,
+    ],
+  ])('%s', (_why, action, input, expected) => {
+    expect(inboundAuthVerdict(action, input)).toEqual(expected);
+  });
+});
+
+describe('claimsOurAuthservId', () => {
+  it.each<[string, string, boolean]>([
+    ['ours', 'Authentication-Results: mx.example.net; spf=pass', true],
+    ['ours, any case, folded', 'authentication-results:\r\n\tMX.Example.NET;\r\n\tdkim=pass', true],
+    ['ours after a comment', 'Authentication-Results: (forged) mx.example.net; spf=pass', true],
+    ['ours with no results', 'Authentication-Results: mx.example.net; none', true],
+    ['another receiver’s: kept', 'Authentication-Results: mx.google.com; spf=pass', false],
+    [
+      'a longer name that starts with ours: kept',
+      'Authentication-Results: mx.example.net.evil; spf=pass',
+      false,
+    ],
+    ['another field', 'X-Authentication-Results: mx.example.net; spf=pass', false],
+  ])('%s', (_why, field, expected) => {
+    expect(claimsOurAuthservId(field, 'mx.example.net')).toBe(expected);
+  });
+});
