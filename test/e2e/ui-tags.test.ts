@@ -76,7 +76,7 @@ describe('web UI tags (headless Chromium)', () => {
       expect(await row.locator('.tag').count()).toBe(0);
       // Set on this page: a reload would lose it.
       await page.evaluate(() => {
-        (window as unknown as { notReloaded: boolean }).notReloaded = true;
+        (globalThis as unknown as { notReloaded: boolean }).notReloaded = true;
       });
 
       await api('PUT', 'api/v1/tags', { IDs: [id, other], Tags: ['from-ci', 'Second'] });
@@ -97,9 +97,9 @@ describe('web UI tags (headless Chromium)', () => {
       await poll(() => editor.locator('.tag').allTextContents()).toEqual(['ci×']);
       await poll(() => bystander.locator('.tag').allTextContents()).toEqual(['ci']);
 
-      expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
-        true,
-      );
+      expect(
+        await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded),
+      ).toBe(true);
     });
   });
 });
