@@ -16,7 +16,7 @@ export async function sinkCommand(config: Config, args: readonly string[], out: 
   const { spool } = await Spool.open(config.spool.dir);
   try {
     const started = Date.now();
-    const { messages } = await Sink.reindex(spool, pino({ level: 'warn' }, process.stderr));
+    const { messages } = await Sink.reindex(spool, pino({ level: 'warn' }, process.stderr), config.sink);
     out.write(`reindexed ${String(messages)} captured messages in ${String(Date.now() - started)} ms\n`);
     return 0;
   } finally {

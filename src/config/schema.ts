@@ -27,6 +27,12 @@ const domain = z
 
 const seconds = z.number().positive();
 
+/** Mailpit's ValidTagRegexp: letters, digits, spaces, '-', '_', '.', '@'; 1 to 100 characters. */
+const tagName = z
+  .string()
+  .regex(/^[a-zA-Z0-9\-_. @]{1,100}$/, "must be 1-100 letters, digits, spaces, '-', '_', '.' or '@'")
+  .refine((tag) => tag.trim() === tag, { message: 'must not start or end with a space' });
+
 export const limitsSchema = z.strictObject({
   /** Largest message in bytes, advertised in SIZE and enforced while streaming. */
   maxMessageSize: z
@@ -381,6 +387,22 @@ export const configSchema = z
             maxTotalMiB: z.number().min(0).default(2048),
           })
           .prefault({}),
+        /**
+         * Mailpit's tag filters (--tag, --tags-config): a message matching `match` (the search
+         * syntax) gets `tags` before its 250. check-config and the sink's start check the syntax.
+         */
+        tagRules: z
+          .array(
+            z.strictObject({
+              match: z.string().trim().min(1, 'must be a search, e.g. "subject:invoice"'),
+              tags: z.array(tagName).min(1),
+            }),
+          )
+          .default([]),
+        /** Tag each message with its SMTP AUTH user (Mailpit's --tags-username). */
+        tagUsername: z.boolean().default(false),
+        /** user+TAG@… in From, To, Cc, Bcc or the envelope tags TAG (Mailpit's default; --tags-disable plus-addresses). */
+        plusAddressTags: z.boolean().default(true),
       })
       .prefault({}),
     /** The web UI, the Mailpit-compatible API and /metrics. */

@@ -17,8 +17,12 @@ class BodyError extends Error {
  */
 export function acceptAnyBodyAsJson(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (isMessagesForm(request.headers['content-type'], request.routeOptions.url)) {
+      done(null, messagesFormFields(text));
+      return;
+    }
     if (text.trim() === '') {
       done(new BodyError('Empty request body: send a JSON object'));
       return;
@@ -36,6 +40,32 @@ export function acceptAnyBodyAsJson(app: FastifyInstance): void {
     }
     done(null, parsed);
   });
+}
+
+/**
+ * PUT/DELETE /api/v1/messages with a declared form body, as the Python mailpit-api-client
+ * sends them (httpx `data=`: `ids=A&ids=B&Read=true`; no ids at all means every message, as
+ * its documentation says). Only there: a form anywhere else is still refused above.
+ */
+function isMessagesForm(contentType: string | undefined, route: string | undefined): boolean {
+  return (
+    /^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType ?? '') &&
+    route !== undefined &&
+    route.endsWith('/api/v1/messages')
+  );
+}
+
+/** Form fields under the names the JSON body uses; field names compare without case, as Go's JSON decoding. */
+export function messagesFormFields(text: string): Record<string, unknown> {
+  const fields = new URLSearchParams(text);
+  const record: Record<string, unknown> = {};
+  const ids = [...fields].filter(([key]) => key.toLowerCase() === 'ids').map(([, value]) => value);
+  if (ids.length > 0) record.IDs = ids;
+  for (const [key, value] of fields) {
+    if (key.toLowerCase() === 'read') record.Read = value.toLowerCase() === 'true';
+    if (key.toLowerCase() === 'search') record.Search = value;
+  }
+  return record;
 }
 
 /** A 4xx raised by fastify or a body parser (too large, bad JSON), or undefined for a real fault. */

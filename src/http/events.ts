@@ -40,6 +40,12 @@ export function streamEvents(ctx: HttpContext, socket: EventSocket, scope: Condi
       case 'update':
         for (const id of event.ids.filter(visible)) send('update', { ID: id, Read: event.read });
         break;
+      case 'tags':
+        // As Mailpit's SetMessageTags: an update frame per message with its tags now.
+        for (const { id, tags } of event.messages.filter((m) => visible(m.id))) {
+          send('update', { ID: id, Tags: tags });
+        }
+        break;
       case 'delete':
         // Deleted messages are gone from the index, so a mailbox cannot filter them; ids are opaque.
         for (const id of event.ids) send('delete', { ID: id });

@@ -36,6 +36,9 @@ export function messageJson(message: IndexedMessage, parsed: ParsedMail) {
   return {
     ID: message.id,
     MessageID: message.messageId,
+    // Opening marks it read. Mailpit dropped this field; clients written before (the Python
+    // mailpit-api-client's Message model) still require it.
+    Read: true,
     From: message.from ?? { Name: '', Address: '' },
     To: message.to,
     Cc: message.cc,

@@ -75,6 +75,7 @@ export const schemas: Readonly<Record<string, Schema>> = {
   Message: object({
     ID: string,
     MessageID: string,
+    Read: boolean,
     From: ref('Address'),
     To: list(ref('Address')),
     Cc: list(ref('Address')),

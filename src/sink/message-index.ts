@@ -498,6 +498,41 @@ export class MessageIndex {
     );
   }
 
+  /** Adds tags to a message, skipping those it has in any case (tag rules at intake). */
+  addTags(id: string, tags: readonly string[]): void {
+    const seq = this.seqOf(id);
+    if (seq === undefined) return;
+    for (const tag of tags) {
+      this.db
+        .statement(
+          `INSERT OR IGNORE INTO tags (seq, tag) SELECT ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM tags WHERE seq = ? AND tag = ? COLLATE NOCASE)`,
+        )
+        .run(seq, tag, seq, tag);
+    }
+  }
+
+  /** Each tag in use and how many messages have it (Mailpit's info Tags). */
+  tagCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const row of this.db
+      .statement<{ tag: string; n: number }>('SELECT tag, count(*) AS n FROM tags GROUP BY tag ORDER BY tag')
+      .iterate()) {
+      counts[row.tag] = row.n;
+    }
+    return counts;
+  }
+
+  /** Ids of the messages with this tag (in any case). */
+  idsTagged(tag: string): string[] {
+    return this.db
+      .statement<{ id: string }>(
+        'SELECT DISTINCT id FROM messages JOIN tags ON tags.seq = messages.seq WHERE tag = ? COLLATE NOCASE',
+      )
+      .all(tag)
+      .map((row) => row.id);
+  }
+
   /** Renames a tag on every message (merging into the new name where both are set). */
   renameTag(from: string, to: string): void {
     this.db.transaction(() => {

@@ -10,6 +10,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/errors.js';
+import { formatPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Envelope } from '../spool/envelope.js';
 import { isQueueId } from '../spool/queue-id.js';
@@ -21,12 +23,26 @@ import { migrate, NewerIndexError } from './migrations.js';
 import { parseHeader, parseWhole, within, type WholeParse } from './parse.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
 import type { IndexedMessage, Summary } from './summary.js';
+import {
+  addressTags,
+  intakeTagging,
+  mergeTags,
+  NO_TAGGING,
+  ruleTags,
+  tagRuleProblems,
+  type IntakeTagging,
+} from './tag-rules.js';
 
 export type { Page } from './message-index.js';
 
 export type SinkEvent =
   | { readonly type: 'new'; readonly message: IndexedMessage }
   | { readonly type: 'update'; readonly ids: readonly string[]; readonly read: boolean }
+  /** Tags changed over the API: each message's tags as they are now. */
+  | {
+      readonly type: 'tags';
+      readonly messages: readonly { readonly id: string; readonly tags: readonly string[] }[];
+    }
   /** A header-derived row now has its body: snippet, attachments, body search. */
   | { readonly type: 'complete'; readonly message: IndexedMessage }
   | { readonly type: 'delete'; readonly ids: readonly string[]; readonly reason: 'api' | 'retention' }
@@ -46,7 +62,8 @@ export interface SinkOptions {
 
 interface PendingInsert {
   readonly summary: Summary;
-  readonly resolve: (inserted: boolean) => void;
+  /** The row as written (with its intake tags), or undefined if the id was indexed already. */
+  readonly resolve: (stored: Summary | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -91,6 +108,7 @@ export class Sink {
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
     private readonly options: SinkOptions,
+    private readonly tagging: IntakeTagging = NO_TAGGING,
   ) {
     this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
@@ -102,8 +120,9 @@ export class Sink {
     log: Logger,
     options: SinkOptions = {},
   ): Promise<Sink> {
+    const tagging = compileTagging(config);
     const db = await openIndex(spool, log);
-    const sink = new Sink(spool, db, new MessageIndex(db), config.retention, log, options);
+    const sink = new Sink(spool, db, new MessageIndex(db), config.retention, log, options, tagging);
     try {
       // queue/ as it was at the last clean close: the index agrees with it, so the start
       // reads nothing (O(1), not a listing of 100,000 files). Otherwise (a crash, messages
@@ -129,8 +148,16 @@ export class Sink {
     return sink;
   }
 
-  /** Rebuilds the index of a spool from its files (`mailwharf sink reindex`); the server must be stopped. */
-  static async reindex(spool: Spool, log: Logger): Promise<{ messages: number }> {
+  /**
+   * Rebuilds the index of a spool from its files (`mailwharf sink reindex`); the server must be
+   * stopped. Intake tags are applied again; tags set over the API are lost with the old index.
+   */
+  static async reindex(
+    spool: Spool,
+    log: Logger,
+    config?: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
+  ): Promise<{ messages: number }> {
+    const tagging = config ? compileTagging(config) : NO_TAGGING;
     await removeIndexFiles(spool);
     const db = await openIndex(spool, log);
     try {
@@ -141,6 +168,7 @@ export class Sink {
         { maxMessages: 0, maxAgeHours: 0, maxTotalMiB: 0 },
         log,
         {},
+        tagging,
       );
       await sink.reconcile();
       sink.index.setCleanMark(await spool.queueChanged());
@@ -198,7 +226,7 @@ export class Sink {
       const rows = batch;
       batch = [];
       this.db.transaction(() => {
-        for (const whole of rows) if (this.index.insert(whole.summary)) added++;
+        for (const whole of rows) if (this.insertRow(whole.summary)) added++;
       });
       this.index.moveStagedText();
     };
@@ -237,12 +265,15 @@ export class Sink {
         return;
       }
       const header = await parseHeader(this.spool, envelope);
-      if (!(await this.insertGrouped(header))) return;
-      this.emitNew(header);
+      const stored = await this.insertGrouped(header);
+      if (!stored) return;
+      this.emitNew(stored);
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
         if (!this.index.complete(completed.summary)) return;
+        // Rules that look at the body can only match now.
+        this.tagByRules(envelope.id);
         this.scheduleTextMove();
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
@@ -261,15 +292,16 @@ export class Sink {
         'captured message could not be parsed; indexed from its envelope and raw source',
       );
     }
-    if (await this.insertGrouped(whole.summary)) this.emitNew(whole.summary);
+    const stored = await this.insertGrouped(whole.summary);
+    if (stored) this.emitNew(stored);
   }
 
   /**
    * Group commit: the inserts that arrive before the event loop's next turn share one
    * transaction, and each waiting 250 goes out once it has committed (a commit per message
-   * cost more than its insert under load). True if the row is new.
+   * cost more than its insert under load). Resolves to the row as written if it is new.
    */
-  private insertGrouped(summary: Summary): Promise<boolean> {
+  private insertGrouped(summary: Summary): Promise<Summary | undefined> {
     return new Promise((resolve, reject) => {
       this.inserts.push({ summary, resolve, reject });
       if (this.inserts.length === 1) {
@@ -284,13 +316,13 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
-    let outcomes: ({ inserted: boolean } | { error: unknown })[];
+    let outcomes: ({ stored: Summary | undefined } | { error: unknown })[];
     try {
       outcomes = this.db.transaction(() =>
         batch.map((item) => {
           // Each insert is a savepoint of its own: one that fails does not take the others along.
           try {
-            return { inserted: this.index.insert(item.summary) };
+            return { stored: this.insertRow(item.summary) };
           } catch (error) {
             return { error };
           }
@@ -303,10 +335,33 @@ export class Sink {
     }
     batch.forEach((item, index) => {
       const outcome = outcomes[index];
-      if (outcome && 'inserted' in outcome) item.resolve(outcome.inserted);
+      if (outcome && 'stored' in outcome) item.resolve(outcome.stored);
       else item.reject(outcome?.error);
     });
     this.scheduleTextMove();
+  }
+
+  /**
+   * Writes a new row with its intake tags (see tag-rules.ts): those of its addresses and AUTH
+   * user first, then those of the rules its row matches, all in one transaction. Returns the
+   * row as written, or undefined if the id was indexed already.
+   */
+  private insertRow(summary: Summary): Summary | undefined {
+    const tagged = { ...summary, tags: addressTags(summary, this.tagging) };
+    // Without rules the row is the only write: no second savepoint per message.
+    if (this.tagging.rules.length === 0) return this.index.insert(tagged) ? tagged : undefined;
+    return this.db.transaction(() => {
+      if (!this.index.insert(tagged)) return undefined;
+      const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(tagged.id, condition));
+      if (fromRules.length === 0) return tagged;
+      this.index.addTags(tagged.id, fromRules);
+      return { ...tagged, tags: mergeTags(tagged.tags, fromRules) };
+    });
+  }
+
+  private tagByRules(id: string): void {
+    const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(id, condition));
+    if (fromRules.length > 0) this.index.addTags(id, fromRules);
   }
 
   /** Staged search text moves into the full-text table a moment later, many rows at once. */
@@ -448,17 +503,35 @@ export class Sink {
     return this.index.tags();
   }
 
+  /** Each tag in use and how many messages have it. */
+  tagCounts(): Record<string, number> {
+    return this.index.tagCounts();
+  }
+
   /** Mailpit's PUT /api/v1/tags: these messages get exactly these tags. */
   setTags(ids: readonly string[], tags: readonly string[]): void {
-    this.index.setTags(ids, tags);
+    this.emitTags(this.index.setTags(ids, tags));
   }
 
   renameTag(from: string, to: string): void {
+    const ids = this.index.idsTagged(from);
     this.index.renameTag(from, to);
+    this.emitTags(ids);
   }
 
   deleteTag(tag: string): void {
+    const ids = this.index.idsTagged(tag);
     this.index.deleteTag(tag);
+    this.emitTags(ids);
+  }
+
+  /** Tells listeners the tags of these messages as they are now (Mailpit broadcasts an update). */
+  private emitTags(ids: readonly string[]): void {
+    const messages = ids.flatMap((id) => {
+      const message = this.index.get(id);
+      return message ? [{ id, tags: message.tags }] : [];
+    });
+    if (messages.length > 0) this.emit({ type: 'tags', messages });
   }
 
   setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
@@ -537,6 +610,15 @@ export class Sink {
     }
     await this.delete(victims, 'retention');
   }
+}
+
+/** The config's intake tagging; a match the search parser refuses names its field. */
+function compileTagging(
+  config: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
+): IntakeTagging {
+  const problem = tagRuleProblems(config)[0];
+  if (problem) throw new ConfigError(`${formatPath(problem.path)}: ${problem.message}`);
+  return intakeTagging(config);
 }
 
 async function removeIndexFiles(spool: Spool): Promise<void> {

@@ -135,6 +135,24 @@ const BROKEN: readonly Broken[] = [
     line: () => 'http.port: port 40126 is already used by listener "smtp" (127.0.0.1:40126)',
   },
   {
+    why: 'a tag rule whose match the search parser refuses',
+    text: () =>
+      configText({
+        sink: {
+          tagRules: [
+            { match: 'subject:invoice', tags: ['billing'] },
+            { match: 'larger:huge', tags: ['big'] },
+          ],
+        },
+      }),
+    line: () => 'sink.tagRules[1].match: not a size: huge',
+  },
+  {
+    why: 'a tag rule with a tag Mailpit would refuse',
+    text: () => configText({ sink: { tagRules: [{ match: 'subject:invoice', tags: ['bill!ing'] }] } }),
+    line: () => "sink.tagRules[0].tags[0]: must be 1-100 letters, digits, spaces, '-', '_', '.' or '@'",
+  },
+  {
     why: 'a certificate file that does not exist',
     text: () => configText({ tls: { cert: join(root, 'missing.crt'), key: good.key } }),
     line: () => `tls.cert: ${join(root, 'missing.crt')}: no such file`,

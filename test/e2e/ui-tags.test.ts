@@ -1,6 +1,7 @@
 /**
  * Tags in the web UI (headless Chromium): chips on list rows and in the message view, added
- * and removed there, saved through Mailpit's tags API.
+ * and removed there, saved through Mailpit's tags API; changed by another client, shown live
+ * (Mailpit's update event {ID, Tags} on the events stream).
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,6 +52,54 @@ describe('web UI tags (headless Chromium)', () => {
       // A reload shows what the server kept.
       await page.reload();
       await poll(() => page.locator('.tag-editor .tag').allTextContents()).toEqual(['urgent×']);
+    });
+  });
+
+  it('shows tags another client sets, renames and deletes, live, without a reload', async () => {
+    const id = await sendJson(base, { Subject: 'Live tags', Text: 'z' });
+    const other = await sendJson(base, { Subject: 'Live bystander', Text: 'w' });
+    const api = async (method: string, path: string, body: unknown) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status, `${method} ${path}`).toBe(200);
+    };
+    await withPage(browser, async (page) => {
+      await page.goto(base);
+      const row = page.locator('#messages > li').filter({ hasText: 'Live tags' });
+      const bystander = page.locator('#messages > li').filter({ hasText: 'Live bystander' });
+      // Connected to the events stream, so what follows can only arrive through it.
+      await page.locator('#live.on').waitFor();
+      await expect.poll(() => row.count()).toBe(1);
+      expect(await row.locator('.tag').count()).toBe(0);
+      // Set on this page: a reload would lose it.
+      await page.evaluate(() => {
+        (globalThis as unknown as { notReloaded: boolean }).notReloaded = true;
+      });
+
+      await api('PUT', 'api/v1/tags', { IDs: [id, other], Tags: ['from-ci', 'Second'] });
+      await poll(() => row.locator('.tag').allTextContents()).toEqual(['from-ci', 'Second']);
+      await poll(() => bystander.locator('.tag').allTextContents()).toEqual(['from-ci', 'Second']);
+
+      // The open message's editor follows too.
+      await openMessage(page, base, 'Live tags');
+      const editor = page.locator('.tag-editor');
+      expect(await editor.locator('.tag').allTextContents()).toEqual(['from-ci×', 'Second×']);
+      await api('PUT', `api/v1/tags/${encodeURIComponent('from-ci')}`, { Name: 'ci' });
+      await poll(() => editor.locator('.tag').allTextContents()).toEqual(['ci×', 'Second×']);
+      await poll(() => bystander.locator('.tag').allTextContents()).toEqual(['ci', 'Second']);
+
+      const response = await fetch(`${base}api/v1/tags/Second`, { method: 'DELETE' });
+      expect(response.status).toBe(200);
+      await poll(() => row.locator('.tag').allTextContents()).toEqual(['ci']);
+      await poll(() => editor.locator('.tag').allTextContents()).toEqual(['ci×']);
+      await poll(() => bystander.locator('.tag').allTextContents()).toEqual(['ci']);
+
+      expect(
+        await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded),
+      ).toBe(true);
     });
   });
 });

@@ -198,7 +198,12 @@ function apply(event: LiveEvent): void {
       if (!search.query) matching = total;
       break;
     case 'update':
-      list.setRead(event.Data.ID, event.Data.Read);
+      if (event.Data.Read !== undefined) list.setRead(event.Data.ID, event.Data.Read);
+      // Tags changed by another client (or a rule once the body was indexed).
+      if (event.Data.Tags !== undefined) {
+        list.setTags(event.Data.ID, event.Data.Tags);
+        view.tagsUpdated(event.Data.ID, event.Data.Tags);
+      }
       break;
     case 'delete':
       removeRow(event.Data.ID);

@@ -12,7 +12,11 @@ export interface Stats {
 export type LiveEvent =
   | { readonly Type: 'new'; readonly Data: MessageSummary }
   | { readonly Type: 'stats'; readonly Data: Stats }
-  | { readonly Type: 'update'; readonly Data: { readonly ID: string; readonly Read: boolean } }
+  /** Mailpit sends {ID, Read} for a read change and {ID, Tags} for a tag change. */
+  | {
+      readonly Type: 'update';
+      readonly Data: { readonly ID: string; readonly Read?: boolean; readonly Tags?: readonly string[] };
+    }
   | { readonly Type: 'delete'; readonly Data: { readonly ID: string } }
   | { readonly Type: 'truncate'; readonly Data: unknown };
 

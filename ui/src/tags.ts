@@ -11,10 +11,10 @@ export function tagChips(tags: readonly string[]): HTMLElement | null {
   return h('span', { class: 'tags' }, ...tags.map((tag) => h('span', { class: 'tag', text: tag })));
 }
 
-/** Mailpit's rule: letters, digits, '-', '.', '_' and spaces; the server cleans the same way. */
+/** Mailpit's rule: letters, digits, '-', '.', '_', '@' and spaces; the server cleans the same way. */
 function cleanTag(tag: string): string {
   return tag
-    .replace(/[^a-zA-Z0-9\-._ ]/g, '')
+    .replace(/[^a-zA-Z0-9\-._@ ]/g, '')
     .replace(/\s+/g, ' ')
     .trim();
 }

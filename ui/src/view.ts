@@ -80,6 +80,8 @@ export class MessageView {
   private current: string | undefined;
   /** What the server offers (release, SpamAssassin), once known. */
   private features: WebUiConfig | undefined;
+  /** The open message's tag editor and the tags it shows. */
+  private tagSlot: { element: HTMLElement; tags: readonly string[] } | undefined;
 
   constructor(
     private readonly root: HTMLElement,
@@ -114,6 +116,30 @@ export class MessageView {
     this.token++;
     this.current = undefined;
     this.root.replaceChildren(this.notice('This message was deleted.'));
+  }
+
+  /** Tags changed elsewhere: the open message's editor shows them (unless it shows them already). */
+  tagsUpdated(id: string, tags: readonly string[]): void {
+    const slot = this.tagSlot;
+    if (id !== this.current || !slot || sameTags(slot.tags, tags)) return;
+    slot.element.replaceWith(this.tagEditor(id, tags));
+  }
+
+  private tagEditor(id: string, tags: readonly string[]): HTMLElement {
+    const slot = {
+      tags,
+      element: tagEditor(
+        id,
+        tags,
+        (saved) => {
+          slot.tags = saved;
+          this.handlers.tagsChanged(id, saved);
+        },
+        (problem) => this.handlers.failed(problem),
+      ),
+    };
+    this.tagSlot = slot;
+    return slot.element;
   }
 
   async show(id: string): Promise<void> {
@@ -178,15 +204,7 @@ export class MessageView {
       ...(message.ReplyTo.length > 0 ? metaRow('Reply-To', addresses(message.ReplyTo)) : []),
       ...metaRow('Date', longTime(message.Date)),
       ...metaRow('Size', size(message.Size)),
-      ...metaRow(
-        'Tags',
-        tagEditor(
-          message.ID,
-          message.Tags,
-          (tags) => this.handlers.tagsChanged(message.ID, tags),
-          (problem) => this.handlers.failed(problem),
-        ),
-      ),
+      ...metaRow('Tags', this.tagEditor(message.ID, message.Tags)),
     );
 
     const tabs: TabName[] = [
@@ -476,4 +494,8 @@ export class MessageView {
     );
     return h('div', {}, h('div', { class: 'html-tools' }, run, label), results);
   }
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((tag) => b.includes(tag));
 }

@@ -14,7 +14,7 @@ export const info: Handler = (ctx) => {
       .messages.reduce((sum, m) => sum + m.size, 0),
     Messages: stats.total,
     Unread: stats.unread,
-    Tags: {},
+    Tags: ctx.sink.tagCounts(),
     RuntimeStats: {
       Uptime: Math.round((Date.now() - ctx.startedAt) / 1000),
       Memory: process.memoryUsage().rss,

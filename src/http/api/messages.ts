@@ -14,7 +14,8 @@ function summary(ctx: Parameters<Handler>[0], query: string | undefined, params:
     messages_count: page.count,
     messages_unread: page.unread,
     start,
-    tags: [...new Set(page.messages.flatMap((m) => m.tags))],
+    // Every tag in use, not only the page's (as Mailpit).
+    tags: ctx.sink.tags(),
     messages: page.messages.map(listItem),
   };
 }

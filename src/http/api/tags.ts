@@ -1,17 +1,10 @@
 /**
  * Mailpit's tags API: GET /api/v1/tags, PUT /api/v1/tags {IDs, Tags} (replaces the tags of
  * those messages), PUT /api/v1/tags/{tag} {Name} (rename), DELETE /api/v1/tags/{tag}.
- * As Mailpit, a tag keeps only letters, digits, '-', '.', '_' and spaces (others are
- * silently dropped) and must keep at least one character.
+ * Tags are cleaned as Mailpit cleans them (see cleanTag).
  */
+import { cleanTag } from '../../sink/tag-rules.js';
 import { bodyRecord, ok, stringArray, stringParam, textError, type Handler } from '../context.js';
-
-export function cleanTag(tag: string): string {
-  return tag
-    .replace(/[^a-zA-Z0-9\-._ ]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
 
 export const listTags: Handler = (ctx) => Promise.resolve(ctx.sink.tags());
 
