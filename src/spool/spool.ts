@@ -380,8 +380,7 @@ export class SpoolWriter {
       await endStream(this.file);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
       await this.file.seal(encodeTrailer(committed));
-      // The file is durable: its close and the rename need not wait for each other.
-      await Promise.all([this.spool.publish(this.id, committed, this.file.heldMessage), this.file.fileClosed]);
+      await this.spool.publish(this.id, committed, this.file.heldMessage);
       return committed;
     } catch (error) {
       await this.file.close().catch(() => undefined);
