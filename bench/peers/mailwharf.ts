@@ -13,6 +13,8 @@ export interface MailwharfOptions {
   /** Extra node flags, e.g. --cpu-prof (the profile is written when it stops). */
   readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Another build's cli.js, to compare two builds in the same conditions (bench/cost.ts). */
+  readonly cli?: string;
 }
 
 const HOSTNAME = 'mx.bench.test';
@@ -82,7 +84,7 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
       await writeFile(configPath, stringify(benchConfig(root, port, await sharedCertsDir())));
       const child = launch(
         process.execPath,
-        [...(options.nodeArgs ?? []), MAILWHARF_CLI, '--config', configPath],
+        [...(options.nodeArgs ?? []), options.cli ?? MAILWHARF_CLI, '--config', configPath],
         {
           cwd: root,
           ...(options.env ? { env: options.env } : {}),

@@ -39,12 +39,19 @@
  *    the session runs (the library reads one value from its options), and closing with a
  *    reply of ours (an evicted idle client, a DATA too slow).
  *
+ * 9. Session ids. For each connection the library draws 80 bits with crypto.randomBytes and
+ *    formats them through a hex string and a BigInt (about 14 µs, one native call and a getpid
+ *    per connection in the intake profile). Ours are as random and look the same (16 base-32
+ *    digits), drawn from a pooled buffer. Connections that owe a PROXY header keep the
+ *    library's path.
+ *
  * Servers without hooks attached keep the library's behaviour untouched.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import type { SMTPServer, SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { randomBits40 } from '../util/random-bits.js';
 import { pathForm, splitCommandPath, type PathForm } from './path.js';
 import { hasEnhancedCode, replyText, type SmtpReply } from './replies.js';
 
@@ -156,11 +163,32 @@ function batchReplies(socket: Socket, code: number): void {
   });
 }
 
+/** 80 random bits as 16 base-32 digits, the form of the library's own session ids. */
+export function newSessionId(): string {
+  return randomBits40().toString(32).padStart(8, '0') + randomBits40().toString(32).padStart(8, '0');
+}
+
 let installed = false;
 
 function installPatches(): void {
   if (installed) return;
   installed = true;
+  const serverProto = SMTPServer.prototype;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalHandleProxy = serverProto._handleProxy;
+  serverProto._handleProxy = function handleProxy(this: SMTPServer, socket, callback): void {
+    if (!hooksByServer.has(this) || this._expectsProxyHeader(socket)) {
+      originalHandleProxy.call(this, socket, callback);
+      return;
+    }
+    // The library's path for a connection without a PROXY header, but for the id.
+    const ignore = this.options.ignoredHosts?.includes(socket.remoteAddress ?? '') ?? false;
+    const socketOptions = { id: newSessionId(), ignore };
+    setImmediate(() => {
+      callback(null, socketOptions);
+    });
+  };
+
   const proto = SMTPConnection.prototype;
   // Kept to be called with .call(this, ...) on the connection; never detached from it.
   // eslint-disable-next-line @typescript-eslint/unbound-method

@@ -7,7 +7,7 @@ import { parseEnvelope, type Envelope } from './envelope.js';
  *
  *   <message: envelope.size bytes><envelope JSON>\n<FOOTER_TAG><8 hex digits>\n
  *
- * One file means one open, one fdatasync and one rename per message, where a message and a
+ * One file means one open, one sync and one rename per message, where a message and a
  * separate envelope file cost two of each. The message stays at offset 0, so a reader
  * streams bytes [0, size) and `head` or a mail client sees the message itself.
  * The footer is checked on every read: a file without one is not a queue file.

@@ -1,4 +1,4 @@
-import { close, fdatasync, open, writev } from 'node:fs';
+import { close, closeSync, constants, fdatasync, open, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { prependToFile } from './prepend.js';
@@ -29,13 +29,23 @@ async function writeAll(fd: number, chunks: readonly Buffer[]): Promise<void> {
   }
 }
 
+/**
+ * A held message's file is opened O_DSYNC: its one writev returns once the bytes and the
+ * metadata needed to read them back are on disk, as an fdatasync after it would, but in one
+ * system call and one thread-pool round trip fewer (the intake profile at one client counted
+ * six round trips per message: open, writev, fdatasync, close, rename, directory fsync).
+ * A streamed message is written in many pieces and keeps one fdatasync at the end.
+ */
+const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+const NEW_SYNCED_FILE = NEW_FILE | constants.O_DSYNC;
+
 /** Below this, a message waits in memory and reaches the file in one write with its trailer. */
 export const SMALL_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * The bytes of one message on their way to a new file, which is created only once they
  * outgrow SMALL_MESSAGE_BYTES: most mail is small, and a small message then costs one open,
- * one writev, one fdatasync and one close in all. Larger ones stream through with the
+ * one synchronous writev (O_DSYNC) and one close in all. Larger ones stream through with the
  * stream's back-pressure, so memory per session stays bounded whatever the size.
  * `seal` appends the last bytes and makes the file durable; nothing is durable before it.
  */
@@ -98,16 +108,27 @@ export class SpoolFileStream extends Writable {
     this.bytes += header.length;
   }
 
-  /** After end(): writes what is held and `last`, fdatasyncs and closes the file. */
+  /** After end(): writes what is held and `last`, makes the file durable and closes it. */
   async seal(last: Buffer): Promise<void> {
-    if (this.fd === undefined) this.heldMessage = Buffer.concat(this.held, this.heldBytes);
+    const held = this.fd === undefined;
+    if (held) this.heldMessage = Buffer.concat(this.held, this.heldBytes);
     this.held.push(last);
     try {
-      await this.flush();
+      await this.flush(held ? NEW_SYNCED_FILE : NEW_FILE);
       if (this.fd === undefined) throw new Error('spool file was not created');
-      await fdatasyncFd(this.fd);
-    } finally {
+      if (!held) await fdatasyncFd(this.fd);
+    } catch (error) {
       await this.close();
+      throw error;
+    }
+    // The bytes are on disk and no write is pending: closing a local file is microseconds of
+    // kernel work, cheaper here than as one more thread-pool round trip per message. A failed
+    // close cannot undo what is durable, and Linux frees the descriptor either way.
+    this.fdClosed = true;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // nothing to undo
     }
   }
 
@@ -119,14 +140,14 @@ export class SpoolFileStream extends Writable {
     await closeFd(this.fd);
   }
 
-  private flush(): Promise<void> {
-    this.busy = this.flushHeld();
+  private flush(flags = NEW_FILE): Promise<void> {
+    this.busy = this.flushHeld(flags);
     return this.busy;
   }
 
-  private async flushHeld(): Promise<void> {
+  private async flushHeld(flags: number): Promise<void> {
     if (this.fdClosed) throw new Error('spool file already closed');
-    this.fd ??= await openFd(this.path, 'wx', 0o640);
+    this.fd ??= await openFd(this.path, flags, 0o640);
     const chunks = this.held;
     this.held = [];
     this.heldBytes = 0;

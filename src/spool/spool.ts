@@ -28,8 +28,8 @@ import { Limiter } from '../util/limiter.js';
  *   queue/ID.eml      the message with its envelope in a trailer (see queue-file.ts)
  *   queue/ID.state.json  delivery state, written by the delivery worker
  *
- * A message is acknowledged only after its file, trailer included, is fdatasynced, renamed
- * into queue/ and queue/ itself fsynced. The rename is the commit: queue/ holds only whole
+ * A message is acknowledged only after its file, trailer included, is on disk (written
+ * O_DSYNC when small, fdatasynced when streamed; see spool-file.ts), renamed into queue/ and queue/ itself fsynced. The rename is the commit: queue/ holds only whole
  * messages. The directory fsync is a group commit shared by every session whose rename
  * came before it (DirectorySync), so one fsync may acknowledge many messages.
  */

@@ -45,6 +45,18 @@ describe('networkSet', () => {
   ] as const)('%j contains %j: %s (%s)', (cidrs, address, contained, _why) => {
     expect(networkSet(cidrs).contains(address)).toBe(contained);
   });
+
+  it('gives the same answers once it remembers them, also past the addresses it keeps', () => {
+    const set = networkSet(['10.0.0.0/8']);
+    // More distinct addresses than the set remembers, asked twice: the second pass reads
+    // answers remembered after the memory started again.
+    const addresses = Array.from(
+      { length: 5000 },
+      (_, i) => `${i % 2 === 0 ? 10 : 11}.0.${i >> 8}.${i & 255}`,
+    );
+    for (let pass = 0; pass < 2; pass++)
+      for (const [i, address] of addresses.entries()) expect(set.contains(address)).toBe(i % 2 === 0);
+  });
 });
 
 describe('plainAddress', () => {
