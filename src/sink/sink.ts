@@ -400,6 +400,11 @@ export class Sink {
     return this.index.stats();
   }
 
+  /** Bytes of every indexed message (kept, not counted). */
+  totalBytes(): number {
+    return this.index.totals().bytes;
+  }
+
   /** Throws SearchSyntaxError for a bad query. */
   condition(query: string | undefined, mailbox?: string): Condition {
     return allOf([compileQuery(query), mailboxCondition(mailbox)]);
@@ -521,7 +526,8 @@ export class Sink {
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
     if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
-    const { count, bytes, oldest } = this.index.totals();
+    const { count, bytes } = this.index.totals();
+    const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
     const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
     const maxCount = maxMessages > 0 ? maxMessages : Infinity;
