@@ -8,7 +8,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
+import { parseMail } from './mail-parser.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Envelope } from '../spool/envelope.js';
@@ -439,7 +440,7 @@ export class Sink {
     const id = message.id;
     let pending = this.parsedCache.get(id);
     if (!pending) {
-      pending = simpleParser(this.spool.readMessage(message)).catch(() => simpleParser(''));
+      pending = parseMail(() => this.spool.readMessage(message)).catch(() => parseMail(() => ''));
       this.parsedCache.set(id, pending);
       if (this.parsedCache.size > PARSED_CACHE) {
         const oldest = this.parsedCache.keys().next().value;
