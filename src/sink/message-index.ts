@@ -232,19 +232,31 @@ export class MessageIndex {
 
   /** Adds a message (nothing if its id is indexed already); true if it was new. */
   insert(summary: Summary): boolean {
-    return this.db.transaction(() => {
-      const values = columns(summary);
-      const result = this.db.statement(INSERT_MESSAGE).run(...NARROW_COLUMNS.map((name) => values[name]));
-      if (result.changes === 0) return false;
-      const seq = Number(result.lastInsertRowid);
-      this.writeDetails(seq, summary, values);
-      this.writeTags(seq, summary.tags);
-      if (this.counts) {
-        const { total, unread, bytes } = this.counts;
-        this.counts = { total: total + 1, unread: unread + 1, bytes: bytes + summary.size };
-      }
-      return true;
-    });
+    return this.db.transaction(() => this.insertRow(summary));
+  }
+
+  /**
+   * Adds messages in one transaction, without a savepoint each (two statements more per row);
+   * if one fails, none is added and the caller may retry them one by one.
+   */
+  insertAll(summaries: readonly Summary[]): boolean[] {
+    return this.adjusting(() =>
+      this.db.transaction(() => summaries.map((summary) => this.insertRow(summary))),
+    );
+  }
+
+  private insertRow(summary: Summary): boolean {
+    const values = columns(summary);
+    const result = this.db.statement(INSERT_MESSAGE).run(...NARROW_COLUMNS.map((name) => values[name]));
+    if (result.changes === 0) return false;
+    const seq = Number(result.lastInsertRowid);
+    this.writeDetails(seq, summary, values);
+    this.writeTags(seq, summary.tags);
+    if (this.counts) {
+      const { total, unread, bytes } = this.counts;
+      this.counts = { total: total + 1, unread: unread + 1, bytes: bytes + summary.size };
+    }
+    return true;
   }
 
   /** Replaces a header-derived row's fields with those of the full parse (read state kept). */
@@ -471,6 +483,14 @@ export class MessageIndex {
    * next; see finishDeleting). Returns the ids that were indexed.
    */
   remove(ids: readonly string[] | undefined): string[] {
+    // Every row: keys off, so DELETE FROM messages drops the table's pages at once (with keys
+    // on, messages being a parent, it went row by row: 3 times the CPU, twice the time).
+    // Its children are emptied in the same transaction, so no key is left dangling.
+    if (ids === undefined) {
+      return this.adjusting(() =>
+        this.db.withoutForeignKeys(() => this.db.transaction(() => this.removeRows(ids))),
+      );
+    }
     return this.adjusting(() => this.db.transaction(() => this.removeRows(ids)));
   }
 

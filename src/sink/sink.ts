@@ -198,9 +198,7 @@ export class Sink {
     const flush = (): void => {
       const rows = batch;
       batch = [];
-      this.db.transaction(() => {
-        for (const whole of rows) if (this.index.insert(whole.summary)) added++;
-      });
+      added += this.index.insertAll(rows.map((whole) => whole.summary)).filter(Boolean).length;
       this.index.moveStagedText();
     };
     for (const pending of parsed) {
@@ -285,6 +283,19 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
+    let inserted: boolean[] | undefined;
+    try {
+      inserted = this.index.insertAll(batch.map((item) => item.summary));
+    } catch {
+      // One of them failed and took the others along: they are tried one by one below.
+    }
+    if (inserted) {
+      batch.forEach((item, index) => {
+        item.resolve(inserted[index] ?? false);
+      });
+      this.scheduleTextMove();
+      return;
+    }
     let outcomes: ({ inserted: boolean } | { error: unknown })[];
     try {
       outcomes = this.db.transaction(() =>
