@@ -21,6 +21,12 @@ export interface IndexDatabase {
   exec(sql: string): void;
   /** Runs `work` in one transaction (nested calls join the outer one). */
   transaction<T>(work: () => T): T;
+  /**
+   * Runs `work` with foreign keys off (outside a transaction only; inside one SQLite ignores
+   * the switch). For deleting every row: with keys on, SQLite deletes a parent table row by
+   * row instead of dropping its pages at once.
+   */
+  withoutForeignKeys<T>(work: () => T): T;
   userVersion(): number;
   setUserVersion(version: number): void;
   close(): void;
@@ -70,6 +76,14 @@ export function openDatabase(path: string): IndexDatabase {
     },
     transaction(work) {
       return opened.transaction(work)();
+    },
+    withoutForeignKeys(work) {
+      opened.pragma('foreign_keys = OFF');
+      try {
+        return work();
+      } finally {
+        opened.pragma('foreign_keys = ON');
+      }
     },
     userVersion() {
       return Number(opened.pragma('user_version', { simple: true }));

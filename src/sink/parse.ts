@@ -3,7 +3,8 @@
  * when the body is large (completed right after the 250), from the envelope when mailparser
  * cannot read it at all (still indexed, with the reason).
  */
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
+import { parseMail } from './mail-parser.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { summarize, summarizeRaw, type Summary } from './summary.js';
@@ -27,7 +28,9 @@ export interface WholeParse {
  */
 export async function parseWhole(spool: Spool, envelope: Envelope, bytes?: Buffer): Promise<WholeParse> {
   try {
-    const parsed = await simpleParser(bytes?.length === envelope.size ? bytes : spool.readMessage(envelope));
+    const parsed = await parseMail(() =>
+      bytes?.length === envelope.size ? bytes : spool.readMessage(envelope),
+    );
     return { summary: summarize(envelope, parsed), parsed };
   } catch (error) {
     const headers = await parseHeaderOnly(spool, envelope).catch(() => undefined);
@@ -37,7 +40,7 @@ export async function parseWhole(spool: Spool, envelope: Envelope, bytes?: Buffe
 
 async function parseHeaderOnly(spool: Spool, envelope: Envelope) {
   const header = await spool.readHeader(envelope, HEADER_BYTES);
-  return simpleParser(`${header}\r\n`);
+  return parseMail(() => `${header}\r\n`);
 }
 
 /** The header block only: list, get-by-id, wait and header searches see it; the body comes later. */

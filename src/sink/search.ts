@@ -53,20 +53,30 @@ function dateOf(value: string): number {
 }
 
 /**
+ * Rows whose seq is in one list: the full-text match and the staged rows together (UNION ALL:
+ * a row is in one place or the other). One list, not two OR'ed: SQLite walks a single IN list
+ * in seq order, so a page (ORDER BY seq DESC LIMIT n) stops after n rows instead of sorting
+ * every match, and a count does one lookup per match.
+ */
+function seqIn(indexed: string, staged: string): string {
+  return `seq IN (${indexed} UNION ALL ${staged})`;
+}
+
+/**
  * The trigram index answers substrings of three characters or more; shorter ones scan its
  * text. The newest rows' text is still staged (see MessageIndex.moveStagedText): instr() there.
  */
 function textContains(needle: string): Condition {
-  const staged = 'seq IN (SELECT seq FROM search_staging WHERE instr(text, ?) > 0)';
+  const staged = 'SELECT seq FROM search_staging WHERE instr(text, ?) > 0';
   // Trigrams are of characters (code points), not UTF-16 units.
   if (Array.from(needle).length >= 3) {
     return {
-      sql: `(seq IN (SELECT rowid FROM search_text WHERE search_text MATCH ?) OR ${staged})`,
+      sql: seqIn('SELECT rowid FROM search_text WHERE search_text MATCH ?', staged),
       params: [`"${needle.replace(/"/g, '""')}"`, needle],
     };
   }
   return {
-    sql: `(seq IN (SELECT rowid FROM search_text WHERE instr(text, ?) > 0) OR ${staged})`,
+    sql: seqIn('SELECT rowid FROM search_text WHERE instr(text, ?) > 0', staged),
     params: [needle, needle],
   };
 }
@@ -77,16 +87,16 @@ function textContains(needle: string): Condition {
  */
 export function headerContains(columns: readonly string[], needle: string): Condition {
   const anyColumn = columns.map((c) => `instr(${c}, ?) > 0`).join(' OR ');
-  const staged = `seq IN (SELECT seq FROM header_staging WHERE ${anyColumn})`;
+  const staged = `SELECT seq FROM header_staging WHERE ${anyColumn}`;
   const stagedParams = columns.map(() => needle);
   if (Array.from(needle).length >= 3) {
     return {
-      sql: `(seq IN (SELECT rowid FROM header_text WHERE header_text MATCH ?) OR ${staged})`,
+      sql: seqIn('SELECT rowid FROM header_text WHERE header_text MATCH ?', staged),
       params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`, ...stagedParams],
     };
   }
   return {
-    sql: `(seq IN (SELECT rowid FROM header_text WHERE ${anyColumn}) OR ${staged})`,
+    sql: seqIn(`SELECT rowid FROM header_text WHERE ${anyColumn}`, staged),
     params: [...stagedParams, ...stagedParams],
   };
 }

@@ -8,7 +8,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
+import { parseMail } from './mail-parser.js';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
 import { formatPath } from '../config/load.js';
@@ -225,9 +226,7 @@ export class Sink {
     const flush = (): void => {
       const rows = batch;
       batch = [];
-      this.db.transaction(() => {
-        for (const whole of rows) if (this.insertRow(whole.summary)) added++;
-      });
+      added += this.insertRows(rows.map((whole) => whole.summary)).filter(Boolean).length;
       this.index.moveStagedText();
     };
     for (const pending of parsed) {
@@ -316,6 +315,19 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
+    let inserted: (Summary | undefined)[] | undefined;
+    try {
+      inserted = this.insertRows(batch.map((item) => item.summary));
+    } catch {
+      // One of them failed and took the others along: they are tried one by one below.
+    }
+    if (inserted) {
+      batch.forEach((item, index) => {
+        item.resolve(inserted[index]);
+      });
+      this.scheduleTextMove();
+      return;
+    }
     let outcomes: ({ stored: Summary | undefined } | { error: unknown })[];
     try {
       outcomes = this.db.transaction(() =>
@@ -342,21 +354,41 @@ export class Sink {
   }
 
   /**
-   * Writes a new row with its intake tags (see tag-rules.ts): those of its addresses and AUTH
-   * user first, then those of the rules its row matches, all in one transaction. Returns the
-   * row as written, or undefined if the id was indexed already.
+   * Writes new rows with their intake tags (see tag-rules.ts): those of its addresses and AUTH
+   * user first, then those of the rules its row matches, in one transaction without a
+   * savepoint per row. Returns each row as written, or undefined where the id was indexed
+   * already; if one fails, none is written and it throws (the caller retries one by one).
    */
+  private insertRows(summaries: readonly Summary[]): (Summary | undefined)[] {
+    const tagged = summaries.map((summary) => ({ ...summary, tags: addressTags(summary, this.tagging) }));
+    // Without rules the rows are the only write: nothing more per message.
+    if (this.tagging.rules.length === 0) {
+      return this.index.insertAll(tagged).map((inserted, index) => (inserted ? tagged[index] : undefined));
+    }
+    try {
+      return this.db.transaction(() =>
+        this.index.insertAll(tagged).map((inserted, index) => {
+          const row = tagged[index];
+          return inserted && row ? this.withRuleTags(row) : undefined;
+        }),
+      );
+    } catch (error) {
+      // The kept counts saw rows that the rollback took away.
+      this.index.recount();
+      throw error;
+    }
+  }
+
+  /** One new row, tagged as insertRows does, in its own savepoint. */
   private insertRow(summary: Summary): Summary | undefined {
-    const tagged = { ...summary, tags: addressTags(summary, this.tagging) };
-    // Without rules the row is the only write: no second savepoint per message.
-    if (this.tagging.rules.length === 0) return this.index.insert(tagged) ? tagged : undefined;
-    return this.db.transaction(() => {
-      if (!this.index.insert(tagged)) return undefined;
-      const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(tagged.id, condition));
-      if (fromRules.length === 0) return tagged;
-      this.index.addTags(tagged.id, fromRules);
-      return { ...tagged, tags: mergeTags(tagged.tags, fromRules) };
-    });
+    return this.insertRows([summary])[0];
+  }
+
+  private withRuleTags(row: Summary): Summary {
+    const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(row.id, condition));
+    if (fromRules.length === 0) return row;
+    this.index.addTags(row.id, fromRules);
+    return { ...row, tags: mergeTags(row.tags, fromRules) };
   }
 
   private tagByRules(id: string): void {
@@ -455,6 +487,11 @@ export class Sink {
     return this.index.stats();
   }
 
+  /** Bytes of every indexed message (kept, not counted). */
+  totalBytes(): number {
+    return this.index.totals().bytes;
+  }
+
   /** Throws SearchSyntaxError for a bad query. */
   condition(query: string | undefined, mailbox?: string): Condition {
     return allOf([compileQuery(query), mailboxCondition(mailbox)]);
@@ -489,7 +526,7 @@ export class Sink {
     const id = message.id;
     let pending = this.parsedCache.get(id);
     if (!pending) {
-      pending = simpleParser(this.spool.readMessage(message)).catch(() => simpleParser(''));
+      pending = parseMail(() => this.spool.readMessage(message)).catch(() => parseMail(() => ''));
       this.parsedCache.set(id, pending);
       if (this.parsedCache.size > PARSED_CACHE) {
         const oldest = this.parsedCache.keys().next().value;
@@ -594,7 +631,8 @@ export class Sink {
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
     if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
-    const { count, bytes, oldest } = this.index.totals();
+    const { count, bytes } = this.index.totals();
+    const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
     const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
     const maxCount = maxMessages > 0 ? maxMessages : Infinity;

@@ -9,9 +9,7 @@ export const info: Handler = (ctx) => {
     Version: ctx.version,
     LatestVersion: '',
     Database: ctx.spool.dir,
-    DatabaseSize: ctx.sink
-      .page(undefined, 0, Number.MAX_SAFE_INTEGER)
-      .messages.reduce((sum, m) => sum + m.size, 0),
+    DatabaseSize: ctx.sink.totalBytes(),
     Messages: stats.total,
     Unread: stats.unread,
     Tags: ctx.sink.tagCounts(),

@@ -1,4 +1,3 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config } from '../../config/schema.js';
 import { bodyRecord, textError, type Handler } from '../context.js';
 
@@ -80,6 +79,8 @@ export const send: Handler = async (ctx, request, reply) => {
         ];
       })
     : [];
+  // Loaded here, not at start: nodemailer costs ~0.13 s of CPU to load, before the server is ready.
+  const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const composer = new MailComposer({
     from: formatted(from),
     to: to.map(formatted),
