@@ -6,12 +6,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { launchChromium, WAIT, withPage as withBrowserPage } from '../helpers/browser.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 
-const WAIT = 10_000;
 const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: WAIT, interval: 50 });
 
 describe('web UI check tabs (headless Chromium)', () => {
@@ -45,16 +45,7 @@ describe('web UI check tabs (headless Chromium)', () => {
       config: { http: { enabled: true, port: 0 }, checks: { dnsServers: [dns.address] } },
     });
     base = `http://127.0.0.1:${String(mail.server.http?.port())}/`;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser.close();
@@ -70,19 +61,7 @@ describe('web UI check tabs (headless Chromium)', () => {
     await page.locator('.message-subject', { hasText: subject }).waitFor();
   }
 
-  async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(WAIT);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    try {
-      await body(page);
-      expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (body: (page: Page) => Promise<void>) => withBrowserPage(browser, body);
 
   const fact = (page: Page, label: RegExp) =>
     page.locator('dl.auth dt', { hasText: label }).locator('+ dd .verdict').textContent();
