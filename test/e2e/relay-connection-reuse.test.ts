@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { submitCommand } from '../../src/delivery/control.js';
-import { parseState } from '../../src/delivery/state.js';
 import type { MailwharfServer } from '../../src/index.js';
 import { freePort } from '../helpers/external.js';
-import { eventually, queueEmpty, startRelay, submit } from '../helpers/relay.js';
+import { eventually, queuedStates, queueEmpty, startRelay, submit } from '../helpers/relay.js';
 import { sendRaw } from '../helpers/smtp-sink.js';
 import {
   startTranscriptReceiver,
@@ -64,12 +63,7 @@ describe('relay connection reuse: RSET only after a failed transaction', { timeo
 
   /** The delivery attempts of each queued message. */
   async function attemptsOfEach(relay: MailwharfServer): Promise<number[]> {
-    const attempts: number[] = [];
-    for (const envelope of await relay.spool.list()) {
-      const text = await relay.spool.readState(envelope.id);
-      attempts.push((text === undefined ? undefined : parseState(text))?.attempts ?? 0);
-    }
-    return attempts;
+    return (await queuedStates(relay)).map(({ state }) => state?.attempts ?? 0);
   }
 
   function onlyConversation(receiver: TranscriptReceiver): string[] {

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { DestinationRate } from '../../src/delivery/destination-rate.js';
 import { ConnectionPool } from '../../src/delivery/pool.js';
-import { parseState, type DeliveryState } from '../../src/delivery/state.js';
+import type { DeliveryState } from '../../src/delivery/state.js';
 import type { MailwharfServer } from '../../src/index.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
+import { eventually, queuedStates, startRelay, submit } from '../helpers/relay.js';
 
 /**
  * delivery.rateLimits connectionsPerMinute and maxConnections, seen from the receiving side:
@@ -88,13 +88,7 @@ async function receiver(): Promise<CountingReceiver> {
 }
 
 async function states(relay: MailwharfServer): Promise<DeliveryState[]> {
-  const found: DeliveryState[] = [];
-  for (const envelope of await relay.spool.list()) {
-    const text = await relay.spool.readState(envelope.id);
-    const state = text === undefined ? undefined : parseState(text);
-    if (state) found.push(state);
-  }
-  return found;
+  return (await queuedStates(relay)).flatMap(({ state }) => (state ? [state] : []));
 }
 
 describe('connections per minute to a destination domain', () => {

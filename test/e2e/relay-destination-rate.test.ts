@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseState, type DeliveryState } from '../../src/delivery/state.js';
 import type { MailwharfServer } from '../../src/index.js';
 import { freePort } from '../helpers/external.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
+import { eventually, queuedStates, startRelay, submit } from '../helpers/relay.js';
 import { startReceiver, type Receiver } from '../helpers/smtp-receiver.js';
 
 /**
@@ -41,12 +40,9 @@ describe('delivery rate per destination domain', () => {
       });
     await submit(relay, { from: 'app@relay.test', to: 'a@fast.test', subject: 'fast' });
     const waiting = await eventually(async () => {
-      const states: DeliveryState[] = [];
-      for (const envelope of await relay.spool.list()) {
-        const text = await relay.spool.readState(envelope.id);
-        const state = text === undefined ? undefined : parseState(text);
-        if (state?.recipients[0]?.outcome?.enhanced === '4.7.0') states.push(state);
-      }
+      const states = (await queuedStates(relay)).flatMap(({ state }) =>
+        state?.recipients[0]?.outcome?.enhanced === '4.7.0' ? [state] : [],
+      );
       return states.length === 2 && to('fast.test') === 1 && to('slow.test') === 2 ? states : undefined;
     }, 'two messages held back by the rate limit, the other domain delivered');
     for (const state of waiting) {

@@ -12,8 +12,7 @@ import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/external.js';
 import { createPrivateCa, type PrivateCa } from '../helpers/private-ca.js';
 import { runCli } from '../helpers/process.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
-import { parseState } from '../../src/delivery/state.js';
+import { eventually, startRelay, stateOf as stateOfQueued, submit } from '../helpers/relay.js';
 import { startReceiver, type Receiver } from '../helpers/smtp-receiver.js';
 
 /**
@@ -109,18 +108,8 @@ afterAll(async () => {
   ca.remove();
 });
 
-/** The delivery state of the queued message for `rcpt` once `accept` holds. */
-function stateOf(rcpt: string, accept: (s: DeliveryState) => boolean): Promise<DeliveryState> {
-  return eventually(async () => {
-    for (const envelope of await relay.spool.list()) {
-      if (envelope.rcptTo[0]?.address !== rcpt) continue;
-      const text = await relay.spool.readState(envelope.id);
-      const state = text === undefined ? undefined : parseState(text);
-      if (state && accept(state)) return state;
-    }
-    return undefined;
-  }, `the state of the message to ${rcpt}`);
-}
+const stateOf = (rcpt: string, accept: (s: DeliveryState) => boolean): Promise<DeliveryState> =>
+  stateOfQueued(relay, rcpt, accept);
 
 const deferred = (s: DeliveryState): boolean => s.recipients[0]?.status === 'deferred';
 

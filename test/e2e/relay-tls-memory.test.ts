@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseState, type DeliveryState } from '../../src/delivery/state.js';
+import type { DeliveryState } from '../../src/delivery/state.js';
 import { createServer, type MailwharfServer } from '../../src/index.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/external.js';
 import { createPrivateCa, type PrivateCa } from '../helpers/private-ca.js';
 import { runCli } from '../helpers/process.js';
-import { eventually, startRelay, submit } from '../helpers/relay.js';
+import { eventually, startRelay, stateOf as stateOfQueued, submit } from '../helpers/relay.js';
 import { startReceiver, type Receiver } from '../helpers/smtp-receiver.js';
 
 /**
@@ -59,17 +59,8 @@ afterAll(async () => {
   ca.remove();
 });
 
-function stateOf(rcpt: string, accept: (s: DeliveryState) => boolean): Promise<DeliveryState> {
-  return eventually(async () => {
-    for (const envelope of await relay.spool.list()) {
-      if (envelope.rcptTo[0]?.address !== rcpt) continue;
-      const text = await relay.spool.readState(envelope.id);
-      const state = text === undefined ? undefined : parseState(text);
-      if (state && accept(state)) return state;
-    }
-    return undefined;
-  }, `the state of the message to ${rcpt}`);
-}
+const stateOf = (rcpt: string, accept: (s: DeliveryState) => boolean): Promise<DeliveryState> =>
+  stateOfQueued(relay, rcpt, accept);
 
 const remembered = async (domain: string): Promise<unknown> =>
   JSON.parse(await readFile(join(relay.config.spool.dir, 'tls', domain), 'utf8'));

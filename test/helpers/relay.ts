@@ -107,6 +107,35 @@ export function queueEmpty(relay: MailwharfServer): Promise<true> {
   );
 }
 
+/** Each queued message with its delivery state (undefined before its first attempt ends). */
+export async function queuedStates(
+  relay: MailwharfServer,
+): Promise<{ readonly rcpt: string | undefined; readonly state: DeliveryState | undefined }[]> {
+  const found = [];
+  for (const envelope of await relay.spool.list()) {
+    const text = await relay.spool.readState(envelope.id);
+    found.push({
+      rcpt: envelope.rcptTo[0]?.address,
+      state: text === undefined ? undefined : parseState(text),
+    });
+  }
+  return found;
+}
+
+/** The delivery state of the queued message for `rcpt` once `accept` holds. */
+export function stateOf(
+  relay: MailwharfServer,
+  rcpt: string,
+  accept: (state: DeliveryState) => boolean,
+): Promise<DeliveryState> {
+  return eventually(async () => {
+    for (const { rcpt: to, state } of await queuedStates(relay)) {
+      if (to === rcpt && state && accept(state)) return state;
+    }
+    return undefined;
+  }, `the state of the message to ${rcpt}`);
+}
+
 /** The delivery state of the first queued message once `accept` holds for it. */
 export function firstState(
   relay: MailwharfServer,
