@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createServer, type MailwharfServer } from '../server.js';
 import { makeDevDirs } from './dev-dirs.js';
+import { meaningOfSignal, type FirstSignal } from './shutdown-signals.js';
 
 /** `--dev` with the bundled profile: spool and certificate away from the working directory. */
 async function placeDevDirs(loaded: LoadedConfig): Promise<{ config: Config; cleanup?: string }> {
@@ -60,13 +61,19 @@ export async function serve(loaded: LoadedConfig, dev: boolean): Promise<number>
   server.log.info(startupLine(server, cleanup !== undefined && config.spool.dir.startsWith(cleanup)));
   server.log.info({ ports: server.ports, spool: config.spool.dir }, 'mailwharf ready');
   return new Promise<number>((resolveExit) => {
-    let signalled = false;
-    const shutdown = (signal: string): void => {
-      if (signalled) {
+    let first: FirstSignal | undefined;
+    const shutdown = (signal: NodeJS.Signals): void => {
+      const atMs = performance.now();
+      const meaning = meaningOfSignal(first, signal, atMs);
+      if (meaning === 'repeat') {
+        server.log.info({ signal }, 'same signal again (forwarded by a parent): already shutting down');
+        return;
+      }
+      if (meaning === 'exit-now') {
         server.log.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
       }
-      signalled = true;
+      first = { signal, atMs };
       server.log.info({ signal }, 'shutting down');
       server
         .stop()
@@ -79,8 +86,8 @@ export async function serve(loaded: LoadedConfig, dev: boolean): Promise<number>
           },
         );
     };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
     process.on('SIGHUP', () => {
       server.reloadTls().catch((error: unknown) => {
         server.log.error({ err: String(error) }, 'TLS reload failed; keeping the old certificate');
