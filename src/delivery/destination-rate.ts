@@ -17,6 +17,33 @@ interface Entry {
   readonly messages: SlidingWindow | undefined;
   readonly connections: SlidingWindow | undefined;
   readonly maxConnections: number | undefined;
+  readonly perMinute: Readonly<Record<RateKind, number | undefined>>;
+}
+
+/** The two per-minute limits a delivery can be held back by. */
+export type RateKind = 'message' | 'connection';
+
+/** What each limit counts, singular and plural. */
+const UNITS: Readonly<Record<RateKind, readonly [string, string]>> = {
+  message: ['message', 'messages'],
+  connection: ['new connection', 'new connections'],
+};
+
+/**
+ * The 4.7.0 text of a held delivery, as `queue list` shows it: which limit, its value and
+ * unit (so an operator sees which config key to raise), and when the next try is.
+ */
+export function holdText(
+  kind: RateKind,
+  domain: string,
+  perMinute: number | undefined,
+  waitMs: number,
+): string {
+  const seconds = String(Math.ceil(waitMs / 1000));
+  // Always known when a limit held the delivery; the type allows a domain that lost its entry.
+  const unit = UNITS[kind][perMinute === 1 ? 0 : 1];
+  const limit = perMinute === undefined ? '' : ` (${String(perMinute)} ${unit} per minute)`;
+  return `${kind} rate limit for ${domain} reached${limit}; next try in ${seconds} s`;
 }
 
 /** The connection limits of one domain, for the connection pool. */
@@ -39,6 +66,7 @@ export class DestinationRate {
       messages: window(entry.messagesPerMinute),
       connections: window(entry.connectionsPerMinute),
       maxConnections: entry.maxConnections,
+      perMinute: { message: entry.messagesPerMinute, connection: entry.connectionsPerMinute },
     }));
   }
 
@@ -68,6 +96,11 @@ export class DestinationRate {
       ...(maxConnections === undefined ? {} : { maxConnections }),
       ...(connections === undefined ? {} : { takeConnection: () => waitOf(connections, name) }),
     };
+  }
+
+  /** The per-minute limit of `kind` that applies to `domain`; undefined when none does. */
+  perMinute(domain: string, kind: RateKind): number | undefined {
+    return this.entryFor(domain.toLowerCase())?.perMinute[kind];
   }
 
   private entryFor(name: string): Entry | undefined {

@@ -8,7 +8,7 @@ import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
 import { connectFailureOutcome } from './connect-failure.js';
-import { ConnectionRateError, DestinationRate } from './destination-rate.js';
+import { ConnectionRateError, DestinationRate, holdText, type RateKind } from './destination-rate.js';
 import { DestinationPlanner } from './mx-plan.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import { ConnectionPool, PoolStoppingError } from './pool.js';
@@ -23,17 +23,15 @@ export function needsSmtpUtf8(from: string, to: readonly string[], header: strin
   return [from, ...to].some((a) => /[^\p{ASCII}]/u.test(localPart(a))) || /[^\p{ASCII}]/u.test(header);
 }
 
+/** A recipient held back by one of our own per-minute limits: not attempted, due when the window frees. */
 function postponed(
   address: string,
   domain: string,
   waitMs: number,
-  limit: 'delivery' | 'connection' = 'delivery',
+  kind: RateKind,
+  perMinute: number | undefined,
 ): RecipientResult {
-  const seconds = String(Math.ceil(waitMs / 1000));
-  const outcome = localOutcome(
-    '4.7.0',
-    `${limit} rate limit for ${domain} reached; next try in ${seconds} s`,
-  );
+  const outcome = localOutcome('4.7.0', holdText(kind, domain, perMinute, waitMs));
   return { address, outcome, postponedMs: waitMs };
 }
 
@@ -74,7 +72,7 @@ export class SmtpCourier implements Courier {
       const domain = addressDomain(r.address);
       const waitMs = waits.get(domain);
       if (waitMs !== undefined) {
-        results.push(postponed(r.address, domain, waitMs));
+        results.push(postponed(r.address, domain, waitMs, 'message', this.rate.perMinute(domain, 'message')));
         continue;
       }
       const { route, entry } = routeOf(domain);
@@ -124,7 +122,10 @@ export class SmtpCourier implements Courier {
           continue;
         }
         if (error instanceof ConnectionRateError) {
-          results.push(...group.map((r) => postponed(r.address, domain, error.waitMs, 'connection')));
+          const perMinute = this.rate.perMinute(domain, 'connection');
+          results.push(
+            ...group.map((r) => postponed(r.address, domain, error.waitMs, 'connection', perMinute)),
+          );
           continue;
         }
         all(group, connectFailureOutcome(error, destination));

@@ -111,7 +111,7 @@ describe('connections per minute to a destination domain', () => {
     for (const state of waiting) {
       expect(state.attempts).toBe(0);
       expect(state.recipients[0]?.outcome?.text).toMatch(
-        /^connection rate limit for conn\.test reached; next try in \d+ s$/,
+        /^connection rate limit for conn\.test reached \(2 new connections per minute\); next try in \d+ s$/,
       );
       // Due when the first connection leaves the one-minute window, not at the 0.2 s retry.
       expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(start + 50_000);

@@ -48,7 +48,7 @@ describe('delivery rate per destination domain', () => {
     for (const state of waiting) {
       expect(state.attempts).toBe(0);
       expect(state.recipients[0]?.outcome?.text).toMatch(
-        /^delivery rate limit for slow\.test reached; next try in \d+ s$/,
+        /^message rate limit for slow\.test reached \(2 messages per minute\); next try in \d+ s$/,
       );
       // Due when the first message leaves the one-minute window, not at the 0.2 s retry.
       expect(Date.parse(state.nextAttemptAt)).toBeGreaterThan(start + 50_000);

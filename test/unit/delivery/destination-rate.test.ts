@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DestinationRate } from '../../../src/delivery/destination-rate.js';
+import { DestinationRate, holdText, type RateKind } from '../../../src/delivery/destination-rate.js';
 
 describe('DestinationRate', () => {
   it('lets N messages a minute through per domain, then says how long to wait; other domains are free', () => {
@@ -73,5 +73,65 @@ describe('DestinationRate connection limits', () => {
     expect(rate.connectionLimits('msgs.test')).toBeUndefined();
     expect(rate.connectionLimits('other.test')).toBeUndefined();
     expect(rate.connectionLimits('cap.test')?.takeConnection).toBeUndefined();
+  });
+});
+
+describe('holdText: the 4.7.0 text of a held delivery names the limit, its value and unit', () => {
+  it.each<[RateKind, string, number | undefined, number, string, string]>([
+    [
+      'message',
+      'slow.test',
+      2,
+      50_000,
+      'message rate limit for slow.test reached (2 messages per minute); next try in 50 s',
+      'messagesPerMinute, with its unit',
+    ],
+    [
+      'connection',
+      'conn.test',
+      10,
+      40_000,
+      'connection rate limit for conn.test reached (10 new connections per minute); next try in 40 s',
+      'connectionsPerMinute counts new connections, not reused ones',
+    ],
+    [
+      'message',
+      'slow.test',
+      1,
+      1,
+      'message rate limit for slow.test reached (1 message per minute); next try in 1 s',
+      'one is singular; a wait under a second is rounded up, never "next try in 0 s"',
+    ],
+    [
+      'connection',
+      'conn.test',
+      1,
+      60_000,
+      'connection rate limit for conn.test reached (1 new connection per minute); next try in 60 s',
+      'singular connection',
+    ],
+    [
+      'message',
+      'slow.test',
+      undefined,
+      59_001,
+      'message rate limit for slow.test reached; next try in 60 s',
+      'no entry any more (not reached in practice): no made-up figure',
+    ],
+  ])('%s %s %s %s', (kind, domain, perMinute, waitMs, text) => {
+    expect(holdText(kind, domain, perMinute, waitMs)).toBe(text);
+  });
+
+  it('reads the limit that held the domain from the first matching entry', () => {
+    const rate = new DestinationRate(
+      [
+        { domains: ['*.slow.test'], messagesPerMinute: 3, connectionsPerMinute: 7 },
+        { domains: ['a.slow.test'], messagesPerMinute: 100 },
+      ],
+      () => 0,
+    );
+    expect(rate.perMinute('A.slow.test', 'message')).toBe(3);
+    expect(rate.perMinute('a.slow.test', 'connection')).toBe(7);
+    expect(rate.perMinute('other.test', 'message')).toBeUndefined();
   });
 });

@@ -283,7 +283,10 @@ describe('applyOperator', () => {
 });
 
 describe('applyResults with recipients postponed by our own rate limit', () => {
-  const limited = localOutcome('4.7.0', 'delivery rate limit for b.test reached; next try in 20 s');
+  const limited = localOutcome(
+    '4.7.0',
+    'message rate limit for b.test reached (1 message per minute); next try in 20 s',
+  );
   const postponed = (address: string, ms: number): RecipientResult => ({
     address,
     outcome: limited,
