@@ -11,9 +11,27 @@ import { accept, reject, type Verdict } from './verdict.js';
 export type AuthResult =
   'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy';
 
+/**
+ * RFC 7208 for the client address, evaluated once the envelope sender is known (at MAIL FROM,
+ * as Postfix's policy daemons and chasquid do) and used again after DATA.
+ */
+export interface SpfFinding {
+  readonly result: AuthResult;
+  /** Empty for the null sender (then the HELO identity was checked). */
+  readonly mailFrom: string;
+  readonly helo: string;
+  readonly clientAddress: string;
+  /** The domain checked (the sender's, or the HELO's): DMARC aligns with it on pass. */
+  readonly domain: string;
+}
+
 export interface AuthFindings {
-  /** RFC 7208 for the client address; `mailFrom` empty for the null sender (then the HELO was checked). */
-  readonly spf: { readonly result: AuthResult; readonly mailFrom: string; readonly helo: string };
+  readonly spf: SpfFinding;
+  /**
+   * Why DKIM and DMARC were not evaluated (the header section was over our limit); then
+   * `dkim` is empty and the header says permerror with this reason, not "not signed".
+   */
+  readonly notChecked?: string;
   /** One entry per DKIM-Signature; none: the message is not signed. */
   readonly dkim: readonly {
     readonly result: AuthResult;
@@ -44,7 +62,9 @@ function resinfo(
   const props = properties
     .filter(([, value]) => value !== '')
     .map(([name, value]) => `${name}=${headerSafe(value)}`);
-  return [`${method}=${result}`, ...(comment === '' ? [] : [`(${headerSafe(comment)})`]), ...props].join(' ');
+  // A comment may hold spaces; nothing that could close it or leave the line.
+  const safeComment = comment.replace(/[^\x20-\x7e]|[()\\]/g, '?');
+  return [`${method}=${result}`, ...(comment === '' ? [] : [`(${safeComment})`]), ...props].join(' ');
 }
 
 /**
@@ -58,21 +78,69 @@ export function authenticationResultsHeader(hostname: string, findings: AuthFind
       ? resinfo('spf', spf.result, [['smtp.helo', spf.helo]])
       : resinfo('spf', spf.result, [['smtp.mailfrom', spf.mailFrom]]);
   const dkimInfos =
-    dkim.length === 0
-      ? [resinfo('dkim', 'none', [])]
-      : dkim.map((signature) =>
-          resinfo('dkim', signature.result, [
-            ['header.d', signature.domain],
-            ['header.s', signature.selector],
-          ]),
+    findings.notChecked !== undefined
+      ? [resinfo('dkim', 'permerror', [], findings.notChecked)]
+      : dkim.length === 0
+        ? [resinfo('dkim', 'none', [])]
+        : dkim.map((signature) =>
+            resinfo('dkim', signature.result, [
+              ['header.d', signature.domain],
+              ['header.s', signature.selector],
+            ]),
+          );
+  const dmarcInfo =
+    findings.notChecked !== undefined
+      ? resinfo('dmarc', dmarc.result, [], findings.notChecked)
+      : resinfo(
+          'dmarc',
+          dmarc.result,
+          [['header.from', dmarc.fromDomain]],
+          dmarc.policy === undefined ? '' : `p=${dmarc.policy}`,
         );
-  const dmarcInfo = resinfo(
-    'dmarc',
-    dmarc.result,
-    [['header.from', dmarc.fromDomain]],
-    dmarc.policy === undefined ? '' : `p=${dmarc.policy}`,
-  );
   return `Authentication-Results: ${headerSafe(hostname)};\r\n\t${[spfInfo, ...dkimInfos, dmarcInfo].join(';\r\n\t')}\r\n`;
+}
+
+/** The explanation RFC 7208 §9.1 puts in the comment, in the words pyspf and Postfix's policyd-spf use. */
+function spfExplanation(receiver: string, sender: string, ip: string, result: AuthResult): string {
+  const texts: Readonly<Record<AuthResult, string>> = {
+    pass: `domain of ${sender} designates ${ip} as permitted sender`,
+    fail: `domain of ${sender} does not designate ${ip} as permitted sender`,
+    softfail: `domain of transitioning ${sender} does not designate ${ip} as permitted sender`,
+    neutral: `${ip} is neither permitted nor denied by domain of ${sender}`,
+    none: `domain of ${sender} does not designate permitted sender hosts`,
+    temperror: `error in processing during lookup of domain of ${sender}`,
+    permerror: `permanent error in processing domain of ${sender}`,
+    policy: `domain of ${sender}: local policy`,
+  };
+  return `${receiver}: ${texts[result]}`;
+}
+
+/** A key-value-pair's value (RFC 7208 §9.1): a dot-atom as it is, anything else (an address) quoted. */
+function spfValue(value: string): string {
+  return /^[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*$/.test(value) ? value : `"${value}"`;
+}
+
+/**
+ * RFC 7208 §9.1 Received-SPF, the trace field a receiver prepends above its Received: the
+ * result, why, and the facts it was drawn from (client-ip, envelope-from, helo, receiver, and
+ * which identity was checked), ending in CRLF. Client-given values pass headerSafe first, so
+ * none can close the comment or a quoted value.
+ */
+export function receivedSpfHeader(hostname: string, spf: SpfFinding): string {
+  const receiver = headerSafe(hostname);
+  const helo = headerSafe(spf.helo || 'unknown');
+  const mailFrom = headerSafe(spf.mailFrom);
+  const ip = headerSafe(spf.clientAddress);
+  const sender = spf.mailFrom === '' ? `postmaster@${helo}` : mailFrom;
+  const pairs = [
+    `client-ip=${spfValue(ip)}`,
+    ...(spf.mailFrom === '' ? [] : [`envelope-from=${spfValue(mailFrom)}`]),
+    `helo=${spfValue(helo)}`,
+    `receiver=${spfValue(receiver)}`,
+    `identity=${spf.mailFrom === '' ? 'helo' : 'mailfrom'}`,
+  ];
+  const comment = spfExplanation(receiver, sender, ip, spf.result);
+  return `Received-SPF: ${spf.result} (${comment})\r\n\t${pairs.join('; ')};\r\n`;
 }
 
 /**

@@ -1,34 +1,36 @@
 /**
- * The inbound authentication step of DATA (policy `inboundAuth`): the message's bytes go to
- * the spool file and, on the way, through mailauth's DKIM verifier, which hashes the body as it
- * streams; SPF and DMARC follow once DATA has ended. The result is AuthFindings, turned into a
- * header and a verdict by pipeline/authentication-results.ts. Only sessions with the policy
- * on and a stranger as client pass this way; others write to the spool file directly.
+ * Inbound authentication (policy `inboundAuth`). SPF is evaluated as soon as the envelope
+ * sender is known, at MAIL FROM (as Postfix's policy daemons and chasquid do), while the client
+ * goes on with RCPT and DATA. In DATA the message's bytes go to the spool file and, on the way,
+ * through mailauth's DKIM verifier, which hashes the body as it streams; DMARC follows once
+ * DATA has ended, from the DKIM results and the SPF result of MAIL FROM. The result is
+ * AuthFindings, turned into headers and a verdict by pipeline/authentication-results.ts. Only
+ * sessions with the policy on and a stranger as client pass this way; others write to the
+ * spool file directly.
  */
+import { isIP } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
-import { authenticate, type AuthenticateResult, type DNSResolver } from 'mailauth';
+import { dkimVerify, dmarc, spf, type DKIMVerifyResult, type DMARCResult, type DNSResolver } from 'mailauth';
 import { dkimVerdict } from '../dkim/verdict.js';
 import {
   authenticationResultsHeader,
   claimsOurAuthservId,
   inboundAuthVerdict,
+  receivedSpfHeader,
   type AuthFindings,
+  type SpfFinding,
   type AuthResult,
   type DmarcAction,
 } from '../pipeline/authentication-results.js';
 import type { Verdict } from '../pipeline/verdict.js';
 
-export interface InboundAuthFacts {
-  readonly clientAddress: string;
-  readonly helo: string;
-  /** Empty for the null sender. */
-  readonly mailFrom: string;
-  /** Our authserv-id (RFC 8601 §2.5): the server's hostname. */
-  readonly hostname: string;
-}
-
-/** A header section longer than this is passed on unfiltered (and logged): memory stays bounded. */
+/**
+ * A header section longer than this is passed on unfiltered and not verified (DKIM and DMARC
+ * are recorded as permerror with the reason, and the session logs it): memory stays bounded.
+ */
 const HEADER_SECTION_LIMIT = 256 * 1024;
+/** The reason the Authentication-Results header and the log give for that. */
+export const HEADER_SECTION_TOO_LARGE = 'header section over 256 KiB, not verified';
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 /**
@@ -111,7 +113,13 @@ class AuthTee extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.forward(chunk, this.filter.feed(chunk), callback);
+    const toFile = this.filter.feed(chunk);
+    // mailauth would hold the whole header section: past our limit it is not verified at all.
+    if (this.filter.overflowed && !this.verifierGone) {
+      this.verifierGone = true;
+      this.verifier.destroy(new Error(HEADER_SECTION_TOO_LARGE));
+    }
+    this.forward(chunk, toFile, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -154,14 +162,51 @@ function authResult(value: string | undefined): AuthResult {
   }
 }
 
-/** mailauth's answer as AuthFindings; a signature line without a selector is "not signed". */
-export function findingsOf(result: AuthenticateResult, facts: InboundAuthFacts): AuthFindings {
-  const spf = result.spf === false ? undefined : result.spf;
-  const dmarc = result.dmarc === false ? undefined : result.dmarc;
-  const fromDomain = result.dkim.headerFrom[0]?.split('@').pop()?.toLowerCase() ?? '';
+/** What SPF is evaluated from: the client, its HELO and the envelope sender. */
+export interface SpfFacts {
+  readonly clientAddress: string;
+  readonly helo: string;
+  /** Empty for the null sender. */
+  readonly mailFrom: string;
+  readonly hostname: string;
+}
+
+/** RFC 7208 check of the client for the sender (the HELO name for the null sender); never rejects. */
+export async function evaluateSpf(facts: SpfFacts, resolver: DNSResolver): Promise<SpfFinding> {
+  // As mailauth's authenticate: an address literal as HELO is checked in its bracket form.
+  const helo = facts.helo === '' ? facts.clientAddress : facts.helo;
+  const finding = (result: AuthResult, domain: string): SpfFinding => ({
+    result,
+    mailFrom: facts.mailFrom,
+    helo: facts.helo,
+    clientAddress: facts.clientAddress,
+    domain,
+  });
+  try {
+    const checked = await spf({
+      ip: facts.clientAddress,
+      helo: isIP(helo) === 0 ? helo : `[${helo}]`,
+      ...(facts.mailFrom === '' ? {} : { sender: facts.mailFrom }),
+      mta: facts.hostname,
+      resolver,
+    });
+    return finding(authResult(checked.status.result), checked.domain);
+  } catch {
+    return finding('temperror', '');
+  }
+}
+
+/** DKIM's and DMARC's answers, with SPF's, as AuthFindings; a signature line without a selector is "not signed". */
+export function findingsOf(
+  dkim: DKIMVerifyResult,
+  dmarcResult: DMARCResult | false,
+  spfFinding: SpfFinding,
+): AuthFindings {
+  const fromDomain = dkim.headerFrom[0]?.split('@').pop()?.toLowerCase() ?? '';
+  const policy = dmarcResult === false ? undefined : dmarcResult;
   return {
-    spf: { result: authResult(spf?.status.result), mailFrom: facts.mailFrom, helo: facts.helo },
-    dkim: result.dkim.results
+    spf: spfFinding,
+    dkim: dkim.results
       .filter((signature) => signature.selector !== undefined)
       .map((signature) => ({
         result: authResult(dkimVerdict(signature.status).Result),
@@ -169,20 +214,29 @@ export function findingsOf(result: AuthenticateResult, facts: InboundAuthFacts):
         selector: signature.selector ?? '',
       })),
     dmarc: {
-      result: authResult(dmarc?.status.result),
+      result: authResult(policy?.status.result),
       fromDomain,
-      policy: dmarc?.rr === undefined ? undefined : dmarc.policy,
-      pct: dmarc?.pct,
+      policy: policy?.rr === undefined ? undefined : policy.policy,
+      pct: policy?.pct,
     },
   };
 }
 
-/** Findings when mailauth itself failed: nothing could be decided, as after a DNS failure. */
-function undecided(facts: InboundAuthFacts): AuthFindings {
+/**
+ * Findings when DKIM and DMARC could not be evaluated: mailauth failed (as after a DNS failure:
+ * temperror), or the header section was too large to verify (permerror, with the reason).
+ */
+function undecided(spfFinding: SpfFinding, notChecked?: string): AuthFindings {
   return {
-    spf: { result: 'temperror', mailFrom: facts.mailFrom, helo: facts.helo },
+    spf: spfFinding,
+    ...(notChecked === undefined ? {} : { notChecked }),
     dkim: [],
-    dmarc: { result: 'temperror', fromDomain: '', policy: undefined, pct: undefined },
+    dmarc: {
+      result: notChecked === undefined ? 'temperror' : 'permerror',
+      fromDomain: '',
+      policy: undefined,
+      pct: undefined,
+    },
   };
 }
 
@@ -190,34 +244,24 @@ function undecided(facts: InboundAuthFacts): AuthFindings {
 export class InboundAuthCheck {
   readonly stream: Writable;
   readonly filter: ForgedResultsFilter;
-  private readonly evaluation: Promise<AuthFindings>;
+  private readonly verification: Promise<DKIMVerifyResult | undefined>;
   private readonly tee: AuthTee;
   private readonly verifierInput = new PassThrough();
 
   constructor(
     file: Writable,
-    private readonly facts: InboundAuthFacts,
-    resolver: DNSResolver,
+    private readonly hostname: string,
+    private readonly spfFinding: Promise<SpfFinding>,
+    private readonly resolver: DNSResolver,
   ) {
     const verifierInput = this.verifierInput;
-    this.filter = new ForgedResultsFilter(facts.hostname);
+    this.filter = new ForgedResultsFilter(hostname);
     this.tee = new AuthTee(file, verifierInput, this.filter);
     this.stream = this.tee;
-    this.evaluation = authenticate(verifierInput, {
-      ip: facts.clientAddress,
-      helo: facts.helo,
-      sender: facts.mailFrom,
-      mta: facts.hostname,
-      resolver,
-      disableArc: true,
-      disableBimi: true,
-    }).then(
-      (result) => findingsOf(result, facts),
-      () => {
-        this.tee.dropVerifier();
-        return undecided(facts);
-      },
-    );
+    this.verification = dkimVerify(verifierInput, { resolver }).catch(() => {
+      this.tee.dropVerifier();
+      return undefined;
+    });
   }
 
   /** After DATA was stored: the last bytes reach the file, then the evaluation's findings. */
@@ -228,15 +272,41 @@ export class InboundAuthCheck {
         else resolve();
       });
     });
-    return this.evaluation;
+    const [verified, spfFinding] = await Promise.all([this.verification, this.spfFinding]);
+    if (this.filter.overflowed) return undecided(spfFinding, HEADER_SECTION_TOO_LARGE);
+    if (verified === undefined) return undecided(spfFinding);
+    let dmarcResult: DMARCResult | false;
+    try {
+      dmarcResult = await dmarc({
+        headerFrom: verified.headerFrom,
+        spfDomains: spfFinding.result === 'pass' && spfFinding.domain !== '' ? [spfFinding.domain] : [],
+        dkimDomains: verified.results
+          .filter((signature) => signature.status.result === 'pass')
+          .map((signature) => ({
+            ...(signature.id === undefined ? {} : { id: signature.id }),
+            domain: signature.signingDomain,
+            ...(signature.status.aligned === undefined ? {} : { aligned: signature.status.aligned }),
+            ...(signature.status.underSized === undefined ? {} : { underSized: signature.status.underSized }),
+          })),
+        resolver: this.resolver,
+      });
+    } catch {
+      return undecided(spfFinding);
+    }
+    return findingsOf(verified, dmarcResult, spfFinding);
   }
 
-  /** After DATA was stored: the verdict under `action`, and the header to put on top of the message. */
+  /**
+   * After DATA was stored: the verdict under `action`, and the headers to put on top of the
+   * message: Authentication-Results, then Received-SPF (RFC 7208 §9.1: above our Received).
+   */
   async conclude(action: DmarcAction): Promise<{ verdict: Verdict; header: Buffer; findings: AuthFindings }> {
     const findings = await this.findings();
+    const headers =
+      authenticationResultsHeader(this.hostname, findings) + receivedSpfHeader(this.hostname, findings.spf);
     return {
       verdict: inboundAuthVerdict(action, findings),
-      header: Buffer.from(authenticationResultsHeader(this.facts.hostname, findings), 'latin1'),
+      header: Buffer.from(headers, 'latin1'),
       findings,
     };
   }
@@ -248,9 +318,16 @@ export class InboundAuthCheck {
   }
 }
 
-export type InboundAuthStart = (file: Writable, facts: InboundAuthFacts) => InboundAuthCheck;
+/** What the session calls: SPF at MAIL FROM, the DATA check with that SPF result. */
+export interface InboundAuthStart {
+  spf(facts: SpfFacts): Promise<SpfFinding>;
+  check(file: Writable, hostname: string, spf: Promise<SpfFinding>): InboundAuthCheck;
+}
 
-/** What the session calls per message; the resolver is the configured one (delivery.dns). */
+/** The resolver is the configured one (delivery.dns). */
 export function inboundAuthStarter(resolver: DNSResolver): InboundAuthStart {
-  return (file, facts) => new InboundAuthCheck(file, facts, resolver);
+  return {
+    spf: (facts) => evaluateSpf(facts, resolver),
+    check: (file, hostname, spfFinding) => new InboundAuthCheck(file, hostname, spfFinding, resolver),
+  };
 }

@@ -36,6 +36,7 @@ import {
   pickEvictable,
   type EvictionCandidate,
 } from '../pipeline/stress.js';
+import type { SpfFinding } from '../pipeline/authentication-results.js';
 import type { Verdict } from '../pipeline/verdict.js';
 import type { Envelope, Recipient } from '../spool/envelope.js';
 import { newQueueId } from '../spool/queue-id.js';
@@ -46,7 +47,7 @@ import { envelopeFacts, injectFault } from '../faults/inject.js';
 import { LimiterFullError } from '../util/limiter.js';
 import type { FaultFacts, FaultRules, FaultStage } from '../faults/rules.js';
 import type { Metrics } from '../metrics.js';
-import type { InboundAuthCheck, InboundAuthStart } from './inbound-auth.js';
+import type { InboundAuthCheck, InboundAuthStart, SpfFacts } from './inbound-auth.js';
 import {
   connectionControl,
   negotiatedTlsProtocol,
@@ -95,6 +96,8 @@ interface ConnectionState {
   readonly control: ConnectionControl | undefined;
   authFailures: number;
   user: AuthenticatedUser | undefined;
+  /** SPF for the sender of the transaction under way, started at MAIL FROM (inbound auth only). */
+  spf: { readonly sender: string; readonly finding: Promise<SpfFinding> } | undefined;
 }
 
 type Callback = (error?: Error | null) => void;
@@ -238,6 +241,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         control,
         authFailures: 0,
         user: undefined,
+        spf: undefined,
       };
       connections.set(session.id, state);
       if (isStranger(state)) strangers++;
@@ -516,6 +520,13 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     if (verdict.kind === 'reject') {
       deps.metrics?.rejection(listener.name, 'mail', verdict.reply.code);
       state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
+    } else if (state) {
+      // The lookups run while the client sends RCPT and DATA; DATA uses the result.
+      const facts = spfFacts(deps, state, session, address.address);
+      state.spf =
+        facts && deps.inboundAuth
+          ? { sender: facts.mailFrom, finding: deps.inboundAuth.spf(facts) }
+          : undefined;
     }
     callback(toError(verdict));
   }
@@ -547,22 +558,35 @@ function recipientsOf(session: SMTPServerSession): Recipient[] {
   }));
 }
 
-/** Inbound authentication of this message: when its policy asks and the client is another MTA. */
+/** SPF's facts when this transaction gets inbound authentication: its policy asks and the client is another MTA. */
+function spfFacts(
+  deps: SessionDeps,
+  state: ConnectionState,
+  session: SMTPServerSession,
+  mailFrom: string,
+): SpfFacts | undefined {
+  if (!deps.inboundAuth || !deps.policy.inboundAuth || state.trusted || state.user !== undefined)
+    return undefined;
+  return {
+    clientAddress: state.clientAddress,
+    helo: session.hostNameAppearsAs,
+    mailFrom,
+    hostname: deps.hostname,
+  };
+}
+
+/** Inbound authentication of this message, with the SPF result of its MAIL FROM. */
 function startInboundAuth(
   deps: SessionDeps,
   state: ConnectionState,
   session: SMTPServerSession,
   file: Writable,
 ): InboundAuthCheck | undefined {
-  if (!deps.inboundAuth || !deps.policy.inboundAuth || state.trusted || state.user !== undefined)
-    return undefined;
-  const mailFrom = session.envelope.mailFrom;
-  return deps.inboundAuth(file, {
-    clientAddress: state.clientAddress,
-    helo: session.hostNameAppearsAs,
-    mailFrom: mailFrom === false ? '' : mailFrom.address,
-    hostname: deps.hostname,
-  });
+  const mailFrom = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+  const facts = spfFacts(deps, state, session, mailFrom);
+  if (!deps.inboundAuth || !facts) return undefined;
+  const spf = state.spf?.sender === mailFrom ? state.spf.finding : deps.inboundAuth.spf(facts);
+  return deps.inboundAuth.check(file, deps.hostname, spf);
 }
 
 /** DATA to durable spool; resolves with the reply to send. */
@@ -657,11 +681,16 @@ async function acceptMessage(
       await writer.abort();
       return storageFailure(error);
     }
-    const { spf, dkim, dmarc } = concluded.findings;
-    log().info(
-      { spf: spf.result, dkim: dkim.map((d) => d.result), dmarc: dmarc.result, from: dmarc.fromDomain },
-      'inbound authentication',
-    );
+    const { spf, dkim, dmarc, notChecked } = concluded.findings;
+    const results = {
+      spf: spf.result,
+      dkim: dkim.map((d) => d.result),
+      dmarc: dmarc.result,
+      from: dmarc.fromDomain,
+    };
+    // A message passed on unverified is worth an operator's look: a warning, with the reason.
+    if (notChecked === undefined) log().info(results, 'inbound authentication');
+    else log().warn({ ...results, reason: notChecked }, 'inbound authentication incomplete');
     if (concluded.verdict.kind === 'reject') return refuse(concluded.verdict.reply);
     resultsHeader = concluded.header;
   }

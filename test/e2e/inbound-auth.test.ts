@@ -1,17 +1,20 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { Writable } from 'node:stream';
 import nodemailer from 'nodemailer';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policy, startTestServer, type TestServer } from '../helpers/config.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
+import { SmtpProbe } from '../helpers/smtp-probe.js';
 import { storedText } from '../helpers/stored.js';
 
 /**
  * Inbound authentication on the relay port (policy inboundAuth): real SMTP clients from
  * 127.0.0.x addresses (SPF depends on the client address) against the real server, whose
  * lookups go to a loopback DNS server this test starts; the Authentication-Results header is
- * checked in the spooled file, exactly, with the Received header right after it.
+ * checked in the spooled file, exactly, with Received-SPF (RFC 7208 §9.1) and then our
+ * Received right after it.
  */
 
 /** Listed by good.example's and soft.example's SPF records. */
@@ -82,14 +85,24 @@ async function send(mail: TestServer, sent: Sent): Promise<{ id?: string; respon
   }
 }
 
-/** The Authentication-Results field on top of the stored message; the next field must be our Received. */
-async function resultsOf(mail: TestServer, sent: { id?: string; response: string }): Promise<string> {
+/** The trace fields on top of a stored message: Authentication-Results, Received-SPF, then our Received. */
+async function traceOf(
+  mail: TestServer,
+  sent: { id?: string; response: string },
+): Promise<{ results: string; receivedSpf: string }> {
   const id = sent.id;
   if (id === undefined) throw new Error(`not accepted: ${sent.response}`);
   const text = await storedText(mail.server.spool, id, 'latin1');
-  const match = /^(Authentication-Results: [^]*?\r\n)(?![ \t])([^]*)$/.exec(text);
-  expect(match?.[2]).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.2[01]\]\)/);
-  return match?.[1] ?? text.slice(0, 400);
+  const match = /^(Authentication-Results: [^]*?\r\n)(?![ \t])(Received-SPF: [^]*?\r\n)(?![ \t])([^]*)$/.exec(
+    text,
+  );
+  expect(match?.[3]).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.2[01]\]\)/);
+  return { results: match?.[1] ?? text.slice(0, 400), receivedSpf: match?.[2] ?? '' };
+}
+
+/** The Authentication-Results field on top of the stored message. */
+async function resultsOf(mail: TestServer, sent: { id?: string; response: string }): Promise<string> {
+  return (await traceOf(mail, sent)).results;
 }
 
 function header(...resinfos: string[]): string {
@@ -100,20 +113,35 @@ async function startServer(
   dns: { address: string },
   dmarc: 'record' | 'reject',
   timeoutSeconds = 5,
+  logger: Logger = pino({ level: 'error' }),
 ): Promise<TestServer> {
   return startTestServer(
     (raw) => {
       policy(raw, 'relay').inboundAuth = { dmarc };
       raw.delivery = { ...(raw.delivery as object), dns: { servers: [dns.address], timeoutSeconds } };
     },
-    { logger: pino({ level: 'error' }) },
+    { logger },
   );
+}
+
+/** A logger that keeps its warnings, to read them back. */
+function warningsLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'warn' }, sink), lines };
 }
 
 describe('inbound SPF, DKIM and DMARC on the relay port', () => {
   let dns: DnsServer;
   let recording: TestServer;
   let rejecting: TestServer;
+  const warnings = warningsLogger();
 
   beforeAll(async () => {
     const key = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
@@ -125,7 +153,10 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       'quiet.example': { TXT: ['v=spf1 -all'] },
       '_dmarc.quiet.example': { TXT: ['v=DMARC1; p=quarantine'] },
     });
-    [recording, rejecting] = await Promise.all([startServer(dns, 'record'), startServer(dns, 'reject')]);
+    [recording, rejecting] = await Promise.all([
+      startServer(dns, 'record', 5, warnings.logger),
+      startServer(dns, 'reject'),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([recording.close(), rejecting.close()]);
@@ -140,12 +171,17 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       subject: 'all pass',
       sign: true,
     });
-    expect(await resultsOf(rejecting, sent)).toBe(
+    const trace = await traceOf(rejecting, sent);
+    expect(trace.results).toBe(
       header(
         'spf=pass smtp.mailfrom=orders@good.example',
         'dkim=pass header.d=good.example header.s=sel1',
         'dmarc=pass (p=reject) header.from=good.example',
       ),
+    );
+    expect(trace.receivedSpf).toBe(
+      'Received-SPF: pass (mx.test: domain of orders@good.example designates 127.0.0.20 as permitted sender)\r\n' +
+        '\tclient-ip=127.0.0.20; envelope-from="orders@good.example"; helo=mta.good.example; receiver=mx.test; identity=mailfrom;\r\n',
     );
     expect(dns.queries).toContain('TXT sel1._domainkey.good.example');
   });
@@ -158,9 +194,45 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       client: STRANGER,
       subject: 'spf fail',
     });
-    expect(await resultsOf(rejecting, sent)).toBe(
+    const trace = await traceOf(rejecting, sent);
+    expect(trace.results).toBe(
       header('spf=fail smtp.mailfrom=news@hard.example', 'dkim=none', 'dmarc=none header.from=hard.example'),
     );
+    expect(trace.receivedSpf).toBe(
+      'Received-SPF: fail (mx.test: domain of news@hard.example does not designate 127.0.0.21 as permitted sender)\r\n' +
+        '\tclient-ip=127.0.0.21; envelope-from="news@hard.example"; helo=mta.good.example; receiver=mx.test; identity=mailfrom;\r\n',
+    );
+  });
+
+  it('SPF is evaluated at MAIL FROM, while the client sends RCPT and DATA, and its result is used after DATA', async () => {
+    dns.records.set('early.example', { TXT: [`v=spf1 ip4:${LISTED} -all`] });
+    const probe = await SmtpProbe.connect(recording.port('smtp'), { localAddress: STRANGER });
+    try {
+      expect((await probe.read()).code).toBe(220);
+      expect((await probe.command('EHLO mta.good.example')).code).toBe(250);
+      expect((await probe.command('MAIL FROM:<news@early.example>')).code).toBe(250);
+      expect((await probe.command('RCPT TO:<rcpt@local.test>')).code).toBe(250);
+      // The sender's SPF record is asked for before the message is sent (on the old code only after DATA).
+      await expect.poll(() => dns.queries, { timeout: 10_000 }).toContain('TXT early.example');
+      expect((await probe.command('DATA')).code).toBe(354);
+      const done = await probe.command(
+        'From: news@early.example\r\nTo: rcpt@local.test\r\nSubject: early\r\n\r\nHello.\r\n.',
+        15_000,
+      );
+      expect(done.code).toBe(250);
+      const id = /queued as ([0-9A-Z]+)/.exec(done.last)?.[1];
+      expect(await resultsOf(recording, { ...(id ? { id } : {}), response: done.last })).toBe(
+        header(
+          'spf=fail smtp.mailfrom=news@early.example',
+          'dkim=none',
+          'dmarc=none header.from=early.example',
+        ),
+      );
+      // Evaluated once for the transaction: the record was not asked for again after DATA.
+      expect(dns.queries.filter((query) => query === 'TXT early.example')).toHaveLength(1);
+    } finally {
+      probe.close();
+    }
   });
 
   it('SPF softfail: a client the record does not list (~all)', async () => {
@@ -286,12 +358,38 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
     expect((await rejecting.server.spool.envelope(sent.id ?? ''))?.size).toBe(text.length);
   });
 
+  it('a header section over 256 KiB: DKIM and DMARC recorded as permerror with the reason, and one warning naming the message', async () => {
+    const sent = await send(recording, {
+      from: 'orders@good.example',
+      headerFrom: 'orders@good.example',
+      client: LISTED,
+      subject: 'huge header',
+      sign: true,
+      prepend: `X-Padding: ${'p'.repeat(300 * 1024)}\r\n`,
+    });
+    expect(await resultsOf(recording, sent)).toBe(
+      header(
+        'spf=pass smtp.mailfrom=orders@good.example',
+        'dkim=permerror (header section over 256 KiB, not verified)',
+        'dmarc=permerror (header section over 256 KiB, not verified)',
+      ),
+    );
+    const warned = warnings.lines.filter((line) => line.msg === 'inbound authentication incomplete');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({
+      queueId: sent.id,
+      reason: 'header section over 256 KiB, not verified',
+      spf: 'pass',
+    });
+  });
+
   it('a trusted client (127.0.0.1 is in trustedNetworks) is not evaluated', async () => {
     const sent = await send(rejecting, { ...forged, client: '127.0.0.1', subject: 'trusted' });
     if (sent.id === undefined) throw new Error(`not accepted: ${sent.response}`);
     const text = await storedText(rejecting.server.spool, sent.id, 'latin1');
     expect(text).toMatch(/^Received: from mta\.good\.example \(\[127\.0\.0\.1\]\)/);
     expect(text).not.toMatch(/^Authentication-Results:/im);
+    expect(text).not.toMatch(/^Received-SPF:/im);
   });
 });
 

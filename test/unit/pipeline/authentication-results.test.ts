@@ -3,6 +3,7 @@ import {
   authenticationResultsHeader,
   claimsOurAuthservId,
   inboundAuthVerdict,
+  receivedSpfHeader,
   type AuthFindings,
   type DmarcAction,
 } from '../../../src/pipeline/authentication-results.js';
@@ -10,7 +11,13 @@ import { accept, reject, type Verdict } from '../../../src/pipeline/verdict.js';
 import { dmarcRejected, replies } from '../../../src/smtp/replies.js';
 
 const base: AuthFindings = {
-  spf: { result: 'pass', mailFrom: 'alice@example.org', helo: 'mta.example.org' },
+  spf: {
+    result: 'pass',
+    mailFrom: 'alice@example.org',
+    helo: 'mta.example.org',
+    clientAddress: '192.0.2.1',
+    domain: 'example.org',
+  },
   dkim: [{ result: 'pass', domain: 'example.org', selector: 'sel1' }],
   dmarc: { result: 'pass', fromDomain: 'example.org', policy: 'reject', pct: undefined },
 };
@@ -19,8 +26,10 @@ function findings(change: {
   spf?: Partial<AuthFindings['spf']>;
   dkim?: AuthFindings['dkim'];
   dmarc?: Partial<AuthFindings['dmarc']>;
+  notChecked?: string;
 }): AuthFindings {
   return {
+    ...(change.notChecked === undefined ? {} : { notChecked: change.notChecked }),
     spf: { ...base.spf, ...change.spf },
     dkim: change.dkim ?? base.dkim,
     dmarc: { ...base.dmarc, ...change.dmarc },
@@ -60,6 +69,15 @@ describe('authenticationResultsHeader', () => {
       'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=none',
     ],
     [
+      'header section too large to verify: permerror with the reason, never "not signed"',
+      findings({
+        notChecked: 'header section over 256 KiB, not verified',
+        dkim: [],
+        dmarc: { result: 'permerror', fromDomain: '', policy: undefined },
+      }),
+      'spf=pass smtp.mailfrom=alice@example.org;\r\n\tdkim=permerror (header section over 256 KiB, not verified);\r\n\tdmarc=permerror (header section over 256 KiB, not verified)',
+    ],
+    [
       'client text cannot end a resinfo or inject a line',
       findings({ spf: { mailFrom: 'a;b\r\nX-Evil: 1@example.org' } }),
       'spf=pass smtp.mailfrom=a?b??X-Evil:?1@example.org;\r\n\tdkim=pass header.d=example.org header.s=sel1;\r\n\tdmarc=pass (p=reject) header.from=example.org',
@@ -68,6 +86,60 @@ describe('authenticationResultsHeader', () => {
     expect(authenticationResultsHeader('mx.example.net', input)).toBe(
       `Authentication-Results: mx.example.net;\r\n\t${resinfos}\r\n`,
     );
+  });
+});
+
+describe('receivedSpfHeader (RFC 7208 §9.1)', () => {
+  const tail = (pairs: string): string => `\r\n\t${pairs}\r\n`;
+  it.each<[string, AuthFindings['spf'], string]>([
+    [
+      'pass: the comment says who designates whom; the sender is quoted (not a dot-atom)',
+      base.spf,
+      'Received-SPF: pass (mx.example.net: domain of alice@example.org designates 192.0.2.1 as permitted sender)' +
+        tail(
+          'client-ip=192.0.2.1; envelope-from="alice@example.org"; helo=mta.example.org; receiver=mx.example.net; identity=mailfrom;',
+        ),
+    ],
+    [
+      'fail',
+      { ...base.spf, result: 'fail' },
+      'Received-SPF: fail (mx.example.net: domain of alice@example.org does not designate 192.0.2.1 as permitted sender)' +
+        tail(
+          'client-ip=192.0.2.1; envelope-from="alice@example.org"; helo=mta.example.org; receiver=mx.example.net; identity=mailfrom;',
+        ),
+    ],
+    [
+      'softfail',
+      { ...base.spf, result: 'softfail' },
+      'Received-SPF: softfail (mx.example.net: domain of transitioning alice@example.org does not designate 192.0.2.1 as permitted sender)' +
+        tail(
+          'client-ip=192.0.2.1; envelope-from="alice@example.org"; helo=mta.example.org; receiver=mx.example.net; identity=mailfrom;',
+        ),
+    ],
+    [
+      'the null sender: the HELO identity was checked, no envelope-from',
+      { ...base.spf, result: 'none', mailFrom: '' },
+      'Received-SPF: none (mx.example.net: domain of postmaster@mta.example.org does not designate permitted sender hosts)' +
+        tail('client-ip=192.0.2.1; helo=mta.example.org; receiver=mx.example.net; identity=helo;'),
+    ],
+    [
+      'IPv6 and an address-literal HELO are not dot-atoms: quoted',
+      { ...base.spf, result: 'temperror', clientAddress: '2001:db8::1', helo: '[2001:db8::1]' },
+      'Received-SPF: temperror (mx.example.net: error in processing during lookup of domain of alice@example.org)' +
+        tail(
+          'client-ip="2001:db8::1"; envelope-from="alice@example.org"; helo="[2001:db8::1]"; receiver=mx.example.net; identity=mailfrom;',
+        ),
+    ],
+    [
+      'client text cannot close the comment, end a quoted value or inject a line',
+      { ...base.spf, mailFrom: 'a")(;b\r\nX-Evil: 1@example.org', helo: 'x;y' },
+      'Received-SPF: pass (mx.example.net: domain of a????b??X-Evil:?1@example.org designates 192.0.2.1 as permitted sender)' +
+        tail(
+          'client-ip=192.0.2.1; envelope-from="a????b??X-Evil:?1@example.org"; helo=x?y; receiver=mx.example.net; identity=mailfrom;',
+        ),
+    ],
+  ])('%s', (_why, spf, header) => {
+    expect(receivedSpfHeader('mx.example.net', spf)).toBe(header);
   });
 });
 
