@@ -126,9 +126,15 @@ export const policySchema = z.strictObject({
    * SPF, DKIM and DMARC of mail from other MTAs (clients neither trusted nor authenticated),
    * recorded in an Authentication-Results header before the 250; lookups use delivery.dns.
    * dmarc: record only writes the header; reject also refuses (550 5.7.1) a DMARC failure
-   * for a domain that publishes p=reject. Unset: nothing is evaluated.
+   * for a domain that publishes p=reject. spf: reject refuses an SPF fail at MAIL FROM
+   * (550 5.7.23), before the body is sent, as chasquid does. Unset: nothing is evaluated.
    */
-  inboundAuth: z.strictObject({ dmarc: z.enum(['record', 'reject']).default('record') }).optional(),
+  inboundAuth: z
+    .strictObject({
+      dmarc: z.enum(['record', 'reject']).default('record'),
+      spf: z.enum(['record', 'reject']).default('record'),
+    })
+    .optional(),
 });
 
 export const listenerSchema = z.strictObject({

@@ -4,7 +4,7 @@
  * policy draws from it. Pure: the evaluation itself (mailauth, DNS) is in smtp/inbound-auth.ts.
  */
 import { headerSafe } from '../spool/received.js';
-import { dmarcRejected, replies } from '../smtp/replies.js';
+import { dmarcRejected, replies, spfRejected } from '../smtp/replies.js';
 import { accept, reject, type Verdict } from './verdict.js';
 
 /** RFC 8601 §2.7 result values (a union of the three methods'). */
@@ -51,6 +51,18 @@ export interface AuthFindings {
 
 /** What the policy does with a DMARC failure: write it down, or refuse where the domain asks. */
 export type DmarcAction = 'record' | 'reject';
+/** What the policy does with an SPF fail: write it down, or refuse it at MAIL FROM. */
+export type SpfAction = 'record' | 'reject';
+
+/**
+ * The MAIL FROM verdict under `inboundAuth.spf`. Only `fail` is refused (RFC 7208 §8.4: the
+ * domain says the client may not send for it); softfail and neutral are recorded, and a
+ * temperror or permerror is left to DMARC after DATA, which defers what DNS left undecided.
+ */
+export function spfVerdict(action: SpfAction, spf: SpfFinding): Verdict {
+  if (action === 'record' || spf.result !== 'fail') return accept;
+  return reject(spfRejected(spf.domain));
+}
 
 /** A method's result and its properties, e.g. "spf=pass smtp.mailfrom=a@example.org". */
 function resinfo(

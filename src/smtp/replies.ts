@@ -70,6 +70,15 @@ export function rateLimited(what: 'messages' | 'recipients', retryAfterSeconds: 
 }
 
 /**
+ * An SPF fail (RFC 7208 §8.4) at MAIL FROM, under `inboundAuth.spf: reject`; X.7.23 is RFC
+ * 7372's "SPF validation failed", the code chasquid and Postfix's policyd-spf answer.
+ */
+export function spfRejected(domain: string): SmtpReply {
+  const safe = domain.replace(/[^A-Za-z0-9.-]/g, '?').slice(0, 255);
+  return reply(550, '5.7.23', `SPF validation failed for ${safe}`);
+}
+
+/**
  * A DMARC failure for a domain that publishes p=reject (RFC 7489 §6.7), under
  * `inboundAuth.dmarc: reject`; OpenDMARC answers the same code and words.
  */

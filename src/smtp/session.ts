@@ -36,7 +36,7 @@ import {
   pickEvictable,
   type EvictionCandidate,
 } from '../pipeline/stress.js';
-import type { SpfFinding } from '../pipeline/authentication-results.js';
+import { spfVerdict, type SpfFinding } from '../pipeline/authentication-results.js';
 import type { Verdict } from '../pipeline/verdict.js';
 import type { Envelope, Recipient } from '../spool/envelope.js';
 import { newQueueId } from '../spool/queue-id.js';
@@ -523,10 +523,25 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     } else if (state) {
       // The lookups run while the client sends RCPT and DATA; DATA uses the result.
       const facts = spfFacts(deps, state, session, address.address);
-      state.spf =
-        facts && deps.inboundAuth
-          ? { sender: facts.mailFrom, finding: deps.inboundAuth.spf(facts) }
-          : undefined;
+      const finding = facts && deps.inboundAuth ? deps.inboundAuth.spf(facts) : undefined;
+      state.spf = finding ? { sender: address.address, finding } : undefined;
+      const action = policy.inboundAuth?.spf ?? 'record';
+      if (finding && action === 'reject') {
+        // Refused before the body is sent: the reply waits for the result (never a rejection).
+        void finding.then((spf) => {
+          const spfChecked = spfVerdict(action, spf);
+          if (spfChecked.kind === 'reject') {
+            deps.metrics?.rejection(listener.name, 'mail', spfChecked.reply.code);
+            state.log.info(
+              { from: address.address, spf: spf.result },
+              'MAIL refused: %s',
+              spfChecked.reply.text,
+            );
+          }
+          callback(toError(spfChecked));
+        });
+        return;
+      }
     }
     callback(toError(verdict));
   }

@@ -114,10 +114,11 @@ async function startServer(
   dmarc: 'record' | 'reject',
   timeoutSeconds = 5,
   logger: Logger = pino({ level: 'error' }),
+  spf: 'record' | 'reject' = 'record',
 ): Promise<TestServer> {
   return startTestServer(
     (raw) => {
-      policy(raw, 'relay').inboundAuth = { dmarc };
+      policy(raw, 'relay').inboundAuth = { dmarc, spf };
       raw.delivery = { ...(raw.delivery as object), dns: { servers: [dns.address], timeoutSeconds } };
     },
     { logger },
@@ -141,6 +142,8 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
   let dns: DnsServer;
   let recording: TestServer;
   let rejecting: TestServer;
+  /** inboundAuth.spf: reject (and dmarc: record). */
+  let spfRejecting: TestServer;
   const warnings = warningsLogger();
 
   beforeAll(async () => {
@@ -153,13 +156,14 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       'quiet.example': { TXT: ['v=spf1 -all'] },
       '_dmarc.quiet.example': { TXT: ['v=DMARC1; p=quarantine'] },
     });
-    [recording, rejecting] = await Promise.all([
+    [recording, rejecting, spfRejecting] = await Promise.all([
       startServer(dns, 'record', 5, warnings.logger),
       startServer(dns, 'reject'),
+      startServer(dns, 'record', 5, undefined, 'reject'),
     ]);
   });
   afterAll(async () => {
-    await Promise.all([recording.close(), rejecting.close()]);
+    await Promise.all([recording.close(), rejecting.close(), spfRejecting.close()]);
     await dns.close();
   });
 
@@ -356,6 +360,35 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
     expect(text.endsWith(line.replace('\n', '\r\n'))).toBe(true);
     // The envelope's size is the bytes on disk, header included (the spool reads it back by it).
     expect((await rejecting.server.spool.envelope(sent.id ?? ''))?.size).toBe(text.length);
+  });
+
+  it('under spf: reject, an SPF fail is refused at MAIL FROM (550 5.7.23), before the body is sent', async () => {
+    dns.records.set('hard.example', { TXT: [`v=spf1 ip4:${LISTED} -all`] });
+    const before = await spfRejecting.server.spool.count();
+    const probe = await SmtpProbe.connect(spfRejecting.port('smtp'), { localAddress: STRANGER });
+    try {
+      expect((await probe.read()).code).toBe(220);
+      expect((await probe.command('EHLO mta.good.example')).code).toBe(250);
+      expect((await probe.command('MAIL FROM:<news@hard.example>', 15_000)).last).toBe(
+        '550 5.7.23 SPF validation failed for hard.example',
+      );
+      // A softfail is only recorded: the same session goes on with another sender.
+      expect((await probe.command('MAIL FROM:<news@soft.example>', 15_000)).code).toBe(250);
+      expect((await probe.command('RCPT TO:<rcpt@local.test>')).code).toBe(250);
+    } finally {
+      probe.close();
+    }
+    // The listed client passes, and its message is accepted and marked.
+    const sent = await send(spfRejecting, {
+      from: 'news@hard.example',
+      headerFrom: 'news@hard.example',
+      client: LISTED,
+      subject: 'spf reject, listed',
+    });
+    expect(await resultsOf(spfRejecting, sent)).toBe(
+      header('spf=pass smtp.mailfrom=news@hard.example', 'dkim=none', 'dmarc=none header.from=hard.example'),
+    );
+    expect(await spfRejecting.server.spool.count()).toBe(before + 1);
   });
 
   it('a header section over 256 KiB: DKIM and DMARC recorded as permerror with the reason, and one warning naming the message', async () => {

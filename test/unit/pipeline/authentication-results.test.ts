@@ -4,11 +4,12 @@ import {
   claimsOurAuthservId,
   inboundAuthVerdict,
   receivedSpfHeader,
+  spfVerdict,
   type AuthFindings,
   type DmarcAction,
 } from '../../../src/pipeline/authentication-results.js';
 import { accept, reject, type Verdict } from '../../../src/pipeline/verdict.js';
-import { dmarcRejected, replies } from '../../../src/smtp/replies.js';
+import { dmarcRejected, replies, spfRejected } from '../../../src/smtp/replies.js';
 
 const base: AuthFindings = {
   spf: {
@@ -140,6 +141,30 @@ describe('receivedSpfHeader (RFC 7208 §9.1)', () => {
     ],
   ])('%s', (_why, spf, header) => {
     expect(receivedSpfHeader('mx.example.net', spf)).toBe(header);
+  });
+});
+
+describe('spfVerdict (MAIL FROM, inboundAuth.spf)', () => {
+  const refused: Verdict = reject(spfRejected('example.org'));
+  it.each<[string, 'record' | 'reject', AuthFindings['spf']['result'], Verdict]>([
+    ['record never refuses, even a fail', 'record', 'fail', accept],
+    ['reject: fail is refused (RFC 7208 §8.4)', 'reject', 'fail', refused],
+    ['reject: softfail is recorded, not refused', 'reject', 'softfail', accept],
+    ['reject: neutral is accepted', 'reject', 'neutral', accept],
+    ['reject: no record is accepted', 'reject', 'none', accept],
+    ['reject: a DNS failure is left to DMARC after DATA', 'reject', 'temperror', accept],
+    ['reject: a broken record is not the client’s fault', 'reject', 'permerror', accept],
+    ['reject: pass', 'reject', 'pass', accept],
+  ])('%s', (_why, action, result, verdict) => {
+    expect(spfVerdict(action, { ...base.spf, result })).toEqual(verdict);
+  });
+
+  it('names the domain checked, made safe for the reply line', () => {
+    expect(spfRejected('bad domain\r\n.example')).toMatchObject({
+      code: 550,
+      enhanced: '5.7.23',
+      text: 'SPF validation failed for bad?domain??.example',
+    });
   });
 });
 
