@@ -43,6 +43,7 @@ export class Spool {
   private readonly spares: SpareFiles;
   /** Ids being written: two writers of one id would rename onto one file, the later winning. */
   private readonly writing = new Set<string>();
+  private committing = 0;
   private readonly committedListeners = new Set<CommitListener>();
   private unlock: () => Promise<void> = () => Promise.resolve();
 
@@ -208,9 +209,21 @@ export class Spool {
     return Promise.resolve(new SpoolWriter(this, id, file, () => this.writing.delete(id)));
   }
 
-  /** After a commit: the next small message should find a spare ready (see SpareFiles). */
-  refillSpares(): void {
-    this.spares.refill();
+  /** Around each commit: see commitEnded. */
+  commitStarted(): void {
+    this.committing += 1;
+  }
+
+  /**
+   * Refills the spares once no commit is under way: a client sending one message after
+   * another finds one ready at its next commit. While commits overlap (many clients at once)
+   * spares run out at once and refills only compete with the commits' own work (the bench at
+   * 50 concurrent commits was 0.85x with refills after every commit), so commits then create
+   * their files as before.
+   */
+  commitEnded(): void {
+    this.committing -= 1;
+    if (this.committing === 0) this.spares.refill();
   }
 
   messagePath(id: string): string {
@@ -405,6 +418,7 @@ export class SpoolWriter {
    */
   async commit(envelope: Envelope, header?: Buffer): Promise<Envelope> {
     this.done = true;
+    this.spool.commitStarted();
     try {
       await endStream(this.file);
       if (header) await this.file.prepend(header);
@@ -418,7 +432,7 @@ export class SpoolWriter {
       throw error;
     } finally {
       this.finished();
-      this.spool.refillSpares();
+      this.spool.commitEnded();
     }
   }
 
