@@ -2,7 +2,6 @@ import { close, closeSync, constants, fdatasync, open, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { prependToFile } from './prepend.js';
-import type { SpareFile } from './spare-files.js';
 
 // Plain descriptors, not FileHandle: a FileHandle per message showed in the intake profile.
 const openFd = promisify(open);
@@ -45,8 +44,8 @@ export const SMALL_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * The bytes of one message on their way to a new file, which is created only once they
- * outgrow SMALL_MESSAGE_BYTES: most mail is small, and a small message then costs one
- * synchronous writev (O_DSYNC) into a spare made ahead (or one open of its own) and one close. Larger ones stream through with the
+ * outgrow SMALL_MESSAGE_BYTES: most mail is small, and a small message then costs one open,
+ * one synchronous writev (O_DSYNC) and one close in all. Larger ones stream through with the
  * stream's back-pressure, so memory per session stays bounded whatever the size.
  * `seal` appends the last bytes and makes the file durable; nothing is durable before it.
  */
@@ -65,23 +64,9 @@ export class SpoolFileStream extends Writable {
   bytes = 0;
   /** The whole message, when it was held in memory until seal (a small one). */
   heldMessage: Buffer | undefined;
-  private filePath: string;
 
-  /**
-   * `path`: where the file is created if it must be (a large message, or no spare ready).
-   * `takeSpare`: an empty file made ahead, for a small message (see SpareFiles).
-   */
-  constructor(
-    path: string,
-    private readonly takeSpare: () => SpareFile | undefined = () => undefined,
-  ) {
+  constructor(readonly path: string) {
     super({ highWaterMark: SMALL_MESSAGE_BYTES });
-    this.filePath = path;
-  }
-
-  /** The file the bytes are in: the path given, or the spare's. */
-  get path(): string {
-    return this.filePath;
   }
 
   /** Whether a file exists on disk for this message (to remove when it is abandoned). */
@@ -162,13 +147,7 @@ export class SpoolFileStream extends Writable {
 
   private async flushHeld(flags: number): Promise<void> {
     if (this.fdClosed) throw new Error('spool file already closed');
-    if (this.fd === undefined) {
-      // A spare is opened as a small message's file is (NEW_SYNCED_FILE); a large one streams
-      // in many writes and needs a file without O_DSYNC, its own.
-      const spare = flags === NEW_SYNCED_FILE ? this.takeSpare() : undefined;
-      if (spare) this.filePath = spare.path;
-      this.fd = spare?.fd ?? (await openFd(this.path, flags, 0o640));
-    }
+    this.fd ??= await openFd(this.path, flags, 0o640);
     const chunks = this.held;
     this.held = [];
     this.heldBytes = 0;

@@ -15,7 +15,6 @@ import {
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { DirectorySync } from './dir-sync.js';
-import { SpareFiles } from './spare-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
@@ -26,7 +25,6 @@ import { Limiter } from '../util/limiter.js';
 /**
  * The durable spool. Layout:
  *   tmp/ID.eml        while a message arrives (removed at start: never acknowledged)
- *   spare/*.eml       empty files made ahead for small messages (removed at start; spare-files.ts)
  *   queue/ID.eml      the message with its envelope in a trailer (see queue-file.ts)
  *   queue/ID.state.json  delivery state, written by the delivery worker
  *
@@ -38,12 +36,7 @@ import { Limiter } from '../util/limiter.js';
 export class Spool {
   readonly tmpDir: string;
   readonly queueDir: string;
-  readonly spareDir: string;
   private readonly queueSync: DirectorySync;
-  private readonly spares: SpareFiles;
-  /** Ids being written: two writers of one id would rename onto one file, the later winning. */
-  private readonly writing = new Set<string>();
-  private committing = 0;
   private readonly committedListeners = new Set<CommitListener>();
   private unlock: () => Promise<void> = () => Promise.resolve();
 
@@ -51,8 +44,6 @@ export class Spool {
     this.tmpDir = join(dir, 'tmp');
     this.queueDir = join(dir, 'queue');
     this.queueSync = new DirectorySync(this.queueDir);
-    this.spareDir = join(dir, 'spare');
-    this.spares = new SpareFiles(this.spareDir);
   }
 
   /**
@@ -72,10 +63,9 @@ export class Spool {
     }
   }
 
-  /** Releases the lock taken by open (the files stay), the spares and the queue directory's descriptor. */
+  /** Releases the lock taken by open (the files stay) and the queue directory's descriptor. */
   async close(): Promise<void> {
     try {
-      await this.spares.close();
       await this.queueSync.close();
     } finally {
       await this.unlock();
@@ -93,8 +83,6 @@ export class Spool {
       await rm(join(this.tmpDir, name), { force: true });
       recovery.removed.push(join('tmp', name));
     }
-    // Spares hold nothing; they are not reported as removed leftovers.
-    await rm(this.spareDir, { recursive: true, force: true });
     if (!deferFileChecks) {
       const queue = await this.checkQueue(new Set());
       recovery.removed.push(...queue.removed);
@@ -196,43 +184,18 @@ export class Spool {
     return () => this.committedListeners.delete(listener);
   }
 
-  /**
-   * Starts a message; no file exists until its bytes outgrow memory or it commits.
-   * Rejects (EEXIST) while another writer of the same id is under way.
-   */
+  /** Starts a message; no file exists until its bytes outgrow memory or it commits. */
   begin(id: string): Promise<SpoolWriter> {
-    if (this.writing.has(id)) {
-      return Promise.reject(Object.assign(new Error(`EEXIST: message ${id} is already being written`), { code: 'EEXIST' }));
-    }
-    this.writing.add(id);
-    const file = new SpoolFileStream(join(this.tmpDir, `${id}.eml`), () => this.spares.take());
-    return Promise.resolve(new SpoolWriter(this, id, file, () => this.writing.delete(id)));
-  }
-
-  /** Around each commit: see commitEnded. */
-  commitStarted(): void {
-    this.committing += 1;
-  }
-
-  /**
-   * Refills the spares once no commit is under way: a client sending one message after
-   * another finds one ready at its next commit. While commits overlap (many clients at once)
-   * spares run out at once and refills only compete with the commits' own work (the bench at
-   * 50 concurrent commits was 0.85x with refills after every commit), so commits then create
-   * their files as before.
-   */
-  commitEnded(): void {
-    this.committing -= 1;
-    if (this.committing === 0) this.spares.refill();
+    return Promise.resolve(new SpoolWriter(this, id, join(this.tmpDir, `${id}.eml`)));
   }
 
   messagePath(id: string): string {
     return join(this.queueDir, `${id}.eml`);
   }
 
-  /** Renames a durable message (at `from`) into queue/, then fsyncs queue/ (shared with other commits). */
-  async publish(id: string, from: string, envelope: Envelope, bytes?: Buffer): Promise<void> {
-    await rename(from, this.messagePath(id));
+  /** Renames a durable message into queue/, then fsyncs queue/ (shared with other commits). */
+  async publish(id: string, envelope: Envelope, bytes?: Buffer): Promise<void> {
+    await rename(join(this.tmpDir, `${id}.eml`), this.messagePath(id));
     try {
       await this.queueSync.sync();
     } catch (error) {
@@ -283,9 +246,8 @@ export class Spool {
     await this.queueSync.sync();
   }
 
-  /** Removes a message's file that was never committed (in tmp/ or spare/). */
-  async discard(path: string): Promise<void> {
-    await rm(path, { force: true });
+  async discard(id: string): Promise<void> {
+    await rm(join(this.tmpDir, `${id}.eml`), { force: true });
   }
 
   async envelope(id: string): Promise<Envelope | undefined> {
@@ -398,10 +360,9 @@ export class SpoolWriter {
   constructor(
     private readonly spool: Spool,
     readonly id: string,
-    file: SpoolFileStream,
-    private readonly finished: () => void,
+    path: string,
   ) {
-    this.file = file;
+    this.file = new SpoolFileStream(path);
     // Failures surface through end()'s callback; this keeps an 'error' event from crashing
     // the process on paths that do not listen themselves (bounces, the send API).
     this.file.on('error', () => undefined);
@@ -418,21 +379,17 @@ export class SpoolWriter {
    */
   async commit(envelope: Envelope, header?: Buffer): Promise<Envelope> {
     this.done = true;
-    this.spool.commitStarted();
     try {
       await endStream(this.file);
       if (header) await this.file.prepend(header);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
       await this.file.seal(encodeTrailer(committed));
-      await this.spool.publish(this.id, this.file.path, committed, this.file.heldMessage);
+      await this.spool.publish(this.id, committed, this.file.heldMessage);
       return committed;
     } catch (error) {
       await this.file.close().catch(() => undefined);
-      if (this.file.created) await this.spool.discard(this.file.path);
+      await this.spool.discard(this.id);
       throw error;
-    } finally {
-      this.finished();
-      this.spool.commitEnded();
     }
   }
 
@@ -440,12 +397,8 @@ export class SpoolWriter {
     if (this.done) return;
     this.done = true;
     this.file.destroy();
-    try {
-      await this.file.close().catch(() => undefined);
-      if (this.file.created) await this.spool.discard(this.file.path);
-    } finally {
-      this.finished();
-    }
+    await this.file.close().catch(() => undefined);
+    if (this.file.created) await this.spool.discard(this.id);
   }
 }
 

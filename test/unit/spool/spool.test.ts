@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SMALL_MESSAGE_BYTES } from '../../../src/spool/spool-file.js';
-import { SPARES } from '../../../src/spool/spare-files.js';
 import { encodeTrailer } from '../../../src/spool/queue-file.js';
 import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
@@ -165,33 +164,18 @@ describe('Spool: receiving a message', () => {
     expect(await ls('queue')).toEqual([]);
   });
 
-  it('a commit that cannot create its file fails, leaves nothing of its own and tells no listener', async () => {
+  it('a commit that cannot create its file fails, leaves nothing and tells no listener', async () => {
     const { spool } = await Spool.open(dir);
     const listener = vi.fn();
     spool.onCommitted(listener);
-    // The first commit of a spool has no spare yet, so it creates tmp/ID.eml ('wx').
     const writer = await spool.begin(ID);
     writer.stream.write('x');
+    // Another writer with the same id got there first ('wx'): never two messages in one file.
     await writeFile(join(dir, 'tmp', `${ID}.eml`), 'in the way');
     await expect(writer.commit(envelopeFor(ID, 1))).rejects.toMatchObject({ code: 'EEXIST' });
-    // The file in the way is not the writer's: it is left as it was, never overwritten or removed.
-    expect(await readFile(join(dir, 'tmp', `${ID}.eml`), 'utf8')).toBe('in the way');
+    expect(await ls('tmp')).toEqual([]);
     expect(await ls('queue')).toEqual([]);
     expect(listener).not.toHaveBeenCalled();
-  });
-
-  it('a second writer of an id already being written is refused (never two messages renamed onto one file)', async () => {
-    const { spool } = await Spool.open(dir);
-    const first = await spool.begin(ID);
-    await expect(spool.begin(ID)).rejects.toMatchObject({ code: 'EEXIST' });
-    first.stream.write('first');
-    await first.commit(envelopeFor(ID, 5));
-    expect((await spool.messageBytes(ID))?.toString()).toBe('first');
-    // Once the first is done the id is free again (an abort frees it too).
-    const other = newQueueId(7);
-    await (await spool.begin(other)).abort();
-    await (await spool.begin(other)).abort();
-    await (await spool.begin(ID)).abort();
   });
 
   it('a failed fsync of queue/ after the rename: not acknowledged, and the message taken back', async () => {
@@ -210,62 +194,6 @@ describe('Spool: receiving a message', () => {
     expect(await ls('queue')).toEqual([]);
     expect(await ls('tmp')).toEqual([]);
     expect(listener).not.toHaveBeenCalled();
-  });
-
-  it('after the first commit, small messages go into spare files made ahead in spare/', async () => {
-    const { spool } = await Spool.open(dir);
-    const [first, second, third] = [newQueueId(1), newQueueId(2), newQueueId(3)];
-    await store(spool, first, 'first: creates its own file');
-    // Made in the background after the first commit, without waiting for it.
-    await vi.waitFor(async () => expect(await ls('spare')).toHaveLength(SPARES));
-    const spares = new Map<string, number>();
-    for (const name of await ls('spare')) {
-      const file = await stat(join(dir, 'spare', name));
-      expect(file.size).toBe(0);
-      spares.set(name, file.ino);
-    }
-
-    const envelope = await store(spool, second, 'Subject: second\r\n\r\nin a spare\r\n');
-    // One spare became the message (the same inode, renamed into queue/); the others wait, empty.
-    const left = new Set(await ls('spare'));
-    const used = [...spares].filter(([name]) => !left.has(name));
-    expect(used).toHaveLength(1);
-    expect((await stat(join(dir, 'queue', `${second}.eml`))).ino).toBe(used[0]?.[1]);
-    expect(await spool.envelope(second)).toEqual(envelope);
-    expect((await spool.messageBytes(second))?.toString()).toBe('Subject: second\r\n\r\nin a spare\r\n');
-    expect(await ls('tmp')).toEqual([]);
-    await vi.waitFor(async () => expect(await ls('spare')).toHaveLength(SPARES));
-
-    // A large message streams into a file of its own in tmp/, not into a spare.
-    const large = await spool.begin(third);
-    large.stream.write(Buffer.alloc(SMALL_MESSAGE_BYTES + 1, 'a'));
-    await vi.waitFor(async () => expect(await ls('tmp')).toEqual([`${third}.eml`]));
-    await large.commit(envelopeFor(third, 1));
-    expect(await ls('spare')).toHaveLength(SPARES);
-
-    // Close removes the spares: nothing of them outlives the spool.
-    await spool.close();
-    expect(await ls('spare')).toEqual([]);
-    expect(await spool.count()).toBe(3);
-  });
-
-  it('a failed fsync of queue/ for a message in a spare: not acknowledged, nothing of it left', async () => {
-    const { spool } = await Spool.open(dir);
-    const first = newQueueId(1);
-    await store(spool, first, 'first');
-    await vi.waitFor(async () => expect(await ls('spare')).toHaveLength(SPARES));
-    const failure = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-    const fsyncs = vi
-      .spyOn(DirectorySync.prototype as unknown as FsyncSeam, 'fsyncOnce')
-      .mockRejectedValueOnce(failure);
-    try {
-      await expect(store(spool, ID, 'x')).rejects.toBe(failure);
-    } finally {
-      fsyncs.mockRestore();
-    }
-    expect(await ls('queue')).toEqual([`${first}.eml`]);
-    await vi.waitFor(async () => expect(await ls('spare')).toHaveLength(SPARES));
-    for (const name of await ls('spare')) expect((await stat(join(dir, 'spare', name))).size).toBe(0);
   });
 
   it('an unsubscribed listener hears nothing more', async () => {
@@ -351,14 +279,6 @@ describe('Spool.open: recovery after a crash', () => {
     const { migrated, quarantined } = await Spool.open(dir);
     expect(migrated).toEqual([]);
     expect(quarantined.sort()).toEqual([`queue/${A}.eml`, `queue/${A}.json`]);
-  });
-
-  it('spare files a crash left are removed (they held no message) and not reported', async () => {
-    await plant([`queue/${A}.eml`, 'spare/0badcafe-1.eml', 'spare/0badcafe-2.eml']);
-    const { spool, removed, quarantined } = await Spool.open(dir);
-    expect({ removed, quarantined }).toEqual({ removed: [], quarantined: [] });
-    expect(await readdir(dir)).not.toContain('spare');
-    expect(await spool.ids()).toEqual([A]);
   });
 
   it('creates tmp/ and queue/ in a new directory', async () => {
