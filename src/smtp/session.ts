@@ -129,6 +129,9 @@ function disabledCommands(listener: ListenerConfig, policy: Policy, secure: bool
 export function createSessionHandlers(deps: SessionDeps): Handlers {
   const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
+  // Made once: the library only reads a session's list, and every session starts with one.
+  const disabledBeforeTls = disabledCommands(listener, policy, listener.tls === 'implicit');
+  const disabledAfterTls = disabledCommands(listener, policy, true);
   const throttle = new AuthThrottle(policy.authThrottle);
   const rates = new IntakeRateLimits(policy.limits.rate, rules.trustedNetworks);
   const connections = new Map<string, ConnectionState>();
@@ -242,8 +245,9 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       connections.set(session.id, state);
       if (isStranger(state)) strangers++;
       updateStress();
-      control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
-      session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
+      // Unstressed, the library armed the same timeout (socketTimeout) already.
+      if (stressed) control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
+      session.disabledCommands = disabledBeforeTls;
       deps.metrics?.connection(listener.name);
       if (deps.log.isLevelEnabled('debug')) state.log.debug('connected');
       withFault(
@@ -262,7 +266,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
       if (state) setUser(state, undefined);
-      session.disabledCommands = disabledCommands(listener, policy, true);
+      session.disabledCommands = disabledAfterTls;
       callback();
     },
 
