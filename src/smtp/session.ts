@@ -97,6 +97,27 @@ interface ConnectionState {
   user: AuthenticatedUser | undefined;
 }
 
+/** A class, not a literal with a getter: one is made per connection. */
+class SessionState implements ConnectionState {
+  authFailures = 0;
+  user: AuthenticatedUser | undefined = undefined;
+  private logger: Logger | undefined;
+
+  constructor(
+    private readonly parentLog: Logger,
+    readonly clientAddress: string,
+    readonly session: SMTPServerSession,
+    readonly trusted: boolean,
+    readonly control: ConnectionControl | undefined,
+  ) {}
+
+  /** Made on first use: at level warn most sessions never log, and a child costs per connection. */
+  get log(): Logger {
+    this.logger ??= this.parentLog.child({ session: this.session.id, client: this.clientAddress });
+    return this.logger;
+  }
+}
+
 type Callback = (error?: Error | null) => void;
 
 const MAX_HOPS = 50;
@@ -218,30 +239,18 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.proxyWithoutClient));
         return;
       }
-      // Made on first use: at level warn most sessions never log, and a child costs per connection.
-      let log: Logger | undefined;
-      const sessionLog = (): Logger =>
-        (log ??= deps.log.child({ session: session.id, client: clientAddress }));
       const trusted = rules.trustedNetworks.contains(clientAddress);
       const verdict = admit(clientAddress, trusted);
       if (verdict.kind === 'reject') {
-        sessionLog().warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
+        deps.log
+          .child({ session: session.id, client: clientAddress })
+          .warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
         callback(toError(verdict));
         return;
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
-      const state: ConnectionState = {
-        get log() {
-          return sessionLog();
-        },
-        clientAddress,
-        session,
-        trusted,
-        control,
-        authFailures: 0,
-        user: undefined,
-      };
+      const state = new SessionState(deps.log, clientAddress, session, trusted, control);
       connections.set(session.id, state);
       if (isStranger(state)) strangers++;
       updateStress();
