@@ -16,9 +16,9 @@
  *    tls.getCipher(), whose `version` is the oldest protocol the cipher suite exists in
  *    ("TLSv1.0" for ECDHE-ECDSA-AES128-SHA even inside TLS 1.2), not the protocol in use;
  *    the connection's socket knows the real one.
- * 5. Pipelined replies in one write. send() writes every reply on its own; replies made in
- *    the same turn of the event loop (MAIL, RCPT and DATA of a pipelined transaction, RFC
- *    2920) are corked and leave in one write, as Postfix flushes only when its input is
+ * 5. Pipelined replies in one write. send() writes every reply on its own; replies made while
+ *    one read is handled (MAIL, RCPT and DATA of a pipelined transaction, RFC 2920) are
+ *    corked and leave in one write, as Postfix flushes only when its input is
  *    drained. Only replies to commands that may have more of their group behind them: not
  *    to EHLO or QUIT, not DATA's 354 (each ends its group), not the 220s (a TLS handshake
  *    follows STARTTLS's on the same socket) and not 421 (the connection closes after it).
@@ -195,8 +195,11 @@ function batchReplies(socket: Socket, code: number): void {
     return;
   corkedSockets.add(socket);
   socket.cork();
-  // setImmediate, not nextTick: replies decided in promise callbacks of this turn still batch.
-  setImmediate(() => {
+  // A microtask, run once the read that brought the commands has been handled: the library
+  // runs the commands of one read one after the other while their handlers answer at once
+  // (ours do for MAIL, RCPT and RSET), so a pipelined group's replies are all corked by then.
+  // Waiting for the check phase (setImmediate) cost every unpipelined reply a loop turn.
+  queueMicrotask(() => {
     corkedSockets.delete(socket);
     socket.uncork();
   });
