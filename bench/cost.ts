@@ -8,7 +8,7 @@
  *   node dist/bench/cost.js [--cells conn-1,reuse-10] [--messages 1000] [--reps 3]
  *                           [--strace] [--profile DIR] [--perf DIR] [--cli dist/src/cli.js]
  *
- * Each run starts mailwharf fresh, sends the warm-up load, then the cell's load with
+ * Each run starts mailwharf fresh, sends the bench's warm-up (bench/cells.ts), then the cell's load with
  * `--messages` messages. --profile DIR adds a `node --cpu-prof` run per cell (its CPU is
  * not reported); `node dist/bench/profile.js FILE --skip-ms N` prints its top. --perf DIR adds
  * a `perf record` run (on-CPU samples, kernel included: `perf report -i FILE --no-children`).
@@ -21,7 +21,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CELLS, WARMUP } from './cells.js';
+import { CELLS, warmUp, type Cell } from './cells.js';
 import { drive, type Load } from './drive.js';
 import { mailwharfPeer } from './peers/mailwharf.js';
 
@@ -69,7 +69,7 @@ function tracerArgs(how: How, pid: number, out: string): [string, string[]] | un
   return undefined;
 }
 
-async function runOnce(load: Load, how: How): Promise<Run> {
+async function runOnce(cell: Cell, load: Load, how: How): Promise<Run> {
   const nodeArgs = [
     ...(how.profileDir ? ['--cpu-prof', '--cpu-prof-dir', how.profileDir] : []),
     ...(how.perfData ? ['--perf-basic-prof'] : []),
@@ -77,7 +77,7 @@ async function runOnce(load: Load, how: How): Promise<Run> {
   const peer = mailwharfPeer({ nodeArgs, ...(values.cli === undefined ? {} : { cli: resolve(values.cli) }) });
   const running = await peer.start();
   try {
-    await drive(running.port, WARMUP);
+    await warmUp('mailwharf', running.port, cell);
     let tracer: ReturnType<typeof spawn> | undefined;
     const traceDir = await mkdtemp(join(tmpdir(), 'mailwharf-trace-'));
     const traced = tracerArgs(how, running.pid, join(traceDir, 'out'));
@@ -147,7 +147,7 @@ for (const id of values.cells.split(',')) {
   if (!cell) throw new Error(`unknown cell ${id}`);
   const load = { ...cell.load, messages };
   const runs: Run[] = [];
-  for (let i = 0; i < reps; i++) runs.push(await runOnce(load, {}));
+  for (let i = 0; i < reps; i++) runs.push(await runOnce(cell, load, {}));
   const median = (pick: (run: Run) => number): number =>
     runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
   const user = median((r) => r.userMs) / messages;
@@ -157,17 +157,17 @@ for (const id of values.cells.split(',')) {
       `(median of ${reps}; runs ${runs.map((r) => ((r.userMs + r.sysMs) / messages).toFixed(3)).join(' ')})\n`,
   );
   if (values.strace) {
-    const traced = await runOnce(load, { strace: true });
+    const traced = await runOnce(cell, load, { strace: true });
     process.stdout.write(`  syscalls (strace -c -f):\n${perMessage(traced.syscalls ?? '', messages)}\n`);
   }
   if (values.profile !== undefined) {
     const dir = resolve(values.profile, id);
-    await runOnce(load, { profileDir: dir });
+    await runOnce(cell, load, { profileDir: dir });
     process.stdout.write(`  profile in ${dir}\n`);
   }
   if (values.perf !== undefined) {
     const file = resolve(values.perf, `${id}.perf.data`);
-    await runOnce(load, { perfData: file });
+    await runOnce(cell, load, { perfData: file });
     process.stdout.write(`  perf record in ${file}\n`);
   }
 }

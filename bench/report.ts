@@ -1,5 +1,5 @@
 /** The tables: plain text for stdout, Markdown for bench/RESULTS.md. */
-import type { Cell } from './cells.js';
+import { describeWarmup, type Cell } from './cells.js';
 import type { Machine } from './machine.js';
 import type { Peer } from './peers/peer.js';
 import type { Ratios, Summary, TargetCheck } from './stats.js';
@@ -107,8 +107,9 @@ function problems(summaries: readonly Summary[]): string[] {
 
 const NOTES =
   'msg/s = messages / wall time of smtp-source (median over repetitions, min–max beside it); ' +
-  'peak RSS of the server process (max of VmRSS polled every 50 ms and VmHWM; for Postfix the sum of Pss over its processes at each poll); ' +
-  'stored/sent summed over repetitions (10 warm-up messages per run not counted; "-": keeps nothing; "!": see problems).';
+  'peak RSS of the server process (max of VmRSS polled every 50 ms and VmHWM, reset after the warm-up; for Postfix the sum of Pss over its processes at each poll); ' +
+  'stored/sent summed over repetitions ("-": keeps nothing; "!": see problems); ' +
+  `${describeWarmup()}, so every figure is a steady-state one.`;
 
 export function renderText(report: Report): string {
   const issues = problems(report.summaries);

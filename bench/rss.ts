@@ -5,7 +5,7 @@
  * (Pss, shared pages divided among the processes sharing them) at each poll, since a sum of
  * RSS would count the shared libraries once per process.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'Pss'): number | undefined {
   try {
@@ -40,6 +40,18 @@ function processTree(root: number): number[] {
   return tree;
 }
 
+/**
+ * Resets VmHWM (clear_refs 5, Linux 4.0+), so the peak is the measured load's and not the
+ * warm-up's. Without permission the peak may include the warm-up; it is still an upper bound.
+ */
+function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // not ours to reset
+  }
+}
+
 export class RssSampler {
   private peakKiB = 0;
   private readonly timer: NodeJS.Timeout;
@@ -48,6 +60,7 @@ export class RssSampler {
     private readonly pid: number,
     private readonly tree = false,
   ) {
+    if (!tree) resetPeak(pid);
     this.sample();
     this.timer = setInterval(() => {
       this.sample();

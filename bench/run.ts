@@ -17,7 +17,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CELLS, WARMUP, type Cell } from './cells.js';
+import { CELLS, warmUp, type Cell } from './cells.js';
 import { drive } from './drive.js';
 import { describeMachine } from './machine.js';
 import { MAILWHARF_CLI, RESULTS_MD } from './paths.js';
@@ -101,9 +101,8 @@ async function settledCount(peer: RunningPeer, expected: number): Promise<number
 async function measure(peer: Peer, cell: Cell, rep: number): Promise<Sample> {
   const running = await peer.start();
   try {
-    const warm = await drive(running.port, WARMUP, 60_000);
-    if (warm.sent !== WARMUP.messages) throw new Error(`${peer.name}: warm-up failed: ${warm.errors}`);
-    const before = (await settledCount(running, warm.sent)) ?? 0;
+    const warmed = await warmUp(peer.name, running.port, cell);
+    const before = (await settledCount(running, warmed)) ?? 0;
     const rss = new RssSampler(running.pid, peer.rssOfTree === true);
     const result = await drive(running.port, cell.load);
     const rssMiB = rss.finish();

@@ -75,10 +75,13 @@ export function createListener(config: ListenerConfig, policy: Policy, deps: Lis
   const server = new SMTPServer({ ...smtpServerOptions(config, policy, deps), ...handlers });
   attachHooks(server, {
     greetPauseMs: policy.greetPauseMs,
-    beforeHelo: async (session) => {
-      const outcome = await injectFault(deps.faults, 'ehlo', () => ({}), session);
-      return outcome.kind === 'reply' ? outcome.reply : undefined;
-    },
+    // Without faults (always, outside tests) HELO goes on at once.
+    beforeHelo: (session) =>
+      deps.faults.empty
+        ? undefined
+        : injectFault(deps.faults, 'ehlo', () => ({}), session).then((outcome) =>
+            outcome.kind === 'reply' ? outcome.reply : undefined,
+          ),
     rewriteReply: (reply, _session, secure) => libraryReplyFor(policy, reply, secure),
   });
   // Before its PROXY line a balancer's connection is held by smtp-server's pre-session

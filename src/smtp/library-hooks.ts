@@ -16,11 +16,13 @@
  *    tls.getCipher(), whose `version` is the oldest protocol the cipher suite exists in
  *    ("TLSv1.0" for ECDHE-ECDSA-AES128-SHA even inside TLS 1.2), not the protocol in use;
  *    the connection's socket knows the real one.
- * 5. Pipelined replies in one write. send() writes every reply on its own; replies made in
- *    the same turn of the event loop (MAIL, RCPT and DATA of a pipelined transaction, RFC
- *    2920) are corked and leave in one write, as Postfix flushes only when its input is
- *    drained. Not the 220s (a TLS handshake follows STARTTLS's on the same socket) and not
- *    221/421 (the connection closes after them).
+ * 5. Pipelined replies in one write. send() writes every reply on its own; replies made while
+ *    one read is handled (MAIL, RCPT and DATA of a pipelined transaction, RFC 2920) are
+ *    corked and leave in one write, as Postfix flushes only when its input is
+ *    drained. Only replies to commands that may have more of their group behind them: not
+ *    to EHLO or QUIT, not DATA's 354 (each ends its group), not the 220s (a TLS handshake
+ *    follows STARTTLS's on the same socket) and not 421 (the connection closes after it).
+ *    After QUIT's 221 the socket closes without waiting for the client's FIN.
  *
  * 5. Address paths. The library splits MAIL/RCPT at spaces and '@', so a quoted local part
  *    ("john smith"@example.test, valid RFC 5321) is refused with 501, and it strips a
@@ -65,8 +67,11 @@ export interface LibraryReply {
 
 export interface ServerHooks {
   readonly greetPauseMs: number;
-  /** Asked before HELO/EHLO is handled; a reply refuses it (used by fault injection). */
-  readonly beforeHelo?: (session: SMTPServerSession) => Promise<SmtpReply | undefined>;
+  /**
+   * Asked before HELO/EHLO is handled; a reply refuses it (used by fault injection). Undefined
+   * instead of a promise goes on at once, without a turn through the microtask queue.
+   */
+  readonly beforeHelo?: (session: SMTPServerSession) => Promise<SmtpReply | undefined> | undefined;
   /** Returns the catalogue reply to send instead of a library reply, or undefined to keep it. */
   readonly rewriteReply: (
     reply: LibraryReply,
@@ -113,23 +118,34 @@ export interface ConnectionControl {
   closeWith(reply: SmtpReply): void;
 }
 
+/** On the prototype, not closures: one is made per connection. */
+class LibraryConnectionControl implements ConnectionControl {
+  constructor(private readonly connection: SMTPConnection) {}
+
+  idleSince(): number {
+    return lastCommandAt.get(this.connection) ?? Date.now();
+  }
+
+  waitingForClient(): boolean {
+    return !this.connection._handlerPending && !this.connection._dataStream;
+  }
+
+  setIdleTimeout(ms: number): void {
+    idleTimeouts.set(this.connection, ms);
+    // Without a callback: the duration changes, the library's one 'timeout' listener stays.
+    if (!this.connection._socket.destroyed) this.connection._socket.setTimeout(ms);
+  }
+
+  closeWith(reply: SmtpReply): void {
+    if (this.connection._socket.destroyed) return;
+    this.connection.send(reply.code, replyText(reply), false);
+    this.connection.close();
+  }
+}
+
 export function connectionControl(session: SMTPServerSession): ConnectionControl | undefined {
   const connection = connectionBySession.get(session);
-  if (!connection) return undefined;
-  return {
-    idleSince: () => lastCommandAt.get(connection) ?? Date.now(),
-    waitingForClient: () => !connection._handlerPending && !connection._dataStream,
-    setIdleTimeout(ms) {
-      idleTimeouts.set(connection, ms);
-      // Without a callback: the duration changes, the library's one 'timeout' listener stays.
-      if (!connection._socket.destroyed) connection._socket.setTimeout(ms);
-    },
-    closeWith(reply) {
-      if (connection._socket.destroyed) return;
-      connection.send(reply.code, replyText(reply), false);
-      connection.close();
-    },
-  };
+  return connection ? new LibraryConnectionControl(connection) : undefined;
 }
 
 /** Closes the client's connection at once, without a reply. */
@@ -152,12 +168,38 @@ export function attachHooks(server: SMTPServer, hooks: ServerHooks): void {
 /** Sockets corked until the event loop's check phase, after every reply of this turn. */
 const corkedSockets = new WeakSet<Socket>();
 
+/**
+ * The commands a pipelining client may follow with more of the same group (RFC 2920 §3.1),
+ * and DATA for the reply at the end of the message, which a client may follow with the next
+ * MAIL or QUIT. Replies to the others (EHLO, HELO, DATA's 354, QUIT, NOOP…) close their group:
+ * nothing else of this turn can join them, so they leave at once, without waiting for the
+ * event loop's check phase.
+ */
+const MID_GROUP_VERBS = new Set(['MAIL', 'RCPT', 'RSET', 'DATA']);
+/** Per connection: whether the command being answered may have more of its group behind it. */
+const answeringMidGroup = new WeakMap<SMTPConnection, boolean>();
+
+function verbOf(command: Buffer): string {
+  return command.toString('latin1', 0, 4).toUpperCase();
+}
+
 function batchReplies(socket: Socket, code: number): void {
-  if (code === 220 || code === 221 || code === 421 || socket.destroyed || corkedSockets.has(socket)) return;
+  if (
+    code === 220 ||
+    code === 221 ||
+    code === 354 ||
+    code === 421 ||
+    socket.destroyed ||
+    corkedSockets.has(socket)
+  )
+    return;
   corkedSockets.add(socket);
   socket.cork();
-  // setImmediate, not nextTick: replies decided in promise callbacks of this turn still batch.
-  setImmediate(() => {
+  // A microtask, run once the read that brought the commands has been handled: the library
+  // runs the commands of one read one after the other while their handlers answer at once
+  // (ours do for MAIL, RCPT and RSET), so a pipelined group's replies are all corked by then.
+  // Waiting for the check phase (setImmediate) cost every unpipelined reply a loop turn.
+  queueMicrotask(() => {
     corkedSockets.delete(socket);
     socket.uncork();
   });
@@ -166,6 +208,17 @@ function batchReplies(socket: Socket, code: number): void {
 /** 80 random bits as 16 base-32 digits, the form of the library's own session ids. */
 export function newSessionId(): string {
   return randomBits40().toString(32).padStart(8, '0') + randomBits40().toString(32).padStart(8, '0');
+}
+
+/**
+ * After QUIT's 221 has left (our FIN sent), the socket closes without waiting for the
+ * client's FIN, as Postfix's smtpd closes after its 221: a client that resets its end at once
+ * (smtp-source does) would otherwise cost a read error, its stack trace and a destroy path per
+ * connection, and a slow one would hold the descriptor until it closes. Input pipelined after
+ * QUIT is never answered either way.
+ */
+function destroyAfterFinish(this: Socket): void {
+  this.destroy();
 }
 
 let installed = false;
@@ -181,12 +234,11 @@ function installPatches(): void {
       originalHandleProxy.call(this, socket, callback);
       return;
     }
-    // The library's path for a connection without a PROXY header, but for the id.
+    // The library's path for a connection without a PROXY header, but for the id, and at
+    // once: the library waits for setImmediate, a turn of the event loop between accept and
+    // the greeting in which the socket has no 'error' listener yet.
     const ignore = this.options.ignoredHosts?.includes(socket.remoteAddress ?? '') ?? false;
-    const socketOptions = { id: newSessionId(), ignore };
-    setImmediate(() => {
-      callback(null, socketOptions);
-    });
+    callback(null, { id: newSessionId(), ignore });
   };
 
   const proto = SMTPConnection.prototype;
@@ -200,6 +252,8 @@ function installPatches(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalHelo = proto.handler_HELO;
   // eslint-disable-next-line @typescript-eslint/unbound-method
+  const originalQuit = proto.handler_QUIT;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalParseAddress = proto._parseAddressCommand;
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const originalValidateMail = proto._validateMailParams;
@@ -211,6 +265,7 @@ function installPatches(): void {
 
   proto._onCommand = function onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void {
     lastCommandAt.set(this, Date.now());
+    answeringMidGroup.set(this, MID_GROUP_VERBS.has(verbOf(command)));
     originalOnCommand.call(this, command, callback);
   };
 
@@ -296,12 +351,12 @@ function installPatches(): void {
 
   const withBeforeHelo = (original: typeof originalEhlo): typeof originalEhlo =>
     function handler(this: SMTPConnection, command: Buffer, callback: () => void): void {
-      const before = hooksByServer.get(this._server)?.beforeHelo;
-      if (!before) {
+      const asked = hooksByServer.get(this._server)?.beforeHelo?.(this.session);
+      if (!asked) {
         original.call(this, command, callback);
         return;
       }
-      before(this.session).then(
+      asked.then(
         (reply) => {
           if (reply) {
             this.send(reply.code, replyText(reply), false);
@@ -315,6 +370,15 @@ function installPatches(): void {
         },
       );
     };
+  proto.handler_QUIT = function handleQuit(
+    this: SMTPConnection,
+    command: Buffer,
+    callback: () => void,
+  ): void {
+    const socket = this._socket;
+    originalQuit.call(this, command, callback);
+    if (hooksByServer.has(this._server) && !socket.destroyed) socket.once('finish', destroyAfterFinish);
+  };
   proto.handler_EHLO = withBeforeHelo(originalEhlo);
   proto.handler_HELO = withBeforeHelo(originalHelo);
 
@@ -325,7 +389,7 @@ function installPatches(): void {
     context?: string | false,
   ): void {
     const hooks = hooksByServer.get(this._server);
-    if (hooks && !this._upgrading) batchReplies(this._socket, code);
+    if (hooks && !this._upgrading && answeringMidGroup.get(this) === true) batchReplies(this._socket, code);
     if (!hooks || typeof data !== 'string') {
       originalSend.call(this, code, data, context);
       return;

@@ -100,6 +100,28 @@ interface ConnectionState {
   spf: { readonly sender: string; readonly finding: Promise<SpfFinding> } | undefined;
 }
 
+/** A class, not a literal with a getter: one is made per connection. */
+class SessionState implements ConnectionState {
+  authFailures = 0;
+  user: AuthenticatedUser | undefined = undefined;
+  spf: ConnectionState['spf'] = undefined;
+  private logger: Logger | undefined;
+
+  constructor(
+    private readonly parentLog: Logger,
+    readonly clientAddress: string,
+    readonly session: SMTPServerSession,
+    readonly trusted: boolean,
+    readonly control: ConnectionControl | undefined,
+  ) {}
+
+  /** Made on first use: at level warn most sessions never log, and a child costs per connection. */
+  get log(): Logger {
+    this.logger ??= this.parentLog.child({ session: this.session.id, client: this.clientAddress });
+    return this.logger;
+  }
+}
+
 type Callback = (error?: Error | null) => void;
 
 const MAX_HOPS = 50;
@@ -132,6 +154,9 @@ function disabledCommands(listener: ListenerConfig, policy: Policy, secure: bool
 export function createSessionHandlers(deps: SessionDeps): Handlers {
   const { listener, policy } = deps;
   const rules = relayRules(policy, deps.acceptedDomains, networkSet(policy.relay.trustedNetworks));
+  // Made once: the library only reads a session's list, and every session starts with one.
+  const disabledBeforeTls = disabledCommands(listener, policy, listener.tls === 'implicit');
+  const disabledAfterTls = disabledCommands(listener, policy, true);
   const throttle = new AuthThrottle(policy.authThrottle);
   const rates = new IntakeRateLimits(policy.limits.rate, rules.trustedNetworks);
   const connections = new Map<string, ConnectionState>();
@@ -218,36 +243,24 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
         callback(replyError(replies.proxyWithoutClient));
         return;
       }
-      // Made on first use: at level warn most sessions never log, and a child costs per connection.
-      let log: Logger | undefined;
-      const sessionLog = (): Logger =>
-        (log ??= deps.log.child({ session: session.id, client: clientAddress }));
       const trusted = rules.trustedNetworks.contains(clientAddress);
       const verdict = admit(clientAddress, trusted);
       if (verdict.kind === 'reject') {
-        sessionLog().warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
+        deps.log
+          .child({ session: session.id, client: clientAddress })
+          .warn({ reply: verdict.reply.enhanced }, 'connection refused: %s', verdict.reply.text);
         callback(toError(verdict));
         return;
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
-      const state: ConnectionState = {
-        get log() {
-          return sessionLog();
-        },
-        clientAddress,
-        session,
-        trusted,
-        control,
-        authFailures: 0,
-        user: undefined,
-        spf: undefined,
-      };
+      const state = new SessionState(deps.log, clientAddress, session, trusted, control);
       connections.set(session.id, state);
       if (isStranger(state)) strangers++;
       updateStress();
-      control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
-      session.disabledCommands = disabledCommands(listener, policy, listener.tls === 'implicit');
+      // Unstressed, the library armed the same timeout (socketTimeout) already.
+      if (stressed) control?.setIdleTimeout(idleTimeoutMs(policy.limits, stressed));
+      session.disabledCommands = disabledBeforeTls;
       deps.metrics?.connection(listener.name);
       if (deps.log.isLevelEnabled('debug')) state.log.debug('connected');
       withFault(
@@ -266,7 +279,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       const state = stateOf(session);
       // RFC 3207 §4.2: nothing learnt before TLS survives it.
       if (state) setUser(state, undefined);
-      session.disabledCommands = disabledCommands(listener, policy, true);
+      session.disabledCommands = disabledAfterTls;
       callback();
     },
 

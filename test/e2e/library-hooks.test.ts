@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PATCHED_SMTP_SERVER_VERSION } from '../../src/smtp/library-hooks.js';
@@ -58,5 +59,40 @@ describe('smtp-server internals we override', () => {
     // The library alone would say "554 5.6.0 5.7.1 ..." (see SMTP-SERVER-NOTES).
     expect((await probe.command('RCPT TO:<b@elsewhere.test>')).last).toBe('554 5.7.1 Relay access denied');
     probe.close();
+  });
+
+  it("closes its socket after QUIT's 221 without waiting for the client's FIN, as Postfix does", async () => {
+    mw = await startTestServer();
+    // A client that keeps its own end open after the server's FIN. The library alone keeps
+    // reading (and discarding) for 5 s; closed at once, the server's end answers any further
+    // input with a reset.
+    const socket: Socket = connect({ port: mw.port('smtp'), host: '127.0.0.1', allowHalfOpen: true });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    const ended = new Promise<void>((resolve) => socket.once('end', resolve));
+    const reset = new Promise<string>((resolve) => {
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        resolve(error.code ?? error.message);
+      });
+    });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write('QUIT\r\n');
+    await ended;
+    expect(received).toMatch(/^220 .*\r\n221 2\.0\.0 /);
+    // Until the server's end is gone its kernel takes the input silently: keep sending.
+    const nudge = setInterval(() => {
+      if (!socket.destroyed) socket.write('NOOP\r\n');
+    }, 50);
+    const deadline = new Promise<string>((resolve) =>
+      setTimeout(() => resolve('still open after 3 s'), 3000),
+    );
+    try {
+      expect(await Promise.race([reset, deadline])).toMatch(/^(ECONNRESET|EPIPE)$/);
+    } finally {
+      clearInterval(nudge);
+      socket.destroy();
+    }
   });
 });
