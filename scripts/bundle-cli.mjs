@@ -16,8 +16,18 @@ const outdir = join(root, 'dist', 'src');
 // Left as imports from node_modules: native addons found by path (better-sqlite3, sharp);
 // pino, whose transports start worker threads from its own files (pino-pretty with --dev);
 // selfsigned, a CommonJS module we import() for a named export, which a split chunk would
-// offer only as `default` (it is loaded only to make a certificate, never on a warm start).
-const external = ['better-sqlite3', 'sharp', 'pino', 'pino-pretty', 'thread-stream', 'selfsigned'];
+// offer only as `default` (it is loaded only to make a certificate, never on a warm start);
+// ws's optional native helpers, which it tries to require and does without.
+const external = [
+  'better-sqlite3',
+  'sharp',
+  'pino',
+  'pino-pretty',
+  'thread-stream',
+  'selfsigned',
+  'bufferutil',
+  'utf-8-validate',
+];
 
 await rm(join(outdir, 'cli-chunks'), { recursive: true, force: true });
 await build({
