@@ -17,7 +17,9 @@ const outdir = join(root, 'dist', 'src');
 // pino, whose transports start worker threads from its own files (pino-pretty with --dev);
 // selfsigned, a CommonJS module we import() for a named export, which a split chunk would
 // offer only as `default` (it is loaded only to make a certificate, never on a warm start);
-// ws's optional native helpers, which it tries to require and does without.
+// ws's optional native helpers, which it tries to require and does without; fastify's
+// default schema compilers (ajv, fast-json-stringify: half of the HTTP chunk), never loaded
+// because src/http/server.ts gives it its own (no route has a JSON schema).
 const external = [
   'better-sqlite3',
   'sharp',
@@ -27,6 +29,8 @@ const external = [
   'selfsigned',
   'bufferutil',
   'utf-8-validate',
+  '@fastify/ajv-compiler',
+  '@fastify/fast-json-stringify-compiler',
 ];
 
 await rm(join(outdir, 'cli-chunks'), { recursive: true, force: true });

@@ -14,7 +14,7 @@ const CHUNKS = join(dirname(CLI), 'cli-chunks');
 /** What the bundle leaves in node_modules on purpose (see scripts/bundle-cli.mjs). */
 const EXTERNAL = new Set([
   ...['better-sqlite3', 'sharp', 'pino', 'pino-pretty', 'thread-stream', 'selfsigned'],
-  ...['bufferutil', 'utf-8-validate'],
+  ...['bufferutil', 'utf-8-validate', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
 ]);
 /** Node's own modules, which bundled CommonJS code names without node: (require("fs")). */
 const BUILTINS = new Set(builtinModules);
