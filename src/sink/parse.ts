@@ -3,8 +3,8 @@
  * when the body is large (completed right after the 250), from the envelope when mailparser
  * cannot read it at all (still indexed, with the reason).
  */
-import type { ParsedMail } from 'mailparser';
-import { parseMail } from './mail-parser.js';
+import type { ParsedMail, SimpleParserOptions } from 'mailparser';
+import { FOR_THE_INDEX, parseMail } from './mail-parser.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { summarize, summarizeRaw, type Summary } from './summary.js';
@@ -24,12 +24,19 @@ export interface WholeParse {
 
 /**
  * The whole message (from `bytes` when the spool still held them, else read back); an
- * unparseable one becomes a raw summary saying why.
+ * unparseable one becomes a raw summary saying why. Parsed for the index alone unless
+ * `options` ask for more (the fixture hands the parse to its tests).
  */
-export async function parseWhole(spool: Spool, envelope: Envelope, bytes?: Buffer): Promise<WholeParse> {
+export async function parseWhole(
+  spool: Spool,
+  envelope: Envelope,
+  bytes?: Buffer,
+  options: SimpleParserOptions = FOR_THE_INDEX,
+): Promise<WholeParse> {
   try {
-    const parsed = await parseMail(() =>
-      bytes?.length === envelope.size ? bytes : spool.readMessage(envelope),
+    const parsed = await parseMail(
+      () => (bytes?.length === envelope.size ? bytes : spool.readMessage(envelope)),
+      options,
     );
     return { summary: summarize(envelope, parsed), parsed };
   } catch (error) {
@@ -40,7 +47,7 @@ export async function parseWhole(spool: Spool, envelope: Envelope, bytes?: Buffe
 
 async function parseHeaderOnly(spool: Spool, envelope: Envelope) {
   const header = await spool.readHeader(envelope, HEADER_BYTES);
-  return parseMail(() => `${header}\r\n`);
+  return parseMail(() => `${header}\r\n`, FOR_THE_INDEX);
 }
 
 /** The header block only: list, get-by-id, wait and header searches see it; the body comes later. */
