@@ -1,6 +1,6 @@
 import { MailpitClient } from 'mailpit-api';
 import nodemailer from 'nodemailer';
-import { WebSocket } from 'ws';
+import { openEvents } from '../helpers/events.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
 
@@ -235,15 +235,7 @@ describe('Mailpit-compatible API through the mailpit-api client', () => {
   });
 
   it('tells WebSocket listeners about new, update, delete and truncate, with stats', async () => {
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/api/events`);
-    const frames: { Type: string; Data: unknown }[] = [];
-    socket.on('message', (data: Buffer) =>
-      frames.push(JSON.parse(data.toString()) as { Type: string; Data: unknown }),
-    );
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    const { socket, frames } = await openEvents<{ Type: string; Data: unknown }>(base);
     const until = async (type: string) => {
       const deadline = Date.now() + 5000;
       while (!frames.some((f) => f.Type === type)) {

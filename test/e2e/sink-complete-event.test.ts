@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEvents } from '../helpers/events.js';
 import { startTestServer, type TestServer } from '../helpers/config.js';
 
 /**
@@ -33,13 +33,7 @@ describe('events: a header-derived row completed after the 250', () => {
   });
 
   it('sends new at the 250 and update with the body-derived fields once the full parse is in', async () => {
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/api/events`);
-    const frames: Frame[] = [];
-    socket.on('message', (data: Buffer) => frames.push(JSON.parse(data.toString()) as Frame));
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    const { socket, frames } = await openEvents<Frame>(base);
     const frameOf = (type: string): Promise<Frame> =>
       new Promise((resolve, reject) => {
         const found = (): Frame | undefined => frames.find((f) => f.Type === type);

@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { openEvents } from '../helpers/events.js';
 
 /**
  * Tags applied at intake, as Mailpit applies them: tag rules (its --tag / --tags-config
@@ -54,13 +54,7 @@ describe('tag rules, AUTH user and plus addresses at intake', () => {
   };
 
   it('every view has the tags the moment the 250 arrives', async () => {
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/api/events`);
-    const frames: Frame[] = [];
-    socket.on('message', (data: Buffer) => frames.push(JSON.parse(data.toString()) as Frame));
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    const { socket, frames } = await openEvents<Frame>(base);
     try {
       const transport = nodemailer.createTransport({
         host: '127.0.0.1',
