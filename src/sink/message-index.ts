@@ -230,13 +230,8 @@ export class MessageIndex {
     this.db.statement("INSERT OR REPLACE INTO meta (key, value) VALUES ('clean', ?)").run(value);
   }
 
-  /** Adds a message (nothing if its id is indexed already); true if it was new. */
-  insert(summary: Summary): boolean {
-    return this.db.transaction(() => this.insertRow(summary));
-  }
-
   /**
-   * Adds messages in one transaction, without a savepoint each (two statements more per row);
+   * Adds messages (nothing for an id indexed already; true for each that was new) in one transaction, without a savepoint each (two statements more per row);
    * if one fails, none is added and the caller may retry them one by one.
    */
   insertAll(summaries: readonly Summary[]): boolean[] {

@@ -28,7 +28,6 @@ import {
   addressTags,
   intakeTagging,
   mergeTags,
-  NO_TAGGING,
   ruleTags,
   tagRuleProblems,
   type IntakeTagging,
@@ -109,7 +108,7 @@ export class Sink {
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
     private readonly options: SinkOptions,
-    private readonly tagging: IntakeTagging = NO_TAGGING,
+    private readonly tagging: IntakeTagging,
   ) {
     this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
@@ -156,9 +155,9 @@ export class Sink {
   static async reindex(
     spool: Spool,
     log: Logger,
-    config?: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
+    config: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
   ): Promise<{ messages: number }> {
-    const tagging = config ? compileTagging(config) : NO_TAGGING;
+    const tagging = compileTagging(config);
     await removeIndexFiles(spool);
     const db = await openIndex(spool, log);
     try {
@@ -389,15 +388,15 @@ export class Sink {
   }
 
   private withRuleTags(row: Summary): Summary {
-    const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(row.id, condition));
-    if (fromRules.length === 0) return row;
-    this.index.addTags(row.id, fromRules);
-    return { ...row, tags: mergeTags(row.tags, fromRules) };
+    const fromRules = this.tagByRules(row.id);
+    return fromRules.length === 0 ? row : { ...row, tags: mergeTags(row.tags, fromRules) };
   }
 
-  private tagByRules(id: string): void {
+  /** Adds the tags of the rules this indexed message matches; returns them. */
+  private tagByRules(id: string): string[] {
     const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(id, condition));
     if (fromRules.length > 0) this.index.addTags(id, fromRules);
+    return fromRules;
   }
 
   /** Staged search text moves into the full-text table a moment later, many rows at once. */
@@ -658,9 +657,14 @@ export class Sink {
 function compileTagging(
   config: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
 ): IntakeTagging {
-  const problem = tagRuleProblems(config)[0];
-  if (problem) throw new ConfigError(`${formatPath(problem.path)}: ${problem.message}`);
-  return intakeTagging(config);
+  try {
+    return intakeTagging(config);
+  } catch (error) {
+    // Compiled a second time only to name the rule that failed.
+    const problem = tagRuleProblems(config)[0];
+    if (!problem) throw error;
+    throw new ConfigError(`${formatPath(problem.path)}: ${problem.message}`);
+  }
 }
 
 async function removeIndexFiles(spool: Spool): Promise<void> {

@@ -19,8 +19,6 @@ export interface IntakeTagging {
   readonly plusAddresses: boolean;
 }
 
-export const NO_TAGGING: IntakeTagging = { rules: [], username: false, plusAddresses: false };
-
 /**
  * Mailpit's tag cleaning: only letters, digits, '-', '.', '_', '@' and spaces are kept (others
  * are dropped), runs of spaces become one, at most 100 characters.

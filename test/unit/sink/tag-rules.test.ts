@@ -193,7 +193,7 @@ describe('ruleTags against the index', () => {
     [{ subject: 'hello' }, [], 'no rule matches'],
   ] as const)('%j -> %j (%s)', (fields, tags, _why) => {
     const id = `M${String(++n).padStart(16, '0')}`;
-    expect(index.insert(summary(id, fields))).toBe(true);
+    expect(index.insertAll([summary(id, fields)])[0]).toBe(true);
     expect(ruleTags(rules, (condition) => index.matches(id, condition))).toEqual(tags);
   });
 });
