@@ -56,7 +56,7 @@ function isMessagesForm(contentType: string | undefined, route: string | undefin
 }
 
 /** Form fields under the names the JSON body uses; field names compare without case, as Go's JSON decoding. */
-export function messagesFormFields(text: string): Record<string, unknown> {
+function messagesFormFields(text: string): Record<string, unknown> {
   const fields = new URLSearchParams(text);
   const record: Record<string, unknown> = {};
   const ids = [...fields].filter(([key]) => key.toLowerCase() === 'ids').map(([, value]) => value);

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** How long a refused upload may keep sending before the connection is cut. */
-export const LINGER_MS = 5_000;
+const LINGER_MS = 5_000;
 
 /** Whether fastify gave up on a request body for its size (declared or counted while streaming). */
 export function isBodyTooLarge(error: unknown): boolean {

@@ -128,22 +128,21 @@ export async function createHttpServer(
         .send('Unauthorized');
     });
   }
-  app.addHook('onResponse', async (request, reply) => {
+  const countRequest = (request: FastifyRequest, status: number): void => {
     metrics.httpRequests.inc({
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
+      status: String(status),
     });
+  };
+  app.addHook('onResponse', async (request, reply) => {
+    countRequest(request, reply.statusCode);
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SearchSyntaxError) return textError(reply, 400, error.message);
     if (isBodyTooLarge(error)) {
       // Hijacked, so onResponse does not see it: counted here.
-      metrics.httpRequests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: '413',
-      });
+      countRequest(request, 413);
       refuseUnreadBody(request, reply, 'Request body too large');
       return;
     }
