@@ -4,7 +4,6 @@
  * connection never waits on the disk), and the 8-bit check and the header come from that one
  * read. A larger message streams from the spool when it is sent, and is never whole in memory.
  */
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Spool } from '../spool/spool.js';
 import { hasEightBit } from './seven-bit.js';
@@ -34,33 +33,13 @@ export async function messageBytes(
       eightBit: () => streamHasEightBit(spool.readMessage(message)),
     };
   }
-  const whole = await readWhole(spool.messagePath(message.id), message.size);
+  const whole = await spool.readBytes(message);
   return {
     whole,
     open: () => Readable.from([whole], { objectMode: false }),
     header: () => Promise.resolve(headerOf(whole)),
     eightBit: () => Promise.resolve(hasEightBit(whole)),
   };
-}
-
-/**
- * The first `size` bytes of a file in one read (the message without its trailer): an open, a
- * read and a close, with no stream and no copy.
- */
-async function readWhole(path: string, size: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === size ? buffer : buffer.subarray(0, filled);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Reads until the first 8-bit byte, a chunk at a time: a large message is never whole in memory. */

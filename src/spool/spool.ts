@@ -296,13 +296,25 @@ export class Spool {
     return envelope ? this.readBytes(envelope) : undefined;
   }
 
-  /** The first `limit` bytes of a message (all of it by default), in memory. */
+  /**
+   * The first `limit` bytes of a message (all of it by default), in memory: an open, reads into
+   * one buffer and a close, with no stream and no copy.
+   */
   async readBytes(message: { readonly id: string; readonly size: number }, limit = message.size): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.readMessage({ id: message.id, size: Math.min(message.size, limit) })) {
-      chunks.push(chunk as Buffer);
+    const size = Math.min(message.size, limit);
+    const handle = await open(this.messagePath(message.id), 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === size ? buffer : buffer.subarray(0, filled);
+    } finally {
+      await handle.close();
     }
-    return Buffer.concat(chunks);
   }
 
   /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
