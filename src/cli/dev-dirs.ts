@@ -42,14 +42,13 @@ export async function makeDevDirs(env: NodeJS.ProcessEnv = process.env): Promise
  * naming a dead process, are touched: a directory without the file (made by a server that is
  * starting right now, between mkdtemp and its write) is left alone.
  */
-export async function removeAbandonedDevDirs(root: string): Promise<string[]> {
+async function removeAbandonedDevDirs(root: string): Promise<void> {
   let names: string[];
   try {
     names = (await readdir(root)).filter((name) => name.startsWith(PREFIX));
   } catch {
-    return [];
+    return;
   }
-  const removed: string[] = [];
   for (const name of names) {
     const dir = join(root, name);
     try {
@@ -59,10 +58,8 @@ export async function removeAbandonedDevDirs(root: string): Promise<string[]> {
       // Our own pid in the file is an earlier life of this pid (a restarted container).
       if (owner !== process.pid && isProcessAlive(owner)) continue;
       await rm(dir, { recursive: true, force: true });
-      removed.push(dir);
     } catch {
       // No owner file, or a race with another starter removing it: not ours to judge.
     }
   }
-  return removed;
 }

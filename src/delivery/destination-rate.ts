@@ -17,7 +17,6 @@ interface Entry {
   readonly messages: SlidingWindow | undefined;
   readonly connections: SlidingWindow | undefined;
   readonly maxConnections: number | undefined;
-  readonly perMinute: Readonly<Record<RateKind, number | undefined>>;
 }
 
 /** The two per-minute limits a delivery can be held back by. */
@@ -66,7 +65,6 @@ export class DestinationRate {
       messages: window(entry.messagesPerMinute),
       connections: window(entry.connectionsPerMinute),
       maxConnections: entry.maxConnections,
-      perMinute: { message: entry.messagesPerMinute, connection: entry.connectionsPerMinute },
     }));
   }
 
@@ -100,7 +98,8 @@ export class DestinationRate {
 
   /** The per-minute limit of `kind` that applies to `domain`; undefined when none does. */
   perMinute(domain: string, kind: RateKind): number | undefined {
-    return this.entryFor(domain.toLowerCase())?.perMinute[kind];
+    const entry = this.entryFor(domain.toLowerCase());
+    return (kind === 'message' ? entry?.messages : entry?.connections)?.limit;
   }
 
   private entryFor(name: string): Entry | undefined {

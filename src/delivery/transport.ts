@@ -226,17 +226,22 @@ export class OutboundConnection {
    */
   get security(): TlsLevel {
     if (!this.connection.secure) return 'plain';
-    const socket = (this.connection as unknown as { _socket?: TLSSocket })._socket;
-    return socket?.authorized === true ? 'tls-verified' : 'tls';
+    return this.tlsSocket?.authorized === true ? 'tls-verified' : 'tls';
   }
 
   /** Why the certificate did not verify (Node's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT); undefined if it did or without TLS. */
   get certificateError(): string | undefined {
-    if (!this.connection.secure) return undefined;
-    const socket = (this.connection as unknown as { _socket?: TLSSocket })._socket;
+    const socket = this.tlsSocket;
     const error = socket?.authorizationError as Error | string | null | undefined;
     if (socket?.authorized === true || error === undefined || error === null) return undefined;
     return typeof error === 'string' ? error : error.message;
+  }
+
+  /** The session's TLS socket (nodemailer keeps it private), once the session is secure. */
+  private get tlsSocket(): TLSSocket | undefined {
+    return this.connection.secure
+      ? (this.connection as unknown as { _socket?: TLSSocket })._socket
+      : undefined;
   }
 
   /** What the hop said in EHLO, e.g. "SMTPUTF8", "8BITMIME", "DSN". */
