@@ -52,7 +52,7 @@ export interface AuthFindings {
 /** What the policy does with a DMARC failure: write it down, or refuse where the domain asks. */
 export type DmarcAction = 'record' | 'reject';
 /** What the policy does with an SPF fail: write it down, or refuse it at MAIL FROM. */
-export type SpfAction = 'record' | 'reject';
+type SpfAction = 'record' | 'reject';
 
 /**
  * The MAIL FROM verdict under `inboundAuth.spf`. Only `fail` is refused (RFC 7208 §8.4: the

@@ -30,7 +30,7 @@ import type { Verdict } from '../pipeline/verdict.js';
  */
 const HEADER_SECTION_LIMIT = 256 * 1024;
 /** The reason the Authentication-Results header and the log give for that. */
-export const HEADER_SECTION_TOO_LARGE = 'header section over 256 KiB, not verified';
+const HEADER_SECTION_TOO_LARGE = 'header section over 256 KiB, not verified';
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 /**
@@ -197,7 +197,7 @@ export async function evaluateSpf(facts: SpfFacts, resolver: DNSResolver): Promi
 }
 
 /** DKIM's and DMARC's answers, with SPF's, as AuthFindings; a signature line without a selector is "not signed". */
-export function findingsOf(
+function findingsOf(
   dkim: DKIMVerifyResult,
   dmarcResult: DMARCResult | false,
   spfFinding: SpfFinding,

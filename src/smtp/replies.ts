@@ -74,8 +74,7 @@ export function rateLimited(what: 'messages' | 'recipients', retryAfterSeconds: 
  * 7372's "SPF validation failed", the code chasquid and Postfix's policyd-spf answer.
  */
 export function spfRejected(domain: string): SmtpReply {
-  const safe = domain.replace(/[^A-Za-z0-9.-]/g, '?').slice(0, 255);
-  return reply(550, '5.7.23', `SPF validation failed for ${safe}`);
+  return reply(550, '5.7.23', `SPF validation failed for ${replyDomain(domain)}`);
 }
 
 /**
@@ -83,8 +82,12 @@ export function spfRejected(domain: string): SmtpReply {
  * `inboundAuth.dmarc: reject`; OpenDMARC answers the same code and words.
  */
 export function dmarcRejected(domain: string): SmtpReply {
-  const safe = domain.replace(/[^A-Za-z0-9.-]/g, '?').slice(0, 255);
-  return reply(550, '5.7.1', `Rejected by DMARC policy for ${safe}`);
+  return reply(550, '5.7.1', `Rejected by DMARC policy for ${replyDomain(domain)}`);
+}
+
+/** A domain from the message or the envelope, safe to put in a reply line. */
+function replyDomain(domain: string): string {
+  return domain.replace(/[^A-Za-z0-9.-]/g, '?').slice(0, 255);
 }
 
 export function renderReply(r: SmtpReply): string {

@@ -87,30 +87,19 @@ export interface AuthFailure {
   readonly reason: 'credentials' | 'throttled' | 'authzid';
 }
 
-interface ConnectionState {
-  readonly log: Logger;
-  readonly clientAddress: string;
-  readonly session: SMTPServerSession;
-  /** In trustedNetworks: not a stranger, exempt from per-client limits. */
-  readonly trusted: boolean;
-  readonly control: ConnectionControl | undefined;
-  authFailures: number;
-  user: AuthenticatedUser | undefined;
-  /** SPF for the sender of the transaction under way, started at MAIL FROM (inbound auth only). */
-  spf: { readonly sender: string; readonly finding: Promise<SpfFinding> } | undefined;
-}
-
-/** A class, not a literal with a getter: one is made per connection. */
-class SessionState implements ConnectionState {
+/** What a connection carries between commands. A class, not a literal with a getter: one is made per connection. */
+class ConnectionState {
   authFailures = 0;
   user: AuthenticatedUser | undefined = undefined;
-  spf: ConnectionState['spf'] = undefined;
+  /** SPF for the sender of the transaction under way, started at MAIL FROM (inbound auth only). */
+  spf: { readonly sender: string; readonly finding: Promise<SpfFinding> } | undefined = undefined;
   private logger: Logger | undefined;
 
   constructor(
     private readonly parentLog: Logger,
     readonly clientAddress: string,
     readonly session: SMTPServerSession,
+    /** In trustedNetworks: not a stranger, exempt from per-client limits. */
     readonly trusted: boolean,
     readonly control: ConnectionControl | undefined,
   ) {}
@@ -254,7 +243,7 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       }
       perClient.set(clientAddress, (perClient.get(clientAddress) ?? 0) + 1);
       const control = connectionControl(session);
-      const state = new SessionState(deps.log, clientAddress, session, trusted, control);
+      const state = new ConnectionState(deps.log, clientAddress, session, trusted, control);
       connections.set(session.id, state);
       if (isStranger(state)) strangers++;
       updateStress();
@@ -530,10 +519,14 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
     });
     // Counted only for a MAIL that is otherwise accepted, as Postfix's anvil counts.
     if (verdict.kind === 'accept') verdict = rates.mail(rateFacts(state, session));
-    if (verdict.kind === 'reject') {
-      deps.metrics?.rejection(listener.name, 'mail', verdict.reply.code);
-      state?.log.info({ from: address.address }, 'MAIL refused: %s', verdict.reply.text);
-    } else if (state) {
+    const answer = (final: Verdict, fields: Record<string, unknown>): void => {
+      if (final.kind === 'reject') {
+        deps.metrics?.rejection(listener.name, 'mail', final.reply.code);
+        state?.log.info(fields, 'MAIL refused: %s', final.reply.text);
+      }
+      callback(toError(final));
+    };
+    if (verdict.kind !== 'reject' && state) {
       // The lookups run while the client sends RCPT and DATA; DATA uses the result.
       const facts = spfFacts(deps, state, session, address.address);
       const finding = facts && deps.inboundAuth ? deps.inboundAuth.spf(facts) : undefined;
@@ -542,21 +535,12 @@ export function createSessionHandlers(deps: SessionDeps): Handlers {
       if (finding && action === 'reject') {
         // Refused before the body is sent: the reply waits for the result (never a rejection).
         void finding.then((spf) => {
-          const spfChecked = spfVerdict(action, spf);
-          if (spfChecked.kind === 'reject') {
-            deps.metrics?.rejection(listener.name, 'mail', spfChecked.reply.code);
-            state.log.info(
-              { from: address.address, spf: spf.result },
-              'MAIL refused: %s',
-              spfChecked.reply.text,
-            );
-          }
-          callback(toError(spfChecked));
+          answer(spfVerdict(action, spf), { from: address.address, spf: spf.result });
         });
         return;
       }
     }
-    callback(toError(verdict));
+    answer(verdict, { from: address.address });
   }
 
   function rcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
