@@ -236,7 +236,7 @@ export class Sink {
     flush();
     for (const id of incomplete) {
       const envelope = await this.spool.envelope(id);
-      if (envelope) this.index.complete((await parseWhole(this.spool, envelope)).summary);
+      if (envelope) this.completeRow((await parseWhole(this.spool, envelope)).summary);
     }
     if (interrupted.length > 0) this.unlinkLater(interrupted);
     this.log.info(
@@ -273,9 +273,7 @@ export class Sink {
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
-        if (!this.index.complete(completed.summary)) return;
-        // Rules that look at the body can only match now.
-        this.tagByRules(envelope.id);
+        if (!this.completeRow(completed.summary)) return;
         this.scheduleTextMove();
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
@@ -390,6 +388,16 @@ export class Sink {
   private withRuleTags(row: Summary): Summary {
     const fromRules = this.tagByRules(row.id);
     return fromRules.length === 0 ? row : { ...row, tags: mergeTags(row.tags, fromRules) };
+  }
+
+  /**
+   * Completes a row written from the header block with its full parse, and tags it by the
+   * rules that look at the body, which could only match now. False if the row was gone or whole.
+   */
+  private completeRow(summary: Summary): boolean {
+    if (!this.index.complete(summary)) return false;
+    this.tagByRules(summary.id);
+    return true;
   }
 
   /** Adds the tags of the rules this indexed message matches; returns them. */

@@ -210,6 +210,40 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
     expect(readyLog(server)).toMatchObject({ added: 0, messages: 12 });
     await stop(server);
   }, 120_000);
+
+  it('a row a crash left header-only is completed on start and tagged by the rules that read the body', async () => {
+    const { root, path, spool } = await writeProcessConfig({
+      mode: 'capture',
+      http: { enabled: true, port: 0 },
+      sink: { tagRules: [{ match: 'zebracorn', tags: ['body-rule'] }] },
+    });
+    roots.push(root);
+    const first = await startServerProcess(path);
+    const probe = await SmtpProbe.connect(first.ports.smtp ?? 0);
+    await probe.read();
+    await probe.command('EHLO crash.test');
+    await probe.command('MAIL FROM:<a@crash.test>');
+    await probe.command('RCPT TO:<sink@local.test>');
+    await probe.command('DATA');
+    probe.write('Subject: plain subject\r\nFrom: a@crash.test\r\n\r\nthe body names a zebracorn\r\n.\r\n');
+    const id = /queued as ([0-9A-Z]{17})$/.exec((await probe.read()).last)?.[1] ?? '';
+    probe.close();
+    await stop(first);
+
+    // As a kill between the header-only row (a large message, before its 250) and its
+    // completion leaves it: not complete, without the body's tags, no clean-close mark.
+    const db = openDatabase(join(spool, INDEX_FILE));
+    db.statement('UPDATE messages SET complete = 0 WHERE id = ?').run(id);
+    db.statement('DELETE FROM tags WHERE seq = (SELECT seq FROM messages WHERE id = ?)').run(id);
+    db.statement("DELETE FROM meta WHERE key = 'clean'").run();
+    db.close();
+
+    const server = await startServerProcess(path);
+    expect(readyLog(server)).toMatchObject({ completed: 1, messages: 1 });
+    const response = await fetch(`http://127.0.0.1:${String(server.ports.http)}/api/v1/message/${id}`);
+    expect(((await response.json()) as { Tags: string[] }).Tags).toEqual(['body-rule']);
+    await stop(server);
+  }, 60_000);
 });
 
 /** How many messages the spool holds, as `mailwharf queue list` tells an operator. */
