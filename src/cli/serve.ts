@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { createServer, type MailwharfServer } from '../server.js';
 import { makeDevDirs } from './dev-dirs.js';
 import { meaningOfSignal, type FirstSignal } from './shutdown-signals.js';
+import { capYoungGeneration, semiSpaceSizeChosen } from './young-generation.js';
 
 /** `--dev` with the bundled profile: spool and certificate away from the working directory. */
 async function placeDevDirs(loaded: LoadedConfig): Promise<{ config: Config; cleanup?: string }> {
@@ -44,6 +45,9 @@ function startupLine(server: MailwharfServer, temporarySpool: boolean): string {
 
 /** Runs the server until SIGTERM/SIGINT; SIGHUP re-reads the certificate. Resolves the exit code. */
 export async function serve(loaded: LoadedConfig, dev: boolean): Promise<number> {
+  // The server owns this process, so it may size V8's heap; startMailwharf() in a test's
+  // process leaves that process's heap alone.
+  if (!semiSpaceSizeChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
   const { config, cleanup } = dev
     ? await placeDevDirs(loaded)
     : { config: loaded.config, cleanup: undefined };
