@@ -22,7 +22,7 @@ import v8 from 'node:v8';
 const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
 process.on('SIGUSR2', async () => {
   let kept = [];
-  for (let i = 0; i < 3e6; i++) {
+  for (let i = 0; i < 5e6; i++) {
     kept.push({ i, text: 'x' + i });
     if (kept.length > 100000) kept = [];
     if (i % 10000 === 0) await new Promise((next) => setImmediate(next));
