@@ -5,7 +5,7 @@
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
-import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE } from './migrations.js';
+import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE, TEXT_MERGE_SETTINGS } from './migrations.js';
 import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
 import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
 
@@ -500,7 +500,8 @@ export class MessageIndex {
       // dropped and made again (deleting their rows one by one re-reads every text).
       this.db.exec(`DELETE FROM tags; DELETE FROM message_details; DELETE FROM messages;
         DELETE FROM search_staging; DELETE FROM header_staging;
-        DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};`);
+        DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};
+        ${TEXT_MERGE_SETTINGS}`);
       this.counts = { total: 0, unread: 0, bytes: 0 };
       return all;
     }
