@@ -582,6 +582,21 @@ export class MessageIndex {
     }
   }
 
+  /** The tags of each of these messages that is indexed, as get() lists them; one query per slice. */
+  tagsOf(ids: readonly string[]): Map<string, string[]> {
+    const tags = new Map<string, string[]>();
+    for (const part of chunks(ids, IDS_PER_STATEMENT)) {
+      const rows = this.db
+        .statement<{ id: string; tags: string | null }>(
+          `SELECT id, (SELECT group_concat(tag, char(10)) FROM tags WHERE tags.seq = messages.seq) AS tags
+            FROM messages WHERE id IN (${part.map(() => '?').join(',')})`,
+        )
+        .all(...part);
+      for (const row of rows) tags.set(row.id, row.tags === null ? [] : row.tags.split('\n').sort(byName));
+    }
+    return tags;
+  }
+
   /** Each tag in use and how many messages have it (Mailpit's info Tags). */
   tagCounts(): Record<string, number> {
     const counts: Record<string, number> = {};

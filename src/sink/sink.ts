@@ -609,9 +609,10 @@ export class Sink {
 
   /** Tells listeners the tags of these messages as they are now (Mailpit broadcasts an update). */
   private emitTags(ids: readonly string[]): void {
+    const tagsOf = this.index.tagsOf(ids);
     const messages = ids.flatMap((id) => {
-      const message = this.index.get(id);
-      return message ? [{ id, tags: message.tags }] : [];
+      const tags = tagsOf.get(id);
+      return tags ? [{ id, tags }] : [];
     });
     if (messages.length > 0) this.emit({ type: 'tags', messages });
   }
