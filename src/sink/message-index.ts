@@ -5,7 +5,7 @@
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
-import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE } from './migrations.js';
+import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE, TEXT_MERGE_SETTINGS } from './migrations.js';
 import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
 import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
 
@@ -500,7 +500,8 @@ export class MessageIndex {
       // dropped and made again (deleting their rows one by one re-reads every text).
       this.db.exec(`DELETE FROM tags; DELETE FROM message_details; DELETE FROM messages;
         DELETE FROM search_staging; DELETE FROM header_staging;
-        DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};`);
+        DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};
+        ${TEXT_MERGE_SETTINGS}`);
       this.counts = { total: 0, unread: 0, bytes: 0 };
       return all;
     }
@@ -579,6 +580,21 @@ export class MessageIndex {
         )
         .run(seq, tag, seq, tag);
     }
+  }
+
+  /** The tags of each of these messages that is indexed, as get() lists them; one query per slice. */
+  tagsOf(ids: readonly string[]): Map<string, string[]> {
+    const tags = new Map<string, string[]>();
+    for (const part of chunks(ids, IDS_PER_STATEMENT)) {
+      const rows = this.db
+        .statement<{ id: string; tags: string | null }>(
+          `SELECT id, (SELECT group_concat(tag, char(10)) FROM tags WHERE tags.seq = messages.seq) AS tags
+            FROM messages WHERE id IN (${part.map(() => '?').join(',')})`,
+        )
+        .all(...part);
+      for (const row of rows) tags.set(row.id, row.tags === null ? [] : row.tags.split('\n').sort(byName));
+    }
+    return tags;
   }
 
   /** Each tag in use and how many messages have it (Mailpit's info Tags). */

@@ -11,6 +11,14 @@ export const HEADER_TEXT_TABLE = `CREATE VIRTUAL TABLE header_text USING fts5 (
     subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id, tokenize = 'trigram'
   )`;
 
+/**
+ * FTS5 merges the segments of a level once `automerge` of them are there (default 4). With
+ * 100,000 rows indexed, that merging was half the cost of moving staged text in: 0.31 ms per
+ * message at 4, 0.17 at 16 (the most FTS5 allows). A search reads a few more segments.
+ */
+export const TEXT_MERGE_SETTINGS = `INSERT INTO search_text (search_text, rank) VALUES ('automerge', 16);
+  INSERT INTO header_text (header_text, rank) VALUES ('automerge', 16);`;
+
 const steps: readonly string[] = [
   // 1: messages in arrival order (seq), header fields for list and header searches (the
   // *_text columns are lower-cased for substring matching), a trigram full-text table over
@@ -121,6 +129,8 @@ const steps: readonly string[] = [
   -- 'clean': when queue/ last changed as of a clean close (see Sink.open).
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 4: fewer merges of the full-text segments as rows arrive (see TEXT_MERGE_SETTINGS).
+  TEXT_MERGE_SETTINGS,
 ];
 
 export const SCHEMA_VERSION = steps.length;

@@ -77,6 +77,8 @@ const UNLINKS_PER_SLICE = 2000;
 const STAGED_TEXT_MS = 100;
 /** ...or until this many rows are staged. */
 const STAGED_ROWS_AT_MOST = 500;
+/** A group commit waits at most this long for the messages being parsed when it began. */
+const GROUP_WAIT_MS = 2;
 /** Rows inserted per transaction while reconciling. */
 const ROWS_PER_TRANSACTION = 500;
 /** Messages parsed at once while reconciling at start. */
@@ -93,6 +95,13 @@ export class Sink {
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
   private inserts: PendingInsert[] = [];
+  /** Committed messages being parsed for their row, by the order they came (see insertGrouped). */
+  private readonly indexing = new Set<number>();
+  private nextOrdinal = 0;
+  /** The waiting group commit also waits for messages that came before this one. */
+  private groupCutoff = 0;
+  private groupTimer: NodeJS.Timeout | undefined;
+  private flushQueued = false;
   /** Unlinks of deleted messages' files, after their rows are gone. */
   private unlinking: Promise<void> = Promise.resolve();
   private closing = false;
@@ -254,6 +263,8 @@ export class Sink {
   /** On the way to the 250: after this resolves, every reader sees the message. Never throws. */
   private async indexCommitted(envelope: Envelope, bytes: Buffer | undefined): Promise<void> {
     if (envelope.state !== 'captured') return;
+    const ordinal = this.nextOrdinal++;
+    this.indexing.add(ordinal);
     try {
       // The fixture's tests read the whole parse (text as HTML, checksums); the sink's own index does not.
       const options = this.options.onParsed ? {} : undefined;
@@ -263,11 +274,11 @@ export class Sink {
           : undefined;
       const done = whole ? await within(whole, this.parseBeforeReplyMs) : undefined;
       if (done) {
-        await this.insert(done);
+        await this.insert(done, ordinal);
         return;
       }
       const header = await parseHeader(this.spool, envelope);
-      const stored = await this.insertGrouped(header);
+      const stored = await this.insertGrouped(header, ordinal);
       if (!stored) return;
       this.emitNew(stored);
       this.afterReply(async () => {
@@ -281,10 +292,12 @@ export class Sink {
     } catch (error) {
       // Durable in the spool regardless: the next start indexes it.
       this.log.error({ err: String(error), queueId: envelope.id }, 'could not index a captured message');
+    } finally {
+      this.doneParsing(ordinal);
     }
   }
 
-  private async insert(whole: WholeParse): Promise<void> {
+  private async insert(whole: WholeParse, ordinal: number): Promise<void> {
     if (whole.parsed) this.options.onParsed?.(whole.summary.id, whole.parsed);
     if (whole.summary.parseError !== undefined) {
       this.log.warn(
@@ -292,27 +305,48 @@ export class Sink {
         'captured message could not be parsed; indexed from its envelope and raw source',
       );
     }
-    const stored = await this.insertGrouped(whole.summary);
+    const stored = await this.insertGrouped(whole.summary, ordinal);
     if (stored) this.emitNew(stored);
   }
 
   /**
-   * Group commit: the inserts that arrive before the event loop's next turn share one
-   * transaction, and each waiting 250 goes out once it has committed (a commit per message
-   * cost more than its insert under load). Resolves to the row as written if it is new.
+   * Group commit: one transaction for the rows of every message committed by the time the
+   * group's first row came, and each waiting 250 goes out once it has committed (a commit per
+   * message cost more than its insert under load). The group waits for those still being
+   * parsed (each parse ends in a turn of the event loop of its own, so a flush on the next
+   * turn took ~2 rows under load), at most GROUP_WAIT_MS; messages that come later go to
+   * the next group, so none waits for ever. Resolves to the row as written if it is new.
    */
-  private insertGrouped(summary: Summary): Promise<Summary | undefined> {
+  private insertGrouped(summary: Summary, ordinal: number): Promise<Summary | undefined> {
     return new Promise((resolve, reject) => {
       this.inserts.push({ summary, resolve, reject });
       if (this.inserts.length === 1) {
-        setImmediate(() => {
+        this.groupCutoff = this.nextOrdinal;
+        this.groupTimer = setTimeout(() => {
           this.flushInserts();
-        });
+        }, GROUP_WAIT_MS);
       }
+      this.doneParsing(ordinal);
+    });
+  }
+
+  /** A message's row is queued (or it has none): the group commit may be waiting only for it. */
+  private doneParsing(ordinal: number): void {
+    if (!this.indexing.delete(ordinal) || this.inserts.length === 0 || this.flushQueued) return;
+    // The set keeps the order messages came in: its first is the oldest still being parsed.
+    const oldest = this.indexing.values().next().value;
+    if (oldest !== undefined && oldest < this.groupCutoff) return;
+    this.flushQueued = true;
+    // On the next turn, so that rows queued in this one join.
+    setImmediate(() => {
+      this.flushInserts();
     });
   }
 
   private flushInserts(): void {
+    clearTimeout(this.groupTimer);
+    this.groupTimer = undefined;
+    this.flushQueued = false;
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
@@ -575,9 +609,10 @@ export class Sink {
 
   /** Tells listeners the tags of these messages as they are now (Mailpit broadcasts an update). */
   private emitTags(ids: readonly string[]): void {
+    const tagsOf = this.index.tagsOf(ids);
     const messages = ids.flatMap((id) => {
-      const message = this.index.get(id);
-      return message ? [{ id, tags: message.tags }] : [];
+      const tags = tagsOf.get(id);
+      return tags ? [{ id, tags }] : [];
     });
     if (messages.length > 0) this.emit({ type: 'tags', messages });
   }
