@@ -90,6 +90,7 @@ export class Journal {
     readonly dir: string,
     private readonly writer: boolean,
     private readonly segmentBytes: number,
+    private readonly quarantineDir: string,
   ) {
     this.dirSync = new DirectorySync(dir);
   }
@@ -103,30 +104,23 @@ export class Journal {
     dir: string,
     options: { writer: boolean; quarantineDir: string; segmentBytes?: number },
   ): Promise<{ journal: Journal; quarantined: string[] }> {
-    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES);
+    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir);
     const quarantined: string[] = [];
     if (options.writer) await mkdir(dir, { recursive: true, mode: 0o750 });
     const numbers = (await listSegments(dir)).sort((a, b) => a - b);
     for (const [index, segment] of numbers.entries()) {
-      const last = index === numbers.length - 1;
-      const scanned = await journal.scan(segment, last);
-      if (!scanned) continue;
-      if (options.writer && (scanned.damaged || (scanned.torn && !last))) {
-        await mkdir(options.quarantineDir, { recursive: true, mode: 0o750 });
-        const name = segmentName(segment);
-        await copyFile(join(dir, name), join(options.quarantineDir, `journal-${name}`));
-        quarantined.push(join('journal', name));
-      }
+      if (await journal.scan(segment, index === numbers.length - 1)) quarantined.push(join('journal', segmentName(segment)));
     }
     return { journal, quarantined };
   }
 
-  private async scan(segment: number, last: boolean): Promise<{ damaged: boolean; torn: boolean } | undefined> {
+  /** Reads one segment into the map; true if it was damaged and copied to quarantine/. */
+  private async scan(segment: number, last: boolean): Promise<boolean> {
     if (!last) {
       const indexed = await this.readIndex(segment);
       if (indexed) {
         this.apply(segment, indexed.records, indexed.size);
-        return { damaged: false, torn: false };
+        return false;
       }
     }
     let handle: FileHandle;
@@ -134,7 +128,7 @@ export class Journal {
       handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
     } catch (error) {
       // Unlinked by the server since the listing (a reader beside it): nothing left to read.
-      if (!this.writer && error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (!this.writer && error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
     try {
@@ -148,10 +142,19 @@ export class Journal {
         this.head = segment;
         this.headLength = scan.end;
         this.headRecords = scan.records;
-      } else if (this.writer && !torn && !scan.damaged) {
-        await this.writeIndex(segment, scan.records, size);
       }
-      return { damaged: scan.damaged, torn };
+      // Damage inside a segment, or a torn end of one already sealed: bytes that were
+      // acknowledged may be in it. A copy goes to quarantine/ for an operator; what reads
+      // whole is kept. Its index (and, for the head, a new segment at the next write) keeps
+      // the next open from reporting it again.
+      const quarantine = this.writer && (scan.damaged || (torn && !last));
+      if (quarantine) {
+        await mkdir(this.quarantineDir, { recursive: true, mode: 0o750 });
+        await copyFile(this.segmentPath(segment), join(this.quarantineDir, `journal-${segmentName(segment)}`));
+        if (last) this.headSuspect = true;
+      }
+      if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
+      return quarantine;
     } finally {
       await handle.close();
     }

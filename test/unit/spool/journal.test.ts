@@ -122,6 +122,13 @@ describe('Journal: open after a crash', () => {
     expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(bytes)).toBe(true);
     expect([...again.ids()].sort()).toEqual([id(0), id(2)]);
     expect(await payloadOf(again, id(2))).toBe('message number 2');
+    // Reported once: the next record starts a new segment, and the damaged one is not scanned again.
+    await again.append(id(3), [Buffer.from('after the damage')]);
+    expect(again.location(id(3))?.segment).toBe(2);
+    await closeAll();
+    const { journal: third, quarantined: again2 } = await openJournal();
+    expect(again2).toEqual([]);
+    expect([...third.ids()].sort()).toEqual([id(0), id(2), id(3)]);
   });
 });
 
