@@ -68,7 +68,7 @@ interface Pending {
 export class Journal {
   private readonly locations = new Map<string, JournalLocation>();
   private readonly segments = new Map<number, SegmentUse>();
-  private readonly readers = new Map<number, Promise<FileHandle>>();
+  private readonly readers = new Map<number, SegmentReader>();
   private readonly dirSync: DirectorySync;
   private head = 0;
   private headLength = 0;
@@ -225,14 +225,32 @@ export class Journal {
   /** Reads payload bytes of a record into `buffer`; returns how many were read. */
   async read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
     const wanted = Math.max(0, Math.min(length, location.length - position));
-    const handle = await this.reader(location.segment);
-    let filled = 0;
-    while (filled < wanted) {
-      const { bytesRead } = await handle.read(buffer, filled, wanted - filled, location.offset + position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
+    const reader = this.reader(location.segment);
+    reader.users += 1;
+    try {
+      const handle = await reader.handle;
+      let filled = 0;
+      while (filled < wanted) {
+        const { bytesRead } = await handle.read(buffer, filled, wanted - filled, location.offset + position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    } finally {
+      reader.users -= 1;
+      if (reader.retired && reader.users === 0) await closeReader(reader);
     }
-    return filled;
+  }
+
+  /** A record's payload bytes as a stream, `size` of them from its start. */
+  async *stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
+    for (let position = 0; position < size; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, size - position));
+      const read = await this.read(location, chunk, position, chunk.length);
+      if (read === 0) throw new Error('journal record shorter than its envelope says');
+      yield read === chunk.length ? chunk : chunk.subarray(0, read);
+      position += read;
+    }
   }
 
   /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
@@ -252,7 +270,7 @@ export class Journal {
       await closeFd(this.headFd).catch(() => undefined);
       this.headFd = undefined;
     }
-    for (const reader of this.readers.values()) await (await reader.catch(() => undefined))?.close();
+    for (const reader of this.readers.values()) await closeReader(reader);
     this.readers.clear();
     await this.dirSync.close();
   }
@@ -390,12 +408,16 @@ export class Journal {
     return true;
   }
 
-  private reader(segment: number): Promise<FileHandle> {
+  private reader(segment: number): SegmentReader {
     let reader = this.readers.get(segment);
     if (!reader) {
-      reader = open(this.segmentPath(segment), 'r');
-      reader.catch(() => this.readers.delete(segment));
-      this.readers.set(segment, reader);
+      const handle = open(this.segmentPath(segment), 'r');
+      const opened: SegmentReader = { handle, users: 0, retired: false };
+      handle.catch(() => {
+        if (this.readers.get(segment) === opened) this.readers.delete(segment);
+      });
+      this.readers.set(segment, opened);
+      reader = opened;
     }
     return reader;
   }
@@ -417,9 +439,13 @@ export class Journal {
         await this.copyForward(oldest);
         if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
       }
+      // Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it.
       const reader = this.readers.get(oldest);
       this.readers.delete(oldest);
-      await (await reader?.catch(() => undefined))?.close();
+      if (reader) {
+        reader.retired = true;
+        if (reader.users === 0) await closeReader(reader);
+      }
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
         await unlink(path).catch((error: unknown) => {
@@ -447,6 +473,20 @@ export class Journal {
     await Promise.all(copies);
   }
 }
+
+/** One descriptor per segment shared by every reader; closed when its segment goes and no read is under way. */
+interface SegmentReader {
+  readonly handle: Promise<FileHandle>;
+  users: number;
+  retired: boolean;
+}
+
+async function closeReader(reader: SegmentReader): Promise<void> {
+  await (await reader.handle.catch(() => undefined))?.close().catch(() => undefined);
+}
+
+/** What a stream of a journaled message reads at a time. */
+const STREAM_CHUNK = 64 * 1024;
 
 export function segmentName(segment: number): string {
   return `${String(segment).padStart(10, '0')}.seg`;

@@ -392,14 +392,10 @@ export class Spool {
     // end is inclusive, so an empty message (never one of ours: each has a Received header) reads nothing.
     if (message.size === 0) return Readable.from([]);
     // Every caller has the envelope, so the journal is open by now.
-    const journal = this.openJournal;
-    const location = journal?.location(message.id);
-    if (journal && location) {
-      return createReadStream(journal.segmentPath(location.segment), {
-        start: location.offset,
-        end: location.offset + message.size - 1,
-      });
-    }
+    const location = this.openJournal?.location(message.id);
+    // Through the journal's shared descriptor: a segment unlinked after compaction moved the
+    // record stays readable to a stream that began before.
+    if (this.openJournal && location) return Readable.from(this.openJournal.stream(location, message.size), { objectMode: false });
     return createReadStream(this.messagePath(message.id), { start: 0, end: message.size - 1 });
   }
 }
