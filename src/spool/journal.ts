@@ -1,4 +1,4 @@
-import { close, constants, fdatasync, ftruncate, open as openCallback } from 'node:fs';
+import { close, constants, fdatasync, ftruncate, open as openCallback, read as readCallback } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ const openFd = promisify(openCallback);
 const fdatasyncFd = promisify(fdatasync);
 const ftruncateFd = promisify(ftruncate);
 const closeFd = promisify(close);
+const readFd = promisify(readCallback);
 
 /** Where a journaled message's payload (message, then trailer) lies. */
 export interface JournalLocation {
@@ -228,10 +229,10 @@ export class Journal {
     const reader = this.reader(location.segment);
     reader.users += 1;
     try {
-      const handle = await reader.handle;
+      const fd = await reader.fd;
       let filled = 0;
       while (filled < wanted) {
-        const { bytesRead } = await handle.read(buffer, filled, wanted - filled, location.offset + position + filled);
+        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, location.offset + position + filled);
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
@@ -411,9 +412,9 @@ export class Journal {
   private reader(segment: number): SegmentReader {
     let reader = this.readers.get(segment);
     if (!reader) {
-      const handle = open(this.segmentPath(segment), 'r');
-      const opened: SegmentReader = { handle, users: 0, retired: false };
-      handle.catch(() => {
+      const fd = openFd(this.segmentPath(segment), 'r');
+      const opened: SegmentReader = { fd, users: 0, retired: false };
+      fd.catch(() => {
         if (this.readers.get(segment) === opened) this.readers.delete(segment);
       });
       this.readers.set(segment, opened);
@@ -474,15 +475,20 @@ export class Journal {
   }
 }
 
-/** One descriptor per segment shared by every reader; closed when its segment goes and no read is under way. */
+/**
+ * One descriptor per segment shared by every reader; closed when its segment goes and no read
+ * is under way, or at close. A plain descriptor, not a FileHandle: a spool from inspect() is
+ * never closed, and Node warns of each FileHandle it closes on garbage collection.
+ */
 interface SegmentReader {
-  readonly handle: Promise<FileHandle>;
+  readonly fd: Promise<number>;
   users: number;
   retired: boolean;
 }
 
 async function closeReader(reader: SegmentReader): Promise<void> {
-  await (await reader.handle.catch(() => undefined))?.close().catch(() => undefined);
+  const fd = await reader.fd.catch(() => undefined);
+  if (fd !== undefined) await closeFd(fd).catch(() => undefined);
 }
 
 /** What a stream of a journaled message reads at a time. */
