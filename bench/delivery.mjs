@@ -79,8 +79,9 @@ const port = await new Promise((done) => {
 await queueLoad(port);
 const stateFiles = async () =>
   (await readdir(join(root, 'spool', 'queue'))).filter((n) => n.endsWith('.state.json')).length;
-const queued = async () =>
-  (await readdir(join(root, 'spool', 'queue'))).filter((n) => /^[0-9A-Z]{17}\.eml$/.test(n)).length;
+const { Spool } = await import(resolve(import.meta.dirname, '../dist/src/spool/spool.js'));
+// Journal and queue/ alike; a fresh reader each time (one reads the journal once).
+const queued = () => Spool.inspect(join(root, 'spool')).count();
 await waitFor(async () => (await stateFiles()) === MESSAGES, 'every message deferred once');
 
 const sink = await startSink(sinkPort);

@@ -3,7 +3,7 @@
 // 4 KiB), and peak RSS of the server while 20 clients each send a 10 MiB message.
 // A benchmark, not a test: it prints figures. Loopback only, bounded counts.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -114,9 +114,8 @@ async function throughput(clients, total, size) {
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rss = await peakRss(child.pid);
-  const stored = (await readdir(join(root, 'spool', 'queue'))).filter((n) =>
-    /^[0-9A-Z]{17}\.eml$/.test(n),
-  ).length;
+  const { Spool } = await import(resolve(import.meta.dirname, '../dist/src/spool/spool.js'));
+  const stored = await Spool.inspect(join(root, 'spool')).count();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await rm(root, { recursive: true, force: true });

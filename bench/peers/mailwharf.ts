@@ -3,10 +3,11 @@ import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { Spool } from '../../src/spool/spool.js';
 import { loadTlsMaterial } from '../../src/tls/certificates.js';
 import { MAILWHARF_CLI } from '../paths.js';
 import { freePort, launch, waitForPort } from '../proc.js';
-import { countFiles, tempDir } from './files.js';
+import { tempDir } from './files.js';
 import type { Peer } from './peer.js';
 
 export interface MailwharfOptions {
@@ -75,7 +76,7 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
     description:
       '`node dist/src/cli.js --config …`: one relay listener (tls none, auth none) on 127.0.0.1, ' +
       'trusted 127.0.0.0/8, acceptedDomains [bench.test], capture mode, http off, log warn, greetPauseMs 0, ' +
-      'spool in a temp dir (one file per message, its envelope in a trailer: fdatasync, rename into queue/, shared fsync of queue/ before 250); ' +
+      'spool in a temp dir (a message up to 64 KiB is a record appended to the journal, one fdatasync shared by the commits that meet, before 250; a larger one a file: fdatasync, rename into queue/, shared fsync of queue/); ' +
       'its self-signed certificate made once before the first run, as on any start after the first',
     async start() {
       const root = await tempDir('mailwharf');
@@ -94,7 +95,8 @@ export function mailwharfPeer(options: MailwharfOptions = {}): Peer {
       return {
         port,
         pid: child.pid,
-        stored: () => countFiles(join(root, 'spool/queue'), /^[0-9A-Z]{17}\.eml$/),
+        // Journal and queue/ alike, read as the queue CLI reads them (afresh each time).
+        stored: () => Spool.inspect(join(root, 'spool')).count(),
         async stop() {
           await child.stop();
           await rm(root, { recursive: true, force: true });

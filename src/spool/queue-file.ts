@@ -24,13 +24,29 @@ export function encodeTrailer(envelope: Envelope): Buffer {
   return Buffer.concat([json, Buffer.from(footer)]);
 }
 
+/** Bytes that end with a trailer: a queue file, or a journal record's payload (journal.ts). */
+export interface TrailerSource {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into `buffer` from its start; resolves with the count. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+}
+
 /** Reads the envelope from an open queue file; undefined if the file is not one. */
 export async function readTrailer(handle: FileHandle): Promise<Envelope | undefined> {
-  const { size: fileSize } = await handle.stat();
+  const { size } = await handle.stat();
+  return readTrailerFrom({
+    size,
+    read: async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead,
+  });
+}
+
+/** Reads the envelope at the end of `source`; undefined if it has no trailer. */
+export async function readTrailerFrom(source: TrailerSource): Promise<Envelope | undefined> {
+  const fileSize = source.size;
   if (fileSize < FOOTER_BYTES) return undefined;
   const tailLength = Math.min(fileSize, TAIL_READ);
   let tail = Buffer.allocUnsafe(tailLength);
-  await readExactly(handle, tail, fileSize - tailLength);
+  await readExactly(source, tail, fileSize - tailLength);
   const footer = tail.subarray(tailLength - FOOTER_BYTES).toString('latin1');
   const digits = footer.slice(FOOTER_TAG.length, -1);
   if (!footer.startsWith(FOOTER_TAG) || !footer.endsWith('\n') || !/^[0-9a-f]{8}$/.test(digits)) return undefined;
@@ -39,7 +55,7 @@ export async function readTrailer(handle: FileHandle): Promise<Envelope | undefi
   if (!Number.isSafeInteger(jsonLength) || messageSize < 0) return undefined;
   if (jsonLength + FOOTER_BYTES > tailLength) {
     tail = Buffer.allocUnsafe(jsonLength + FOOTER_BYTES);
-    await readExactly(handle, tail, messageSize);
+    await readExactly(source, tail, messageSize);
   }
   const jsonEnd = tail.length - FOOTER_BYTES;
   const envelope = parseEnvelope(tail.subarray(jsonEnd - jsonLength, jsonEnd).toString('utf8'));
@@ -47,10 +63,10 @@ export async function readTrailer(handle: FileHandle): Promise<Envelope | undefi
   return envelope?.size === messageSize ? envelope : undefined;
 }
 
-async function readExactly(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+async function readExactly(source: TrailerSource, buffer: Buffer, position: number): Promise<void> {
   let filled = 0;
   while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+    const bytesRead = await source.read(buffer.subarray(filled), buffer.length - filled, position + filled);
     if (bytesRead === 0) throw new Error('queue file shorter than its footer says');
     filled += bytesRead;
   }

@@ -10,7 +10,7 @@ const fdatasyncFd = promisify(fdatasync);
 const closeFd = promisify(close);
 
 /** Writes every byte: writev may write fewer than asked (a full disk, a signal). */
-async function writeAll(fd: number, chunks: readonly Buffer[]): Promise<void> {
+export async function writeAll(fd: number, chunks: readonly Buffer[]): Promise<void> {
   let pending = chunks.filter((chunk) => chunk.length > 0);
   while (pending.length > 0) {
     const { bytesWritten } = await writevFd(fd, pending);
@@ -106,6 +106,19 @@ export class SpoolFileStream extends Writable {
       await this.busy;
     }
     this.bytes += header.length;
+  }
+
+  /**
+   * After end(), for a message that never left memory: the whole message, for the caller to
+   * commit elsewhere (the spool's journal); no file is ever created for it.
+   */
+  takeHeldMessage(): Buffer | undefined {
+    if (this.fd !== undefined) return undefined;
+    this.heldMessage = Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    this.fdClosed = true;
+    return this.heldMessage;
   }
 
   /** After end(): writes what is held and `last`, makes the file durable and closes it. */

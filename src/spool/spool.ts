@@ -18,31 +18,41 @@ import { DirectorySync } from './dir-sync.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
-import { encodeTrailer, readTrailer } from './queue-file.js';
+import { Journal, type JournalLocation } from './journal.js';
+import { encodeTrailer, readTrailer, readTrailerFrom } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
 import { Limiter } from '../util/limiter.js';
 
 /**
  * The durable spool. Layout:
- *   tmp/ID.eml        while a message arrives (removed at start: never acknowledged)
- *   queue/ID.eml      the message with its envelope in a trailer (see queue-file.ts)
+ *   journal/NNNNNNNNNN.seg  small messages (most mail), a record each (see journal.ts)
+ *   tmp/ID.eml        while a large message arrives (removed at start: never acknowledged)
+ *   queue/ID.eml      a large message with its envelope in a trailer (see queue-file.ts)
  *   queue/ID.state.json  delivery state, written by the delivery worker
  *
- * A message is acknowledged only after its file, trailer included, is on disk (written
- * O_DSYNC when small, fdatasynced when streamed; see spool-file.ts), renamed into queue/ and queue/ itself fsynced. The rename is the commit: queue/ holds only whole
- * messages. The directory fsync is a group commit shared by every session whose rename
- * came before it (DirectorySync), so one fsync may acknowledge many messages.
+ * A message held in memory until its end (SMALL_MESSAGE_BYTES, spool-file.ts) is committed
+ * as one journal record: acknowledged once the record is fdatasynced, a sync shared by every
+ * commit that came before it. A larger one streamed to tmp/ is acknowledged only after its
+ * file, trailer included, is fdatasynced, renamed into queue/ and queue/ itself fsynced. The
+ * rename is the commit: queue/ holds only whole messages. The directory fsync is a group
+ * commit too (DirectorySync). Every read method looks in the journal first, then queue/.
  */
 export class Spool {
   readonly tmpDir: string;
   readonly queueDir: string;
+  readonly journalDir: string;
   private readonly queueSync: DirectorySync;
+  /** Opened by open(); read lazily (and only read) by a spool from inspect(). */
+  private journalReady: Promise<Journal> | undefined;
+  /** The journal once open, for readMessage (which returns a stream at once). */
+  private openJournal: Journal | undefined;
   private readonly committedListeners = new Set<CommitListener>();
   private unlock: () => Promise<void> = () => Promise.resolve();
 
   private constructor(readonly dir: string) {
     this.tmpDir = join(dir, 'tmp');
     this.queueDir = join(dir, 'queue');
+    this.journalDir = join(dir, 'journal');
     this.queueSync = new DirectorySync(this.queueDir);
   }
 
@@ -56,7 +66,12 @@ export class Spool {
     await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
     spool.unlock = await lockSpool(dir);
     try {
-      return { spool, ...(await spool.recover(options.deferFileChecks === true)) };
+      const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine') });
+      spool.journalReady = opened.then(({ journal }) => journal);
+      const { journal, quarantined } = await opened;
+      spool.openJournal = journal;
+      const recovery = await spool.recover(options.deferFileChecks === true);
+      return { spool, ...recovery, quarantined: [...quarantined, ...recovery.quarantined] };
     } catch (error) {
       await spool.close();
       throw error;
@@ -66,6 +81,7 @@ export class Spool {
   /** Releases the lock taken by open (the files stay) and the queue directory's descriptor. */
   async close(): Promise<void> {
     try {
+      await (await this.journalReady?.catch(() => undefined))?.close();
       await this.queueSync.close();
     } finally {
       await this.unlock();
@@ -75,6 +91,18 @@ export class Spool {
   /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
   static inspect(dir: string): Spool {
     return new Spool(dir);
+  }
+
+  /** The journal, opened at first use by a spool from inspect (read, never repaired). */
+  private journal(): Promise<Journal> {
+    this.journalReady ??= Journal.open(this.journalDir, {
+      writer: false,
+      quarantineDir: join(this.dir, 'quarantine'),
+    }).then(({ journal }) => {
+      this.openJournal = journal;
+      return journal;
+    });
+    return this.journalReady;
   }
 
   private async recover(deferFileChecks: boolean): Promise<Recovery> {
@@ -101,12 +129,13 @@ export class Spool {
   async checkQueue(known: ReadonlySet<string>): Promise<Recovery> {
     const recovery: Recovery = { removed: [], migrated: [], quarantined: [] };
     const names = new Set(await readdir(this.queueDir));
+    const journal = await this.journal();
     const unknown = [...names].filter((name) => QUEUE_FILE.test(name) && !known.has(name.slice(0, -'.eml'.length)));
     await this.checkWhole(unknown, names, recovery);
     for (const name of await readdir(this.queueDir)) {
       const id = name.split('.')[0] ?? '';
       // Delivery state of a message that is gone (removed between the two unlinks).
-      if (name.endsWith('.state.json') && !names.has(`${id}.eml`)) {
+      if (name.endsWith('.state.json') && !names.has(`${id}.eml`) && !journal.has(id)) {
         await rm(join(this.queueDir, name), { force: true });
         recovery.removed.push(join('queue', name));
       }
@@ -122,9 +151,10 @@ export class Spool {
     return recovery;
   }
 
-  /** When queue/ last changed (a commit, an unlink, a state written), to the nanosecond. */
+  /** Changes with every commit, removal or state written: queue/'s mtime and the journal's end. */
   async queueChanged(): Promise<string> {
-    return String((await stat(this.queueDir, { bigint: true })).mtimeNs);
+    const journal = await (await this.journal()).mark();
+    return `${String((await stat(this.queueDir, { bigint: true })).mtimeNs)}/${journal}`;
   }
 
   private async checkWhole(queueFiles: readonly string[], names: ReadonlySet<string>, recovery: Recovery): Promise<void> {
@@ -205,6 +235,16 @@ export class Spool {
       await rm(this.messagePath(id), { force: true }).catch(() => undefined);
       throw error;
     }
+    await this.tellCommitted(envelope, bytes);
+  }
+
+  /** Appends a message held in memory to the journal, durably, then tells the listeners. */
+  async publishHeld(envelope: Envelope, bytes: Buffer): Promise<void> {
+    await (await this.journal()).append(envelope.id, [bytes, encodeTrailer(envelope)]);
+    await this.tellCommitted(envelope, bytes);
+  }
+
+  private async tellCommitted(envelope: Envelope, bytes: Buffer | undefined): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const listener of this.committedListeners) {
       const result = listener(envelope, bytes);
@@ -221,6 +261,12 @@ export class Spool {
    */
   async remove(id: string, options: { durable?: boolean; stateless?: boolean } = {}): Promise<void> {
     if (!isQueueId(id)) return;
+    // A journaled message: its REMOVE record first, so a crash in between leaves a state whose
+    // message is gone (removed at the next check), never a message without its state.
+    if (await (await this.journal()).remove(id, options.durable === true)) {
+      if (options.stateless !== true) await unlinkIfThere(join(this.queueDir, `${id}.state.json`));
+      return;
+    }
     // unlink, not rm: rm stats each path first, and this runs once per delivered message.
     await unlinkIfThere(this.messagePath(id));
     if (options.stateless !== true) await unlinkIfThere(join(this.queueDir, `${id}.state.json`));
@@ -252,6 +298,15 @@ export class Spool {
 
   async envelope(id: string): Promise<Envelope | undefined> {
     if (!isQueueId(id)) return undefined;
+    const journal = await this.journal();
+    const location = journal.location(id);
+    if (location) {
+      const envelope = await readTrailerFrom({
+        size: location.length,
+        read: (buffer, length, position) => journal.read(location, buffer, position, length),
+      });
+      return envelope?.id === id ? envelope : undefined;
+    }
     let handle: FileHandle;
     try {
       handle = await open(this.messagePath(id), 'r');
@@ -267,24 +322,24 @@ export class Spool {
     }
   }
 
-  /** How many committed messages there are, from the directory listing alone. */
+  /** How many committed messages there are, from the journal's map and the directory listing. */
   async count(): Promise<number> {
-    return (await readdir(this.queueDir)).filter((name) => QUEUE_FILE.test(name)).length;
+    const journal = await this.journal();
+    return journal.size + (await readdir(this.queueDir)).filter((name) => QUEUE_FILE.test(name)).length;
   }
 
-  /** Ids of committed messages, from the directory listing alone (no file is opened). */
+  /** Ids of committed messages, from the journal's map and the directory listing (nothing is read). */
   async ids(): Promise<string[]> {
-    return (await readdir(this.queueDir))
+    const journal = await this.journal();
+    const files = (await readdir(this.queueDir))
       .filter((name) => QUEUE_FILE.test(name))
       .map((name) => name.slice(0, -'.eml'.length));
+    return [...journal.ids(), ...files];
   }
 
   /** Committed messages, oldest first. */
   async list(): Promise<Envelope[]> {
-    const ids = (await readdir(this.queueDir))
-      .filter((name) => QUEUE_FILE.test(name))
-      .map((name) => name.slice(0, -'.eml'.length))
-      .sort();
+    const ids = (await this.ids()).sort();
     const files = new Limiter(FILES_AT_ONCE);
     const envelopes = await Promise.all(ids.map((id) => files.run(() => this.envelope(id))));
     return envelopes.filter((envelope): envelope is Envelope => envelope !== undefined);
@@ -302,6 +357,8 @@ export class Spool {
    */
   async readBytes(message: { readonly id: string; readonly size: number }, limit = message.size): Promise<Buffer> {
     const size = Math.min(message.size, limit);
+    const location = (await this.journal()).location(message.id);
+    if (location) return this.readJournaled(location, size);
     const handle = await open(this.messagePath(message.id), 'r');
     try {
       const buffer = Buffer.allocUnsafe(size);
@@ -317,6 +374,12 @@ export class Spool {
     }
   }
 
+  private async readJournaled(location: JournalLocation, size: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(size);
+    const filled = await (await this.journal()).read(location, buffer, 0, size);
+    return filled === size ? buffer : buffer.subarray(0, filled);
+  }
+
   /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
   async readHeader(message: { readonly id: string; readonly size: number }, limit = 256 * 1024): Promise<string> {
     const bytes = await this.readBytes(message, limit);
@@ -328,6 +391,11 @@ export class Spool {
   readMessage(message: { readonly id: string; readonly size: number }): Readable {
     // end is inclusive, so an empty message (never one of ours: each has a Received header) reads nothing.
     if (message.size === 0) return Readable.from([]);
+    // Every caller has the envelope, so the journal is open by now.
+    const location = this.openJournal?.location(message.id);
+    // Through the journal's shared descriptor: a segment unlinked after compaction moved the
+    // record stays readable to a stream that began before.
+    if (this.openJournal && location) return Readable.from(this.openJournal.stream(location, message.size), { objectMode: false });
     return createReadStream(this.messagePath(message.id), { start: 0, end: message.size - 1 });
   }
 }
@@ -395,6 +463,11 @@ export class SpoolWriter {
       await endStream(this.file);
       if (header) await this.file.prepend(header);
       const committed = envelope.size === this.file.bytes ? envelope : { ...envelope, size: this.file.bytes };
+      const held = this.file.takeHeldMessage();
+      if (held) {
+        await this.spool.publishHeld(committed, held);
+        return committed;
+      }
       await this.file.seal(encodeTrailer(committed));
       await this.spool.publish(this.id, committed, this.file.heldMessage);
       return committed;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/spool/envelope.js';
-import { runCli, startServerProcess, writeProcessConfig } from '../helpers/process.js';
+import { Spool } from '../../src/spool/spool.js';
+import { runCli, startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
 import { SmtpProbe } from '../helpers/smtp-probe.js';
 
 const CLIENTS = 10;
@@ -44,46 +45,18 @@ describe('kill -9 under load', () => {
     const port = server.ports.smtp;
     if (port === undefined) throw new Error('no smtp port');
 
-    const sent = new Map<string, string>(); // Message-ID -> message
-    const acked = new Map<string, string>(); // queue id -> message
-    let killed = false;
-
-    const client = async (index: number): Promise<void> => {
-      let probe: SmtpProbe;
-      try {
-        probe = await SmtpProbe.connect(port);
-        await probe.read();
-        await probe.command('EHLO crash.test');
-      } catch {
-        return;
-      }
-      for (let n = 0; !killed && n < 1000; n++) {
-        const message = makeMessage(index, n);
-        sent.set(`c${index}-n${n}`, message);
-        try {
-          await probe.command('MAIL FROM:<load@crash.test>');
-          await probe.command('RCPT TO:<sink@local.test>');
-          await probe.command('DATA');
-          probe.write(dataBlock(message));
-          const reply = await probe.read(10_000);
-          const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
-          if (reply.code === 250 && id) acked.set(id, message);
-          if (acked.size >= KILL_AFTER_ACKS && !server.child.killed) {
-            killed = true;
-            server.child.kill('SIGKILL');
-          }
-        } catch {
-          return; // the server died under us: expected
-        }
-      }
-      probe.close();
-    };
-
-    await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)));
+    const { sent, acked, killed } = await loadUntilKilled(
+      server,
+      port,
+      CLIENTS,
+      KILL_AFTER_ACKS,
+      makeMessage,
+    );
     expect(killed, 'the server was killed mid-load').toBe(true);
     const exit = await server.exited();
     expect(exit.signal).toBe('SIGKILL');
     expect(acked.size).toBeGreaterThanOrEqual(KILL_AFTER_ACKS);
+    const inspect = Spool.inspect(spool);
 
     // Before any restart: what the crash left, read by the CLI as an operator would.
     const listed = await runCli(['queue', 'list', '--json', '--config', path]);
@@ -104,10 +77,9 @@ describe('kill -9 under load', () => {
         expect(shown.code).toBe(0);
         stored = shown.stdout;
       } else {
-        // The queue file is the message, then its envelope in a trailer.
-        const file = await readFile(join(spool, 'queue', `${envelope.id}.eml`));
-        stored = file.subarray(0, envelope.size).toString('latin1');
-        expect(file.subarray(envelope.size).toString('utf8')).toContain(`"id":"${envelope.id}"`);
+        // Read as the queue CLI reads it (the journal or queue/), its envelope with it.
+        expect(await inspect.envelope(envelope.id)).toMatchObject({ id: envelope.id, size: envelope.size });
+        stored = (await inspect.readBytes(envelope)).toString('latin1');
       }
       const body = withoutReceived(stored);
       const expected = acked.get(envelope.id);
@@ -127,4 +99,98 @@ describe('kill -9 under load', () => {
     restarted.child.kill('SIGTERM');
     expect((await restarted.exited()).code).toBe(0);
   }, 60_000);
+
+  it('the journal: many small messages from parallel clients, kill -9, restart; every acknowledged one listed with its bytes', async () => {
+    const { root, path, spool } = await writeProcessConfig();
+    roots.push(root);
+    const server = await startServerProcess(path);
+    const port = server.ports.smtp;
+    if (port === undefined) throw new Error('no smtp port');
+    // Small enough to be held in memory, so each is one journal record; many commits meet in a group.
+    const small = (client: number, n: number): string =>
+      `Message-ID: <j${client}-n${n}@crash.test>\r\nSubject: journal ${client}/${n}\r\n\r\n.dot\r\n${randomBytes(100 + ((client + n) % 7) * 90).toString('hex')}\r\n`;
+    const { sent, acked, killed } = await loadUntilKilled(server, port, 25, 400, small);
+    expect(killed, 'the server was killed mid-load').toBe(true);
+    expect((await server.exited()).signal).toBe('SIGKILL');
+
+    const restarted = await startServerProcess(path);
+    try {
+      // Read beside the restarted server, as an operator would.
+      const listed = await runCli(['queue', 'list', '--json', '--config', path]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const envelopes = new Map((JSON.parse(listed.stdout) as Envelope[]).map((e) => [e.id, e]));
+      const inspect = Spool.inspect(spool);
+      const sentBodies = new Set(sent.values());
+      for (const [id, message] of acked) {
+        const envelope = envelopes.get(id);
+        expect(envelope, `acknowledged ${id} is listed`).toBeDefined();
+        if (envelope)
+          expect(withoutReceived((await inspect.readBytes(envelope)).toString('latin1'))).toBe(message);
+      }
+      for (const envelope of envelopes.values()) {
+        if (acked.has(envelope.id)) continue;
+        const body = withoutReceived((await inspect.readBytes(envelope)).toString('latin1'));
+        expect(sentBodies.has(body), `unacknowledged ${envelope.id} is a whole message`).toBe(true);
+      }
+      const shown = await runCli(['queue', 'show', [...acked.keys()][0] ?? '', '--config', path]);
+      expect(withoutReceived(shown.stdout)).toBe([...acked.values()][0]);
+      // They were journal records, not files; a torn tail is cut off, never quarantined.
+      expect((await readdir(join(spool, 'journal'))).length).toBeGreaterThan(0);
+      expect((await readdir(join(spool, 'queue'))).filter((name) => name.endsWith('.eml'))).toEqual([]);
+      expect(await readdir(spool)).not.toContain('quarantine');
+    } finally {
+      restarted.child.kill('SIGTERM');
+      expect((await restarted.exited()).code).toBe(0);
+    }
+  }, 120_000);
 });
+
+/**
+ * Sends from `clients` parallel sessions until `killAfter` messages are acknowledged, then
+ * kills the server with SIGKILL mid-load. Returns what was sent and what was acknowledged.
+ */
+async function loadUntilKilled(
+  server: ServerProcess,
+  port: number,
+  clients: number,
+  killAfter: number,
+  make: (client: number, n: number) => string,
+): Promise<{ sent: Map<string, string>; acked: Map<string, string>; killed: boolean }> {
+  const sent = new Map<string, string>(); // Message-ID -> message
+  const acked = new Map<string, string>(); // queue id -> message
+  let killed = false;
+
+  const client = async (index: number): Promise<void> => {
+    let probe: SmtpProbe;
+    try {
+      probe = await SmtpProbe.connect(port);
+      await probe.read();
+      await probe.command('EHLO crash.test');
+    } catch {
+      return;
+    }
+    for (let n = 0; !killed && n < 1000; n++) {
+      const message = make(index, n);
+      sent.set(`c${index}-n${n}`, message);
+      try {
+        await probe.command('MAIL FROM:<load@crash.test>');
+        await probe.command('RCPT TO:<sink@local.test>');
+        await probe.command('DATA');
+        probe.write(dataBlock(message));
+        const reply = await probe.read(10_000);
+        const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
+        if (reply.code === 250 && id) acked.set(id, message);
+        if (acked.size >= killAfter && !server.child.killed) {
+          killed = true;
+          server.child.kill('SIGKILL');
+        }
+      } catch {
+        return; // the server died under us: expected
+      }
+    }
+    probe.close();
+  };
+
+  await Promise.all(Array.from({ length: clients }, (_, index) => client(index)));
+  return { sent, acked, killed };
+}

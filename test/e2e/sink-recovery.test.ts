@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/sink/database.js';
 import { INDEX_FILE } from '../../src/sink/sink.js';
+import { Spool } from '../../src/spool/spool.js';
 import { runCli, startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
 import { SmtpProbe } from '../helpers/smtp-probe.js';
 
@@ -248,5 +249,5 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
 
 /** How many messages the spool holds, as `mailwharf queue list` tells an operator. */
 async function spoolCount(spool: string): Promise<number> {
-  return (await readdir(join(spool, 'queue'))).filter((name) => name.endsWith('.eml')).length;
+  return Spool.inspect(spool).count();
 }

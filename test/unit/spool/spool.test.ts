@@ -10,6 +10,7 @@ import { DirectorySync } from '../../../src/spool/dir-sync.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { LOCK_STALE_MS, lockSpool, SpoolLockedError } from '../../../src/spool/lock.js';
+import { Journal } from '../../../src/spool/journal.js';
 import { Spool } from '../../../src/spool/spool.js';
 
 let dir: string;
@@ -65,7 +66,7 @@ const ID = newQueueId(Date.UTC(2026, 10, 22));
 const OUR_LOCK = `${String(process.pid)} ${hostname()}\n`;
 
 describe('Spool: receiving a message', () => {
-  it('begin -> write -> commit makes one file, queue/ID.eml: the message, then its envelope', async () => {
+  it('begin -> write -> commit of a small message appends one journal record: the message, then its envelope', async () => {
     const { spool } = await Spool.open(dir);
     const committed: Envelope[] = [];
     spool.onCommitted((envelope) => {
@@ -82,9 +83,11 @@ describe('Spool: receiving a message', () => {
     const envelope = envelopeFor(ID, 34);
     expect(await writer.commit(envelope)).toEqual(envelope);
 
-    expect(await ls('queue')).toEqual([`${ID}.eml`]);
+    expect(await ls('queue')).toEqual([]);
     expect(await ls('tmp')).toEqual([]);
-    const file = await readFile(join(dir, 'queue', `${ID}.eml`), 'utf8');
+    expect(await ls('journal')).toEqual(['0000000001.seg']);
+    // After the record's 32-byte header, the bytes a queue file would hold.
+    const file = (await readFile(join(dir, 'journal', '0000000001.seg'))).subarray(32).toString('utf8');
     expect(file.slice(0, 34)).toBe('Received: x\r\nSubject: hi\r\n\r\nbody\r\n');
     expect(file.slice(34)).toBe(`${JSON.stringify(envelope)}\nmailwharf-envelope ${JSON.stringify(envelope).length.toString(16).padStart(8, '0')}\n`);
     expect(await spool.envelope(ID)).toEqual(envelope);
@@ -137,9 +140,9 @@ describe('Spool: receiving a message', () => {
     const { spool } = await Spool.open(dir);
     const writer = await spool.begin(ID);
     writer.stream.write('x');
-    await writer.commit(envelopeFor(ID, 1));
+    const envelope = await writer.commit(envelopeFor(ID, 1));
     await writer.abort();
-    expect(await ls('queue')).toEqual([`${ID}.eml`]);
+    expect(await spool.envelope(ID)).toEqual(envelope);
   });
 
   it('abort while the open and first write of a large message are under way: no file left, no descriptor leaked', async () => {
@@ -164,21 +167,32 @@ describe('Spool: receiving a message', () => {
     expect(await ls('queue')).toEqual([]);
   });
 
-  it('a commit that cannot create its file fails, leaves nothing and tells no listener', async () => {
+  it('a small message whose journal sync fails: not acknowledged, not listed, no listener told', async () => {
+    const [earlier, later] = [newQueueId(1), newQueueId(3)];
     const { spool } = await Spool.open(dir);
+    await store(spool, earlier, 'an earlier message, so the segment exists');
     const listener = vi.fn();
     spool.onCommitted(listener);
-    const writer = await spool.begin(ID);
-    writer.stream.write('x');
-    // Another writer with the same id got there first ('wx'): never two messages in one file.
-    await writeFile(join(dir, 'tmp', `${ID}.eml`), 'in the way');
-    await expect(writer.commit(envelopeFor(ID, 1))).rejects.toMatchObject({ code: 'EEXIST' });
+    const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const syncs = vi.spyOn(Journal.prototype as unknown as HeadSyncSeam, 'syncHead').mockRejectedValueOnce(failure);
+    try {
+      await expect(store(spool, ID, 'x')).rejects.toBe(failure);
+    } finally {
+      syncs.mockRestore();
+    }
+    expect(await spool.envelope(ID)).toBeUndefined();
+    expect(await spool.ids()).toEqual([earlier]);
     expect(await ls('tmp')).toEqual([]);
-    expect(await ls('queue')).toEqual([]);
     expect(listener).not.toHaveBeenCalled();
+    // The failed write was cut off the segment: the next commit follows whole records.
+    await store(spool, later, 'y');
+    await spool.close();
+    const reopened = await Spool.open(dir);
+    expect(reopened.quarantined).toEqual([]);
+    expect((await reopened.spool.ids()).sort()).toEqual([earlier, later]);
   });
 
-  it('a failed fsync of queue/ after the rename: not acknowledged, and the message taken back', async () => {
+  it('a failed fsync of queue/ after a large message’s rename: not acknowledged, and the message taken back', async () => {
     const { spool } = await Spool.open(dir);
     const listener = vi.fn();
     spool.onCommitted(listener);
@@ -187,7 +201,7 @@ describe('Spool: receiving a message', () => {
       .spyOn(DirectorySync.prototype as unknown as FsyncSeam, 'fsyncOnce')
       .mockRejectedValueOnce(failure);
     try {
-      await expect(store(spool, ID, 'x')).rejects.toBe(failure);
+      await expect(store(spool, ID, 'x'.repeat(SMALL_MESSAGE_BYTES + 1))).rejects.toBe(failure);
     } finally {
       fsyncs.mockRestore();
     }
@@ -284,7 +298,7 @@ describe('Spool.open: recovery after a crash', () => {
   it('creates tmp/ and queue/ in a new directory', async () => {
     const { removed } = await Spool.open(join(dir, 'new', 'spool'));
     expect(removed).toEqual([]);
-    expect((await readdir(join(dir, 'new', 'spool'))).sort()).toEqual(['lock', 'queue', 'tmp']);
+    expect((await readdir(join(dir, 'new', 'spool'))).sort()).toEqual(['journal', 'lock', 'queue', 'tmp']);
   });
 
   it('a committed message survives reopening', async () => {
@@ -373,12 +387,16 @@ describe('Spool: removal and delivery state', () => {
     await spool.remove(id, { durable: true });
     expect(await spool.envelope(id)).toBeUndefined();
     expect(await spool.readState(id)).toBeUndefined();
-    expect((await readdir(dir)).sort()).toEqual(['lock', 'queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
+    expect((await readdir(dir)).sort()).toEqual(['journal', 'lock', 'queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
     expect(await ls('tmp')).toEqual(['x.json']);
   });
 });
 
 /** The private fsync of a DirectorySync, to count and pace its runs. */
+interface HeadSyncSeam {
+  syncHead(fd: number): Promise<void>;
+}
+
 interface FsyncSeam {
   fsyncOnce(): Promise<void>;
 }

@@ -1,0 +1,515 @@
+import { close, constants, fdatasync, ftruncate, open as openCallback, read as readCallback } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DirectorySync } from './dir-sync.js';
+import { encodeRecordHeader, RECORD_HEADER_BYTES, RecordType } from './journal-record.js';
+import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
+import { scanSegment, type ScannedRecord } from './journal-scan.js';
+import { writeAll } from './spool-file.js';
+
+const openFd = promisify(openCallback);
+const fdatasyncFd = promisify(fdatasync);
+const ftruncateFd = promisify(ftruncate);
+const closeFd = promisify(close);
+const readFd = promisify(readCallback);
+
+/** Where a journaled message's payload (message, then trailer) lies. */
+export interface JournalLocation {
+  readonly segment: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * A segment is sealed and a new one started once it holds this much. Open scans the head
+ * whole (sealed ones by their index, journal-index.ts), so this bounds the work before ready;
+ * a rotation costs a create and a directory fsync, once per ~4,000 small messages.
+ */
+export const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** The oldest sealed segment is copied forward once its live bytes fall under this share of it. */
+const COMPACT_BELOW = 0.25;
+
+interface SegmentUse {
+  live: number;
+  liveBytes: number;
+  size: number;
+}
+
+interface Pending {
+  readonly header: Buffer;
+  readonly payload: readonly Buffer[];
+  readonly type: RecordType;
+  readonly id: string;
+  /** For a copy made by compaction: the location it replaces, if that is still current. */
+  readonly replaces?: JournalLocation;
+  readonly durable: boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The append-only journal of small messages: `journal/NNNNNNNNNN.seg`, records as in
+ * journal-record.ts. It exists for the cost of a commit: a queue file is an open(O_CREAT),
+ * a write, a close, a rename and a directory fsync per message (the create alone ~1.2 ms of
+ * system CPU on ext4); a record is a share of one writev and one fdatasync on a file that
+ * stays open.
+ *
+ * Group commit: records that arrive while a write+fdatasync runs go together in the next
+ * one, and a caller resolves only after an fdatasync that started after its record was
+ * written. The location map (id -> record) is updated then, so a reader never sees a message
+ * that is not durable, and the spool's commit listeners run before the 250 as before.
+ *
+ * A removal appends a REMOVE record; it is made durable at once only when asked (a delivery
+ * recorded), otherwise it rides the next fdatasync. A segment is unlinked once none of its
+ * messages is live and every older one is gone, so no REMOVE record is dropped while the
+ * message it kills survives; when the oldest segment is mostly dead, its live records are
+ * copied forward to the head first, so one long-deferred message cannot keep it forever.
+ */
+export class Journal {
+  private readonly locations = new Map<string, JournalLocation>();
+  private readonly segments = new Map<number, SegmentUse>();
+  private readonly readers = new Map<number, SegmentReader>();
+  private readonly dirSync: DirectorySync;
+  private head = 0;
+  private headLength = 0;
+  private headFd: number | undefined;
+  /** Every record in the head, for its index when it is sealed. */
+  private headRecords: ScannedRecord[] = [];
+  private indexing: Promise<void> = Promise.resolve();
+  /** Bytes written to the head since its last fdatasync (REMOVE records that rode along). */
+  private headUnsynced = false;
+  /** The head's tail may hold a failed write: the next write starts a new segment. */
+  private headSuspect = false;
+  private queue: Pending[] = [];
+  private writing: Promise<void> | undefined;
+  private reclaiming: Promise<void> = Promise.resolve();
+  /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
+  fdatasyncs = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly writer: boolean,
+    private readonly segmentBytes: number,
+    private readonly quarantineDir: string,
+  ) {
+    this.dirSync = new DirectorySync(dir);
+  }
+
+  /**
+   * Reads every segment. A writer (Spool.open, under the spool's lock) truncates a torn tail of
+   * the last segment and copies a damaged segment to `quarantine` (the readable records are
+   * kept); a reader (the queue CLI beside a running server) changes nothing.
+   */
+  static async open(
+    dir: string,
+    options: { writer: boolean; quarantineDir: string; segmentBytes?: number },
+  ): Promise<{ journal: Journal; quarantined: string[] }> {
+    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir);
+    const quarantined: string[] = [];
+    if (options.writer) await mkdir(dir, { recursive: true, mode: 0o750 });
+    const numbers = (await listSegments(dir)).sort((a, b) => a - b);
+    for (const [index, segment] of numbers.entries()) {
+      if (await journal.scan(segment, index === numbers.length - 1)) quarantined.push(join('journal', segmentName(segment)));
+    }
+    return { journal, quarantined };
+  }
+
+  /** Reads one segment into the map; true if it was damaged and copied to quarantine/. */
+  private async scan(segment: number, last: boolean): Promise<boolean> {
+    if (!last) {
+      const indexed = await this.readIndex(segment);
+      if (indexed) {
+        this.apply(segment, indexed.records, indexed.size);
+        return false;
+      }
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
+    } catch (error) {
+      // Unlinked by the server since the listing (a reader beside it): nothing left to read.
+      if (!this.writer && error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      const scan = await scanSegment(handle, size);
+      this.apply(segment, scan.records, scan.end);
+      const torn = scan.end < size;
+      // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
+      if (this.writer && last && torn) await handle.truncate(scan.end);
+      if (last) {
+        this.head = segment;
+        this.headLength = scan.end;
+        this.headRecords = scan.records;
+      }
+      // Damage inside a segment, or a torn end of one already sealed: bytes that were
+      // acknowledged may be in it. A copy goes to quarantine/ for an operator; what reads
+      // whole is kept. Its index (and, for the head, a new segment at the next write) keeps
+      // the next open from reporting it again.
+      const quarantine = this.writer && (scan.damaged || (torn && !last));
+      if (quarantine) {
+        await mkdir(this.quarantineDir, { recursive: true, mode: 0o750 });
+        await copyFile(this.segmentPath(segment), join(this.quarantineDir, `journal-${segmentName(segment)}`));
+        if (last) this.headSuspect = true;
+      }
+      if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
+      return quarantine;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
+    this.segments.set(segment, { live: 0, liveBytes: 0, size });
+    for (const record of records) {
+      if (record.type === RecordType.message) this.place(record.id, { segment, offset: record.offset, length: record.length });
+      else this.forget(record.id);
+    }
+  }
+
+  private async readIndex(segment: number): Promise<{ records: ScannedRecord[]; size: number } | undefined> {
+    try {
+      const { size } = await stat(this.segmentPath(segment));
+      const records = decodeSegmentIndex(await readFile(this.indexPath(segment)), size);
+      return records ? { records, size } : undefined;
+    } catch {
+      return undefined; // none (sealed by a crash, or cut short): the segment is scanned
+    }
+  }
+
+  /** Written beside the segment, renamed into place whole; no fdatasync (see journal-index.ts). */
+  private async writeIndex(segment: number, records: readonly ScannedRecord[], size: number): Promise<void> {
+    const staged = `${this.indexPath(segment)}.tmp`;
+    await writeFile(staged, encodeSegmentIndex(records, size), { mode: 0o640 });
+    await rename(staged, this.indexPath(segment));
+  }
+
+  private indexPath(segment: number): string {
+    return join(this.dir, `${String(segment).padStart(10, '0')}.idx`);
+  }
+
+  get size(): number {
+    return this.locations.size;
+  }
+
+  has(id: string): boolean {
+    return this.locations.has(id);
+  }
+
+  location(id: string): JournalLocation | undefined {
+    return this.locations.get(id);
+  }
+
+  ids(): IterableIterator<string> {
+    return this.locations.keys();
+  }
+
+  segmentPath(segment: number): string {
+    return join(this.dir, segmentName(segment));
+  }
+
+  /** Appends a message durably; resolves once it is on disk and readable through location(). */
+  append(id: string, payload: readonly Buffer[]): Promise<void> {
+    return this.enqueue(RecordType.message, id, payload, true);
+  }
+
+  /** Appends a REMOVE record for a journaled message; false if the journal does not hold it. */
+  async remove(id: string, durable: boolean): Promise<boolean> {
+    if (!this.forget(id)) return false;
+    await this.enqueue(RecordType.remove, id, [], durable);
+    this.reclaimLater();
+    return true;
+  }
+
+  /** Reads payload bytes of a record into `buffer`; returns how many were read. */
+  async read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
+    const wanted = Math.max(0, Math.min(length, location.length - position));
+    const reader = this.reader(location.segment);
+    reader.users += 1;
+    try {
+      const fd = await reader.fd;
+      let filled = 0;
+      while (filled < wanted) {
+        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, location.offset + position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    } finally {
+      reader.users -= 1;
+      if (reader.retired && reader.users === 0) await closeReader(reader);
+    }
+  }
+
+  /** A record's payload bytes as a stream, `size` of them from its start. */
+  async *stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
+    for (let position = 0; position < size; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, size - position));
+      const read = await this.read(location, chunk, position, chunk.length);
+      if (read === 0) throw new Error('journal record shorter than its envelope says');
+      yield read === chunk.length ? chunk : chunk.subarray(0, read);
+      position += read;
+    }
+  }
+
+  /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
+  async mark(): Promise<string> {
+    await this.settled();
+    return `${String(this.head)}:${String(this.headLength)}`;
+  }
+
+  /** Waits for the writes and compaction under way, syncs what rode along, closes every file. */
+  async close(): Promise<void> {
+    await this.settled();
+    await this.reclaiming;
+    await this.settled();
+    await this.indexing;
+    if (this.headFd !== undefined) {
+      if (this.headUnsynced) await this.syncHead(this.headFd).catch(() => undefined);
+      await closeFd(this.headFd).catch(() => undefined);
+      this.headFd = undefined;
+    }
+    for (const reader of this.readers.values()) await closeReader(reader);
+    this.readers.clear();
+    await this.dirSync.close();
+  }
+
+  private async settled(): Promise<void> {
+    while (this.writing) await this.writing.catch(() => undefined);
+  }
+
+  private enqueue(
+    type: RecordType,
+    id: string,
+    payload: readonly Buffer[],
+    durable: boolean,
+    replaces?: JournalLocation,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const header = encodeRecordHeader(type, id, payload);
+      this.queue.push({ header, payload, type, id, durable, resolve, reject, ...(replaces ? { replaces } : {}) });
+      this.writeNext();
+    });
+  }
+
+  private writeNext(): void {
+    if (this.writing || this.queue.length === 0) return;
+    const group = this.queue;
+    this.queue = [];
+    this.writing = this.writeGroup(group).finally(() => {
+      this.writing = undefined;
+      this.writeNext();
+    });
+  }
+
+  /** One writev and (when any record asks for durability) one fdatasync for the whole group. */
+  private async writeGroup(group: readonly Pending[]): Promise<void> {
+    const bytes = group.reduce((sum, p) => sum + p.header.length + p.payload.reduce((s, c) => s + c.length, 0), 0);
+    let fd: number;
+    try {
+      fd = await this.headFor(bytes);
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+      return;
+    }
+    const start = this.headLength;
+    try {
+      await writeAll(fd, group.flatMap((p) => [p.header, ...p.payload]));
+      this.headUnsynced = true;
+      if (group.some((p) => p.durable)) await this.syncHead(fd);
+    } catch (error) {
+      // Not acknowledged: cut the partial write off so later records follow whole ones. If even
+      // that fails, the next group starts a new segment (the bad tail is then quarantined at open).
+      await ftruncateFd(fd, start).catch(() => {
+        this.headSuspect = true;
+      });
+      for (const pending of group) pending.reject(error);
+      return;
+    }
+    this.headLength = start + bytes;
+    const use = this.use(this.head);
+    use.size = this.headLength;
+    let offset = start;
+    for (const pending of group) {
+      offset += pending.header.length;
+      const length = pending.payload.reduce((sum, chunk) => sum + chunk.length, 0);
+      this.headRecords.push({ type: pending.type, id: pending.id, offset, length });
+      const stale = pending.replaces !== undefined && this.locations.get(pending.id) !== pending.replaces;
+      if (pending.type === RecordType.message && !stale) this.place(pending.id, { segment: this.head, offset, length });
+      offset += length;
+      pending.resolve();
+    }
+  }
+
+  private async syncHead(fd: number): Promise<void> {
+    this.fdatasyncs++;
+    this.headUnsynced = false;
+    await fdatasyncFd(fd);
+  }
+
+  /** The head's descriptor, after starting a new segment when this write would overfill it. */
+  private async headFor(bytes: number): Promise<number> {
+    const full = this.headLength > 0 && this.headLength + bytes > this.segmentBytes;
+    if (this.headFd !== undefined && !full && !this.headSuspect) return this.headFd;
+    if (this.headFd !== undefined) {
+      // What rode along in the old head (REMOVE records) is made durable before it is left.
+      if (this.headUnsynced) await this.syncHead(this.headFd);
+      await closeFd(this.headFd);
+      this.headFd = undefined;
+    }
+    const fresh = this.head === 0 || full || this.headSuspect;
+    if (fresh && this.head > 0 && this.writer && !this.headSuspect) {
+      const [sealed, records, size] = [this.head, this.headRecords, this.headLength];
+      this.indexing = this.indexing.then(() => this.writeIndex(sealed, records, size)).catch(() => undefined);
+    }
+    if (fresh) {
+      this.headRecords = [];
+      this.head += 1;
+      this.headLength = 0;
+      this.headSuspect = false;
+      this.segments.set(this.head, { live: 0, liveBytes: 0, size: 0 });
+    }
+    if (!this.writer) await mkdir(this.dir, { recursive: true, mode: 0o750 });
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fresh ? constants.O_EXCL : 0);
+    this.headFd = await openFd(this.segmentPath(this.head), flags, 0o640);
+    // The queue CLI, writing with no server running, read the segment without cutting off a
+    // torn tail: it does so now, so its record follows whole ones.
+    if (!this.writer && !fresh) await ftruncateFd(this.headFd, this.headLength);
+    // A new segment's name must be durable before any record in it is acknowledged.
+    if (fresh) await this.dirSync.sync();
+    return this.headFd;
+  }
+
+  private use(segment: number): SegmentUse {
+    let use = this.segments.get(segment);
+    if (!use) {
+      use = { live: 0, liveBytes: 0, size: 0 };
+      this.segments.set(segment, use);
+    }
+    return use;
+  }
+
+  private place(id: string, location: JournalLocation): void {
+    this.forget(id);
+    this.locations.set(id, location);
+    const use = this.use(location.segment);
+    use.live += 1;
+    use.liveBytes += location.length + RECORD_HEADER_BYTES;
+  }
+
+  private forget(id: string): boolean {
+    const location = this.locations.get(id);
+    if (!location) return false;
+    this.locations.delete(id);
+    const use = this.use(location.segment);
+    use.live -= 1;
+    use.liveBytes -= location.length + RECORD_HEADER_BYTES;
+    return true;
+  }
+
+  private reader(segment: number): SegmentReader {
+    let reader = this.readers.get(segment);
+    if (!reader) {
+      const fd = openFd(this.segmentPath(segment), 'r');
+      const opened: SegmentReader = { fd, users: 0, retired: false };
+      fd.catch(() => {
+        if (this.readers.get(segment) === opened) this.readers.delete(segment);
+      });
+      this.readers.set(segment, opened);
+      reader = opened;
+    }
+    return reader;
+  }
+
+  /** Runs reclaim after the work under way; a failure is retried at the next removal. */
+  private reclaimLater(): void {
+    if (!this.writer) return;
+    this.reclaiming = this.reclaiming.then(() => this.reclaim()).catch(() => undefined);
+  }
+
+  /** Unlinks dead segments from the oldest on, copying the live records of a mostly dead one forward. */
+  async reclaim(): Promise<void> {
+    for (;;) {
+      const oldest = Math.min(...this.segments.keys());
+      const use = this.segments.get(oldest);
+      if (!use || oldest >= this.head) return;
+      if (use.live > 0) {
+        if (use.liveBytes >= use.size * COMPACT_BELOW) return;
+        await this.copyForward(oldest);
+        if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
+      }
+      // Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it.
+      const reader = this.readers.get(oldest);
+      this.readers.delete(oldest);
+      if (reader) {
+        reader.retired = true;
+        if (reader.users === 0) await closeReader(reader);
+      }
+      await this.indexing;
+      for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
+        await unlink(path).catch((error: unknown) => {
+          if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
+        });
+      }
+      this.segments.delete(oldest);
+      // Gone for good before the next one goes: a crash must never bring back an older segment
+      // whose messages were killed by REMOVE records in a newer one already unlinked.
+      await this.dirSync.sync();
+    }
+  }
+
+  /** Re-appends, durably, each live record of `segment` to the head. */
+  private async copyForward(segment: number): Promise<void> {
+    const live = [...this.locations.entries()].filter(([, location]) => location.segment === segment);
+    const copies = live.map(async ([id, location]) => {
+      const payload = Buffer.allocUnsafe(location.length);
+      const read = await this.read(location, payload, 0, location.length);
+      if (read !== location.length) throw new Error(`journal record ${id} shorter than recorded`);
+      // Removed while it was read: the REMOVE record is written already, no copy may follow it.
+      if (this.locations.get(id) !== location) return;
+      await this.enqueue(RecordType.message, id, [payload], true, location);
+    });
+    await Promise.all(copies);
+  }
+}
+
+/**
+ * One descriptor per segment shared by every reader; closed when its segment goes and no read
+ * is under way, or at close. A plain descriptor, not a FileHandle: a spool from inspect() is
+ * never closed, and Node warns of each FileHandle it closes on garbage collection.
+ */
+interface SegmentReader {
+  readonly fd: Promise<number>;
+  users: number;
+  retired: boolean;
+}
+
+async function closeReader(reader: SegmentReader): Promise<void> {
+  const fd = await reader.fd.catch(() => undefined);
+  if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+}
+
+/** What a stream of a journaled message reads at a time. */
+const STREAM_CHUNK = 64 * 1024;
+
+export function segmentName(segment: number): string {
+  return `${String(segment).padStart(10, '0')}.seg`;
+}
+
+const SEGMENT_FILE = /^(\d{10})\.seg$/;
+
+async function listSegments(dir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names.flatMap((name) => {
+    const match = SEGMENT_FILE.exec(name);
+    return match?.[1] ? [Number(match[1])] : [];
+  });
+}
