@@ -7,6 +7,7 @@ import { encodeRecordHeader, RECORD_HEADER_BYTES, RecordType } from './journal-r
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
 import { scanSegment, type ScannedRecord } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
+import { isErrno } from '../util/errno.js';
 
 const openFd = promisify(openCallback);
 const fdatasyncFd = promisify(fdatasync);
@@ -16,6 +17,8 @@ const readFd = promisify(readCallback);
 
 /** Where a journaled message's payload (message, then trailer) lies. */
 export interface JournalLocation {
+  /** The message's queue id (the map's own key string, so no copy): where it moved, if it did. */
+  readonly id: string;
   readonly segment: number;
   readonly offset: number;
   readonly length: number;
@@ -129,7 +132,7 @@ export class Journal {
       handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
     } catch (error) {
       // Unlinked by the server since the listing (a reader beside it): nothing left to read.
-      if (!this.writer && error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (!this.writer && isErrno(error, 'ENOENT')) return false;
       throw error;
     }
     try {
@@ -164,7 +167,7 @@ export class Journal {
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
     this.segments.set(segment, { live: 0, liveBytes: 0, size });
     for (const record of records) {
-      if (record.type === RecordType.message) this.place(record.id, { segment, offset: record.offset, length: record.length });
+      if (record.type === RecordType.message) this.place(record.id, { id: record.id, segment, offset: record.offset, length: record.length });
       else this.forget(record.id);
     }
   }
@@ -229,7 +232,18 @@ export class Journal {
     const reader = this.reader(location.segment);
     reader.users += 1;
     try {
-      const fd = await reader.fd;
+      let fd: number;
+      try {
+        fd = await reader.fd;
+      } catch (error) {
+        // Compaction copied the record forward and unlinked its segment between the caller's
+        // lookup and this first read of it: read the copy.
+        const moved = this.locations.get(location.id);
+        if (isErrno(error, 'ENOENT') && moved && moved.segment !== location.segment) {
+          return await this.read(moved, buffer, position, length);
+        }
+        throw error;
+      }
       let filled = 0;
       while (filled < wanted) {
         const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, location.offset + position + filled);
@@ -337,7 +351,7 @@ export class Journal {
       const length = pending.payload.reduce((sum, chunk) => sum + chunk.length, 0);
       this.headRecords.push({ type: pending.type, id: pending.id, offset, length });
       const stale = pending.replaces !== undefined && this.locations.get(pending.id) !== pending.replaces;
-      if (pending.type === RecordType.message && !stale) this.place(pending.id, { segment: this.head, offset, length });
+      if (pending.type === RecordType.message && !stale) this.place(pending.id, { id: pending.id, segment: this.head, offset, length });
       offset += length;
       pending.resolve();
     }
@@ -450,7 +464,7 @@ export class Journal {
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
         await unlink(path).catch((error: unknown) => {
-          if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
+          if (!(isErrno(error, 'ENOENT'))) throw error;
         });
       }
       this.segments.delete(oldest);
@@ -505,7 +519,7 @@ async function listSegments(dir: string): Promise<number[]> {
   try {
     names = await readdir(dir);
   } catch (error) {
-    if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isErrno(error, 'ENOENT')) return [];
     throw error;
   }
   return names.flatMap((name) => {

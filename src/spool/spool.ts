@@ -21,6 +21,7 @@ import { lockSpool } from './lock.js';
 import { Journal, type JournalLocation } from './journal.js';
 import { encodeTrailer, readTrailer, readTrailerFrom } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
+import { isErrno } from '../util/errno.js';
 import { Limiter } from '../util/limiter.js';
 
 /**
@@ -517,8 +518,4 @@ async function unlinkIfThere(path: string): Promise<void> {
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
   }
-}
-
-export function isErrno(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

@@ -199,6 +199,19 @@ describe('Journal: segments', () => {
     expect(again.size).toBe(17);
     expect(await payloadOf(again, id(2))).toBe(record(2).toString('latin1'));
   });
+  it('a read with a location looked up before compaction moved the record reads the copy', async () => {
+    const { journal } = await openJournal({ segmentBytes: 2000 });
+    for (let i = 0; i < 24; i++) await journal.append(id(i), [record(i)]);
+    for (const i of [0, 1, 3, 4, 5, 6, 7]) await journal.remove(id(i), false);
+    const before = journal.location(id(2));
+    expect(before?.segment).toBe(1);
+    await journal.reclaim();
+    expect(await readdir(dir)).not.toContain(segmentName(1));
+    if (!before) throw new Error('no location');
+    const buffer = Buffer.alloc(before.length);
+    expect(await journal.read(before, buffer, 0, before.length)).toBe(before.length);
+    expect(buffer.toString('latin1')).toBe(record(2).toString('latin1'));
+  });
 });
 
 describe('Journal: a reader beside the writer', () => {
