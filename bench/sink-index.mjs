@@ -24,33 +24,50 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 20);
 // filling 100,000 messages and building their index take minutes, a copy takes seconds.
 // BENCH_FRESH=1 fills and builds again. BENCH_DIST runs another build (a before/after pair).
 const { SCHEMA_VERSION } = await import(join(dist, 'sink/migrations.js'));
-const cache = process.env.BENCH_CACHE ?? join(tmpdir(), `mailwharf-bench-sink-${COUNT}-v${SCHEMA_VERSION}`);
+const cache =
+  process.env.BENCH_CACHE ?? join(tmpdir(), `mailwharf-bench-sink-${COUNT}-v${SCHEMA_VERSION}-journal`);
 const root = await mkdtemp(join(tmpdir(), 'mailwharf-bench-sink-'));
 const spoolDir = join(root, 'spool');
 const cachedSpool = join(cache, 'spool');
 const built = join(cache, 'built');
 if (process.env.BENCH_FRESH === '1') await rm(cache, { recursive: true, force: true });
 const reuse = existsSync(built);
-// Filling: files in the spool's own format, written without fsync (a bench, not intake).
+// Filling: small messages are journal records in the spool (see src/spool/journal.ts), as
+// intake writes them; appended in groups of FILL_GROUP, one fdatasync each (a bench, not intake).
+const { Journal } = await import(join(dist, 'spool/journal.js'));
+const FILL_GROUP = 500;
 await mkdir(join(cachedSpool, 'queue'), { recursive: true });
 await mkdir(join(cachedSpool, 'tmp'), { recursive: true });
 const fillStarted = Date.now();
-for (let i = 0; !reuse && i < COUNT; i++) {
-  const id = newQueueId(Date.now() - (COUNT - i) * 10);
-  const body = Buffer.from(message(i));
-  const envelope = {
-    version: 1,
-    id,
-    receivedAt: new Date(Date.now() - (COUNT - i) * 10).toISOString(),
-    size: body.length,
-    mailFrom: `sender${i % 97}@example.com`,
-    rcptTo: [{ address: `user${i % 13}@example.org` }],
-    smtputf8: false,
-    client: { address: '127.0.0.1', port: 0, helo: 'bench' },
-    listener: { name: 'smtp', role: 'relay', port: 0 },
-    state: 'captured',
-  };
-  await writeFile(join(cachedSpool, 'queue', `${id}.eml`), Buffer.concat([body, encodeTrailer(envelope)]));
+if (!reuse) {
+  const { journal } = await Journal.open(join(cachedSpool, 'journal'), {
+    writer: true,
+    quarantineDir: join(cachedSpool, 'quarantine'),
+  });
+  let group = [];
+  for (let i = 0; i < COUNT; i++) {
+    const id = newQueueId(Date.now() - (COUNT - i) * 10);
+    const body = Buffer.from(message(i));
+    const envelope = {
+      version: 1,
+      id,
+      receivedAt: new Date(Date.now() - (COUNT - i) * 10).toISOString(),
+      size: body.length,
+      mailFrom: `sender${i % 97}@example.com`,
+      rcptTo: [{ address: `user${i % 13}@example.org` }],
+      smtputf8: false,
+      client: { address: '127.0.0.1', port: 0, helo: 'bench' },
+      listener: { name: 'smtp', role: 'relay', port: 0 },
+      state: 'captured',
+    };
+    group.push(journal.append(id, [body, encodeTrailer(envelope)]));
+    if (group.length === FILL_GROUP) {
+      await Promise.all(group);
+      group = [];
+    }
+  }
+  await Promise.all(group);
+  await journal.close();
 }
 const fillSeconds = (Date.now() - fillStarted) / 1000;
 
@@ -180,10 +197,12 @@ if (!reuse) {
   await writeFile(built, '');
 }
 const rebuildSeconds = (Date.now() - rebuildStarted) / 1000;
-// The run's copy: message files hard-linked (the server only adds and unlinks them), the
-// index copied (the server writes it).
+// The run's copy: message files hard-linked (the server only adds and unlinks them); the
+// journal and the index copied (the server appends to the journal's head and writes the index).
 const copyStarted = Date.now();
 execFileSync('cp', ['-al', cachedSpool, spoolDir]);
+await rm(join(spoolDir, 'journal'), { recursive: true, force: true });
+execFileSync('cp', ['-a', join(cachedSpool, 'journal'), join(spoolDir, 'journal')]);
 for (const name of ['sink.sqlite', 'sink.sqlite-wal', 'sink.sqlite-shm']) {
   if (!existsSync(join(cachedSpool, name))) continue;
   await rm(join(spoolDir, name));
