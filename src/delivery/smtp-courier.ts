@@ -93,9 +93,14 @@ export class SmtpCourier implements Courier {
     const all = (group: readonly Recipient[], outcome: Outcome): void => {
       results.push(...group.map((r) => ({ address: r.address, outcome })));
     };
+    // A group that does not go returns the message rate it took for each of its domains.
+    const notSent = (group: readonly Recipient[]): void => {
+      for (const domain of new Set(group.map((r) => addressDomain(r.address)))) this.rate.giveBack(domain);
+    };
     for (const { domain, route, recipients: group } of groups.values()) {
       if (this.stopped) {
         // Stopping: finish the transaction under way, start no other.
+        notSent(group);
         all(group, NOT_ATTEMPTED);
         continue;
       }
@@ -118,10 +123,12 @@ export class SmtpCourier implements Courier {
         connection = await this.pool.acquire(destination, connectionLimits);
       } catch (error) {
         if (error instanceof PoolStoppingError) {
+          notSent(group);
           all(group, NOT_ATTEMPTED);
           continue;
         }
         if (error instanceof ConnectionRateError) {
+          notSent(group);
           const perMinute = this.rate.perMinute(domain, 'connection');
           results.push(
             ...group.map((r) => postponed(r.address, domain, error.waitMs, 'connection', perMinute)),
