@@ -68,7 +68,7 @@ export async function serve(loaded: LoadedConfig, dev: boolean): Promise<number>
     let first: FirstSignal | undefined;
     const shutdown = (signal: NodeJS.Signals): void => {
       const atMs = performance.now();
-      const meaning = meaningOfSignal(first, signal, atMs);
+      const meaning = meaningOfSignal(first, signal, atMs, config.shutdownRepeatWindowSeconds * 1000);
       if (meaning === 'repeat') {
         server.log.info({ signal }, 'same signal again (forwarded by a parent): already shutting down');
         return;

@@ -3,10 +3,9 @@
  * process group reaches the server once from the group and once more from a parent that
  * forwards it (npm, pnpm, concurrently, tini), a moment apart: that repeat is the same
  * request, and taking it as "second signal: exit now" would skip removing the temporary
- * dev spool. A signal after the window (a person pressing Ctrl-C again because the stop
- * hangs) or a different one still means exit now.
+ * dev spool. A signal after the window (`shutdownRepeatWindowSeconds`, 1 s by default: a
+ * person pressing Ctrl-C again because the stop hangs) or a different one still means exit now.
  */
-export const REPEAT_WINDOW_MS = 1000;
 
 export interface FirstSignal {
   readonly signal: NodeJS.Signals;
@@ -20,8 +19,9 @@ export function meaningOfSignal(
   first: FirstSignal | undefined,
   signal: NodeJS.Signals,
   atMs: number,
+  windowMs: number,
 ): SignalMeaning {
   if (first === undefined) return 'stop';
-  if (signal === first.signal && atMs - first.atMs <= REPEAT_WINDOW_MS) return 'repeat';
+  if (signal === first.signal && atMs - first.atMs <= windowMs) return 'repeat';
   return 'exit-now';
 }

@@ -379,6 +379,11 @@ export const configSchema = z
       })
       .prefault({}),
     shutdownGraceSeconds: seconds.default(30),
+    /**
+     * The first stop signal repeated within this is a parent's forwarded copy (npm, tini), not a
+     * second request to exit at once: a late forwarder on a loaded host needs more.
+     */
+    shutdownRepeatWindowSeconds: z.number().min(0).default(1),
     delivery: deliverySchema.prefault({}),
     /** The captured-mail index (capture mode, and captureDomains in relay mode). */
     sink: z

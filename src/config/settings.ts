@@ -85,6 +85,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'fatal, error, warn, info, debug, trace or silent',
   },
   {
+    flag: 'shutdown-repeat-window',
+    kind: 'number',
+    value: 'SECONDS',
+    paths: [['shutdownRepeatWindowSeconds']],
+    help: "the stop signal again within this is a parent's forwarded copy (default 1)",
+  },
+  {
     flag: 'max-messages',
     kind: 'number',
     value: 'N',

@@ -4,7 +4,9 @@
  * entry whose domains match (as delivery.routes; "*.example.com" counts each subdomain on its
  * own). A message over a per-minute limit is not attempted: it waits for the window, and the
  * wait is not a failed attempt (no retry backoff, no attempt counted). A reused connection is
- * not a new one: only opening one takes from connectionsPerMinute.
+ * not a new one: only opening one takes from connectionsPerMinute. A message taken from
+ * messagesPerMinute that then does not go (held by the connection rate, or the courier
+ * stopping) gives its unit back: only messages attempted count.
  */
 import type { DeliveryConfig } from '../config/schema.js';
 import { SlidingWindow } from '../util/rate-window.js';
@@ -82,6 +84,12 @@ export class DestinationRate {
   take(domain: string): number | undefined {
     const name = domain.toLowerCase();
     return waitOf(this.entryFor(name)?.messages, name);
+  }
+
+  /** Returns the message `take` took for `domain`: the message was not attempted after all. */
+  giveBack(domain: string): void {
+    const name = domain.toLowerCase();
+    this.entryFor(name)?.messages?.giveBack(name);
   }
 
   /** The domain's connection limits; undefined when its entry (if any) sets none. */

@@ -50,7 +50,7 @@ async function streamHasEightBit(stream: Readable): Promise<boolean> {
 }
 
 /** The header block of a message in memory (up to and with the CRLF before the empty line). */
-export function headerOf(message: Buffer): string {
+function headerOf(message: Buffer): string {
   const end = message.indexOf('\r\n\r\n');
   return message.subarray(0, end >= 0 ? end + 2 : message.length).toString('utf8');
 }

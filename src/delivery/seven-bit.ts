@@ -2,12 +2,16 @@
  * 8BITMIME downgrade (RFC 6152 §3, as Postfix does it): a message with 8-bit bodies going to
  * a server that does not offer 8BITMIME has each 8-bit leaf part re-encoded as
  * quoted-printable, recursing through multiparts and message/rfc822. Headers are left as they
- * are (8-bit headers need SMTPUTF8, which is decided elsewhere). Works on a whole message in
- * memory: only such messages to such servers pay for it.
+ * are (8-bit headers need SMTPUTF8, which is decided elsewhere).
+ *
+ * It streams, a line (or a 64 KiB piece of one) at a time, in two passes over the message: the
+ * first finds which parts have 8-bit bytes, since a part's Content-Transfer-Encoding field
+ * comes before the body that decides it; the second converts. Memory is a line, a bit per
+ * part and a frame per level of nesting, whatever the message's size.
  */
+import { Readable } from 'node:stream';
 import { encode, wrap } from 'nodemailer/lib/qp';
-
-const CRLF = Buffer.from('\r\n');
+import { LineSplitter, type LinePiece } from './line-pieces.js';
 
 /** True when any byte is outside 7-bit ASCII. */
 export function hasEightBit(bytes: Buffer): boolean {
@@ -15,94 +19,267 @@ export function hasEightBit(bytes: Buffer): boolean {
   return false;
 }
 
+/** Postfix's mime_nesting_limit: deeper parts are sent as they are. */
+const MAX_DEPTH = 100;
+/** A Content-Type or Content-Transfer-Encoding field longer than this is read only this far. */
+const MAX_FIELD = 16 * 1024;
+const QP_LINE = 76;
+const CRLF = Buffer.from('\r\n');
+
+/** For each entity (the message, its parts, in document order): its body has 8-bit bytes. */
+export class EightBitParts {
+  private bits = new Uint8Array(64);
+
+  set(index: number): void {
+    if (index >> 3 >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(this.bits.length * 2, (index >> 3) + 1));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[index >> 3] = (this.bits[index >> 3] ?? 0) | (1 << (index & 7));
+  }
+
+  has(index: number): boolean {
+    return ((this.bits[index >> 3] ?? 0) & (1 << (index & 7))) !== 0;
+  }
+}
+
+type Kind =
+  /** Still in its header. */
+  | 'header'
+  /** A body that is converted when it has 8-bit bytes. */
+  | 'leaf'
+  /** A multipart body: its parts are entities of their own. */
+  | 'multipart'
+  /** message/rfc822 or message/global: its body is one entity. */
+  | 'message'
+  /** Sent as it is: base64 or quoted-printable already, a multipart with no boundary, too deep. */
+  | 'opaque';
+
+type Field = 'content-type' | 'content-transfer-encoding' | 'other';
+
+interface Entity {
+  readonly index: number;
+  readonly depth: number;
+  kind: Kind;
+  /** The second pass rewrites this entity (its bit was set by the first). */
+  readonly convert: boolean;
+  /** The first Content-Type and Content-Transfer-Encoding fields, folded as they came. */
+  contentType?: string;
+  transferEncoding?: string;
+  /** The field the header line under way belongs to. */
+  field: Field;
+  /** The field under way is a Content-Transfer-Encoding being replaced. */
+  dropping: boolean;
+  /** A multipart's delimiter ("--" + boundary) until its close delimiter. */
+  delimiter?: Buffer;
+  /** Quoted-printable of the line under way not yet written (shorter than a line). */
+  carry: string;
+}
+
+/**
+ * One pass over a message, fed line pieces. Without `convert` it records which entities have
+ * 8-bit bodies; with it, it writes the 7-bit form of the message to `out`.
+ */
+class Walk {
+  private readonly stack: Entity[] = [];
+  private entities = 0;
+  private readonly lines = new LineSplitter((piece) => {
+    this.piece(piece);
+  });
+
+  constructor(
+    private readonly eightBit: EightBitParts,
+    private readonly out?: (bytes: Buffer | string) => void,
+  ) {
+    this.push(0);
+  }
+
+  write(chunk: Buffer): void {
+    this.lines.write(chunk);
+  }
+
+  end(): void {
+    this.lines.end();
+  }
+
+  private piece(piece: LinePiece): void {
+    const { bytes, first } = piece;
+    let kept = true;
+    if (first && this.delimiter(bytes)) {
+      this.emit(bytes);
+    } else {
+      const top = this.stack[this.stack.length - 1];
+      if (top?.kind === 'header') kept = this.headerPiece(top, piece);
+      else if (top?.kind === 'leaf' && top.convert && this.out) this.qpPiece(top, piece);
+      else this.emit(bytes);
+    }
+    if (!this.out && hasEightBit(bytes)) this.markEightBit();
+    if (piece.crlf && kept) this.emit(CRLF);
+  }
+
+  private push(depth: number): void {
+    const index = this.entities++;
+    const convert = this.out !== undefined && this.eightBit.has(index);
+    this.stack.push({ index, depth, kind: 'header', convert, field: 'other', dropping: false, carry: '' });
+  }
+
+  private emit(bytes: Buffer | string): void {
+    if (this.out && bytes.length > 0) this.out(bytes);
+  }
+
+  /**
+   * A delimiter line of an enclosing multipart ends every entity inside it; the outermost
+   * multipart whose delimiter the line starts with wins, as when parts are cut out top down.
+   */
+  private delimiter(line: Buffer): boolean {
+    if (line[0] !== 0x2d) return false;
+    const at = this.stack.findIndex((e) => e.delimiter !== undefined && startsWith(line, e.delimiter));
+    const multipart = this.stack[at];
+    if (!multipart?.delimiter) return false;
+    this.stack.length = at + 1;
+    const close = line[multipart.delimiter.length] === 0x2d && line[multipart.delimiter.length + 1] === 0x2d;
+    if (close) delete multipart.delimiter;
+    else this.push(multipart.depth + 1);
+    return true;
+  }
+
+  /** Writes a header piece unless it belongs to a field being replaced; says whether it did. */
+  private headerPiece(entity: Entity, piece: LinePiece): boolean {
+    const { bytes, first } = piece;
+    if (first && piece.last && bytes.length === 0) {
+      this.endHeader(entity);
+      return true;
+    }
+    if (first && bytes[0] !== 0x20 && bytes[0] !== 0x09) {
+      entity.field = fieldOf(bytes);
+      entity.dropping = entity.convert && entity.field === 'content-transfer-encoding';
+      if (entity.field === 'content-type' && entity.contentType !== undefined) entity.field = 'other';
+      if (entity.field === 'content-transfer-encoding' && entity.transferEncoding !== undefined)
+        entity.field = 'other';
+    }
+    if (entity.field !== 'other') {
+      const text = (first ? '\r\n' : '') + bytes.toString('latin1');
+      const key = entity.field === 'content-type' ? 'contentType' : 'transferEncoding';
+      const sofar = entity[key];
+      entity[key] = sofar === undefined ? text.slice(2) : (sofar + text).slice(0, MAX_FIELD);
+    }
+    if (entity.dropping) return false;
+    this.emit(bytes);
+    return true;
+  }
+
+  private endHeader(entity: Entity): void {
+    const type = (fieldValue(entity.contentType) ?? 'text/plain').toLowerCase();
+    const encoding = (fieldValue(entity.transferEncoding) ?? '7bit').toLowerCase();
+    const nestable = entity.depth < MAX_DEPTH;
+    if (type.startsWith('multipart/')) {
+      const boundary = /boundary="?([^";]+)"?/i.exec(fieldValue(entity.contentType) ?? '')?.[1];
+      entity.kind = boundary === undefined || !nestable ? 'opaque' : 'multipart';
+      if (boundary !== undefined) entity.delimiter = Buffer.from(`--${boundary}`, 'latin1');
+    } else if (type.startsWith('message/rfc822') || type.startsWith('message/global')) {
+      entity.kind = nestable ? 'message' : 'opaque';
+    } else {
+      entity.kind = encoding === 'base64' || encoding === 'quoted-printable' ? 'opaque' : 'leaf';
+    }
+    if (entity.kind === 'opaque') delete entity.delimiter;
+    if (entity.convert && (entity.kind === 'leaf' || entity.kind === 'message'))
+      this.emit(`Content-Transfer-Encoding: ${entity.kind === 'leaf' ? 'quoted-printable' : '7bit'}\r\n`);
+    if (entity.kind === 'message') this.push(entity.depth + 1);
+  }
+
+  /** Quoted-printable, line by line: a hard line break stays CRLF, a long line gets soft breaks. */
+  private qpPiece(entity: Entity, piece: LinePiece): void {
+    const encoded = entity.carry + encode(piece.bytes);
+    if (piece.last) {
+      entity.carry = '';
+      // Wrapped as the line it is: wrap() breaks a string's final segment at its last space.
+      this.emit(wrap(`${encoded}\r\n`, QP_LINE).slice(0, -2));
+      return;
+    }
+    const wrapped = wrap(encoded, QP_LINE);
+    // The last line may yet grow: keep it until the rest of the line is known.
+    const lastBreak = wrapped.lastIndexOf('\n') + 1;
+    entity.carry = wrapped.slice(lastBreak);
+    this.emit(wrapped.slice(0, lastBreak));
+  }
+
+  /** 8-bit bytes here are in the body of every leaf and message that encloses this line. */
+  private markEightBit(): void {
+    for (const entity of this.stack)
+      if (entity.kind === 'leaf' || entity.kind === 'message') this.eightBit.set(entity.index);
+  }
+}
+
+function startsWith(line: Buffer, prefix: Buffer): boolean {
+  return line.length >= prefix.length && line.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+function fieldOf(line: Buffer): Field {
+  const start = line.subarray(0, 32).toString('latin1').toLowerCase();
+  if (start.startsWith('content-type:')) return 'content-type';
+  if (start.startsWith('content-transfer-encoding:')) return 'content-transfer-encoding';
+  return 'other';
+}
+
+/** A field's unfolded value, without its name. */
+function fieldValue(field: string | undefined): string | undefined {
+  if (field === undefined) return undefined;
+  const unfolded = field.replace(/\r\n[ \t]+/g, ' ');
+  return unfolded.slice(unfolded.indexOf(':') + 1).trim();
+}
+
+const asBuffer = (bytes: Buffer | string): Buffer =>
+  typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+
+/** The 7-bit form of a message held in memory (a small one: the bigger ones stream). */
 export function toSevenBit(message: Buffer): Buffer {
-  return convertEntity(message);
+  const eightBit = new EightBitParts();
+  const plan = new Walk(eightBit);
+  plan.write(message);
+  plan.end();
+  const out: Buffer[] = [];
+  const convert = new Walk(eightBit, (bytes) => out.push(asBuffer(bytes)));
+  convert.write(message);
+  convert.end();
+  return Buffer.concat(out);
 }
 
-interface Parsed {
-  readonly header: Buffer;
-  readonly body: Buffer;
-  readonly separator: Buffer;
+/** The first pass: which parts of the message `input` streams have 8-bit bodies. */
+export async function planSevenBit(input: AsyncIterable<Buffer>): Promise<EightBitParts> {
+  const eightBit = new EightBitParts();
+  const plan = new Walk(eightBit);
+  for await (const chunk of input) plan.write(chunk);
+  plan.end();
+  return eightBit;
 }
 
-function split(entity: Buffer): Parsed {
-  if (entity.subarray(0, 2).equals(CRLF))
-    return { header: Buffer.alloc(0), body: entity.subarray(2), separator: CRLF };
-  const end = entity.indexOf('\r\n\r\n');
-  if (end < 0) return { header: entity, body: Buffer.alloc(0), separator: Buffer.alloc(0) };
-  return { header: entity.subarray(0, end + 2), body: entity.subarray(end + 4), separator: CRLF };
+/** The second pass: the 7-bit form of the message `input` streams, as a stream. */
+export function sevenBitStream(input: AsyncIterable<Buffer>, eightBit: EightBitParts): Readable {
+  return Readable.from(
+    (async function* () {
+      let out: Buffer[] = [];
+      const convert = new Walk(eightBit, (bytes) => out.push(asBuffer(bytes)));
+      for await (const chunk of input) {
+        convert.write(chunk);
+        if (out.length > 0) yield Buffer.concat(out);
+        out = [];
+      }
+      convert.end();
+      if (out.length > 0) yield Buffer.concat(out);
+    })(),
+    { objectMode: false },
+  );
 }
 
-/** A header's unfolded value, or undefined. */
-function headerValue(header: string, name: string): string | undefined {
-  const unfolded = header.replace(/\r\n[ \t]+/g, ' ');
-  const match = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(unfolded);
-  return match?.[1]?.trim();
-}
-
-function convertEntity(entity: Buffer): Buffer {
-  const { header, body, separator } = split(entity);
-  const headerText = header.toString('latin1');
-  const type = (headerValue(headerText, 'Content-Type') ?? 'text/plain').toLowerCase();
-  const encoding = (headerValue(headerText, 'Content-Transfer-Encoding') ?? '7bit').toLowerCase();
-  if (type.startsWith('multipart/')) {
-    const boundary = /boundary="?([^";]+)"?/i.exec(headerValue(headerText, 'Content-Type') ?? '')?.[1];
-    if (boundary === undefined) return entity;
-    return Buffer.concat([header, separator, convertMultipart(body, boundary)]);
-  }
-  if (type.startsWith('message/rfc822') || type.startsWith('message/global')) {
-    if (!hasEightBit(body)) return entity;
-    return Buffer.concat([withEncoding(headerText, '7bit'), separator, convertEntity(body)]);
-  }
-  if (encoding === 'base64' || encoding === 'quoted-printable' || !hasEightBit(body)) return entity;
-  const encoded = wrap(encode(body), 76);
-  return Buffer.concat([
-    withEncoding(headerText, 'quoted-printable'),
-    separator,
-    Buffer.from(encoded, 'latin1'),
-  ]);
-}
-
-function convertMultipart(body: Buffer, boundary: string): Buffer {
-  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
-  const parts: Buffer[] = [];
-  // Delimiter lines start a line: find "\r\n--boundary" (or at the very start).
-  let position = body.subarray(0, delimiter.length).equals(delimiter) ? 0 : findDelimiter(body, delimiter, 0);
-  if (position < 0) return body;
-  parts.push(body.subarray(0, position)); // the preamble, as it is
-  for (;;) {
-    const lineEnd = body.indexOf(CRLF, position);
-    if (lineEnd < 0) {
-      parts.push(body.subarray(position));
-      break;
-    }
-    const line = body.subarray(position, lineEnd);
-    parts.push(line, CRLF);
-    if (line.subarray(delimiter.length, delimiter.length + 2).toString('latin1') === '--') {
-      parts.push(body.subarray(lineEnd + 2)); // the epilogue
-      break;
-    }
-    const next = findDelimiter(body, delimiter, lineEnd + 2);
-    const partEnd = next < 0 ? body.length : next;
-    parts.push(convertEntity(body.subarray(lineEnd + 2, next < 0 ? body.length : next - 2)));
-    if (next < 0) break;
-    parts.push(CRLF);
-    position = partEnd;
-  }
-  return Buffer.concat(parts);
-}
-
-/** Offset of the next delimiter line (after its leading CRLF), or -1. */
-function findDelimiter(body: Buffer, delimiter: Buffer, from: number): number {
-  const needle = Buffer.concat([CRLF, delimiter]);
-  const found = body.indexOf(needle, Math.max(0, from - 2));
-  return found < 0 ? -1 : found + 2;
-}
-
-function withEncoding(headerText: string, encoding: string): Buffer {
-  // One entry per field, folded continuation lines kept inside it.
-  const lines = headerText.split(/\r\n(?![ \t])/).filter((l) => l !== '');
-  const kept = lines.filter((line) => !/^content-transfer-encoding:/i.test(line));
-  kept.push(`Content-Transfer-Encoding: ${encoding}`);
-  return Buffer.from(`${kept.join('\r\n')}\r\n`, 'latin1');
+/** The size of the 7-bit form, counted by a second pass that keeps nothing. */
+export async function sevenBitSize(input: AsyncIterable<Buffer>, eightBit: EightBitParts): Promise<number> {
+  let size = 0;
+  // Quoted-printable and the fields added are ASCII: a character is a byte.
+  const count = new Walk(eightBit, (bytes) => {
+    size += bytes.length;
+  });
+  for await (const chunk of input) count.write(chunk);
+  count.end();
+  return size;
 }

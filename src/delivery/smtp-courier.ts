@@ -8,7 +8,13 @@ import { addressDomain } from '../pipeline/stages.js';
 import type { Recipient } from '../spool/envelope.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
 import { connectFailureOutcome } from './connect-failure.js';
-import { ConnectionRateError, DestinationRate, holdText, type RateKind } from './destination-rate.js';
+import {
+  ConnectionRateError,
+  DestinationRate,
+  holdText,
+  type ConnectionLimits,
+  type RateKind,
+} from './destination-rate.js';
 import { DestinationPlanner } from './mx-plan.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import { ConnectionPool, PoolStoppingError } from './pool.js';
@@ -67,7 +73,10 @@ export class SmtpCourier implements Courier {
     // A domain over its delivery rate waits (one unit per message and domain, taken here).
     const waits = this.rate.takeFor(recipients.map((r) => addressDomain(r.address)));
     // One group per smarthost route, one per domain for MX: each group is one transaction.
-    const groups = new Map<string, { domain: string; route: Route; recipients: Recipient[] }>();
+    const groups = new Map<
+      string,
+      { domain: string; route: Route; limits: ConnectionLimits | undefined; recipients: Recipient[] }
+    >();
     for (const r of recipients) {
       const domain = addressDomain(r.address);
       const waitMs = waits.get(domain);
@@ -76,10 +85,12 @@ export class SmtpCourier implements Courier {
         continue;
       }
       const { route, entry } = routeOf(domain);
-      // A domain with connection limits gets connections of its own, even through a shared smarthost.
-      const own = route.type === 'smarthost' && this.rate.connectionLimits(domain) ? ` ${domain}` : '';
+      // A domain with connection limits gets connections of its own, even through a shared smarthost
+      // (so a group's limits are its first domain's: any other domain in it has none).
+      const limits = this.rate.connectionLimits(domain);
+      const own = route.type === 'smarthost' && limits ? ` ${domain}` : '';
       const key = route.type === 'smarthost' ? `route ${String(entry)}${own}` : `mx ${domain}`;
-      const group = groups.get(key) ?? { domain, route, recipients: [] };
+      const group = groups.get(key) ?? { domain, route, limits, recipients: [] };
       group.recipients.push(r);
       groups.set(key, group);
     }
@@ -93,9 +104,14 @@ export class SmtpCourier implements Courier {
     const all = (group: readonly Recipient[], outcome: Outcome): void => {
       results.push(...group.map((r) => ({ address: r.address, outcome })));
     };
-    for (const { domain, route, recipients: group } of groups.values()) {
+    // A group that does not go returns the message rate it took for each of its domains.
+    const notSent = (group: readonly Recipient[]): void => {
+      for (const domain of new Set(group.map((r) => addressDomain(r.address)))) this.rate.giveBack(domain);
+    };
+    for (const { domain, route, limits: connectionLimits, recipients: group } of groups.values()) {
       if (this.stopped) {
         // Stopping: finish the transaction under way, start no other.
+        notSent(group);
         all(group, NOT_ATTEMPTED);
         continue;
       }
@@ -110,7 +126,6 @@ export class SmtpCourier implements Courier {
         );
         continue;
       }
-      const connectionLimits = this.rate.connectionLimits(domain);
       if (connectionLimits && route.type === 'smarthost')
         destination = { ...destination, key: `${destination.key} for ${domain}` };
       let connection;
@@ -118,10 +133,12 @@ export class SmtpCourier implements Courier {
         connection = await this.pool.acquire(destination, connectionLimits);
       } catch (error) {
         if (error instanceof PoolStoppingError) {
+          notSent(group);
           all(group, NOT_ATTEMPTED);
           continue;
         }
         if (error instanceof ConnectionRateError) {
+          notSent(group);
           const perMinute = this.rate.perMinute(domain, 'connection');
           results.push(
             ...group.map((r) => postponed(r.address, domain, error.waitMs, 'connection', perMinute)),

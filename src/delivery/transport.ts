@@ -12,7 +12,7 @@ import { domainToASCII } from 'node:url';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { localOutcome, replyOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import type { Hop } from './routes.js';
-import { toSevenBit } from './seven-bit.js';
+import { planSevenBit, sevenBitStream, toSevenBit } from './seven-bit.js';
 import type { TlsLevel } from './tls-policy.js';
 
 /** One recipient as the next hop sees it: RFC 3461 NOTIFY and ORCPT are passed on. */
@@ -251,8 +251,8 @@ export class OutboundConnection {
 
   /**
    * Sends one message; every recipient gets an outcome. Never rejects. The message is its
-   * `bytes` when held in memory, else the stream `open` gives (called once; not at all when
-   * the hop cannot take the message).
+   * `bytes` when held in memory, else the stream `open` gives (called once, or twice for an
+   * 8-bit message to a hop without 8BITMIME; not at all when the hop cannot take the message).
    */
   async send(
     envelope: OutboundEnvelope,
@@ -268,14 +268,19 @@ export class OutboundConnection {
         localOutcome('5.6.7', `SMTPUTF8 is required, but was not offered by host ${remoteMta}`, remoteMta),
       );
     }
-    let message: Readable | Buffer = source.bytes ?? source.open();
+    let message: Readable | Buffer;
     if (envelope.eightBit && !this.offers('8BITMIME')) {
       try {
-        message = toSevenBit(Buffer.isBuffer(message) ? message : await collect(message));
+        // A streamed message is read twice: once to find its 8-bit parts, once to convert them.
+        if (source.bytes) message = toSevenBit(source.bytes);
+        else {
+          const parts = await planSevenBit(source.open());
+          message = sevenBitStream(source.open(), parts);
+        }
       } catch (error) {
         return everyone(localOutcome('4.3.0', `cannot read the queued message: ${String(error)}`));
       }
-    }
+    } else message = source.bytes ?? source.open();
     const withDsn = this.offers('DSN');
     return this.transact(envelope, message, { utf8, withDsn, remoteMta });
   }
@@ -396,13 +401,6 @@ export class OutboundConnection {
     this.connection.close();
     this.cutShort?.();
   }
-}
-
-/** The whole message in memory (only for a conversion that needs it). */
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** ORCPT as received is "type;address" (already xtext on the wire in; decoded in the envelope). */

@@ -74,6 +74,9 @@ export class DkimSigner {
     }
     try {
       const signature = {
+        // mailauth otherwise reads the clock twice, for the header it hashes and for the one it
+        // returns: across a second's rounding boundary t= differs and the signature is invalid.
+        signTime: new Date(),
         signingDomain: key.domain,
         selector: key.selector,
         privateKey: key.privateKeyPem,

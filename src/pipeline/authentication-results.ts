@@ -156,7 +156,10 @@ export function receivedSpfHeader(hostname: string, spf: SpfFinding): string {
 }
 
 /**
- * The DATA verdict under a policy. `record` never refuses. `reject` refuses (550) a DMARC
+ * The DATA verdict under a policy. A message whose header section was not evaluated (over
+ * our limit) is refused under either action: it could be neither verified nor cleared of a
+ * forged Authentication-Results, and accepting it would let padding sidestep p=reject.
+ * Otherwise `record` never refuses. `reject` refuses (550) a DMARC
  * failure whose domain publishes p=reject for all its mail (pct=100; below that we do not
  * sample, we accept and record), and defers (451) what could not be decided because DNS
  * failed: a DMARC temperror, or a p=reject failure where SPF or DKIM itself had a temperror
@@ -164,6 +167,7 @@ export function receivedSpfHeader(hostname: string, spf: SpfFinding): string {
  * the promise p=reject asks for without refusing mail for our resolver's trouble.
  */
 export function inboundAuthVerdict(action: DmarcAction, findings: AuthFindings): Verdict {
+  if (findings.notChecked !== undefined) return reject(replies.headerTooLarge);
   if (action === 'record') return accept;
   const { dmarc } = findings;
   if (dmarc.result === 'temperror') return reject(replies.dmarcDeferred);

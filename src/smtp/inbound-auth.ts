@@ -25,8 +25,9 @@ import {
 import type { Verdict } from '../pipeline/verdict.js';
 
 /**
- * A header section longer than this is passed on unfiltered and not verified (DKIM and DMARC
- * are recorded as permerror with the reason, and the session logs it): memory stays bounded.
+ * A header section longer than this is passed on unfiltered and not verified, so memory stays
+ * bounded; the findings say why (DKIM and DMARC permerror), and the verdict refuses the
+ * message (552 5.3.4), as neither its results nor its filtering can be trusted.
  */
 const HEADER_SECTION_LIMIT = 256 * 1024;
 /** The reason the Authentication-Results header and the log give for that. */

@@ -54,6 +54,11 @@ export const replies = {
   diskFull: reply(452, '4.3.1', 'Insufficient system storage'),
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
+  /**
+   * On a listener that verifies inbound mail, a header section too large to verify or to
+   * clear of forged Authentication-Results (Gmail answers such a message the same way).
+   */
+  headerTooLarge: reply(552, '5.3.4', 'Message header size exceeds limit'),
   /** Under `inboundAuth.dmarc: reject`, DMARC could not be decided (DNS failed): try later. */
   dmarcDeferred: reply(451, '4.7.1', 'DMARC check could not be completed, try again later'),
 } as const satisfies Record<string, SmtpReply>;

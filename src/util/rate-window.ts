@@ -35,6 +35,14 @@ export class SlidingWindow {
     return { ok: true };
   }
 
+  /** Returns the `units` taken last for `key` (what they were taken for did not happen). */
+  giveBack(key: string, units = 1): void {
+    const log = this.current(key, this.now());
+    log.splice(Math.max(0, log.length - units), units);
+    if (log.length === 0) this.logs.delete(key);
+    else this.logs.set(key, log);
+  }
+
   /** Units taken for `key` within the window now. */
   used(key: string): number {
     return this.current(key, this.now()).length;

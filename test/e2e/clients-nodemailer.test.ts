@@ -6,6 +6,7 @@ import nodemailer, { type SMTPTransportOptions } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/spool/envelope.js';
 import { ALICE, startTestServer, type TestServer } from '../helpers/config.js';
+import { QUEUED, queueIdOf } from '../helpers/queue-id.js';
 
 /**
  * nodemailer, unmodified, as the client on every listener the production config has.
@@ -13,8 +14,6 @@ import { ALICE, startTestServer, type TestServer } from '../helpers/config.js';
  * self-signed certificate as its only CA, and the negative cases at the end prove that
  * the same client refuses the server when it is not.
  */
-
-const QUEUED = /^250 2\.0\.0 Ok: queued as ([0-9A-Z]{17})$/;
 
 /** Bounded: a hung server fails the test instead of waiting for vitest's timeout. */
 const TIMEOUTS = {
@@ -38,12 +37,6 @@ function captureLogger(capture: Capture): {
       if (entry.tnx === 'client') capture.client.push(format(message, ...args));
     },
   };
-}
-
-function queueIdOf(response: string): string {
-  const match = QUEUED.exec(response);
-  if (!match?.[1]) throw new Error(`not a queued reply: ${JSON.stringify(response)}`);
-  return match[1];
 }
 
 interface Sent {

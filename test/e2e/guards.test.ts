@@ -13,20 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReply, replies } from '../../src/smtp/replies.js';
 import { ALICE, policy, startTestServer, type TestServer } from '../helpers/config.js';
 import { SmtpProbe, sendMessage, type Reply } from '../helpers/smtp-probe.js';
-
-const QUEUED = /^250 2\.0\.0 Ok: queued as ([0-9A-Z]{17})$/;
+import { QUEUED, queueIdOf } from '../helpers/queue-id.js';
 
 /** Every CR or LF that is not part of a CRLF pair, for a readable failure. */
 function bareLineEndings(bytes: string): string[] {
   return [...bytes.matchAll(/\r(?!\n)|(?<!\r)\n/g)].map(
     (m) => `${JSON.stringify(m[0])} at ${String(m.index)}`,
   );
-}
-
-function queueIdOf(reply: Reply): string {
-  const id = QUEUED.exec(reply.last)?.[1];
-  if (id === undefined) throw new Error(`not queued: ${reply.last}`);
-  return id;
 }
 
 /**
@@ -163,7 +156,7 @@ describe('guards around smtp-server (default policies)', () => {
         '\r\n.\r\n',
     );
     const first = await probe.read();
-    const id = queueIdOf(first);
+    const id = queueIdOf(first.last);
     // Whatever the server made of the rest is answered before the reply to this NOOP.
     probe.write('NOOP\r\n');
     const after: string[] = [];
@@ -195,7 +188,7 @@ describe('guards around smtp-server (default policies)', () => {
       ['b@local.test'],
       'Subject: bare\nX-Other: yes\r\n\r\nline one\nline two\rline three\r\n\nafter an empty line',
     );
-    const bytes = await stored(queueIdOf(reply));
+    const bytes = await stored(queueIdOf(reply.last));
     expect(bareLineEndings(bytes)).toEqual([]);
     expect(bytes).toContain(
       '\r\nSubject: bare\r\nX-Other: yes\r\n\r\nline one\r\nline two\r\nline three\r\n\r\nafter an empty line\r\n',
@@ -222,7 +215,7 @@ describe('guards around smtp-server (default policies)', () => {
       ['x(y);z@local.test'],
       'Subject: trace\r\nFrom: a@local.test\r\n\r\nbody',
     );
-    const bytes = await stored(queueIdOf(reply));
+    const bytes = await stored(queueIdOf(reply.last));
     const header = bytes.slice(0, bytes.indexOf('\r\n\r\n')).split('\r\n');
     const clientStart = header.indexOf('Subject: trace');
     expect(clientStart).toBeGreaterThan(0);

@@ -391,7 +391,8 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
     expect(await spfRejecting.server.spool.count()).toBe(before + 1);
   });
 
-  it('a header section over 256 KiB: DKIM and DMARC recorded as permerror with the reason, and one warning naming the message', async () => {
+  it('a header section over 256 KiB: 552 5.3.4 under record, nothing spooled, one warning naming the reason', async () => {
+    const before = await recording.server.spool.count();
     const sent = await send(recording, {
       from: 'orders@good.example',
       headerFrom: 'orders@good.example',
@@ -400,20 +401,34 @@ describe('inbound SPF, DKIM and DMARC on the relay port', () => {
       sign: true,
       prepend: `X-Padding: ${'p'.repeat(300 * 1024)}\r\n`,
     });
-    expect(await resultsOf(recording, sent)).toBe(
-      header(
-        'spf=pass smtp.mailfrom=orders@good.example',
-        'dkim=permerror (header section over 256 KiB, not verified)',
-        'dmarc=permerror (header section over 256 KiB, not verified)',
-      ),
-    );
+    expect(sent.id).toBeUndefined();
+    expect(sent.response).toBe('552 5.3.4 Message header size exceeds limit');
+    expect(await recording.server.spool.count()).toBe(before);
     const warned = warnings.lines.filter((line) => line.msg === 'inbound authentication incomplete');
     expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatchObject({
-      queueId: sent.id,
-      reason: 'header section over 256 KiB, not verified',
-      spf: 'pass',
+    expect(warned[0]).toMatchObject({ reason: 'header section over 256 KiB, not verified', spf: 'pass' });
+  });
+
+  it('padding the header past 256 KiB does not sidestep p=reject, nor carry a forged result of ours', async () => {
+    const before = await rejecting.server.spool.count();
+    const sent = await send(rejecting, {
+      ...forged,
+      subject: 'padded forgery',
+      prepend:
+        'Authentication-Results: mx.test; dmarc=pass header.from=good.example\r\n' +
+        `X-Padding: ${'p'.repeat(300 * 1024)}\r\n`,
     });
+    expect(sent.response).toBe('552 5.3.4 Message header size exceeds limit');
+    expect(await rejecting.server.spool.count()).toBe(before);
+  });
+
+  it('a header section just under 256 KiB is still verified, and the forgery refused as DMARC fail', async () => {
+    const sent = await send(rejecting, {
+      ...forged,
+      subject: 'padded, under the limit',
+      prepend: `X-Padding: ${'p'.repeat(250 * 1024)}\r\n`,
+    });
+    expect(sent.response).toMatch(/^550 5\.7\.1 /);
   });
 
   it('a trusted client (127.0.0.1 is in trustedNetworks) is not evaluated', async () => {

@@ -4,7 +4,7 @@
  * then that test compiled and run. The npm registry (or its local cache) must be reachable.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -124,6 +124,15 @@ describe('the packed package, as a consumer installs it', () => {
     );
     expect(files).toContain('config/dev.yaml');
     expect(files.filter((path) => path.startsWith('test/') || path.startsWith('src/'))).toEqual([]);
+    // The CLI bundle ships its source maps (a server's stack traces, with --enable-source-maps,
+    // name src/*.ts lines instead of a line of a chunk); every chunk has one, nothing else does.
+    const scripts = files.filter(
+      (path) =>
+        (path === 'dist/src/cli.js' || path.startsWith('dist/src/cli-chunks/')) && path.endsWith('.js'),
+    );
+    expect(files.filter((path) => path.endsWith('.map')).sort()).toEqual(
+      scripts.map((path) => `${path}.map`).sort(),
+    );
     const tarballs = (await readdir(packDir)).filter((name) => name.endsWith('.tgz'));
     expect(tarballs).toEqual([packed[0]?.filename]);
     const tarball = join(packDir, tarballs[0] ?? '');
@@ -188,5 +197,12 @@ describe('the packed package, as a consumer installs it', () => {
     );
     expect(bin.code, report('mailwharf check-config --dev', bin)).toBe(0);
     expect(bin.stdout).toMatch(/: ok \(\d+ listeners\)/);
+
+    // 6. The maps name the sources without carrying them (megabytes a server does not need).
+    const map = JSON.parse(
+      await readFile(join(project, 'node_modules/mailwharf/dist/src/cli.js.map'), 'utf8'),
+    ) as { sources: string[]; sourcesContent?: unknown };
+    expect(map.sources).toContain('../../src/cli.ts');
+    expect(map.sourcesContent).toBeUndefined();
   }, 300_000);
 });

@@ -1,3 +1,4 @@
+import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw, startRelayToSink } from '../helpers/smtp-sink.js';
 
@@ -89,4 +90,22 @@ describe('relay and 8BITMIME', () => {
       '--b1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAw==\n--b1--\n',
     );
   });
+
+  it('converts a message too large to hold in memory (it streams from the spool) to the same text', async () => {
+    const { sink, relay } = await relayToSink(['-8']);
+    const line = 'Grüße aus Köln, äöü ÄÖÜ ß\r\n';
+    const big = Buffer.concat([plain, Buffer.from(`${line.repeat(20_000)}the end\r\n`, 'utf8')]);
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: big,
+    });
+    const [message] = await sink.waitFor((m) => m.text.trimEnd().endsWith('the end'), 'the whole message');
+    const text = message?.text ?? '';
+    expect(text).not.toMatch(/[^\x00-\x7f]/); // eslint-disable-line no-control-regex
+    const parsed = await simpleParser(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1'));
+    const sent = big.toString('utf8').slice(big.indexOf('\r\n\r\n') + 4);
+    expect(parsed.text?.trimEnd()).toBe(sent.replace(/\r\n/g, '\n').trimEnd());
+  }, 60_000);
 });

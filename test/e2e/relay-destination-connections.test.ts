@@ -132,6 +132,37 @@ describe('connections per minute to a destination domain', () => {
   }, 180_000);
 });
 
+describe('messages and connections per minute together', () => {
+  it('a message held by the connection rate gives back the message rate it took', async () => {
+    const peer = await receiver();
+    const { relay, close } = await startRelay(
+      { type: 'smarthost', host: '127.0.0.1', port: peer.port, tls: 'none' },
+      {
+        delivery: {
+          rateLimits: [{ domains: ['both.test'], messagesPerMinute: 3, connectionsPerMinute: 1 }],
+        },
+      },
+    );
+    cleanups.push(close);
+    const heldBy = async (kind: 'message' | 'connection'): Promise<number> =>
+      (await states(relay)).filter((s) => s.recipients[0]?.outcome?.text.startsWith(`${kind} rate limit`))
+        .length;
+    // The first takes a message and the minute's one connection, and holds it (DATA unanswered).
+    await submit(relay, { from: 'app@relay.test', to: 'u1@both.test', subject: '1' });
+    await eventually(() => (peer.held() === 1 ? true : undefined), 'the first delivery held at the receiver');
+    // The next three each need a new connection: all wait for the connection rate. Had each kept
+    // the message it took, the third would have found the message rate (3 a minute) spent.
+    for (let i = 2; i <= 4; i++)
+      await submit(relay, { from: 'app@relay.test', to: `u${String(i)}@both.test`, subject: String(i) });
+    await eventually(
+      async () => ((await heldBy('connection')) === 3 ? true : undefined),
+      'three deliveries waiting for the connection rate',
+    );
+    expect(await heldBy('message')).toBe(0);
+    expect(peer.opened).toHaveLength(1);
+  }, 60_000);
+});
+
 describe('connections open at once to a destination domain', () => {
   it('the pool never opens more than maxConnections: a third delivery waits and reuses one', async () => {
     const peer = await receiver();

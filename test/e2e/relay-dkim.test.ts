@@ -107,6 +107,27 @@ describe.skipIf(!python)('relay DKIM signing', () => {
     expect(verifyWithPythonDkim(bytes, records)).toBe('pass');
   });
 
+  it('signs the 7-bit form of a 2 MiB 8-bit message (streamed twice: to find the 8-bit part, to convert it)', async () => {
+    const { dkim, records } = await keyFor('rsa-sha256');
+    const sink = await startSink(['-8']);
+    cleanups.push(() => sink.stop());
+    const { relay } = await relayTo(sink.port, dkim);
+    const line = 'Grüße aus Köln, äöü ÄÖÜ ß — ein längerer Absatz\r\n';
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'alice@example.com',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: message(
+        `${line.repeat(Math.ceil((2 * 1024 * 1024) / Buffer.byteLength(line)))}the end\r\n`,
+        'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n',
+      ),
+    });
+    const bytes = await received(sink, 'the end');
+    expect(bytes.some((byte) => byte > 127)).toBe(false);
+    expect(bytes.toString('latin1')).toContain('Content-Transfer-Encoding: quoted-printable');
+    expect(verifyWithPythonDkim(bytes, records)).toBe('pass');
+  }, 60_000);
+
   it('signs a 10 MiB message, streamed', async () => {
     const { dkim, records } = await keyFor('rsa-sha256');
     const sink = await startSink();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/spool/envelope.js';
 import { ALICE, startTestServer, type TestServer } from '../helpers/config.js';
 import { SmtpProbe } from '../helpers/smtp-probe.js';
+import { QUEUED, queueIdOf } from '../helpers/queue-id.js';
 
 /**
  * Byte-exact round trips: what a client means to send (before dot-stuffing) must be what
@@ -17,14 +18,7 @@ import { SmtpProbe } from '../helpers/smtp-probe.js';
  * base64 attachment of random bytes.
  */
 
-const QUEUED = /^250 2\.0\.0 Ok: queued as ([0-9A-Z]{17})$/;
 const CRLF = '\r\n';
-
-function queueIdOf(reply: string): string {
-  const id = QUEUED.exec(reply)?.[1];
-  if (!id) throw new Error(`not a queued reply: ${JSON.stringify(reply)}`);
-  return id;
-}
 
 /** The stored message without its first header field, our Received: (continued on tab-led lines). */
 function withoutReceived(stored: Buffer): Buffer {

@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
+import { queueIdOf } from '../helpers/queue-id.js';
 
 /**
  * Accepted means visible: the index row is written before the 250, so a client that has its
@@ -9,12 +10,6 @@ import { startMailwharf, type Mailwharf } from '../../src/index.js';
  */
 const CLIENTS = 20;
 const PER_CLIENT = 250;
-
-function queueIdOf(response: string): string {
-  const id = /queued as ([0-9A-Z]{17})/.exec(response)?.[1];
-  if (id === undefined) throw new Error(`no queue id in ${response}`);
-  return id;
-}
 
 /** One SMTP connection per client, reused for each of its messages, as a busy app would. */
 function clientTransport(port: number) {

@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailwharf, type Mailwharf } from '../../src/index.js';
 import { openEvents } from '../helpers/events.js';
+import { queueIdOf } from '../helpers/queue-id.js';
 
 /**
  * Tags applied at intake, as Mailpit applies them: tag rules (its --tag / --tags-config
@@ -14,12 +15,6 @@ import { openEvents } from '../helpers/events.js';
 interface Frame {
   readonly Type: string;
   readonly Data: { readonly ID?: string; readonly Tags?: readonly string[] };
-}
-
-function queueIdOf(response: string): string {
-  const id = /queued as ([0-9A-Z]{17})/.exec(response)?.[1];
-  if (id === undefined) throw new Error(`no queue id in ${response}`);
-  return id;
 }
 
 describe('tag rules, AUTH user and plus addresses at intake', () => {

@@ -13,7 +13,16 @@ describe('meaningOfSignal', () => {
     ['a person pressing Ctrl-C again because the stop hangs', sigint, 'SIGINT', 11_001, 'exit-now'],
     ['long after', sigterm, 'SIGTERM', 70_000, 'exit-now'],
     ['a different signal is never a forwarded copy', sigterm, 'SIGINT', 10_010, 'exit-now'],
-  ])('%s', (_why, first, signal, atMs, meaning) => {
-    expect(meaningOfSignal(first, signal, atMs)).toBe(meaning);
+  ])('%s (the default window, 1 s)', (_why, first, signal, atMs, meaning) => {
+    expect(meaningOfSignal(first, signal, atMs, 1000)).toBe(meaning);
+  });
+
+  it.each<[string, number, number, string]>([
+    ['a wider window takes a late forwarder for a copy', 60_000, 40_000, 'repeat'],
+    ['up to its edge', 60_000, 70_000, 'repeat'],
+    ['and not past it', 60_000, 70_001, 'exit-now'],
+    ['a window of 0: any later signal means exit now', 0, 10_001, 'exit-now'],
+  ])('%s', (_why, windowMs, atMs, meaning) => {
+    expect(meaningOfSignal(sigint, 'SIGINT', atMs, windowMs)).toBe(meaning);
   });
 });

@@ -1,15 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import {
   bundledConfigDir,
   ConfigError,
   loadConfigFile,
   validateConfig,
 } from '../../../src/config/load.js';
-import type { Config } from '../../../src/config/schema.js';
+import { policySchema, type Config } from '../../../src/config/schema.js';
 import { applyOverrides, overridesFromEnv } from '../../../src/config/overrides.js';
 
 let dir: string;
@@ -59,6 +59,15 @@ describe('the bundled configs', () => {
     expect(config.mode).toBe(mode);
     expect(config.listeners.map((l) => l.port)).toEqual(ports);
     expect(config.listeners.map((l) => l.role)).toEqual(['relay', 'submission', 'submissions', 'submission']);
+  });
+
+  it('production shows every inboundAuth key, as its neighbours, set to the default', async () => {
+    const text = await readFile(join(bundledConfigDir, 'mailwharf.yaml'), 'utf8');
+    const shown = (parse(text) as { policies: { relay: { inboundAuth: Record<string, unknown> } } }).policies
+      .relay.inboundAuth;
+    const keys = Object.keys(policySchema.shape.inboundAuth.unwrap().shape);
+    expect(Object.keys(shown).sort()).toEqual(keys.sort());
+    expect(shown).toEqual(policySchema.shape.inboundAuth.unwrap().parse({}));
   });
 
   it('production keeps its absolute spool path; dev resolves its relative one', async () => {

@@ -22,6 +22,15 @@ describe('DestinationRate', () => {
     expect(rate.take('slow.test')).toBe(10_000);
   });
 
+  it('a message given back (it did not go) frees its unit for the next', () => {
+    const rate = new DestinationRate([{ domains: ['slow.test'], messagesPerMinute: 1 }], () => 0);
+    expect(rate.take('slow.test')).toBeUndefined();
+    rate.giveBack('SLOW.test');
+    expect(rate.take('slow.test')).toBeUndefined();
+    expect(rate.take('slow.test')).toBe(60_000);
+    rate.giveBack('fast.test'); // no limit: nothing to give back
+  });
+
   it('takes one unit per distinct domain of a message', () => {
     const rate = new DestinationRate([{ domains: ['slow.test'], messagesPerMinute: 1 }], () => 0);
     expect(rate.takeFor(['slow.test', 'slow.test', 'fast.test'])).toEqual(new Map());

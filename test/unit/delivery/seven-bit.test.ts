@@ -1,5 +1,14 @@
+import { Readable } from 'node:stream';
+import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { hasEightBit, toSevenBit } from '../../../src/delivery/seven-bit.js';
+import { PIECE_BYTES } from '../../../src/delivery/line-pieces.js';
+import {
+  hasEightBit,
+  planSevenBit,
+  sevenBitSize,
+  sevenBitStream,
+  toSevenBit,
+} from '../../../src/delivery/seven-bit.js';
 
 const convert = (text: string) => toSevenBit(Buffer.from(text, 'utf8')).toString('latin1');
 
@@ -41,5 +50,78 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     const body = out.slice(out.indexOf('\r\n\r\n') + 4);
     for (const line of body.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
     expect(hasEightBit(Buffer.from(out, 'latin1'))).toBe(false);
+  });
+
+  it.each([
+    // input, output, why
+    [
+      'Content-Type: multipart/mixed; boundary="b"\r\n\r\npre\r\n--b\r\nContent-Type: text/plain\r\n\r\nk\u00f6ln\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\nepi\r\n',
+      'Content-Type: multipart/mixed; boundary="b"\r\n\r\npre\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk=C3=B6ln\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\nepi\r\n',
+      "in a multipart only the 8-bit part changes; the CRLF before a delimiter is the delimiter's",
+    ],
+    [
+      'Content-Type: multipart/mixed; boundary=out\r\n\r\n--out\r\nContent-Type: multipart/alternative; boundary=in\r\n\r\n--in\r\n\r\nk\u00f6ln\r\n--out\r\n\r\nplain\r\n--out--\r\n',
+      'Content-Type: multipart/mixed; boundary=out\r\n\r\n--out\r\nContent-Type: multipart/alternative; boundary=in\r\n\r\n--in\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk=C3=B6ln\r\n--out\r\n\r\nplain\r\n--out--\r\n',
+      'an outer delimiter ends the inner multipart that never closed',
+    ],
+    [
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii\r\n--b--\r\n\u00e9pilogue\r\n--b\r\n\r\nk\u00f6ln\r\n',
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii\r\n--b--\r\n\u00e9pilogue\r\n--b\r\n\r\nk\u00f6ln\r\n',
+      "after the close delimiter all is epilogue, sent as it is (as are a multipart's preamble and epilogue)",
+    ],
+    [
+      'Content-Type: message/rfc822\r\n\r\nSubject: \u00e9\r\n\r\nascii\r\n',
+      'Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\nSubject: \u00e9\r\n\r\nascii\r\n',
+      "an attached message with an 8-bit header only is labelled 7bit; its header stays (SMTPUTF8's business)",
+    ],
+  ])('%j (%s)', (input, output, _why) => {
+    // Bytes left 8-bit compare as bytes.
+    expect(convert(input)).toBe(Buffer.from(output, 'utf8').toString('latin1'));
+  });
+
+  /** A message with parts of each kind and a line longer than the pieces lines are read in. */
+  const mixed = Buffer.from(
+    'Subject: mixed\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="=_b"\r\n\r\n' +
+      '--=_b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n' +
+      `Gr\u00fc\u00dfe aus K\u00f6ln \r\n${'\u00e4 ab'.repeat(PIECE_BYTES / 2)}\r\nend of text\r\n` +
+      '--=_b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n' +
+      '--=_b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\nk\u00f6ln\r\n' +
+      '--=_b--\r\n',
+  );
+
+  async function streamed(message: Buffer, chunkBytes: number) {
+    const chunks = () =>
+      Readable.from(
+        Array.from({ length: Math.ceil(message.length / chunkBytes) }, (_, i) =>
+          message.subarray(i * chunkBytes, (i + 1) * chunkBytes),
+        ),
+      );
+    const parts = await planSevenBit(chunks());
+    const out: Buffer[] = [];
+    for await (const chunk of sevenBitStream(chunks(), parts)) out.push(chunk as Buffer);
+    return { bytes: Buffer.concat(out), size: await sevenBitSize(chunks(), parts) };
+  }
+
+  it.each([61, 1000, PIECE_BYTES - 1, PIECE_BYTES + 1, 1 << 20])(
+    'streamed in chunks of %i bytes: the same bytes as in memory, and the size counted',
+    async (chunkBytes) => {
+      const whole = toSevenBit(mixed);
+      const { bytes, size } = await streamed(mixed, chunkBytes);
+      expect(bytes.equals(whole)).toBe(true);
+      expect(size).toBe(whole.length);
+    },
+  );
+
+  it('the 7-bit form reads back as the same text and attachments, every line within 76 characters', async () => {
+    const seven = toSevenBit(mixed);
+    expect(hasEightBit(seven)).toBe(false);
+    const [before, after] = await Promise.all([simpleParser(mixed), simpleParser(seven)]);
+    expect(after.text).toBe(before.text);
+    expect(after.attachments.map((a) => a.contentType)).toEqual(before.attachments.map((a) => a.contentType));
+    expect(after.attachments[0]?.content.equals(before.attachments[0]?.content ?? Buffer.alloc(0))).toBe(
+      true,
+    );
+    const body = seven.toString('latin1').slice(seven.indexOf('\r\n\r\n') + 4);
+    for (const line of body.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
   });
 });

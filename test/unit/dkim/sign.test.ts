@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/load.js';
 import type { DkimAlgorithm } from '../../../src/dkim/algorithms.js';
 import { dkimRecord, generateDkimKey, zoneFileLine } from '../../../src/dkim/keygen.js';
@@ -60,6 +60,19 @@ describe.each(['rsa-sha256', 'ed25519-sha256'] as const)('DKIM signing with %s',
     expect(await verifyWithMailauth(out, records)).toBe('pass');
     const tampered = Buffer.from(out.toString().replace('the body', 'the bodY'));
     expect(await verifyWithMailauth(tampered, records)).not.toBe('pass');
+  });
+
+  it('hashes the t= it writes, even when a second passes while it signs', async () => {
+    // Each read of the clock is a second later than the one before: a signer that reads it
+    // once for the header it hashes and again for the header it returns writes another t=.
+    let clock = Date.now();
+    const tick = vi.spyOn(Date, 'now').mockImplementation(() => (clock += 1000));
+    try {
+      const out = await signed(signer, message('alice@example.com'));
+      expect(await verifyWithMailauth(out, records)).toBe('pass');
+    } finally {
+      tick.mockRestore();
+    }
   });
 
   it.skipIf(!python)('signs so that python3-dkim (an independent verifier) agrees', async () => {

@@ -179,6 +179,26 @@ describe('inboundAuthVerdict', () => {
       accept,
     ],
     ['record never defers', 'record', findings({ dmarc: { result: 'temperror' } }), accept],
+    [
+      'a header section too large to verify is refused under record: forged results could not be removed',
+      'record',
+      findings({
+        notChecked: 'header section over 256 KiB, not verified',
+        dkim: [],
+        dmarc: { result: 'permerror' },
+      }),
+      reject(replies.headerTooLarge),
+    ],
+    [
+      'and under reject: padding must not sidestep p=reject (permerror is otherwise accepted)',
+      'reject',
+      findings({
+        notChecked: 'header section over 256 KiB, not verified',
+        dkim: [],
+        dmarc: { result: 'permerror' },
+      }),
+      reject(replies.headerTooLarge),
+    ],
     ['reject: DMARC pass is accepted', 'reject', base, accept],
     ['reject: p=reject failing is refused', 'reject', findings({ dmarc: { result: 'fail' } }), rejected],
     [

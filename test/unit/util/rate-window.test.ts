@@ -28,6 +28,22 @@ describe('SlidingWindow', () => {
     expect(window.take('v', 11)).toEqual({ ok: false, retryAfterMs: 3_600_000 }); // never fits
   });
 
+  it('gives back the units taken last, so the next take fits again', () => {
+    let now = 0;
+    const window = new SlidingWindow(2, 60_000, () => now);
+    expect(window.take('a')).toEqual({ ok: true });
+    now = 1000;
+    expect(window.take('a')).toEqual({ ok: true });
+    window.giveBack('a');
+    expect(window.used('a')).toBe(1);
+    now = 2000;
+    expect(window.take('a')).toEqual({ ok: true });
+    // The unit kept is the first (t=0): the wait is until it leaves.
+    expect(window.take('a')).toEqual({ ok: false, retryAfterMs: 58_000 });
+    window.giveBack('b'); // nothing taken: nothing to give
+    expect(window.used('b')).toBe(0);
+  });
+
   it('never lets more than the limit through in any window, whatever the arrival pattern', () => {
     let now = 0;
     const window = new SlidingWindow(5, 1000, () => now);
