@@ -18,7 +18,8 @@ import {
 import { applyOperator } from '../delivery/transitions.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
-import type { Spool } from '../spool/spool.js';
+import { SpoolLockedError } from '../spool/lock.js';
+import { Spool } from '../spool/spool.js';
 import { Limiter } from '../util/limiter.js';
 import { describeOutcome } from '../delivery/outcome.js';
 import { formatQueueTable } from './queue-table.js';
@@ -103,6 +104,28 @@ async function selectIds(spool: Spool, op: QueueOperation, words: readonly strin
   return ids;
 }
 
+/**
+ * Runs `change` on the spool opened as a server opens it, under its lock: a server that starts
+ * meanwhile waits (or refuses) instead of writing the journal's head at the same time, and a
+ * torn tail is cut off by the recovery a writer does before it appends.
+ */
+async function withSpoolLocked<T>(dir: string, change: (spool: Spool) => Promise<T>): Promise<T> {
+  let opened: Spool;
+  try {
+    ({ spool: opened } = await Spool.open(dir, { deferFileChecks: true }));
+  } catch (error) {
+    if (error instanceof SpoolLockedError) {
+      throw new QueueUsageError(`a server started on ${dir} while the command ran: run it again`);
+    }
+    throw error;
+  }
+  try {
+    return await change(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
 /** With no server running: the command applied to the spool's files by the same transition. */
 async function applyOffline(spool: Spool, op: QueueOperation, ids: readonly string[]): Promise<number> {
   const seq = await claimOfflineSequence(spool);
@@ -173,7 +196,7 @@ export async function queueCommand(
       return 0;
     }
     const targets = ids.length > 0 ? ids : (await entries(spool)).map((e) => e.id);
-    const changed = await applyOffline(spool, op, targets);
+    const changed = await withSpoolLocked(spool.dir, (locked) => applyOffline(locked, op, targets));
     out.write(`${op}: ${String(changed)} message(s)\n`);
     return 0;
   }

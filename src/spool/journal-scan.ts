@@ -26,17 +26,23 @@ export interface SegmentScan {
 /**
  * Reading a segment in large windows: a start with 100,000 small records stays at a few hundred
  * reads, where a read per record header was 100,000 thread-pool round trips. Every payload's
- * CRC is checked on the way, so damage anywhere is found at open, not when a reader hits it.
+ * CRC is checked on the way, so damage in a scanned segment is found at open (a sealed segment
+ * with a good index is not scanned; see Journal.scan).
  */
 const WINDOW_BYTES = 4 * 1024 * 1024;
 
 /**
- * The records of one segment, in order. A record whose bytes do not check out is skipped by
- * looking for the next whole record after it; if one is found the segment is `damaged` (a
- * write that was acknowledged went bad), otherwise what follows `end` is a torn tail (a
- * write whose fdatasync never returned, so never acknowledged).
+ * The records of one segment, in order. After a record whose bytes do not check out, the rest
+ * is searched for a whole record; if one is found the segment is `damaged`, otherwise what
+ * follows `end` is a torn tail (a write whose fdatasync never returned, so never acknowledged).
+ *
+ * `resync`: whether records found after a bad one are taken. Not in the last segment: a crash
+ * tears only the group being written there, whose records were never acknowledged, and the
+ * bytes that did reach disk may hold a message body with a whole record forged inside it (a
+ * CRC has no secret). A sealed segment was fdatasynced whole before the next one began, so
+ * damage there is the disk's, and the records after it were acknowledged.
  */
-export async function scanSegment(handle: FileHandle, size: number): Promise<SegmentScan> {
+export async function scanSegment(handle: FileHandle, size: number, resync: boolean): Promise<SegmentScan> {
   const window = new Window(handle, size);
   const records: ScannedRecord[] = [];
   let position = 0;
@@ -53,6 +59,7 @@ export async function scanSegment(handle: FileHandle, size: number): Promise<Seg
     const next = await window.nextRecordAfter(position);
     if (next === undefined) break;
     damaged = true;
+    if (!resync) break;
     position = next;
   }
   return { records, end, damaged };

@@ -84,6 +84,9 @@ export class Journal {
   private headUnsynced = false;
   /** The head's tail may hold a failed write: the next write starts a new segment. */
   private headSuspect = false;
+  /** Whether the head segment's directory entry is known durable (see headFor). */
+  private headNameDurable = true;
+  private closed = false;
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
@@ -137,25 +140,25 @@ export class Journal {
     }
     try {
       const { size } = await handle.stat();
-      const scan = await scanSegment(handle, size);
+      const scan = await scanSegment(handle, size, !last);
       this.apply(segment, scan.records, scan.end);
       const torn = scan.end < size;
+      // Damage inside a segment, or a torn end of one already sealed: bytes that were
+      // acknowledged may be in it. A copy goes to quarantine/ for an operator (before the head
+      // is cut); what reads whole is kept. Its index (and, for the head, a new segment at the
+      // next write) keeps the next open from reporting it again.
+      const quarantine = this.writer && (scan.damaged || (torn && !last));
+      if (quarantine) {
+        await mkdir(this.quarantineDir, { recursive: true, mode: 0o750 });
+        await copyFile(this.segmentPath(segment), join(this.quarantineDir, `journal-${segmentName(segment)}`));
+        if (last) this.headSuspect = true;
+      }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
       if (this.writer && last && torn) await handle.truncate(scan.end);
       if (last) {
         this.head = segment;
         this.headLength = scan.end;
         this.headRecords = scan.records;
-      }
-      // Damage inside a segment, or a torn end of one already sealed: bytes that were
-      // acknowledged may be in it. A copy goes to quarantine/ for an operator; what reads
-      // whole is kept. Its index (and, for the head, a new segment at the next write) keeps
-      // the next open from reporting it again.
-      const quarantine = this.writer && (scan.damaged || (torn && !last));
-      if (quarantine) {
-        await mkdir(this.quarantineDir, { recursive: true, mode: 0o750 });
-        await copyFile(this.segmentPath(segment), join(this.quarantineDir, `journal-${segmentName(segment)}`));
-        if (last) this.headSuspect = true;
       }
       if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
       return quarantine;
@@ -220,8 +223,17 @@ export class Journal {
 
   /** Appends a REMOVE record for a journaled message; false if the journal does not hold it. */
   async remove(id: string, durable: boolean): Promise<boolean> {
-    if (!this.forget(id)) return false;
-    await this.enqueue(RecordType.remove, id, [], durable);
+    const location = this.locations.get(id);
+    if (!location || !this.writer) return false;
+    this.forget(id);
+    try {
+      await this.enqueue(RecordType.remove, id, [], durable);
+    } catch (error) {
+      // Not recorded: the message is still in the journal, so it stays listed and a retry of
+      // the removal finds it (rather than falling through to queue/ and reporting success).
+      if (!this.locations.has(id)) this.place(id, location);
+      throw error;
+    }
     this.reclaimLater();
     return true;
   }
@@ -279,13 +291,19 @@ export class Journal {
     await this.settled();
     await this.reclaiming;
     await this.settled();
+    this.closed = true;
     await this.indexing;
     if (this.headFd !== undefined) {
       if (this.headUnsynced) await this.syncHead(this.headFd).catch(() => undefined);
       await closeFd(this.headFd).catch(() => undefined);
       this.headFd = undefined;
     }
-    for (const reader of this.readers.values()) await closeReader(reader);
+    // A read under way keeps its descriptor: the last user closes it (a number closed under a
+    // read could be reused by another file, and the read return its bytes).
+    for (const reader of this.readers.values()) {
+      reader.retired = true;
+      if (reader.users === 0) await closeReader(reader);
+    }
     this.readers.clear();
     await this.dirSync.close();
   }
@@ -301,6 +319,10 @@ export class Journal {
     durable: boolean,
     replaces?: JournalLocation,
   ): Promise<void> {
+    // A reader (the queue CLI beside a server, no lock) must never write: the server owns the
+    // head, and a second writer would cut off or shift its records.
+    if (!this.writer) return Promise.reject(new Error('the journal was opened read-only'));
+    if (this.closed) return Promise.reject(new Error('the journal is closed'));
     return new Promise((resolve, reject) => {
       const header = encodeRecordHeader(type, id, payload);
       this.queue.push({ header, payload, type, id, durable, resolve, reject, ...(replaces ? { replaces } : {}) });
@@ -359,14 +381,23 @@ export class Journal {
 
   private async syncHead(fd: number): Promise<void> {
     this.fdatasyncs++;
+    // Records written after this point are not covered by this sync: clear the mark first and
+    // set it back if the sync fails. After a failed fdatasync the kernel may have dropped dirty
+    // pages of this file, so what follows goes to a new segment.
     this.headUnsynced = false;
-    await fdatasyncFd(fd);
+    try {
+      await fdatasyncFd(fd);
+    } catch (error) {
+      this.headUnsynced = true;
+      this.headSuspect = true;
+      throw error;
+    }
   }
 
   /** The head's descriptor, after starting a new segment when this write would overfill it. */
   private async headFor(bytes: number): Promise<number> {
     const full = this.headLength > 0 && this.headLength + bytes > this.segmentBytes;
-    if (this.headFd !== undefined && !full && !this.headSuspect) return this.headFd;
+    if (this.headFd !== undefined && !full && !this.headSuspect && this.headNameDurable) return this.headFd;
     if (this.headFd !== undefined) {
       // What rode along in the old head (REMOVE records) is made durable before it is left.
       if (this.headUnsynced) await this.syncHead(this.headFd);
@@ -385,14 +416,15 @@ export class Journal {
       this.headSuspect = false;
       this.segments.set(this.head, { live: 0, liveBytes: 0, size: 0 });
     }
-    if (!this.writer) await mkdir(this.dir, { recursive: true, mode: 0o750 });
     const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fresh ? constants.O_EXCL : 0);
     this.headFd = await openFd(this.segmentPath(this.head), flags, 0o640);
-    // The queue CLI, writing with no server running, read the segment without cutting off a
-    // torn tail: it does so now, so its record follows whole ones.
-    if (!this.writer && !fresh) await ftruncateFd(this.headFd, this.headLength);
-    // A new segment's name must be durable before any record in it is acknowledged.
-    if (fresh) await this.dirSync.sync();
+    // A new segment's name must be durable before any record in it is acknowledged; until a
+    // directory fsync has succeeded, every group syncs the directory again before it is told.
+    if (fresh) this.headNameDurable = false;
+    if (!this.headNameDurable) {
+      await this.dirSync.sync();
+      this.headNameDurable = true;
+    }
     return this.headFd;
   }
 
@@ -450,7 +482,7 @@ export class Journal {
       const use = this.segments.get(oldest);
       if (!use || oldest >= this.head) return;
       if (use.live > 0) {
-        if (use.liveBytes >= use.size * COMPACT_BELOW) return;
+        if (use.liveBytes >= use.size * COMPACT_BELOW && !this.deadBytesPinned()) return;
         await this.copyForward(oldest);
         if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
       }
@@ -472,6 +504,22 @@ export class Journal {
       // whose messages were killed by REMOVE records in a newer one already unlinked.
       await this.dirSync.sync();
     }
+  }
+
+  /**
+   * Whether the sealed segments hold more dead bytes than live ones, plus a segment's worth:
+   * the oldest, though mostly live (a long-deferred backlog), then keeps dead segments behind
+   * it from going, and the journal would grow without bound. Copying it forward frees them.
+   */
+  private deadBytesPinned(): boolean {
+    let sealed = 0;
+    let live = 0;
+    for (const [segment, use] of this.segments) {
+      if (segment >= this.head) continue;
+      sealed += use.size;
+      live += use.liveBytes;
+    }
+    return sealed - live > live + this.segmentBytes;
   }
 
   /** Re-appends, durably, each live record of `segment` to the head. */

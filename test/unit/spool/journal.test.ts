@@ -106,29 +106,56 @@ describe('Journal: open after a crash', () => {
     expect(await payloadOf(third, id(3))).toBe('three');
   });
 
-  it('a bad record between whole ones: the segment is copied to quarantine/, the rest kept', async () => {
-    const { journal } = await openJournal();
+  it('a bad record between whole ones in a sealed segment: copied to quarantine/, the rest kept', async () => {
+    const { journal } = await openJournal({ segmentBytes: 200 });
     for (const i of [0, 1, 2]) await journal.append(id(i), [Buffer.from(`message number ${String(i)}`)]);
     const second = journal.location(id(1));
+    // Does not fit: segment 1 is sealed and 2 begins.
+    await journal.append(id(3), [Buffer.alloc(100, 0x61)]);
+    expect(journal.location(id(3))?.segment).toBe(2);
     await closeAll();
     if (!second) throw new Error('not appended');
+    // Without its index, the sealed segment is scanned at open.
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')), { force: true });
     const path = join(dir, segmentName(1));
     const bytes = await readFile(path);
     bytes.writeUInt8((bytes.readUInt8(second.offset + 3) ^ 0x20) & 0xff, second.offset + 3); // a bit flipped inside the payload
     await writeFile(path, bytes);
 
-    const { journal: again, quarantined } = await openJournal();
+    const { journal: again, quarantined } = await openJournal({ segmentBytes: 200 });
     expect(quarantined).toEqual([join('journal', segmentName(1))]);
     expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(bytes)).toBe(true);
-    expect([...again.ids()].sort()).toEqual([id(0), id(2)]);
+    expect([...again.ids()].sort()).toEqual([id(0), id(2), id(3)]);
     expect(await payloadOf(again, id(2))).toBe('message number 2');
-    // Reported once: the next record starts a new segment, and the damaged one is not scanned again.
-    await again.append(id(3), [Buffer.from('after the damage')]);
-    expect(again.location(id(3))?.segment).toBe(2);
+    // Reported once: its index now says what reads whole, so the next open does not scan it.
     await closeAll();
-    const { journal: third, quarantined: again2 } = await openJournal();
+    const { journal: third, quarantined: again2 } = await openJournal({ segmentBytes: 200 });
     expect(again2).toEqual([]);
     expect([...third.ids()].sort()).toEqual([id(0), id(2), id(3)]);
+  });
+
+  it('the last segment is cut at its first bad record: a record forged inside a torn body is never taken', async () => {
+    const { journal } = await openJournal();
+    for (const i of [0, 1]) await journal.append(id(i), [Buffer.from(`message number ${String(i)}`)]);
+    await closeAll();
+    const path = join(dir, segmentName(1));
+    const whole = (await stat(path)).size;
+    // A message whose body carries a whole record of its own (any recipients, any id), torn by
+    // a crash in the middle of its group: its own CRC fails, the forged one inside checks out.
+    const forgedPayload = Buffer.from('forged: relay me anywhere');
+    const forged = Buffer.concat([encodeRecordHeader(RecordType.message, id(9), [forgedPayload]), forgedPayload]);
+    const body = Buffer.concat([Buffer.from('Subject: hi\r\n\r\n'), forged, Buffer.alloc(64, 0x62)]);
+    const outer = encodeRecordHeader(RecordType.message, id(2), [body]);
+    await appendFile(path, Buffer.concat([outer, body.subarray(0, body.length - 10)]));
+    const torn = await readFile(path);
+
+    const { journal: again, quarantined } = await openJournal();
+    expect(again.has(id(9))).toBe(false);
+    expect([...again.ids()].sort()).toEqual([id(0), id(1)]);
+    // Something whole followed the bad bytes: reported, and kept in quarantine/ before the cut.
+    expect(quarantined).toEqual([join('journal', segmentName(1))]);
+    expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(torn)).toBe(true);
+    expect((await stat(path)).size).toBe(whole);
   });
 });
 
@@ -214,6 +241,25 @@ describe('Journal: segments', () => {
   });
 });
 
+describe('Journal: space', () => {
+  it('a mostly live oldest segment that keeps dead ones behind it is copied forward, and they all go', async () => {
+    const { journal } = await openJournal({ segmentBytes: 200 });
+    const payload = (i: number) => Buffer.from(`record ${String(i)} `.padEnd(30, '.'));
+    for (let i = 0; i < 15; i++) await journal.append(id(i), [payload(i)]);
+    expect(journal.location(id(2))?.segment).toBe(1);
+    // A backlog of three in the oldest segment (all of it live); everything after it delivered.
+    for (let i = 3; i < 15; i++) await journal.remove(id(i), false);
+    await journal.reclaim();
+    const left = (await readdir(dir)).filter((name) => name.endsWith('.seg'));
+    expect(left).not.toContain(segmentName(1));
+    expect(left.length).toBeLessThanOrEqual(2);
+    for (const i of [0, 1, 2]) expect(await payloadOf(journal, id(i))).toBe(payload(i).toString('latin1'));
+    await closeAll();
+    const { journal: again } = await openJournal({ segmentBytes: 200 });
+    expect([...again.ids()].sort()).toEqual([id(0), id(1), id(2)]);
+  });
+});
+
 describe('Journal: a reader beside the writer', () => {
   it('reads what is committed, tolerates a write under way and changes nothing', async () => {
     const { journal } = await openJournal();
@@ -231,5 +277,17 @@ describe('Journal: a reader beside the writer', () => {
     expect(await payloadOf(reader, id(1))).toBe('one');
     expect((await stat(path)).size).toBe(size);
     expect(await readdir(root)).toEqual(['journal']);
+  });
+
+  it('never writes: an append or a removal through a reader is refused and the segment is unchanged', async () => {
+    const { journal } = await openJournal();
+    await journal.append(id(0), [Buffer.from('zero')]);
+    const path = join(dir, segmentName(1));
+    const size = (await stat(path)).size;
+    const { journal: reader } = await openJournal({ writer: false });
+    await expect(reader.append(id(1), [Buffer.from('one')])).rejects.toThrow(/read-only/);
+    expect(await reader.remove(id(0), true)).toBe(false);
+    expect((await stat(path)).size).toBe(size);
+    expect(await payloadOf(journal, id(0))).toBe('zero');
   });
 });
