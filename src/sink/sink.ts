@@ -325,6 +325,8 @@ export class Sink {
         this.groupTimer = setTimeout(() => {
           this.flushInserts();
         }, GROUP_WAIT_MS);
+        // The sessions waiting on this group keep the process alive; the timer itself need not.
+        this.groupTimer.unref();
       }
       this.doneParsing(ordinal);
     });
