@@ -193,7 +193,7 @@ export class Journal {
   }
 
   private indexPath(segment: number): string {
-    return join(this.dir, `${String(segment).padStart(10, '0')}.idx`);
+    return join(this.dir, indexName(segment));
   }
 
   get size(): number {
@@ -471,12 +471,19 @@ export class Journal {
 
   /** Runs reclaim after the work under way; a failure is retried at the next removal. */
   private reclaimLater(): void {
-    if (!this.writer) return;
-    this.reclaiming = this.reclaiming.then(() => this.reclaim()).catch(() => undefined);
+    this.reclaim().catch(() => undefined);
+  }
+
+  /** A reclaim pass after those under way, in the same chain, so two never run at once. */
+  reclaim(): Promise<void> {
+    if (!this.writer) return Promise.resolve();
+    const pass = this.reclaiming.then(() => this.reclaimNow());
+    this.reclaiming = pass.catch(() => undefined);
+    return pass;
   }
 
   /** Unlinks dead segments from the oldest on, copying the live records of a mostly dead one forward. */
-  async reclaim(): Promise<void> {
+  private async reclaimNow(): Promise<void> {
     for (;;) {
       const oldest = Math.min(...this.segments.keys());
       const use = this.segments.get(oldest);
@@ -557,7 +564,15 @@ async function closeReader(reader: SegmentReader): Promise<void> {
 const STREAM_CHUNK = 64 * 1024;
 
 export function segmentName(segment: number): string {
-  return `${String(segment).padStart(10, '0')}.seg`;
+  return `${segmentNumber(segment)}.seg`;
+}
+
+function indexName(segment: number): string {
+  return `${segmentNumber(segment)}.idx`;
+}
+
+function segmentNumber(segment: number): string {
+  return String(segment).padStart(10, '0');
 }
 
 const SEGMENT_FILE = /^(\d{10})\.seg$/;

@@ -358,8 +358,9 @@ export class Spool {
    */
   async readBytes(message: { readonly id: string; readonly size: number }, limit = message.size): Promise<Buffer> {
     const size = Math.min(message.size, limit);
-    const location = (await this.journal()).location(message.id);
-    if (location) return this.readJournaled(location, size);
+    const journal = await this.journal();
+    const location = journal.location(message.id);
+    if (location) return readJournaled(journal, location, size);
     const handle = await open(this.messagePath(message.id), 'r');
     try {
       const buffer = Buffer.allocUnsafe(size);
@@ -375,11 +376,6 @@ export class Spool {
     }
   }
 
-  private async readJournaled(location: JournalLocation, size: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(size);
-    const filled = await (await this.journal()).read(location, buffer, 0, size);
-    return filled === size ? buffer : buffer.subarray(0, filled);
-  }
 
   /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
   async readHeader(message: { readonly id: string; readonly size: number }, limit = 256 * 1024): Promise<string> {
@@ -518,4 +514,11 @@ async function unlinkIfThere(path: string): Promise<void> {
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
   }
+}
+
+/** The first `size` bytes of a journaled message, in one buffer. */
+async function readJournaled(journal: Journal, location: JournalLocation, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size);
+  const filled = await journal.read(location, buffer, 0, size);
+  return filled === size ? buffer : buffer.subarray(0, filled);
 }
