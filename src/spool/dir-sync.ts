@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { realFiles, type DirectoryFiles } from './journal-files.js';
 
 /**
  * Group commit for directory entries: many renames share one fsync of the directory.
@@ -12,9 +12,12 @@ import { open, type FileHandle } from 'node:fs/promises';
 export class DirectorySync {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
-  private handle: Promise<FileHandle> | undefined;
+  private descriptor: Promise<number> | undefined;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly files: DirectoryFiles = realFiles,
+  ) {}
 
   sync(): Promise<void> {
     if (!this.running) {
@@ -37,18 +40,20 @@ export class DirectorySync {
   async close(): Promise<void> {
     await this.next?.catch(() => undefined);
     await this.running?.catch(() => undefined);
-    const handle = this.handle;
-    this.handle = undefined;
-    await (await handle?.catch(() => undefined))?.close();
+    const descriptor = this.descriptor;
+    this.descriptor = undefined;
+    const fd = await descriptor?.catch(() => undefined);
+    if (fd !== undefined) await this.files.close(fd);
   }
 
   private async fsyncOnce(): Promise<void> {
-    const opening = (this.handle ??= open(this.dir, 'r'));
+    const opening = (this.descriptor ??= this.files.openDirectory(this.dir));
     try {
-      await (await opening).sync();
+      await this.files.fsync(await opening);
     } catch (error) {
-      if (this.handle === opening) this.handle = undefined;
-      await (await opening.catch(() => undefined))?.close().catch(() => undefined);
+      if (this.descriptor === opening) this.descriptor = undefined;
+      const fd = await opening.catch(() => undefined);
+      if (fd !== undefined) await this.files.close(fd).catch(() => undefined);
       throw error;
     }
   }

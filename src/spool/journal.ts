@@ -1,8 +1,9 @@
-import { close, constants, fdatasync, ftruncate, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { DirectorySync } from './dir-sync.js';
+import { realFiles, type DirectoryFiles, type JournalFiles } from './journal-files.js';
 import { encodeRecordHeader, RECORD_HEADER_BYTES, RecordType } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
 import { scanSegment, type ScannedRecord } from './journal-scan.js';
@@ -10,8 +11,6 @@ import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
 const openFd = promisify(openCallback);
-const fdatasyncFd = promisify(fdatasync);
-const ftruncateFd = promisify(ftruncate);
 const closeFd = promisify(close);
 const readFd = promisify(readCallback);
 
@@ -98,23 +97,32 @@ export class Journal {
     private readonly writer: boolean,
     private readonly segmentBytes: number,
     private readonly quarantineDir: string,
+    private readonly files: JournalFiles,
   ) {
-    this.dirSync = new DirectorySync(dir);
+    this.dirSync = new DirectorySync(dir, files);
   }
 
   /**
    * Reads every segment. A writer (Spool.open, under the spool's lock) truncates a torn tail of
    * the last segment and copies a damaged segment to `quarantine` (the readable records are
-   * kept); a reader (the queue CLI beside a running server) changes nothing.
+   * kept); a reader (the queue CLI beside a running server) changes nothing. `files`: the write
+   * side's file operations (journal-files.ts), node:fs unless a test injects failures.
    */
   static async open(
     dir: string,
-    options: { writer: boolean; quarantineDir: string; segmentBytes?: number },
+    options: { writer: boolean; quarantineDir: string; segmentBytes?: number; files?: JournalFiles },
   ): Promise<{ journal: Journal; quarantined: string[] }> {
-    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir);
+    const files = options.files ?? realFiles;
+    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir, files);
     const quarantined: string[] = [];
-    if (options.writer) await mkdir(dir, { recursive: true, mode: 0o750 });
-    const numbers = (await listSegments(dir)).sort((a, b) => a - b);
+    if (options.writer) await makeDirectoryDurably(files, dir);
+    const names = await listNames(dir);
+    // A crash while an index was written leaves its staging file; the index is written again at
+    // the next rotation or scan, so the leftover is only clutter (one per crash).
+    if (options.writer) {
+      for (const name of names.filter((n) => STAGED_INDEX_FILE.test(n))) await files.unlink(join(dir, name));
+    }
+    const numbers = segmentNumbers(names).sort((a, b) => a - b);
     for (const [index, segment] of numbers.entries()) {
       if (await journal.scan(segment, index === numbers.length - 1)) quarantined.push(join('journal', segmentName(segment)));
     }
@@ -149,8 +157,12 @@ export class Journal {
       // next write) keeps the next open from reporting it again.
       const quarantine = this.writer && (scan.damaged || (torn && !last));
       if (quarantine) {
-        await mkdir(this.quarantineDir, { recursive: true, mode: 0o750 });
-        await copyFile(this.segmentPath(segment), join(this.quarantineDir, `journal-${segmentName(segment)}`));
+        await makeDirectoryDurably(this.files, this.quarantineDir);
+        const copy = join(this.quarantineDir, `journal-${segmentName(segment)}`);
+        await copyFile(this.segmentPath(segment), copy);
+        // Durable before the head is cut below: the copy is then the only one of the cut bytes.
+        await syncFile(copy);
+        await syncDirectory(this.files, this.quarantineDir);
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -295,8 +307,9 @@ export class Journal {
     await this.indexing;
     if (this.headFd !== undefined) {
       if (this.headUnsynced) await this.syncHead(this.headFd).catch(() => undefined);
-      await closeFd(this.headFd).catch(() => undefined);
+      const fd = this.headFd;
       this.headFd = undefined;
+      await this.files.close(fd).catch(() => undefined);
     }
     // A read under way keeps its descriptor: the last user closes it (a number closed under a
     // read could be reused by another file, and the read return its bytes).
@@ -352,13 +365,17 @@ export class Journal {
     }
     const start = this.headLength;
     try {
-      await writeAll(fd, group.flatMap((p) => [p.header, ...p.payload]));
+      await writeAll(
+        fd,
+        group.flatMap((p) => [p.header, ...p.payload]),
+        this.files.writev,
+      );
       this.headUnsynced = true;
       if (group.some((p) => p.durable)) await this.syncHead(fd);
     } catch (error) {
       // Not acknowledged: cut the partial write off so later records follow whole ones. If even
       // that fails, the next group starts a new segment (the bad tail is then quarantined at open).
-      await ftruncateFd(fd, start).catch(() => {
+      await this.files.ftruncate(fd, start).catch(() => {
         this.headSuspect = true;
       });
       for (const pending of group) pending.reject(error);
@@ -386,7 +403,7 @@ export class Journal {
     // pages of this file, so what follows goes to a new segment.
     this.headUnsynced = false;
     try {
-      await fdatasyncFd(fd);
+      await this.files.fdatasync(fd);
     } catch (error) {
       this.headUnsynced = true;
       this.headSuspect = true;
@@ -397,12 +414,26 @@ export class Journal {
   /** The head's descriptor, after starting a new segment when this write would overfill it. */
   private async headFor(bytes: number): Promise<number> {
     const full = this.headLength > 0 && this.headLength + bytes > this.segmentBytes;
-    if (this.headFd !== undefined && !full && !this.headSuspect && this.headNameDurable) return this.headFd;
+    const fd = this.headFd !== undefined && !full && !this.headSuspect ? this.headFd : await this.openHead(full);
+    // A new segment's name must be durable before any record in it is acknowledged; until a
+    // directory fsync has succeeded, every group syncs the directory again before it is told.
+    if (!this.headNameDurable) {
+      await this.dirSync.sync();
+      this.headNameDurable = true;
+    }
+    return fd;
+  }
+
+  /** Leaves the head (synced) and opens the next segment, or opens the head again after a failed open. */
+  private async openHead(full: boolean): Promise<number> {
     if (this.headFd !== undefined) {
       // What rode along in the old head (REMOVE records) is made durable before it is left.
       if (this.headUnsynced) await this.syncHead(this.headFd);
-      await closeFd(this.headFd);
+      // Forgotten before the close returns: a close that fails has still released the number,
+      // which another file may get, so it must never be written to or closed again.
+      const old = this.headFd;
       this.headFd = undefined;
+      await this.files.close(old);
     }
     const fresh = this.head === 0 || full || this.headSuspect;
     if (fresh && this.head > 0 && this.writer && !this.headSuspect) {
@@ -415,16 +446,12 @@ export class Journal {
       this.headLength = 0;
       this.headSuspect = false;
       this.segments.set(this.head, { live: 0, liveBytes: 0, size: 0 });
+      // Marked before the open: when that fails, the number has advanced, and the next group's
+      // open (without O_EXCL) creates the file.
+      this.headNameDurable = false;
     }
     const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fresh ? constants.O_EXCL : 0);
-    this.headFd = await openFd(this.segmentPath(this.head), flags, 0o640);
-    // A new segment's name must be durable before any record in it is acknowledged; until a
-    // directory fsync has succeeded, every group syncs the directory again before it is told.
-    if (fresh) this.headNameDurable = false;
-    if (!this.headNameDurable) {
-      await this.dirSync.sync();
-      this.headNameDurable = true;
-    }
+    this.headFd = await this.files.open(this.segmentPath(this.head), flags, 0o640);
     return this.headFd;
   }
 
@@ -493,24 +520,30 @@ export class Journal {
         await this.copyForward(oldest);
         if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
       }
-      // Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it.
-      const reader = this.readers.get(oldest);
-      this.readers.delete(oldest);
-      if (reader) {
-        reader.retired = true;
-        if (reader.users === 0) await closeReader(reader);
-      }
+      await this.retireReader(oldest);
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
-        await unlink(path).catch((error: unknown) => {
+        await this.files.unlink(path).catch((error: unknown) => {
           if (!(isErrno(error, 'ENOENT'))) throw error;
         });
       }
+      // A read with a location looked up earlier may have opened the segment again meanwhile;
+      // from now on an open fails (ENOENT), so this is the last descriptor it can get.
+      await this.retireReader(oldest);
       this.segments.delete(oldest);
       // Gone for good before the next one goes: a crash must never bring back an older segment
       // whose messages were killed by REMOVE records in a newer one already unlinked.
       await this.dirSync.sync();
     }
+  }
+
+  /** Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it. */
+  private async retireReader(segment: number): Promise<void> {
+    const reader = this.readers.get(segment);
+    if (!reader) return;
+    this.readers.delete(segment);
+    reader.retired = true;
+    if (reader.users === 0) await closeReader(reader);
   }
 
   /**
@@ -576,17 +609,53 @@ function segmentNumber(segment: number): string {
 }
 
 const SEGMENT_FILE = /^(\d{10})\.seg$/;
+/** An index being written (writeIndex), until it is renamed into place. */
+const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
 
-async function listSegments(dir: string): Promise<number[]> {
-  let names: string[];
+async function listNames(dir: string): Promise<string[]> {
   try {
-    names = await readdir(dir);
+    return await readdir(dir);
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return [];
     throw error;
   }
+}
+
+function segmentNumbers(names: readonly string[]): number[] {
   return names.flatMap((name) => {
     const match = SEGMENT_FILE.exec(name);
     return match?.[1] ? [Number(match[1])] : [];
   });
+}
+
+/**
+ * mkdir -p, then an fsync of the parent of each directory it created: a new directory's entry
+ * is durable only then, and a segment or quarantined copy in it is lost with it otherwise
+ * (ext4 with its journal happens to order this; the standard does not promise it).
+ */
+async function makeDirectoryDurably(files: DirectoryFiles, dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true, mode: 0o750 });
+  if (created === undefined) return;
+  for (let path = dir; ; path = dirname(path)) {
+    await syncDirectory(files, dirname(path));
+    if (path === created || dirname(path) === path) return;
+  }
+}
+
+async function syncDirectory(files: DirectoryFiles, dir: string): Promise<void> {
+  const fd = await files.openDirectory(dir);
+  try {
+    await files.fsync(fd);
+  } finally {
+    await files.close(fd);
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -10,10 +10,14 @@ const fdatasyncFd = promisify(fdatasync);
 const closeFd = promisify(close);
 
 /** Writes every byte: writev may write fewer than asked (a full disk, a signal). */
-export async function writeAll(fd: number, chunks: readonly Buffer[]): Promise<void> {
+export async function writeAll(
+  fd: number,
+  chunks: readonly Buffer[],
+  write: (fd: number, chunks: readonly Buffer[]) => Promise<{ bytesWritten: number }> = writevFd,
+): Promise<void> {
   let pending = chunks.filter((chunk) => chunk.length > 0);
   while (pending.length > 0) {
-    const { bytesWritten } = await writevFd(fd, pending);
+    const { bytesWritten } = await write(fd, pending);
     let skip = bytesWritten;
     const rest: Buffer[] = [];
     for (const chunk of pending) {
