@@ -492,6 +492,12 @@ export class Journal {
       });
       this.readers.set(segment, opened);
       reader = opened;
+      // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
+      // would otherwise end in EMFILE. The longest open goes; a read under way finishes on it.
+      if (this.readers.size > MAX_READERS) {
+        const [oldest] = this.readers.keys();
+        if (oldest !== undefined) void this.retireReader(oldest);
+      }
     }
     return reader;
   }
@@ -592,6 +598,12 @@ async function closeReader(reader: SegmentReader): Promise<void> {
   const fd = await reader.fd.catch(() => undefined);
   if (fd !== undefined) await closeFd(fd).catch(() => undefined);
 }
+
+/**
+ * Reader descriptors kept open at most: 64 segments are 1 GiB of journal, read without an open;
+ * a backlog larger than that costs an open per segment read, not a descriptor per segment.
+ */
+const MAX_READERS = 64;
 
 /** What a stream of a journaled message reads at a time. */
 const STREAM_CHUNK = 64 * 1024;

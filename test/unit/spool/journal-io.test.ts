@@ -43,7 +43,7 @@ async function payloadOf(journal: Journal, id: string): Promise<string | undefin
   return buffer.toString('latin1');
 }
 
-const ids = Array.from({ length: 20 }, (_, i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i)));
+const ids = Array.from({ length: 100 }, (_, i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i)));
 const id = (i: number): string => ids[i] ?? '';
 const text = (value: string): Buffer => Buffer.from(value, 'latin1');
 /** 100 bytes: with its 32-byte header, two do not fit in a 200-byte segment. */
@@ -268,16 +268,31 @@ describe('Journal at open: hygiene', () => {
   });
 });
 
-describe('Journal: reader descriptors of a segment that goes', () => {
-  /** Descriptors this process holds on files named `name` that are unlinked. */
-  async function heldDeleted(name: string): Promise<number> {
-    let held = 0;
+describe('Journal: reader descriptors', () => {
+  /** What this process's descriptors point at, under the journal directory. */
+  async function held(): Promise<string[]> {
+    const targets: string[] = [];
     for (const fd of await readdir('/proc/self/fd')) {
       const target = await readlink(join('/proc/self/fd', fd)).catch(() => '');
-      if (target === `${join(dir, name)} (deleted)`) held += 1;
+      if (target.startsWith(`${dir}/`)) targets.push(target.slice(dir.length + 1));
     }
-    return held;
+    return targets;
   }
+  const heldDeleted = async (name: string): Promise<number> =>
+    (await held()).filter((target) => target === `${name} (deleted)`).length;
+
+  it('at most 64 are kept open, however many segments are read', async () => {
+    const { journal } = await openJournal({ segmentBytes: 200 });
+    for (let i = 0; i < 100; i++) await journal.append(id(i), [sized(i)]);
+    await closeAll();
+    // 100 segments of one record each, each read (twice) by a second journal.
+    const { journal: again } = await openJournal({ segmentBytes: 200 });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 100; i++) expect(await payloadOf(again, id(i))).toBe(sized(i).toString('latin1'));
+    }
+    // 64, and at most one more: the last one let go may still be closing in the thread pool.
+    expect((await held()).filter((target) => target.endsWith('.seg')).length).toBeLessThanOrEqual(65);
+  });
 
   it('a read that opens the segment while reclaim unlinks it does not keep the descriptor', async () => {
     const files = new FailingFiles();
