@@ -1,3 +1,5 @@
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { realFiles, type DirectoryFiles } from './journal-files.js';
 
 /**
@@ -56,5 +58,39 @@ export class DirectorySync {
       if (fd !== undefined) await this.files.close(fd).catch(() => undefined);
       throw error;
     }
+  }
+}
+
+/**
+ * mkdir -p, then an fsync of the parent of each directory it created: a new directory's entry
+ * is durable only then, and a segment or quarantined copy in it is lost with it otherwise
+ * (ext4 with its journal happens to order this; the standard does not promise it).
+ */
+export async function makeDirectoryDurably(files: DirectoryFiles, dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true, mode: 0o750 });
+  if (created === undefined) return;
+  for (let path = dir; ; path = dirname(path)) {
+    await syncDirectory(files, dirname(path));
+    if (path === created || dirname(path) === path) return;
+  }
+}
+
+/** One fsync of a directory, opened for it and closed after. */
+export async function syncDirectory(files: DirectoryFiles, dir: string): Promise<void> {
+  const fd = await files.openDirectory(dir);
+  try {
+    await files.fsync(fd);
+  } finally {
+    await files.close(fd);
+  }
+}
+
+/** One fdatasync of a file, opened for it and closed after. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }

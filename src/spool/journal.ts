@@ -1,9 +1,9 @@
 import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { copyFile, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DirectorySync } from './dir-sync.js';
-import { realFiles, type DirectoryFiles, type JournalFiles } from './journal-files.js';
+import { DirectorySync, makeDirectoryDurably, syncDirectory, syncFile } from './dir-sync.js';
+import { realFiles, type JournalFiles } from './journal-files.js';
 import { encodeRecordHeader, RECORD_HEADER_BYTES, RecordType } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
 import { scanSegment, type ScannedRecord } from './journal-scan.js';
@@ -638,36 +638,4 @@ function segmentNumbers(names: readonly string[]): number[] {
     const match = SEGMENT_FILE.exec(name);
     return match?.[1] ? [Number(match[1])] : [];
   });
-}
-
-/**
- * mkdir -p, then an fsync of the parent of each directory it created: a new directory's entry
- * is durable only then, and a segment or quarantined copy in it is lost with it otherwise
- * (ext4 with its journal happens to order this; the standard does not promise it).
- */
-async function makeDirectoryDurably(files: DirectoryFiles, dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true, mode: 0o750 });
-  if (created === undefined) return;
-  for (let path = dir; ; path = dirname(path)) {
-    await syncDirectory(files, dirname(path));
-    if (path === created || dirname(path) === path) return;
-  }
-}
-
-async function syncDirectory(files: DirectoryFiles, dir: string): Promise<void> {
-  const fd = await files.openDirectory(dir);
-  try {
-    await files.fsync(fd);
-  } finally {
-    await files.close(fd);
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
 }
