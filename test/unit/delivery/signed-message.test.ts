@@ -8,6 +8,7 @@ import { signedMessage } from '../../../src/delivery/signed-message.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { Spool } from '../../../src/spool/spool.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -27,18 +28,7 @@ async function store(spool: Spool, message: Buffer): Promise<Envelope> {
   const id = newQueueId();
   const writer = await spool.begin(id);
   writer.stream.write(message);
-  return writer.commit({
-    version: 1,
-    id,
-    receivedAt: '2026-12-01T01:30:00.000Z',
-    size: message.length,
-    mailFrom: 'sender@example.com',
-    rcptTo: [{ address: 'rcpt@example.org' }],
-    smtputf8: false,
-    client: { address: '192.0.2.7', port: 40000, helo: 'client.example' },
-    listener: { name: 'submission', role: 'submission', port: 587 },
-    state: 'queued',
-  });
+  return writer.commit(testEnvelope(id, message.length));
 }
 
 async function read(stream: Readable): Promise<Buffer> {

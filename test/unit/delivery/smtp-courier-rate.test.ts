@@ -4,8 +4,8 @@ import { validateConfig } from '../../../src/config/load.js';
 import type { OutboundMessage } from '../../../src/delivery/courier.js';
 import type { Resolver } from '../../../src/delivery/routes.js';
 import { SmtpCourier } from '../../../src/delivery/smtp-courier.js';
-import type { Envelope } from '../../../src/spool/envelope.js';
 import { testConfigInput } from '../../helpers/config.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 
 /** DNS that times out for every name: route planning fails with 4.4.3, no connection is made. */
 const deadDns: Resolver = {
@@ -17,18 +17,7 @@ const deadDns: Resolver = {
 const MESSAGE = Buffer.from('Subject: rate\r\n\r\nbody\r\n');
 
 function message(id: string): OutboundMessage {
-  const envelope: Envelope = {
-    version: 1,
-    id,
-    receivedAt: '2026-12-01T01:30:00.000Z',
-    size: MESSAGE.length,
-    mailFrom: 'sender@local.test',
-    rcptTo: [{ address: 'rcpt@down.test' }],
-    smtputf8: false,
-    client: { address: '127.0.0.1', port: 40000, helo: 'client.test' },
-    listener: { name: 'smtp', role: 'relay', port: 25 },
-    state: 'queued',
-  };
+  const envelope = testEnvelope(id, MESSAGE.length, { rcptTo: [{ address: 'rcpt@down.test' }] });
   return {
     envelope,
     open: () => Readable.from([MESSAGE]),
