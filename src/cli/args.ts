@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SETTINGS } from '../config/settings.js';
 
-type OptionSpec = { type: 'string' | 'boolean'; short?: string };
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
 
 /** Flags every command takes, then one (two for yes/no) per row of the settings table. */
 const OPTIONS: Record<string, OptionSpec> = {
@@ -18,13 +18,13 @@ const OPTIONS: Record<string, OptionSpec> = {
             [setting.flag, { type: 'boolean' }],
             [`no-${setting.flag}`, { type: 'boolean' }],
           ]
-        : [[setting.flag, { type: 'string' }]],
+        : [[setting.flag, { type: 'string', ...(setting.kind === 'tag-rules' ? { multiple: true } : {}) }]],
     ),
   ),
 };
 
 export interface ParsedArgs {
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | readonly (string | boolean)[] | undefined>>;
   readonly positionals: readonly string[];
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { envName, SETTINGS, type PathStep, type Setting } from './settings.js';
+import { parseTagArgument } from './tag-argument.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Key = string | number;
@@ -33,7 +34,9 @@ export function overridesFromFlags(values: Readonly<Record<string, unknown>>): O
       if (values[`no-${setting.flag}`] === true) return [{ setting, value: false, source: `--no-${setting.flag}` }];
       return given === true ? [{ setting, value: true, source: `--${setting.flag}` }] : [];
     }
-    return typeof given === 'string' ? [{ setting, value: given, source: `--${setting.flag}` }] : [];
+    // A repeated flag (--tag) gives its values in order: one list, as if given once.
+    const text = Array.isArray(given) ? given.filter((v) => typeof v === 'string').join(' ') : given;
+    return typeof text === 'string' ? [{ setting, value: text, source: `--${setting.flag}` }] : [];
   });
 }
 
@@ -41,8 +44,13 @@ const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
 /** Text to the setting's type when it reads as one; otherwise left as text for the schema to refuse. */
-function typed(setting: Setting, value: string | boolean): unknown {
+function typed(setting: Setting, value: string | boolean, source: string): unknown {
   if (typeof value === 'boolean' || setting.kind === 'string') return value;
+  if (setting.kind === 'tag-rules') {
+    const rules = parseTagArgument(value);
+    if ('problem' in rules) throw new ConfigError(`${source}: ${rules.problem}`);
+    return rules;
+  }
   if (setting.kind === 'number') return /^\d+$/.test(value) ? Number(value) : value;
   const lower = value.toLowerCase();
   return TRUE.has(lower) ? true : FALSE.has(lower) ? false : value;
@@ -82,7 +90,7 @@ export function applyOverrides(
   const paths: OverriddenPath[] = [];
   for (const { setting, value, source } of overrides) {
     for (const steps of setting.paths) {
-      for (const path of write(copy, steps, typed(setting, value), [], source)) paths.push({ path, source });
+      for (const path of write(copy, steps, typed(setting, value, source), [], source)) paths.push({ path, source });
     }
   }
   return { raw: copy, paths };

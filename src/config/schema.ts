@@ -381,9 +381,15 @@ export const configSchema = z
     shutdownGraceSeconds: seconds.default(30),
     /**
      * The first stop signal repeated within this is a parent's forwarded copy (npm, tini), not a
-     * second request to exit at once: a late forwarder on a loaded host needs more.
+     * second request to exit at once: a late forwarder on a loaded host needs more. At most 10
+     * minutes: a forwarded copy comes within seconds, and a longer window only takes away
+     * "again: exit now" (a larger value is more likely a unit mistake, e.g. milliseconds).
      */
-    shutdownRepeatWindowSeconds: z.number().min(0).default(1),
+    shutdownRepeatWindowSeconds: z
+      .number()
+      .min(0)
+      .max(600, 'at most 600 seconds: a forwarded copy comes within seconds')
+      .default(1),
     delivery: deliverySchema.prefault({}),
     /** The captured-mail index (capture mode, and captureDomains in relay mode). */
     sink: z

@@ -10,7 +10,8 @@ export type PathStep = string | { readonly each: true } | { readonly listener: s
 export interface Setting {
   /** `--flag`; the variable is MAILWHARF_ plus the flag in upper case with `_` for `-`. */
   readonly flag: string;
-  readonly kind: 'string' | 'number' | 'boolean';
+  /** tag-rules: Mailpit's --tag syntax, read by parseTagArgument; the flag may be repeated. */
+  readonly kind: 'string' | 'number' | 'boolean' | 'tag-rules';
   /** Shown by --help as the flag's value, e.g. PORT. */
   readonly value: string;
   readonly paths: readonly (readonly PathStep[])[];
@@ -90,6 +91,13 @@ export const SETTINGS: readonly Setting[] = [
     value: 'SECONDS',
     paths: [['shutdownRepeatWindowSeconds']],
     help: "the stop signal again within this is a parent's forwarded copy (default 1)",
+  },
+  {
+    flag: 'tag',
+    kind: 'tag-rules',
+    value: '"TAG=SEARCH"',
+    paths: [['sink', 'tagRules']],
+    help: "tag rules, as Mailpit's --tag: TAG[,TAG]=SEARCH, space separated (replaces sink.tagRules)",
   },
   {
     flag: 'max-messages',

@@ -5,8 +5,9 @@
  * own). A message over a per-minute limit is not attempted: it waits for the window, and the
  * wait is not a failed attempt (no retry backoff, no attempt counted). A reused connection is
  * not a new one: only opening one takes from connectionsPerMinute. A message taken from
- * messagesPerMinute that then does not go (held by the connection rate, or the courier
- * stopping) gives its unit back: only messages attempted count.
+ * messagesPerMinute that then does not go (held by the connection rate, its route not found,
+ * or the courier stopping) gives its unit back: only messages that reach for a host count (a
+ * failed connection does).
  */
 import type { DeliveryConfig } from '../config/schema.js';
 import { SlidingWindow } from '../util/rate-window.js';

@@ -8,6 +8,14 @@
  * first finds which parts have 8-bit bytes, since a part's Content-Transfer-Encoding field
  * comes before the body that decides it; the second converts. Memory is a line, a bit per
  * part and a frame per level of nesting, whatever the message's size.
+ *
+ * Nothing 8-bit leaves in a body, not even where no transfer encoding applies (RFC 6152 §3 asks
+ * for a 7-bit message): a multipart's preamble and epilogue, which a reader ignores (RFC 2046
+ * §5.1.1), and bodies sent as they are (base64, which a decoder reads ignoring bytes outside its
+ * alphabet, RFC 2045 §6.8; a multipart with no boundary; parts nested too deep) get "?" for each
+ * 8-bit byte, as sendmail's mime8to7 strips them from a preamble; a body labelled
+ * quoted-printable gets "=XX" for each, the byte a lenient decoder read it as. Postfix sends
+ * these bytes as they are, to a hop that did not ask for them.
  */
 import { Readable } from 'node:stream';
 import { encode, wrap } from 'nodemailer/lib/qp';
@@ -75,6 +83,8 @@ interface Entity {
   delimiter?: Buffer;
   /** Quoted-printable of the line under way not yet written (shorter than a line). */
   carry: string;
+  /** A body sent as it is but labelled quoted-printable: its stray 8-bit bytes become =XX. */
+  quotedPrintable?: boolean;
 }
 
 /**
@@ -106,13 +116,19 @@ class Walk {
   private piece(piece: LinePiece): void {
     const { bytes, first } = piece;
     let kept = true;
-    if (first && this.delimiter(bytes)) {
-      this.emit(bytes);
+    const delimiter = first ? this.delimiter(bytes) : 0;
+    if (delimiter > 0) {
+      // Only whitespace may follow a delimiter (RFC 2046 §5.1.1); anything else is ignored cruft.
+      this.emit(bytes.subarray(0, delimiter));
+      this.emit(maskEightBit(bytes.subarray(delimiter), false));
     } else {
       const top = this.stack[this.stack.length - 1];
       if (top?.kind === 'header') kept = this.headerPiece(top, piece);
       else if (top?.kind === 'leaf' && top.convert && this.out) this.qpPiece(top, piece);
-      else this.emit(bytes);
+      // A leaf with 8-bit bytes is converted above, so only a preamble, an epilogue or an
+      // opaque body can hold them here.
+      else if (top?.kind === 'leaf' || !this.out) this.emit(bytes);
+      else this.emit(maskEightBit(bytes, top?.quotedPrintable === true));
     }
     if (!this.out && hasEightBit(bytes)) this.markEightBit();
     if (piece.crlf && kept) this.emit(CRLF);
@@ -131,17 +147,19 @@ class Walk {
   /**
    * A delimiter line of an enclosing multipart ends every entity inside it; the outermost
    * multipart whose delimiter the line starts with wins, as when parts are cut out top down.
+   * Returns the length of the delimiter (with "--" when it closes), 0 when the line is none.
    */
-  private delimiter(line: Buffer): boolean {
-    if (line[0] !== 0x2d) return false;
+  private delimiter(line: Buffer): number {
+    if (line[0] !== 0x2d) return 0;
     const at = this.stack.findIndex((e) => e.delimiter !== undefined && startsWith(line, e.delimiter));
     const multipart = this.stack[at];
-    if (!multipart?.delimiter) return false;
+    if (!multipart?.delimiter) return 0;
+    const length = multipart.delimiter.length;
     this.stack.length = at + 1;
-    const close = line[multipart.delimiter.length] === 0x2d && line[multipart.delimiter.length + 1] === 0x2d;
+    const close = line[length] === 0x2d && line[length + 1] === 0x2d;
     if (close) delete multipart.delimiter;
     else this.push(multipart.depth + 1);
-    return true;
+    return close ? length + 2 : length;
   }
 
   /** Writes a header piece unless it belongs to a field being replaced; says whether it did. */
@@ -183,6 +201,7 @@ class Walk {
       entity.kind = encoding === 'base64' || encoding === 'quoted-printable' ? 'opaque' : 'leaf';
     }
     if (entity.kind === 'opaque') delete entity.delimiter;
+    if (entity.kind === 'opaque' && encoding === 'quoted-printable') entity.quotedPrintable = true;
     if (entity.convert && (entity.kind === 'leaf' || entity.kind === 'message'))
       this.emit(`Content-Transfer-Encoding: ${entity.kind === 'leaf' ? 'quoted-printable' : '7bit'}\r\n`);
     if (entity.kind === 'message') this.push(entity.depth + 1);
@@ -190,7 +209,7 @@ class Walk {
 
   /** Quoted-printable, line by line: a hard line break stays CRLF, a long line gets soft breaks. */
   private qpPiece(entity: Entity, piece: LinePiece): void {
-    const encoded = entity.carry + encode(piece.bytes);
+    const encoded = entity.carry + quotedPrintable(piece.bytes);
     if (piece.last) {
       entity.carry = '';
       // Wrapped as the line it is: wrap() breaks a string's final segment at its last space.
@@ -209,6 +228,29 @@ class Walk {
     for (const entity of this.stack)
       if (entity.kind === 'leaf' || entity.kind === 'message') this.eightBit.set(entity.index);
   }
+}
+
+/**
+ * Quoted-printable of a line's bytes. A CR or LF inside a line is a bare one (CRLF ends the
+ * line), so it is data and is encoded (RFC 2045 §6.7 (4)): left raw, a hop or a decoder would
+ * take it for a line break.
+ */
+function quotedPrintable(bytes: Buffer): string {
+  return encode(bytes).replace(/[\r\n]/g, (c) => (c === '\r' ? '=0D' : '=0A'));
+}
+
+/** The bytes with each 8-bit one as "=XX" (`quotedPrintable`) or "?" (anywhere else). */
+function maskEightBit(bytes: Buffer, asQuotedPrintable: boolean): Buffer | string {
+  if (!hasEightBit(bytes)) return bytes;
+  let text = '';
+  for (const byte of bytes)
+    text +=
+      byte < 0x80
+        ? String.fromCharCode(byte)
+        : asQuotedPrintable
+          ? `=${byte.toString(16).toUpperCase()}`
+          : '?';
+  return text;
 }
 
 function startsWith(line: Buffer, prefix: Buffer): boolean {

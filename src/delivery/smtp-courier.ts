@@ -119,6 +119,8 @@ export class SmtpCourier implements Courier {
       try {
         destination = await this.planner.plan(domain, route);
       } catch (error) {
+        // No host was tried: the destination's message rate is given back, as when held.
+        notSent(group);
         const text = error instanceof Error ? error.message : String(error);
         all(
           group,

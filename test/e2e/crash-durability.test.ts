@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/spool/envelope.js';
 import { Spool } from '../../src/spool/spool.js';
-import { runCli, startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
-import { SmtpProbe } from '../helpers/smtp-probe.js';
+import { runCli, startServerProcess, writeProcessConfig } from '../helpers/process.js';
+import { sendUntilKilled } from '../helpers/send-until-killed.js';
 
 const CLIENTS = 10;
 /** Kill once this many messages are acknowledged, so the kill lands mid-load. */
@@ -19,9 +19,9 @@ function makeMessage(client: number, n: number): string {
   return `Message-ID: <c${client}-n${n}@crash.test>\r\nSubject: crash ${client}/${n}\r\n\r\n.leading dot\r\n${filler}\r\nend ${client}/${n}\r\n`;
 }
 
-/** The wire form of DATA: dot-stuffed, terminated. */
-function dataBlock(message: string): string {
-  return `${message.replace(/^\./gm, '..')}.\r\n`;
+/** A message as the load sends it: its wire form (dot-stuffed, terminated), the message kept. */
+function onTheWire(message: string): { data: string; kept: string } {
+  return { data: `${message.replace(/^\./gm, '..')}.\r\n`, kept: message };
 }
 
 /** Stored message minus our Received header (its first line and the tab-folded ones). */
@@ -45,13 +45,12 @@ describe('kill -9 under load', () => {
     const port = server.ports.smtp;
     if (port === undefined) throw new Error('no smtp port');
 
-    const { sent, acked, killed } = await loadUntilKilled(
-      server,
+    const { sent, acked, killed } = await sendUntilKilled(server, {
       port,
-      CLIENTS,
-      KILL_AFTER_ACKS,
-      makeMessage,
-    );
+      clients: CLIENTS,
+      killAfter: KILL_AFTER_ACKS,
+      message: (client, n) => onTheWire(makeMessage(client, n)),
+    });
     expect(killed, 'the server was killed mid-load').toBe(true);
     const exit = await server.exited();
     expect(exit.signal).toBe('SIGKILL');
@@ -69,7 +68,7 @@ describe('kill -9 under load', () => {
     // committed just before the kill (250 not yet read) is identical to one that was sent.
     // Each is read from the spool; the first few through `queue show`, as an operator would
     // (a process per message for all of them would only make the test slow).
-    const sentBodies = new Set(sent.values());
+    const sentBodies = new Set(sent);
     for (const [index, envelope] of envelopes.entries()) {
       let stored: string;
       if (index < 8) {
@@ -109,7 +108,12 @@ describe('kill -9 under load', () => {
     // Small enough to be held in memory, so each is one journal record; many commits meet in a group.
     const small = (client: number, n: number): string =>
       `Message-ID: <j${client}-n${n}@crash.test>\r\nSubject: journal ${client}/${n}\r\n\r\n.dot\r\n${randomBytes(100 + ((client + n) % 7) * 90).toString('hex')}\r\n`;
-    const { sent, acked, killed } = await loadUntilKilled(server, port, 25, 400, small);
+    const { sent, acked, killed } = await sendUntilKilled(server, {
+      port,
+      clients: 25,
+      killAfter: 400,
+      message: (client, n) => onTheWire(small(client, n)),
+    });
     expect(killed, 'the server was killed mid-load').toBe(true);
     expect((await server.exited()).signal).toBe('SIGKILL');
 
@@ -120,7 +124,7 @@ describe('kill -9 under load', () => {
       expect(listed.code, listed.stderr).toBe(0);
       const envelopes = new Map((JSON.parse(listed.stdout) as Envelope[]).map((e) => [e.id, e]));
       const inspect = Spool.inspect(spool);
-      const sentBodies = new Set(sent.values());
+      const sentBodies = new Set(sent);
       for (const [id, message] of acked) {
         const envelope = envelopes.get(id);
         expect(envelope, `acknowledged ${id} is listed`).toBeDefined();
@@ -144,53 +148,3 @@ describe('kill -9 under load', () => {
     }
   }, 120_000);
 });
-
-/**
- * Sends from `clients` parallel sessions until `killAfter` messages are acknowledged, then
- * kills the server with SIGKILL mid-load. Returns what was sent and what was acknowledged.
- */
-async function loadUntilKilled(
-  server: ServerProcess,
-  port: number,
-  clients: number,
-  killAfter: number,
-  make: (client: number, n: number) => string,
-): Promise<{ sent: Map<string, string>; acked: Map<string, string>; killed: boolean }> {
-  const sent = new Map<string, string>(); // Message-ID -> message
-  const acked = new Map<string, string>(); // queue id -> message
-  let killed = false;
-
-  const client = async (index: number): Promise<void> => {
-    let probe: SmtpProbe;
-    try {
-      probe = await SmtpProbe.connect(port);
-      await probe.read();
-      await probe.command('EHLO crash.test');
-    } catch {
-      return;
-    }
-    for (let n = 0; !killed && n < 1000; n++) {
-      const message = make(index, n);
-      sent.set(`c${index}-n${n}`, message);
-      try {
-        await probe.command('MAIL FROM:<load@crash.test>');
-        await probe.command('RCPT TO:<sink@local.test>');
-        await probe.command('DATA');
-        probe.write(dataBlock(message));
-        const reply = await probe.read(10_000);
-        const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
-        if (reply.code === 250 && id) acked.set(id, message);
-        if (acked.size >= killAfter && !server.child.killed) {
-          killed = true;
-          server.child.kill('SIGKILL');
-        }
-      } catch {
-        return; // the server died under us: expected
-      }
-    }
-    probe.close();
-  };
-
-  await Promise.all(Array.from({ length: clients }, (_, index) => client(index)));
-  return { sent, acked, killed };
-}

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { freePort } from '../helpers/external.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NOBODY = 65534;
@@ -130,16 +129,18 @@ describe('the Docker image, run as documented', () => {
       context.skip('needs root to run the image command as nobody');
       return;
     }
-    const ports = {
-      MAILWHARF_SMTP_PORT: await freePort(),
-      MAILWHARF_SUBMISSION_PORT: await freePort(),
-      MAILWHARF_SUBMISSIONS_PORT: await freePort(),
-      MAILWHARF_ALT_SUBMISSION_PORT: await freePort(),
-      MAILWHARF_HTTP_PORT: await freePort(),
-    };
+    // Port 0 everywhere, the bound ports read from the ready log: a port found free and then
+    // closed again could be taken by another test before the server binds it.
+    const portVariables = {
+      smtp: 'MAILWHARF_SMTP_PORT',
+      submission: 'MAILWHARF_SUBMISSION_PORT',
+      submissions: 'MAILWHARF_SUBMISSIONS_PORT',
+      'alt-submission': 'MAILWHARF_ALT_SUBMISSION_PORT',
+      http: 'MAILWHARF_HTTP_PORT',
+    } as const;
     // The image's /data, here a directory of the test: the paths of ENV pointed at it.
     const env: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(ports).map(([key, port]) => [key, String(port)])),
+      ...Object.fromEntries(Object.values(portVariables).map((variable) => [variable, '0'])),
       MAILWHARF_SPOOL_DIR: stage.env.MAILWHARF_SPOOL_DIR?.replace(/^\/data/, data) ?? '',
       MAILWHARF_CERTS_DIR: stage.env.MAILWHARF_CERTS_DIR?.replace(/^\/data/, data) ?? '',
     };
@@ -155,12 +156,18 @@ describe('the Docker image, run as documented', () => {
     );
     try {
       const logs = await waitReady(child, exited);
+      const bound = logs.find((entry) => entry.msg === 'mailwharf ready')?.ports as Record<string, number>;
+      expect(Object.keys(bound).sort()).toEqual(Object.keys(portVariables).sort());
+      const smtpPort = bound.smtp ?? 0;
+      const httpPort = bound.http ?? 0;
+      // The HEALTHCHECK reads the ports from the same variables: in a container they are fixed.
+      for (const [name, variable] of Object.entries(portVariables)) env[variable] = String(bound[name]);
       const line = String(logs.find((entry) => String(entry.msg).startsWith('web UI '))?.msg);
-      expect(line).toContain(`web UI http://0.0.0.0:${String(ports.MAILWHARF_HTTP_PORT)}/`);
+      expect(line).toContain(`web UI http://0.0.0.0:${String(httpPort)}/`);
 
       // 127.0.0.2 reaches only a socket bound to every address, as -p does in Docker.
-      expect(await greeting('127.0.0.2', ports.MAILWHARF_SMTP_PORT)).toMatch(/^220 /);
-      const ready = await fetch(`http://127.0.0.2:${String(ports.MAILWHARF_HTTP_PORT)}/readyz`);
+      expect(await greeting('127.0.0.2', smtpPort)).toMatch(/^220 /);
+      const ready = await fetch(`http://127.0.0.2:${String(httpPort)}/readyz`);
       expect(ready.status).toBe(200);
 
       const [hcCommand, hcArgs, hcEnv] = asImageUser(stage.healthcheck, env);

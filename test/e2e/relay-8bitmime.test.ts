@@ -91,6 +91,50 @@ describe('relay and 8BITMIME', () => {
     );
   });
 
+  it('leaves no 8-bit byte where no encoding applies: "?" in a preamble, an epilogue and a base64 body', async () => {
+    const { sink, relay } = await relayToSink(['-8']);
+    const stray = Buffer.from(
+      [
+        'Subject: preamble',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        'Dies ist eine Nachricht im MIME-Format. Grüße',
+        '--b1',
+        'Content-Type: text/plain; charset=us-ascii',
+        '',
+        'plain text',
+        '--b1',
+        'Content-Type: application/octet-stream',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'AAECéAw==',
+        '--b1--',
+        'Epilog: Köln',
+        '',
+      ].join('\r\n'),
+      'utf8',
+    );
+    await sendRaw(relay.ports.smtp ?? 0, {
+      from: 'sender@relay.test',
+      fromArgs: 'BODY=8BITMIME',
+      to: [{ address: 'bob@one.test' }],
+      message: stray,
+    });
+    const [message] = await sink.waitFor(() => true, 'the message');
+    const text = (message?.text ?? '').replace(/\r?\n/g, '\n');
+    expect(text).not.toMatch(/[^\x00-\x7f]/); // eslint-disable-line no-control-regex
+    expect(text).toContain('\n\nDies ist eine Nachricht im MIME-Format. Gr????e\n--b1\n');
+    expect(text).toContain('base64\n\nAAEC??Aw==\n--b1--\nEpilog: K??ln\n');
+    // What a reader shows is unchanged: the text, and the attachment's bytes.
+    const [before, after] = await Promise.all([
+      simpleParser(stray),
+      simpleParser(Buffer.from(text.replace(/\n/g, '\r\n'), 'latin1')),
+    ]);
+    expect(after.text).toBe(before.text);
+    expect(after.attachments.map((a) => a.content.toString('hex'))).toEqual(['00010203']);
+  });
+
   it('converts a message too large to hold in memory (it streams from the spool) to the same text', async () => {
     const { sink, relay } = await relayToSink(['-8']);
     const line = 'Grüße aus Köln, äöü ÄÖÜ ß\r\n';

@@ -6,6 +6,7 @@ import { openDatabase } from '../../src/sink/database.js';
 import { INDEX_FILE } from '../../src/sink/sink.js';
 import { Spool } from '../../src/spool/spool.js';
 import { runCli, startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
+import { sendUntilKilled, type LoadMessage } from '../helpers/send-until-killed.js';
 import { SmtpProbe } from '../helpers/smtp-probe.js';
 
 const CLIENTS = 10;
@@ -18,13 +19,13 @@ interface Sent {
   readonly token: string;
 }
 
-function makeMessage(client: number, n: number): { text: string; sent: Sent } {
+function makeMessage(client: number, n: number): LoadMessage<Sent> {
   const token = `tok${String(client)}x${String(n)}q`;
   const subject = `crash ${String(client)}/${String(n)}`;
   const filler = randomBytes(600).toString('base64').replace(/.{76}/g, '$&\r\n');
   return {
-    text: `Subject: ${subject}\r\nFrom: load@crash.test\r\nTo: sink@local.test\r\n\r\n${filler}\r\n${token}\r\n.\r\n`,
-    sent: { subject, token },
+    data: `Subject: ${subject}\r\nFrom: load@crash.test\r\nTo: sink@local.test\r\n\r\n${filler}\r\n${token}\r\n.\r\n`,
+    kept: { subject, token },
   };
 }
 
@@ -69,39 +70,12 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
     roots.push(root);
     const server = await startServerProcess(path);
     const port = server.ports.smtp ?? 0;
-    const acked = new Map<string, Sent>();
-    let killed = false;
-
-    const client = async (index: number): Promise<void> => {
-      let probe: SmtpProbe;
-      try {
-        probe = await SmtpProbe.connect(port);
-        await probe.read();
-        await probe.command('EHLO crash.test');
-      } catch {
-        return;
-      }
-      for (let n = 0; !killed && n < 1000; n++) {
-        const { text, sent } = makeMessage(index, n);
-        try {
-          await probe.command('MAIL FROM:<load@crash.test>');
-          await probe.command('RCPT TO:<sink@local.test>');
-          await probe.command('DATA');
-          probe.write(text);
-          const reply = await probe.read(10_000);
-          const id = /queued as ([0-9A-Z]{17})$/.exec(reply.last)?.[1];
-          if (reply.code === 250 && id) acked.set(id, sent);
-          if (acked.size >= KILL_AFTER_ACKS && !server.child.killed) {
-            killed = true;
-            server.child.kill('SIGKILL');
-          }
-        } catch {
-          return; // the server died under us: expected
-        }
-      }
-      probe.close();
-    };
-    await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)));
+    const { acked, killed } = await sendUntilKilled(server, {
+      port,
+      clients: CLIENTS,
+      killAfter: KILL_AFTER_ACKS,
+      message: makeMessage,
+    });
     expect(killed).toBe(true);
     expect((await server.exited()).signal).toBe('SIGKILL');
 
@@ -151,7 +125,7 @@ describe('the sink index after a crash, a lost or broken index file, and reindex
       await probe.command('MAIL FROM:<a@crash.test>');
       await probe.command('RCPT TO:<sink@local.test>');
       await probe.command('DATA');
-      probe.write(makeMessage(0, n).text);
+      probe.write(makeMessage(0, n).data);
       const id = /queued as ([0-9A-Z]{17})$/.exec((await probe.read()).last)?.[1];
       if (id !== undefined) ids.push(id);
     }

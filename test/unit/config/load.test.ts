@@ -219,6 +219,11 @@ describe('environment overrides', () => {
     expect(config).toMatchObject({ hostname: 'env.example', spool: { dir: '/from/env' }, log: { level: 'error' } });
   });
 
+  it('a repeat window of 600 s, the most allowed, is kept (the forwarding e2e test uses it)', async () => {
+    const config = await load(minimal, { MAILWHARF_SHUTDOWN_REPEAT_WINDOW: '600' });
+    expect(config.shutdownRepeatWindowSeconds).toBe(600);
+  });
+
   it('an empty variable is no override', async () => {
     const config = await load({ ...minimal, hostname: 'file.example' }, { MAILWHARF_HOSTNAME: '' });
     expect(config.hostname).toBe('file.example');
@@ -232,6 +237,11 @@ describe('environment overrides', () => {
     [{ MAILWHARF_UI: 'maybe' }, 'MAILWHARF_UI: http.enabled: Invalid input: expected boolean', 'not a yes or no'],
     [{ MAILWHARF_SUBMISSION_PORT: '1587' }, 'MAILWHARF_SUBMISSION_PORT: the config has no listener named "submission"', 'no such listener'],
     [{ MAILWHARF_TLS_CERT: '/etc/cert.pem' }, 'FILE (with MAILWHARF_TLS_CERT): tls: cert and key must be set together', 'a cert without a key'],
+    [
+      { MAILWHARF_SHUTDOWN_REPEAT_WINDOW: '1000' },
+      'MAILWHARF_SHUTDOWN_REPEAT_WINDOW: shutdownRepeatWindowSeconds: at most 600 seconds: a forwarded copy comes within seconds',
+      'a window past 10 minutes (milliseconds by mistake?)',
+    ],
   ])('a bad override %j is named by its variable (%s)', async (env, expected, _why) => {
     const { message, path } = await refusal(minimal, env);
     expect(message).toContain(expected.replace('FILE', path));

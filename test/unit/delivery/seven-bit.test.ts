@@ -66,8 +66,28 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     ],
     [
       'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii\r\n--b--\r\n\u00e9pilogue\r\n--b\r\n\r\nk\u00f6ln\r\n',
-      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii\r\n--b--\r\n\u00e9pilogue\r\n--b\r\n\r\nk\u00f6ln\r\n',
-      "after the close delimiter all is epilogue, sent as it is (as are a multipart's preamble and epilogue)",
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii\r\n--b--\r\n??pilogue\r\n--b\r\n\r\nk??ln\r\n',
+      'after the close delimiter all is epilogue, which no encoding applies to and readers ignore: "?" for each 8-bit byte',
+    ],
+    [
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\npr\u00e9amble\r\n--b \u00e9\r\n\r\nascii\r\n--b--\u00e9\r\n',
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\npr??amble\r\n--b ??\r\n\r\nascii\r\n--b--??\r\n',
+      'the same in a preamble and in the cruft after a delimiter; the delimiter stays',
+    ],
+    [
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAA\u00e9EC\r\n--b--\r\n',
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAA??EC\r\n--b--\r\n',
+      'base64 with stray 8-bit bytes: "?" is outside its alphabet too, so it decodes the same (RFC 2045 §6.8)',
+    ],
+    [
+      'Subject: a\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk\u00f6ln =C3=A9\r\n',
+      'Subject: a\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nk=C3=B6ln =C3=A9\r\n',
+      'quoted-printable with raw 8-bit bytes: each becomes =XX, the byte a lenient decoder reads',
+    ],
+    [
+      'Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nk\u00f6ln\r\n',
+      'Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nk??ln\r\n',
+      'a multipart with no boundary has no parts to convert: all of it is preamble',
     ],
     [
       'Content-Type: message/rfc822\r\n\r\nSubject: \u00e9\r\n\r\nascii\r\n',
@@ -78,6 +98,46 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     // Bytes left 8-bit compare as bytes.
     expect(convert(input)).toBe(Buffer.from(output, 'utf8').toString('latin1'));
   });
+
+  it('nothing 8-bit is left in a body nested deeper than the limit', () => {
+    let message = 'k\u00f6ln\r\n';
+    // Boundaries that are no prefix of one another ("b1" would be of "b12").
+    for (let level = 120; level > 0; level--) {
+      const boundary = `b${String(level)}x`;
+      message = `Content-Type: multipart/mixed; boundary=${boundary}\r\n\r\n--${boundary}\r\n${message}--${boundary}--\r\n`;
+    }
+    const seven = toSevenBit(Buffer.from(`Subject: deep\r\n${message}`, 'utf8'));
+    expect(hasEightBit(seven)).toBe(false);
+    expect(seven.toString('latin1')).toContain('\r\n--b120x\r\nk??ln\r\n--b120x--\r\n');
+  });
+
+  /** Decodes a quoted-printable body (RFC 2045 §6.7): soft line breaks go, =XX is its byte. */
+  const decodeQp = (body: string): Buffer =>
+    Buffer.from(
+      body
+        .replace(/=\r\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    );
+
+  it.each([
+    ['a bare CR', 'one\rtwo \u00e9'],
+    ['a bare LF', 'one\ntwo \u00e9'],
+    ['LF CR, a space before each', 'one \n \rtwo \u00e9'],
+    ['bare line endings at the ends of the line', '\n\u00e9\r'],
+    ['CRs in a long line', `${'\u00e9\r'.repeat(200)}x`],
+  ])(
+    '%s in an 8-bit part is encoded (=0D, =0A), never sent raw, and decodes to the same bytes',
+    (_why, line) => {
+      const body = `${line}\r\nsecond line \u00e9\r\n`;
+      const seven = toSevenBit(Buffer.from(`Subject: a\r\n\r\n${body}`, 'utf8')).toString('latin1');
+      const out = seven.slice(seven.indexOf('\r\n\r\n') + 4);
+      // Every CR and LF left is a CRLF, and every line is within 76 characters.
+      expect(out.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+      for (const outLine of out.split('\r\n')) expect(outLine.length).toBeLessThanOrEqual(76);
+      expect(decodeQp(out).equals(Buffer.from(body, 'utf8'))).toBe(true);
+    },
+  );
 
   /** A message with parts of each kind and a line longer than the pieces lines are read in. */
   const mixed = Buffer.from(

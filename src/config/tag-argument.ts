@@ -1,0 +1,43 @@
+/**
+ * Mailpit's --tag value (its MP_TAG): one or more tag rules separated by spaces, each
+ * `TAG[,TAG]=SEARCH`. A double-quoted stretch keeps its spaces and loses its quotes, as
+ * Mailpit's argument splitter does, so `"Foo Bar"=from:shop "Invoices"="subject:invoice paid"`
+ * is two rules. The search is everything after the first "=", trimmed and lower-cased (Mailpit
+ * lower-cases it; our search ignores case anyway).
+ */
+
+export interface TagArgumentRule {
+  readonly match: string;
+  readonly tags: readonly string[];
+}
+
+/** The rules in `value`, or why it is not one: a message for the caller to prefix with the flag. */
+export function parseTagArgument(value: string): TagArgumentRule[] | { readonly problem: string } {
+  const rules: TagArgumentRule[] = [];
+  for (const word of splitWords(value)) {
+    const equals = word.indexOf('=');
+    const tags = (equals < 0 ? '' : word.slice(0, equals)).split(',').map((tag) => tag.trim());
+    const match = word.slice(equals + 1).trim().toLowerCase();
+    if (equals < 0 || match === '' || tags.some((tag) => tag === ''))
+      return { problem: `"${word}" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)` };
+    rules.push({ match, tags });
+  }
+  if (rules.length === 0) return { problem: 'no tag rule (TAG[,TAG]=SEARCH)' };
+  return rules;
+}
+
+/** Splits on spaces outside double quotes; the quotes themselves are dropped. */
+function splitWords(value: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let quoted = false;
+  for (const char of value) {
+    if (char === '"') quoted = !quoted;
+    else if (char === ' ' && !quoted) {
+      if (word.trim() !== '') words.push(word.trim());
+      word = '';
+    } else word += char;
+  }
+  if (word.trim() !== '') words.push(word.trim());
+  return words;
+}
