@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
+import { RecordDamagedError } from '../spool/journal.js';
 import type { Spool } from '../spool/spool.js';
 import { settlesWithin } from '../util/deadline.js';
 import type { DkimSigner } from '../dkim/sign.js';
@@ -22,7 +23,7 @@ import { DueQueue } from './due-queue.js';
 import { queueNotice } from './notices.js';
 import { describeOutcome, localOutcome, type RecipientResult } from './outcome.js';
 import { systemResolver, type Resolver } from './routes.js';
-import { messageBytes } from './message-bytes.js';
+import { messageBytes, type MessageBytes } from './message-bytes.js';
 import { SmtpCourier } from './smtp-courier.js';
 import { initialState, openRecipients, parseState, serializeState, type DeliveryState } from './state.js';
 import { applyOperator, applyResults, type RetryPolicy, type Transition } from './transitions.js';
@@ -345,7 +346,14 @@ export class DeliveryWorker {
     let state = await this.loadState(envelope);
     if (state.held) return;
     const open = openRecipients(state);
-    const bytes = open.length > 0 ? await messageBytes(this.deps.spool, envelope) : undefined;
+    let bytes: MessageBytes | undefined;
+    try {
+      bytes = open.length > 0 ? await messageBytes(this.deps.spool, envelope) : undefined;
+    } catch (error) {
+      if (!(error instanceof RecordDamagedError)) throw error;
+      await this.dropDamaged(envelope, error);
+      return;
+    }
     if (state.eightBit === undefined && bytes) state = { ...state, eightBit: await bytes.eightBit() };
     if (this.deps.dkim && state.dkimSignature === undefined && open.length > 0) {
       const signing = await this.sign(envelope, this.deps.dkim, state.eightBit === true);
@@ -384,6 +392,28 @@ export class DeliveryWorker {
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
     this.logAttempt(envelope, results, transition.state);
     await this.commit(envelope, transition);
+  }
+
+  /**
+   * A message whose spooled bytes fail their CRC is never sent (the receiver would take the
+   * damage for the sender's). The journal has copied its segment to quarantine/ and removed it,
+   * as it does with damage found at open; its state goes too, and an operator is told. No DSN:
+   * Postfix likewise moves a corrupt queue file aside ("corrupt" queue) and bounces nothing.
+   */
+  private async dropDamaged(envelope: Envelope, error: RecordDamagedError): Promise<void> {
+    this.deps.log.error(
+      { queueId: envelope.id, quarantined: error.quarantined ?? 'none', err: error.message },
+      'queued message damaged in the spool: not delivered',
+    );
+    if (error.quarantined === undefined) {
+      // Nothing was moved aside, so the message is still queued: look again later.
+      this.due.set(envelope.id, this.now().getTime() + AFTER_ERROR_MS);
+      return;
+    }
+    await this.deps.spool.remove(envelope.id, { stateless: this.states.get(envelope.id)?.stored === false });
+    this.envelopes.delete(envelope.id);
+    this.states.delete(envelope.id);
+    this.due.delete(envelope.id);
   }
 
   /**

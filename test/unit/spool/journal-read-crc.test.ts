@@ -1,4 +1,4 @@
-import { access, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { enqueueLocal } from '../../../src/delivery/enqueue.js';
 import { Journal, RecordDamagedError, segmentName } from '../../../src/spool/journal.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { Spool } from '../../../src/spool/spool.js';
+import { flipByteOf } from '../../helpers/flip-byte.js';
 
 /**
  * Bit rot in a segment after open (open checks every record it scans, but a sealed segment is
@@ -21,21 +22,6 @@ async function tempRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'mailwharf-journal-crc-'));
   roots.push(root);
   return root;
-}
-
-/** Flips one byte of the first occurrence of `marker` in a file (as a failing disk would). */
-async function flipByteOf(path: string, marker: string, skip = 0): Promise<void> {
-  const offset = (await readFile(path)).indexOf(marker) + skip;
-  expect(offset).toBeGreaterThanOrEqual(skip);
-  const handle = await open(path, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] ?? 0) ^ 0x20;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
