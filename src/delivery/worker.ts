@@ -19,6 +19,7 @@ import { nextDelaySeconds } from './backoff.js';
 import { controlDir, drainCommands } from './control.js';
 import type { ControlCommand } from './control-command.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
+import { postfixDelays } from './delays.js';
 import { DueQueue } from './due-queue.js';
 import { queueNotice } from './notices.js';
 import { describeOutcome, localOutcome, type RecipientResult } from './outcome.js';
@@ -343,6 +344,7 @@ export class DeliveryWorker {
   }
 
   private async attempt(envelope: Envelope): Promise<void> {
+    const started = this.now().getTime();
     let state = await this.loadState(envelope);
     if (state.held) return;
     const open = openRecipients(state);
@@ -363,7 +365,7 @@ export class DeliveryWorker {
         const outcome = localOutcome('4.7.0', `DKIM signing failed: ${signing.reason}`);
         const results = open.map((r) => ({ address: r.address, outcome }));
         const transition = applyResults(state, envelope, results, this.now(), this.policy());
-        this.logAttempt(envelope, results, transition.state);
+        this.logAttempt(envelope, results, transition.state, { started, handedOver: this.now().getTime() });
         await this.commit(envelope, transition);
         return;
       }
@@ -381,6 +383,7 @@ export class DeliveryWorker {
             eightBit: state.eightBit === true,
             ...(bytes.whole ? { bytes: bytes.whole } : {}),
           };
+    const handedOver = this.now().getTime();
     const results = !message
       ? []
       : await this.courier.deliver(
@@ -390,7 +393,7 @@ export class DeliveryWorker {
     // Stopping before any of it went out: the stored state (and schedule) stands.
     if (results.length > 0 && results.every((r) => r.outcome === NOT_ATTEMPTED)) return;
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
-    this.logAttempt(envelope, results, transition.state);
+    this.logAttempt(envelope, results, transition.state, { started, handedOver });
     await this.commit(envelope, transition);
   }
 
@@ -437,13 +440,21 @@ export class DeliveryWorker {
   }
 
   /**
-   * Postfix's per-recipient line: to, relay, delay, dsn, status (sent, deferred, bounced),
-   * the status read from the new state (a deferral past the give-up age is a bounce).
+   * Postfix's per-recipient line: to, relay, delay, delays, dsn, status (sent, deferred,
+   * bounced), the status read from the new state (a deferral past the give-up age is a bounce).
+   * `started`: when this attempt began; `handedOver`: when the message went to the courier.
    */
-  private logAttempt(envelope: Envelope, results: readonly RecipientResult[], state: DeliveryState): void {
-    const delay = (this.now().getTime() - Date.parse(envelope.receivedAt)) / 1000;
+  private logAttempt(
+    envelope: Envelope,
+    results: readonly RecipientResult[],
+    state: DeliveryState,
+    at: { readonly started: number; readonly handedOver: number },
+  ): void {
+    const receivedAt = Date.parse(envelope.receivedAt);
+    const delay = (this.now().getTime() - receivedAt) / 1000;
     const statusOf = new Map(state.recipients.map((r) => [r.address, r]));
-    for (const { address } of results) {
+    for (const result of results) {
+      const { address } = result;
       const recipient = statusOf.get(address);
       const outcome = recipient?.outcome;
       if (!recipient || !outcome) continue;
@@ -456,6 +467,7 @@ export class DeliveryWorker {
           to: address,
           relay: outcome.remoteMta ?? 'none',
           delay: Math.round(delay * 100) / 100,
+          delays: postfixDelays(receivedAt, at.started, at.handedOver, result.timing),
           dsn: outcome.enhanced,
           status,
         },
