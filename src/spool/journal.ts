@@ -377,6 +377,10 @@ export class Journal {
       // dropped either, so its bytes stay where they are for an operator.
       return new RecordDamagedError(location, undefined);
     }
+    // Damage in the head: later records go to a new segment, so at the next open this one is
+    // sealed and scanned as such (damage skipped, whole records after it kept), not cut at its
+    // first bad record as a torn head is, which would drop every message after the damage.
+    if (location.segment === this.head) this.headSuspect = true;
     const current = this.locations.get(location.id);
     if (current?.segment === location.segment && current.offset === location.offset) {
       await this.remove(location.id, false).catch(() => false);
