@@ -34,7 +34,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const theirs = run('postfix-relay.mjs');
   postfix.push(theirs.seconds);
   console.log(
-    `round ${String(round)}: mailwharf ${ours.seconds.toFixed(2)} s (${ours.cpuSeconds.toFixed(2)} s CPU), postfix ${theirs.seconds.toFixed(2)} s (${String(ours.messages)} x ${String(ours.size)} B, ${String(ours.connections)} connections, load average ${load.toFixed(2)})`,
+    `round ${String(round)}: mailwharf ${ours.seconds.toFixed(2)} s (${ours.cpuSeconds.toFixed(2)} s CPU, ${ours.cpuMsPerMessage.toFixed(3)} ms per message; the bench ${ours.benchCpuSeconds.toFixed(2)} s), postfix ${theirs.seconds.toFixed(2)} s (${String(ours.messages)} x ${String(ours.size)} B, ${String(ours.connections)} connections, load average ${load.toFixed(2)})`,
   );
 }
 const ours = median(mailwharf);

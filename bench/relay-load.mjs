@@ -105,6 +105,12 @@ export function report(who, seconds, extra = {}) {
     process.argv.includes('--json')
       ? JSON.stringify(result)
       : `${who} delivered ${String(MESSAGES)} x ${String(BODY.length)} B to smtp-sink over ${String(CONNECTIONS)} connections in ${seconds.toFixed(2)} s: ${(MESSAGES / seconds).toFixed(1)} msgs/s` +
-          (extra.cpuSeconds === undefined ? '' : ` (${extra.cpuSeconds.toFixed(2)} s of CPU)`),
+          (extra.cpuSeconds === undefined ? '' : ` (${extra.cpuSeconds.toFixed(2)} s of CPU)`) +
+          (extra.cpuMsPerMessage === undefined
+            ? ''
+            : `, ${extra.cpuMsPerMessage.toFixed(3)} ms of CPU per message`) +
+          (extra.benchCpuSeconds === undefined
+            ? ''
+            : `; the bench itself ${extra.benchCpuSeconds.toFixed(2)} s of CPU`),
   );
 }

@@ -29,6 +29,18 @@ export interface RecipientResult {
    * failed attempt: no attempt is counted for it and the message is due again when it may go.
    */
   readonly postponedMs?: number;
+  /** Where the transaction's time went, for the log's delays= (absent: no transaction was made). */
+  readonly timing?: TransactionTiming;
+}
+
+/** Postfix's delays= b, c and d, as the courier sees them (milliseconds). */
+export interface TransactionTiming {
+  /** Waiting for a connection to the destination (a free one, or the pool's room for one). */
+  readonly waitMs: number;
+  /** Finding the hop (DNS) and setting the connection up (connect, greeting, EHLO, TLS, AUTH); 0 on a reused one. */
+  readonly connectMs: number;
+  /** The transaction itself: MAIL FROM to the reply after the data. */
+  readonly sendMs: number;
 }
 
 export function isSuccess(outcome: Outcome): boolean {

@@ -115,6 +115,7 @@ export class SmtpCourier implements Courier {
         all(group, NOT_ATTEMPTED);
         continue;
       }
+      const planning = performance.now();
       let destination: Destination;
       try {
         destination = await this.planner.plan(domain, route);
@@ -130,6 +131,8 @@ export class SmtpCourier implements Courier {
       }
       if (connectionLimits && route.type === 'smarthost')
         destination = { ...destination, key: `${destination.key} for ${domain}` };
+      const acquiring = performance.now();
+      const planMs = acquiring - planning;
       let connection;
       try {
         connection = await this.pool.acquire(destination, connectionLimits);
@@ -151,6 +154,8 @@ export class SmtpCourier implements Courier {
         continue;
       }
       try {
+        const setupMs = connection.takeSetupMs();
+        const waitMs = Math.max(0, performance.now() - acquiring - setupMs);
         await this.planner.observe(
           domain,
           route,
@@ -158,19 +163,20 @@ export class SmtpCourier implements Courier {
           connection.security,
           connection.certificateError,
         );
-        results.push(
-          ...(await connection.send(
-            {
-              from: envelope.mailFrom,
-              to: group,
-              size: envelope.size,
-              smtputf8,
-              eightBit: message.eightBit,
-              ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
-            },
-            message,
-          )),
+        const sending = performance.now();
+        const sent = await connection.send(
+          {
+            from: envelope.mailFrom,
+            to: group,
+            size: envelope.size,
+            smtputf8,
+            eightBit: message.eightBit,
+            ...(envelope.dsn ? { dsn: envelope.dsn } : {}),
+          },
+          message,
         );
+        const timing = { waitMs, connectMs: planMs + setupMs, sendMs: performance.now() - sending };
+        results.push(...sent.map((result) => ({ ...result, timing })));
       } finally {
         this.pool.release(destination, connection);
       }

@@ -117,7 +117,15 @@ export class OutboundConnection {
   private constructor(
     private readonly connection: SMTPConnection,
     readonly hop: Hop,
+    private setupMs: number,
   ) {}
+
+  /** How long connecting took (greeting, EHLO, TLS, AUTH): once, for the first transaction; then 0. */
+  takeSetupMs(): number {
+    const ms = this.setupMs;
+    this.setupMs = 0;
+    return ms;
+  }
 
   get usable(): boolean {
     return this.open;
@@ -154,6 +162,7 @@ export class OutboundConnection {
 
   /** Connects (and authenticates) to one hop; rejects with the reason on failure. */
   static async connect(hop: Hop, options: ConnectOptions): Promise<OutboundConnection> {
+    const started = performance.now();
     const ca = await caOf(hop);
     const connection = new SMTPConnection({
       // Connect to the address our resolver found; TLS still checks the certificate against the name.
@@ -195,7 +204,7 @@ export class OutboundConnection {
           if (settled) return;
           settled = true;
           connection.removeListener('error', fail);
-          const outbound = new OutboundConnection(connection, hop);
+          const outbound = new OutboundConnection(connection, hop, performance.now() - started);
           connection.on('error', () => {
             outbound.open = false;
           });

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { addressDomain } from '../pipeline/stages.js';
 import type { Envelope } from '../spool/envelope.js';
+import { RecordDamagedError } from '../spool/journal.js';
 import type { Spool } from '../spool/spool.js';
 import { settlesWithin } from '../util/deadline.js';
 import type { DkimSigner } from '../dkim/sign.js';
@@ -18,11 +19,12 @@ import { nextDelaySeconds } from './backoff.js';
 import { controlDir, drainCommands } from './control.js';
 import type { ControlCommand } from './control-command.js';
 import { NOT_ATTEMPTED, type Courier, type OutboundMessage } from './courier.js';
+import { postfixDelays } from './delays.js';
 import { DueQueue } from './due-queue.js';
 import { queueNotice } from './notices.js';
 import { describeOutcome, localOutcome, type RecipientResult } from './outcome.js';
 import { systemResolver, type Resolver } from './routes.js';
-import { messageBytes } from './message-bytes.js';
+import { messageBytes, type MessageBytes } from './message-bytes.js';
 import { SmtpCourier } from './smtp-courier.js';
 import { initialState, openRecipients, parseState, serializeState, type DeliveryState } from './state.js';
 import { applyOperator, applyResults, type RetryPolicy, type Transition } from './transitions.js';
@@ -342,10 +344,18 @@ export class DeliveryWorker {
   }
 
   private async attempt(envelope: Envelope): Promise<void> {
+    const started = this.now().getTime();
     let state = await this.loadState(envelope);
     if (state.held) return;
     const open = openRecipients(state);
-    const bytes = open.length > 0 ? await messageBytes(this.deps.spool, envelope) : undefined;
+    let bytes: MessageBytes | undefined;
+    try {
+      bytes = open.length > 0 ? await messageBytes(this.deps.spool, envelope) : undefined;
+    } catch (error) {
+      if (!(error instanceof RecordDamagedError)) throw error;
+      await this.dropDamaged(envelope, error);
+      return;
+    }
     if (state.eightBit === undefined && bytes) state = { ...state, eightBit: await bytes.eightBit() };
     if (this.deps.dkim && state.dkimSignature === undefined && open.length > 0) {
       const signing = await this.sign(envelope, this.deps.dkim, state.eightBit === true);
@@ -355,7 +365,7 @@ export class DeliveryWorker {
         const outcome = localOutcome('4.7.0', `DKIM signing failed: ${signing.reason}`);
         const results = open.map((r) => ({ address: r.address, outcome }));
         const transition = applyResults(state, envelope, results, this.now(), this.policy());
-        this.logAttempt(envelope, results, transition.state);
+        this.logAttempt(envelope, results, transition.state, { started, handedOver: this.now().getTime() });
         await this.commit(envelope, transition);
         return;
       }
@@ -373,6 +383,7 @@ export class DeliveryWorker {
             eightBit: state.eightBit === true,
             ...(bytes.whole ? { bytes: bytes.whole } : {}),
           };
+    const handedOver = this.now().getTime();
     const results = !message
       ? []
       : await this.courier.deliver(
@@ -382,8 +393,30 @@ export class DeliveryWorker {
     // Stopping before any of it went out: the stored state (and schedule) stands.
     if (results.length > 0 && results.every((r) => r.outcome === NOT_ATTEMPTED)) return;
     const transition = applyResults(state, envelope, results, this.now(), this.policy());
-    this.logAttempt(envelope, results, transition.state);
+    this.logAttempt(envelope, results, transition.state, { started, handedOver });
     await this.commit(envelope, transition);
+  }
+
+  /**
+   * A message whose spooled bytes fail their CRC is never sent (the receiver would take the
+   * damage for the sender's). The journal has copied its segment to quarantine/ and removed it,
+   * as it does with damage found at open; its state goes too, and an operator is told. No DSN:
+   * Postfix likewise moves a corrupt queue file aside ("corrupt" queue) and bounces nothing.
+   */
+  private async dropDamaged(envelope: Envelope, error: RecordDamagedError): Promise<void> {
+    this.deps.log.error(
+      { queueId: envelope.id, quarantined: error.quarantined ?? 'none', err: error.message },
+      'queued message damaged in the spool: not delivered',
+    );
+    if (error.quarantined === undefined) {
+      // Nothing was moved aside, so the message is still queued: look again later.
+      this.due.set(envelope.id, this.now().getTime() + AFTER_ERROR_MS);
+      return;
+    }
+    await this.deps.spool.remove(envelope.id, { stateless: this.states.get(envelope.id)?.stored === false });
+    this.envelopes.delete(envelope.id);
+    this.states.delete(envelope.id);
+    this.due.delete(envelope.id);
   }
 
   /**
@@ -407,13 +440,21 @@ export class DeliveryWorker {
   }
 
   /**
-   * Postfix's per-recipient line: to, relay, delay, dsn, status (sent, deferred, bounced),
-   * the status read from the new state (a deferral past the give-up age is a bounce).
+   * Postfix's per-recipient line: to, relay, delay, delays, dsn, status (sent, deferred,
+   * bounced), the status read from the new state (a deferral past the give-up age is a bounce).
+   * `started`: when this attempt began; `handedOver`: when the message went to the courier.
    */
-  private logAttempt(envelope: Envelope, results: readonly RecipientResult[], state: DeliveryState): void {
-    const delay = (this.now().getTime() - Date.parse(envelope.receivedAt)) / 1000;
+  private logAttempt(
+    envelope: Envelope,
+    results: readonly RecipientResult[],
+    state: DeliveryState,
+    at: { readonly started: number; readonly handedOver: number },
+  ): void {
+    const receivedAt = Date.parse(envelope.receivedAt);
+    const delay = (this.now().getTime() - receivedAt) / 1000;
     const statusOf = new Map(state.recipients.map((r) => [r.address, r]));
-    for (const { address } of results) {
+    for (const result of results) {
+      const { address } = result;
       const recipient = statusOf.get(address);
       const outcome = recipient?.outcome;
       if (!recipient || !outcome) continue;
@@ -426,6 +467,7 @@ export class DeliveryWorker {
           to: address,
           relay: outcome.remoteMta ?? 'none',
           delay: Math.round(delay * 100) / 100,
+          delays: postfixDelays(receivedAt, at.started, at.handedOver, result.timing),
           dsn: outcome.enhanced,
           status,
         },

@@ -60,3 +60,13 @@ export function recordIsWhole(header: Buffer, payload: Buffer): boolean {
 }
 
 export const RECORD_MAGIC = MAGIC;
+
+/** The CRC of a record's header bytes before its CRC field: the seed a streamed check continues from. */
+export function headerCrcSeed(header: Buffer): number {
+  return crc32(header.subarray(0, CRC_OFFSET));
+}
+
+/** The CRC a record's header says its header and payload have. */
+export function recordedCrc(header: Buffer): number {
+  return header.readUInt32LE(CRC_OFFSET);
+}

@@ -2,9 +2,18 @@ import { close, constants, open as openCallback, read as readCallback } from 'no
 import { copyFile, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
 import { DirectorySync, makeDirectoryDurably, syncDirectory, syncFile } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
-import { encodeRecordHeader, RECORD_HEADER_BYTES, RecordType } from './journal-record.js';
+import {
+  decodeRecordHeader,
+  encodeRecordHeader,
+  headerCrcSeed,
+  RECORD_HEADER_BYTES,
+  recordedCrc,
+  recordIsWhole,
+  RecordType,
+} from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
 import { scanSegment, type ScannedRecord } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
@@ -252,7 +261,21 @@ export class Journal {
 
   /** Reads payload bytes of a record into `buffer`; returns how many were read. */
   async read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
-    const wanted = Math.max(0, Math.min(length, location.length - position));
+    return (await this.readSpan(location, 0, buffer, position, length)).read;
+  }
+
+  /**
+   * Reads bytes of a record, counting `position` from `before` bytes ahead of its payload (0,
+   * or its header's size); returns how many were read, and the location they came from.
+   */
+  private async readSpan(
+    location: JournalLocation,
+    before: number,
+    buffer: Buffer,
+    position: number,
+    length: number,
+  ): Promise<{ read: number; from: JournalLocation }> {
+    const wanted = Math.max(0, Math.min(length, before + location.length - position));
     const reader = this.reader(location.segment);
     reader.users += 1;
     try {
@@ -264,32 +287,125 @@ export class Journal {
         // lookup and this first read of it: read the copy.
         const moved = this.locations.get(location.id);
         if (isErrno(error, 'ENOENT') && moved && moved.segment !== location.segment) {
-          return await this.read(moved, buffer, position, length);
+          return await this.readSpan(moved, before, buffer, position, length);
         }
         throw error;
       }
+      const start = location.offset - before + position;
       let filled = 0;
       while (filled < wanted) {
-        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, location.offset + position + filled);
+        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, start + filled);
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
-      return filled;
+      return { read: filled, from: location };
     } finally {
       reader.users -= 1;
       if (reader.retired && reader.users === 0) await closeReader(reader);
     }
   }
 
-  /** A record's payload bytes as a stream, `size` of them from its start. */
+  /**
+   * A whole record's payload (message, then trailer), its CRC checked: one read of header and
+   * payload together. A mismatch is damage on the disk (see RecordDamagedError): the segment
+   * is copied to quarantine/ and the message dropped from the journal, as open does with
+   * damage it finds, and the error is thrown; never are the damaged bytes returned.
+   */
+  async readWhole(location: JournalLocation): Promise<Buffer> {
+    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + location.length);
+    const { read, from } = await this.readSpan(location, RECORD_HEADER_BYTES, record, 0, record.length);
+    const header = record.subarray(0, RECORD_HEADER_BYTES);
+    const payload = record.subarray(RECORD_HEADER_BYTES, read);
+    if (read !== record.length || !this.isRecordOf(from, header) || !recordIsWhole(header, payload)) {
+      throw await this.damaged(from);
+    }
+    return payload;
+  }
+
+  /**
+   * A record's payload bytes as a stream, `size` of them from its start, its CRC checked over
+   * the whole record (the trailer after the message too). The last chunk is held back until
+   * the check has passed, so a reader never sees the message end when it is damaged: the
+   * stream fails instead (and an SMTP client sending it never sends the final dot). A record
+   * of up to STREAM_CHUNK bytes (every message the journal holds today) is one read.
+   */
   async *stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
-    for (let position = 0; position < size; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, size - position));
-      const read = await this.read(location, chunk, position, chunk.length);
-      if (read === 0) throw new Error('journal record shorter than its envelope says');
-      yield read === chunk.length ? chunk : chunk.subarray(0, read);
+    const total = RECORD_HEADER_BYTES + location.length;
+    const messageEnd = RECORD_HEADER_BYTES + Math.min(size, location.length);
+    let crc: number | undefined;
+    let header: Buffer | undefined;
+    let held: Buffer | undefined;
+    // Where the bytes come from: the record's copy, if compaction moved it before the first read.
+    let from = location;
+    for (let position = 0; position < total; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, total - position));
+      const span = await this.readSpan(from, RECORD_HEADER_BYTES, chunk, position, chunk.length);
+      const read = span.read;
+      from = span.from;
+      if (read === 0) throw await this.damaged(from);
+      const bytes = chunk.subarray(0, read);
+      let payloadStart = 0;
+      if (position === 0) {
+        // A first chunk always holds the whole header (STREAM_CHUNK is far larger than it).
+        header = Buffer.from(bytes.subarray(0, RECORD_HEADER_BYTES));
+        if (!this.isRecordOf(from, header)) throw await this.damaged(from);
+        crc = headerCrcSeed(header);
+        payloadStart = RECORD_HEADER_BYTES;
+      }
+      crc = crc32(bytes.subarray(payloadStart), crc);
+      const messageBytes = bytes.subarray(payloadStart, Math.max(payloadStart, Math.min(read, messageEnd - position)));
+      if (held) yield held;
+      held = messageBytes.length > 0 ? messageBytes : undefined;
       position += read;
     }
+    if (header === undefined || crc !== recordedCrc(header)) throw await this.damaged(from);
+    if (held) yield held;
+  }
+
+  /** Whether `header` is a MESSAGE header for this location (the CRC is checked by the caller). */
+  private isRecordOf(location: JournalLocation, header: Buffer): boolean {
+    const decoded = decodeRecordHeader(header);
+    return decoded?.type === RecordType.message && decoded.id === location.id && decoded.length === location.length;
+  }
+
+  /**
+   * A record that does not read back as written. A writer copies its segment to quarantine/
+   * (once: a copy already there, from open or an earlier read, is kept) and appends a REMOVE,
+   * so the message leaves the queue and every view as if open had found the damage; a reader
+   * (the queue CLI beside a server) changes nothing. Returns the error for the caller to throw.
+   */
+  private async damaged(location: JournalLocation): Promise<RecordDamagedError> {
+    const name = `journal-${segmentName(location.segment)}`;
+    if (!this.writer || this.closed) return new RecordDamagedError(location, undefined);
+    try {
+      await makeDirectoryDurably(this.files, this.quarantineDir);
+      const copy = join(this.quarantineDir, name);
+      const made = await copyFile(this.segmentPath(location.segment), copy, constants.COPYFILE_EXCL).then(
+        () => true,
+        (error: unknown) => {
+          if (!isErrno(error, 'EEXIST')) throw error;
+          return false;
+        },
+      );
+      // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
+      if (made) {
+        await syncFile(copy);
+        await syncDirectory(this.files, this.quarantineDir);
+      }
+    } catch {
+      // Not copied (the segment went meanwhile, or the disk refuses): the message is not
+      // dropped either, so its bytes stay where they are for an operator.
+      return new RecordDamagedError(location, undefined);
+    }
+    // Damage in the head: later records go to a new segment, so at the next open this one is
+    // sealed and scanned as such (damage skipped, whole records after it kept), not cut at its
+    // first bad record as a torn head is, which would drop every message after the damage.
+    if (location.segment === this.head) this.headSuspect = true;
+    const current = this.locations.get(location.id);
+    if (current?.segment === location.segment && current.offset === location.offset) {
+      await this.remove(location.id, false).catch(() => false);
+    }
+    return new RecordDamagedError(location, join('quarantine', name));
   }
 
   /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
@@ -572,9 +688,12 @@ export class Journal {
   private async copyForward(segment: number): Promise<void> {
     const live = [...this.locations.entries()].filter(([, location]) => location.segment === segment);
     const copies = live.map(async ([id, location]) => {
-      const payload = Buffer.allocUnsafe(location.length);
-      const read = await this.read(location, payload, 0, location.length);
-      if (read !== location.length) throw new Error(`journal record ${id} shorter than recorded`);
+      // Checked: a damaged record copied forward would get a fresh CRC and pass for whole.
+      const payload = await this.readWhole(location).catch((error: unknown) => {
+        if (error instanceof RecordDamagedError) return undefined; // quarantined and removed
+        throw error;
+      });
+      if (!payload) return;
       // Removed while it was read: the REMOVE record is written already, no copy may follow it.
       if (this.locations.get(id) !== location) return;
       await this.enqueue(RecordType.message, id, [payload], true, location);
@@ -604,6 +723,25 @@ async function closeReader(reader: SegmentReader): Promise<void> {
  * a backlog larger than that costs an open per segment read, not a descriptor per segment.
  */
 const MAX_READERS = 64;
+
+/**
+ * A journal record whose bytes are not those written (its CRC, header or length disagree):
+ * bit rot or a stray write in a segment. `quarantined` is the copy of its segment, relative to
+ * the spool (undefined when none was made: a read-only journal, or the copy failed).
+ */
+export class RecordDamagedError extends Error {
+  constructor(
+    readonly location: JournalLocation,
+    readonly quarantined: string | undefined,
+  ) {
+    super(
+      `queued message ${location.id} is damaged in the spool (journal segment ${segmentName(location.segment)}, ` +
+        `offset ${String(location.offset)}: CRC mismatch)` +
+        (quarantined ? `; its segment was copied to ${quarantined}` : ''),
+    );
+    this.name = 'RecordDamagedError';
+  }
+}
 
 /** What a stream of a journaled message reads at a time. */
 const STREAM_CHUNK = 64 * 1024;

@@ -516,9 +516,10 @@ async function unlinkIfThere(path: string): Promise<void> {
   }
 }
 
-/** The first `size` bytes of a journaled message, in one buffer. */
+/**
+ * The first `size` bytes of a journaled message. The whole record is read (a journaled message
+ * is small) so that its CRC is checked: damaged bytes are never returned (RecordDamagedError).
+ */
 async function readJournaled(journal: Journal, location: JournalLocation, size: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(size);
-  const filled = await journal.read(location, buffer, 0, size);
-  return filled === size ? buffer : buffer.subarray(0, filled);
+  return (await journal.readWhole(location)).subarray(0, size);
 }

@@ -60,7 +60,17 @@ describe('relay metrics and delivery log', () => {
       ['gone@one.test', '127.0.0.1', '5.1.1', 'bounced'],
       ['slow@one.test', '127.0.0.1', '4.2.1', 'deferred'],
     ]);
-    for (const line of attempt) expect(line.delay).toEqual(expect.any(Number));
+    for (const line of attempt) {
+      expect(line.delay).toEqual(expect.any(Number));
+      // Postfix's delays=a/b/c/d: before the queue manager, in it, connection setup, transmission.
+      expect(line.delays).toMatch(/^\d+(\.\d+)?(\/\d+(\.\d+)?){3}$/);
+      const parts = String(line.delays).split('/').map(Number);
+      const sum = parts.reduce((a, b) => a + b, 0);
+      // Each part rounded to 0.01 s; together they are the time up to the end of the transaction.
+      expect(sum).toBeLessThanOrEqual(Number(line.delay) + 0.03);
+    }
+    // One transaction carried all three recipients: one connection setup and one transmission.
+    expect(new Set(attempt.map((l) => l.delays)).size).toBe(1);
     expect(attempt[1]?.msg).toBe('bounced (550 5.1.1 No such user)');
 
     // The DSN to the sender is delivered too.

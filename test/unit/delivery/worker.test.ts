@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,7 +8,9 @@ import { enqueueLocal } from '../../../src/delivery/enqueue.js';
 import { localOutcome, replyOutcome, type Outcome } from '../../../src/delivery/outcome.js';
 import { parseState } from '../../../src/delivery/state.js';
 import { DeliveryWorker } from '../../../src/delivery/worker.js';
+import { segmentName } from '../../../src/spool/journal.js';
 import { Spool } from '../../../src/spool/spool.js';
+import { flipByteOf } from '../../helpers/flip-byte.js';
 import { eventually } from '../../helpers/relay.js';
 import { FakeCourier } from '../../helpers/fake-courier.js';
 
@@ -111,5 +113,64 @@ describe('DeliveryWorker with a fake courier', () => {
     }, 'an attempt');
     expect(state.recipients[0]).toMatchObject({ status: 'deferred', outcome: later });
     expect(state.eightBit).toBe(false);
+  });
+});
+
+/** A queued message whose spooled bytes fail their CRC (see journal-read-crc.test.ts). */
+describe('DeliveryWorker and a damaged spooled message', () => {
+  it('is not handed to the courier: quarantined, removed with its state, logged', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'mailwharf-worker-damaged-'));
+    const { spool } = await Spool.open(join(root, 'spool'));
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const courier = new FakeCourier(() => replyOutcome('250 2.0.0 Ok', 'mx.test'));
+    let worker: DeliveryWorker | undefined;
+    try {
+      const queue = (body: string) =>
+        enqueueLocal(spool, `Subject: x\r\n\r\n${body}\r\n`, {
+          mailFrom: 'sender@a.test',
+          rcptTo: ['rcpt@b.test'],
+          hostname: 'relay.test',
+          listener: 'test',
+        });
+      const damaged = await queue('DAMAGED-BODY');
+      const intact = await queue('INTACT-BODY');
+      await flipByteOf(join(root, 'spool', 'journal', segmentName(1)), 'DAMAGED-BODY', 2);
+      const config = validateConfig(
+        {
+          hostname: 'relay.test',
+          mode: 'relay',
+          spool: { dir: join(root, 'spool') },
+          delivery: {
+            route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
+            pollSeconds: 0.05,
+          },
+          policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
+          listeners: [
+            { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+          ],
+        },
+        'worker test',
+      );
+      worker = new DeliveryWorker({ spool, config, log, courier });
+      await worker.start();
+      await eventually(async () => ((await spool.count()) === 0 ? true : undefined), 'an empty queue');
+      await worker.idle();
+      expect(courier.calls.map((c) => c.id)).toEqual([intact.id]);
+      expect(worker.queued).toBe(0);
+      const report = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => l.queueId === damaged.id);
+      expect(report).toMatchObject({
+        level: 50,
+        msg: 'queued message damaged in the spool: not delivered',
+        quarantined: join('quarantine', `journal-${segmentName(1)}`),
+      });
+      expect(await readdir(join(root, 'spool', 'quarantine'))).toEqual([`journal-${segmentName(1)}`]);
+    } finally {
+      await worker?.stop(1000);
+      await spool.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
