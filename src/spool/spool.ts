@@ -18,7 +18,7 @@ import { realFiles, type JournalFiles } from './journal-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
-import { Journal, type JournalLocation } from './journal.js';
+import { Journal, type JournalLocation, type ScrubReport } from './journal.js';
 import { encodeTrailer, readTrailer, readTrailerFrom } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
 import { isErrno } from '../util/errno.js';
@@ -92,6 +92,11 @@ export class Spool {
     } finally {
       await this.unlock();
     }
+  }
+
+  /** One step of the journal's background check (Journal.scrub); undefined for a spool from inspect. */
+  scrubJournal(): Promise<ScrubReport | undefined> {
+    return this.openJournal?.scrub() ?? Promise.resolve(undefined);
   }
 
   /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
