@@ -134,4 +134,19 @@ describe('Journal.scrub', () => {
     expect(await readdir(root)).not.toContain('quarantine');
     expect(await payloadOf(journal, id(3))).toBe(sized(3).toString('latin1'));
   });
+
+  it('waits for compaction under way: a segment being copied forward and unlinked is never checked', async () => {
+    const { journal } = await openJournal();
+    // Segment 1: a small record and a large one; the head, segment 2, another small one.
+    await journal.append(id(0), [Buffer.from('small')]);
+    await journal.append(id(1), [Buffer.alloc(200, 'x')]);
+    await journal.append(id(2), [Buffer.from('head')]);
+    expect(journal.location(id(2))?.segment).toBe(2);
+    // The large one gone, segment 1 is mostly dead: the removal's reclaim copies id(0) forward
+    // and unlinks segment 1. A scrub asked for meanwhile runs after it, on what is left.
+    await journal.remove(id(1), true);
+    expect(await journal.scrub()).toBeUndefined();
+    expect(journal.location(id(0))?.segment).toBe(2);
+    expect(await readdir(dir)).not.toContain(segmentName(1));
+  });
 });
