@@ -15,6 +15,7 @@ import { releaseCaptured } from './delivery/release.js';
 import type { Envelope } from './spool/envelope.js';
 import { createLogger } from './logging.js';
 import { Spool, type Recovery } from './spool/spool.js';
+import { startJournalScrub } from './spool/journal-scrubber.js';
 import { loadTlsMaterial } from './tls/certificates.js';
 
 export interface MailwharfServer {
@@ -175,6 +176,7 @@ async function assemble(
   let stopping: Promise<void> | undefined;
   let deliveryStarted = false;
   let fileChecks: Promise<void> = Promise.resolve();
+  let scrubber: { stop(): Promise<void> } | undefined;
 
   /** Stops what runs, side by side and each within the grace period; the lock goes last, always. */
   const shutdown = async (): Promise<void> => {
@@ -190,6 +192,7 @@ async function assemble(
       await fileChecks;
       await sink?.close();
     } finally {
+      await scrubber?.stop();
       await spool.close();
       log.info('stopped');
     }
@@ -224,6 +227,7 @@ async function assemble(
           await delivery.start();
         }
         if (sink) fileChecks = checkQueueLater(spool, sink, log);
+        scrubber = startJournalScrub(spool, log);
       } catch (error) {
         // Whatever did start stops again, and the spool lock goes, so the process can exit.
         stopping ??= shutdown();

@@ -15,7 +15,7 @@ import {
   RecordType,
 } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
-import { scanSegment, type ScannedRecord } from './journal-scan.js';
+import { scanSegment, type ScannedRecord, type SegmentScan } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
@@ -98,6 +98,8 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
+  /** The sealed segment scrub checked last; the next call checks the one after it. */
+  private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
   fdatasyncs = 0;
 
@@ -166,12 +168,8 @@ export class Journal {
       // next write) keeps the next open from reporting it again.
       const quarantine = this.writer && (scan.damaged || (torn && !last));
       if (quarantine) {
-        await makeDirectoryDurably(this.files, this.quarantineDir);
-        const copy = join(this.quarantineDir, `journal-${segmentName(segment)}`);
-        await copyFile(this.segmentPath(segment), copy);
         // Durable before the head is cut below: the copy is then the only one of the cut bytes.
-        await syncFile(copy);
-        await syncDirectory(this.files, this.quarantineDir);
+        await this.copyToQuarantine(segment);
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -186,6 +184,16 @@ export class Journal {
     } finally {
       await handle.close();
     }
+  }
+
+  /** A durable copy of a damaged segment in quarantine/, for an operator; its name as open reports it. */
+  private async copyToQuarantine(segment: number): Promise<string> {
+    await makeDirectoryDurably(this.files, this.quarantineDir);
+    const copy = join(this.quarantineDir, `journal-${segmentName(segment)}`);
+    await copyFile(this.segmentPath(segment), copy);
+    await syncFile(copy);
+    await syncDirectory(this.files, this.quarantineDir);
+    return join('journal', segmentName(segment));
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
@@ -631,6 +639,64 @@ export class Journal {
     return pass;
   }
 
+  /**
+   * Checks one sealed segment that holds live messages, the next after the one checked last (in
+   * rotation), by the scan open makes (journal-scan.ts: every record's CRC): a sealed segment
+   * with an index is never read at open, so damage the disk does to it later would otherwise
+   * be found only when a delivery or a view reads the message. A live record that no longer
+   * reads whole is handled as open handles damage: the segment is copied to quarantine/, its
+   * index written again from the records that read whole (so a reopen does not bring the lost
+   * ones back), and, as a read that finds damage does, each lost message is removed (a REMOVE
+   * record). In the reclaim chain: compaction never unlinks or copies the segment under it.
+   * Reads in the scan's 4 MiB windows, each an async read. Undefined when there is none to check.
+   */
+  scrub(): Promise<ScrubReport | undefined> {
+    if (!this.writer) return Promise.resolve(undefined);
+    const pass = this.reclaiming.then(() => this.scrubNext());
+    this.reclaiming = pass.then(
+      () => undefined,
+      () => undefined,
+    );
+    return pass;
+  }
+
+  private async scrubNext(): Promise<ScrubReport | undefined> {
+    if (this.closed) return undefined;
+    const sealed = [...this.segments.entries()]
+      .filter(([segment, use]) => segment < this.head && use.live > 0)
+      .map(([segment]) => segment)
+      .sort((a, b) => a - b);
+    const segment = sealed.find((s) => s > this.scrubbed) ?? sealed[0];
+    if (segment === undefined) return undefined;
+    this.scrubbed = segment;
+    const handle = await open(this.segmentPath(segment), 'r');
+    let scan: SegmentScan;
+    let size: number;
+    try {
+      ({ size } = await handle.stat());
+      scan = await scanSegment(handle, size, true);
+    } finally {
+      await handle.close();
+    }
+    // Every live message of the segment read whole: the common case, without a walk of the map.
+    const wholeLive = scan.records.filter((record) => {
+      const location = this.locations.get(record.id);
+      return location?.segment === segment && location.offset === record.offset;
+    }).length;
+    if (wholeLive === (this.segments.get(segment)?.live ?? 0)) return { segment, lost: [] };
+    const whole = new Set(scan.records.map((record) => record.offset));
+    const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
+    if (lost.length === 0) return { segment, lost: [] };
+    const quarantined = await this.copyToQuarantine(segment);
+    // After the rotation's own index of it, if that is still being written.
+    await this.indexing;
+    await this.writeIndex(segment, scan.records, size);
+    for (const location of lost) {
+      if (this.locations.get(location.id) === location) await this.remove(location.id, false).catch(() => false);
+    }
+    return { segment, lost: lost.map((l) => l.id), quarantined };
+  }
+
   /** Unlinks dead segments from the oldest on, copying the live records of a mostly dead one forward. */
   private async reclaimNow(): Promise<void> {
     for (;;) {
@@ -700,6 +766,15 @@ export class Journal {
     });
     await Promise.all(copies);
   }
+}
+
+/** What one step of Journal.scrub checked and found. */
+export interface ScrubReport {
+  readonly segment: number;
+  /** Messages whose records no longer read whole: removed from the journal. */
+  readonly lost: readonly string[];
+  /** The damaged segment, as open names what it quarantines (journal/NNNNNNNNNN.seg). */
+  readonly quarantined?: string;
 }
 
 /**

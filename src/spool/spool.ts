@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import {
   copyFile,
-  mkdir,
   open,
   readdir,
   readFile,
@@ -14,11 +13,12 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { DirectorySync } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably } from './dir-sync.js';
+import { realFiles, type JournalFiles } from './journal-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { lockSpool } from './lock.js';
-import { Journal, type JournalLocation } from './journal.js';
+import { Journal, type JournalLocation, type ScrubReport } from './journal.js';
 import { encodeTrailer, readTrailer, readTrailerFrom } from './queue-file.js';
 import { isQueueId } from './queue-id.js';
 import { isErrno } from '../util/errno.js';
@@ -49,6 +49,8 @@ export class Spool {
   private openJournal: Journal | undefined;
   private readonly committedListeners = new Set<CommitListener>();
   private unlock: () => Promise<void> = () => Promise.resolve();
+  /** Directory fsyncs of the spool's own directories go through these (journal-files.ts). */
+  private files: JournalFiles = realFiles;
 
   private constructor(readonly dir: string) {
     this.tmpDir = join(dir, 'tmp');
@@ -63,11 +65,14 @@ export class Spool {
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<{ spool: Spool } & Recovery> {
     const spool = new Spool(dir);
-    await mkdir(spool.tmpDir, { recursive: true, mode: 0o750 });
-    await mkdir(spool.queueDir, { recursive: true, mode: 0o750 });
+    const files = (spool.files = options.files ?? realFiles);
+    // Durable entries: a crash right after a first start must not lose tmp/ or queue/ (nor the
+    // spool directory itself), with a message acknowledged into them.
+    await makeDirectoryDurably(files, spool.tmpDir);
+    await makeDirectoryDurably(files, spool.queueDir);
     spool.unlock = await lockSpool(dir);
     try {
-      const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine') });
+      const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine'), files });
       spool.journalReady = opened.then(({ journal }) => journal);
       const { journal, quarantined } = await opened;
       spool.openJournal = journal;
@@ -87,6 +92,11 @@ export class Spool {
     } finally {
       await this.unlock();
     }
+  }
+
+  /** One step of the journal's background check (Journal.scrub); undefined for a spool from inspect. */
+  scrubJournal(): Promise<ScrubReport | undefined> {
+    return this.openJournal?.scrub() ?? Promise.resolve(undefined);
   }
 
   /** For readers beside a running server (the queue CLI): no recovery, nothing removed. */
@@ -172,7 +182,7 @@ export class Spool {
         return;
       }
       // Never ours to drop silently: it may be someone's mail. An operator can look at it.
-      await mkdir(join(this.dir, 'quarantine'), { recursive: true, mode: 0o750 });
+      await makeDirectoryDurably(this.files, join(this.dir, 'quarantine'));
       for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
         try {
           await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
@@ -417,6 +427,8 @@ export interface OpenOptions {
    * it knows queue/ has not changed since it was last checked.
    */
   readonly deferFileChecks?: boolean;
+  /** The directory and journal file operations (journal-files.ts): node:fs unless a test injects failures. */
+  readonly files?: JournalFiles;
 }
 
 /** What opening a spool found and did. */

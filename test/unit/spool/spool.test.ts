@@ -12,6 +12,7 @@ import { newQueueId } from '../../../src/spool/queue-id.js';
 import { LOCK_STALE_MS, lockSpool, SpoolLockedError } from '../../../src/spool/lock.js';
 import { Journal } from '../../../src/spool/journal.js';
 import { Spool } from '../../../src/spool/spool.js';
+import { FailingFiles } from '../../helpers/failing-files.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -603,3 +604,22 @@ async function exitedPid(): Promise<number> {
   if (child.pid === undefined) throw new Error('no pid');
   return child.pid;
 }
+
+describe('Spool.open on a first start', () => {
+  it('fsyncs the directories it creates its subdirectories in, the spool directory itself too', async () => {
+    const files = new FailingFiles();
+    const spoolDir = join(dir, 'spool');
+    const { spool } = await Spool.open(spoolDir, { files });
+    await spool.close();
+    const syncs = files.calls(dir).filter((call) => call.startsWith('fsync'));
+    // tmp/'s entry in the spool directory, the spool directory's in its parent, then queue/ and journal/.
+    expect(syncs).toEqual(['fsync spool', 'fsync .', 'fsync spool', 'fsync spool']);
+    expect((await readdir(spoolDir)).sort()).toEqual(expect.arrayContaining(['journal', 'queue', 'tmp']));
+
+    // Already there: only the journal's writes may sync anything, and none were made.
+    const again = new FailingFiles();
+    const reopened = await Spool.open(spoolDir, { files: again });
+    await reopened.spool.close();
+    expect(again.calls(dir).filter((call) => call.startsWith('fsync'))).toEqual([]);
+  });
+});
