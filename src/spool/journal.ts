@@ -378,28 +378,15 @@ export class Journal {
 
   /**
    * A record that does not read back as written. A writer copies its segment to quarantine/
-   * (once: a copy already there, from open or an earlier read, is kept) and appends a REMOVE,
+   * (as open and the scrub do, replacing an earlier copy of it) and appends a REMOVE,
    * so the message leaves the queue and every view as if open had found the damage; a reader
    * (the queue CLI beside a server) changes nothing. Returns the error for the caller to throw.
    */
   private async damaged(location: JournalLocation): Promise<RecordDamagedError> {
-    const name = `journal-${segmentName(location.segment)}`;
     if (!this.writer || this.closed) return new RecordDamagedError(location, undefined);
     try {
-      await makeDirectoryDurably(this.files, this.quarantineDir);
-      const copy = join(this.quarantineDir, name);
-      const made = await copyFile(this.segmentPath(location.segment), copy, constants.COPYFILE_EXCL).then(
-        () => true,
-        (error: unknown) => {
-          if (!isErrno(error, 'EEXIST')) throw error;
-          return false;
-        },
-      );
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      if (made) {
-        await syncFile(copy);
-        await syncDirectory(this.files, this.quarantineDir);
-      }
+      await this.copyToQuarantine(location.segment);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -413,7 +400,7 @@ export class Journal {
     if (current?.segment === location.segment && current.offset === location.offset) {
       await this.remove(location.id, false).catch(() => false);
     }
-    return new RecordDamagedError(location, join('quarantine', name));
+    return new RecordDamagedError(location, join('quarantine', `journal-${segmentName(location.segment)}`));
   }
 
   /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
