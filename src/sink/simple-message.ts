@@ -14,8 +14,13 @@
  */
 import type { AddressObject, ParsedMail, parseAddressHeader as ParseAddressHeader } from 'mailparser';
 
-/** Larger header blocks go to mailparser (which has its own limits there). */
+/**
+ * Larger header blocks go to mailparser, which has its own limit there: mailsplit counts each
+ * line as at least 64 bytes against 1 MiB, so 64 KiB of short lines can exceed it. 64 KiB and
+ * 1,000 lines stay far below (at most 128 KiB counted).
+ */
 const HEADER_BYTES_AT_MOST = 64 * 1024;
+const HEADER_LINES_AT_MOST = 1000;
 
 function ascii(bytes: Buffer, start: number): boolean {
   for (let index = start; index < bytes.length; index++) if ((bytes[index] ?? 0) > 0x7f) return false;
@@ -38,6 +43,7 @@ interface HeaderLine {
 /** mailsplit's logical lines: a line starting with space or tab continues the one before. */
 function headerLines(block: string): HeaderLine[] | undefined {
   const raw = block.split('\r\n');
+  if (raw.length > HEADER_LINES_AT_MOST) return undefined;
   const first = raw[0] ?? '';
   // An mbox or HTTP preamble, or a block starting with a continuation: mailparser's business.
   if (first === '' || /^(?:From|POST) /i.test(first) || first.startsWith(' ') || first.startsWith('\t'))

@@ -83,6 +83,12 @@ describe('parseSimple', () => {
     expect(fast).toBeUndefined();
   });
 
+  it('hands over a header block mailparser refuses: 63 KiB of short lines, each counted as 64 bytes', async () => {
+    const source = Buffer.from(`Subject: a${'\r\n '.repeat(21000)}\r\n\r\nb\r\n`);
+    await expect(simpleParser(source, FOR_THE_INDEX)).rejects.toThrow(/header size/);
+    expect(parseSimple(source, parseAddressHeader)).toBeUndefined();
+  });
+
   it('gives mailparser’s summary for 3,000 generated messages, and reads most of them itself', async () => {
     let seed = 20261201;
     const random = (n: number): number => {
@@ -160,6 +166,10 @@ describe('parseSimple', () => {
       'caf\u00e9\r\n',
       '=3D not decoded\r\n',
       'trailing spaces   \r\n\r\n\r\n',
+      '\r\n',
+      'bare\rcarriage return\r\n\r',
+      'nul\u0000 and bell\u0007\r\n',
+      '.\r\n..dots\r\n',
     ];
     let fastCount = 0;
     for (let i = 0; i < 3000; i++) {
