@@ -20,8 +20,12 @@ export const FOR_THE_INDEX: SimpleParserOptions = {
   checksumAlgo: false,
 };
 
-export async function parseMail(open: () => Source, options?: SimpleParserOptions): Promise<ParsedMail> {
+export function mailparser(): Promise<typeof import('mailparser')> {
   loading ??= import('mailparser');
-  const { simpleParser } = await loading;
+  return loading;
+}
+
+export async function parseMail(open: () => Source, options?: SimpleParserOptions): Promise<ParsedMail> {
+  const { simpleParser } = await mailparser();
   return simpleParser(open(), options);
 }

@@ -4,7 +4,8 @@
  * cannot read it at all (still indexed, with the reason).
  */
 import type { ParsedMail, SimpleParserOptions } from 'mailparser';
-import { FOR_THE_INDEX, parseMail } from './mail-parser.js';
+import { FOR_THE_INDEX, mailparser, parseMail } from './mail-parser.js';
+import { parseSimple } from './simple-message.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import { summarize, summarizeRaw, type Summary } from './summary.js';
@@ -33,6 +34,18 @@ export async function parseWhole(
   bytes?: Buffer,
   options: SimpleParserOptions = FOR_THE_INDEX,
 ): Promise<WholeParse> {
+  // A simple message in memory is read without mailparser's streams (see simple-message.ts).
+  // Anything it cannot read, or that throws, is mailparser's to parse (or to fail on).
+  if (options === FOR_THE_INDEX && bytes?.length === envelope.size) {
+    const { parseAddressHeader } = await mailparser();
+    let simple: ParsedMail | undefined;
+    try {
+      simple = parseSimple(bytes, parseAddressHeader);
+    } catch {
+      simple = undefined;
+    }
+    if (simple) return { summary: summarize(envelope, simple), parsed: simple };
+  }
   try {
     const parsed = await parseMail(
       () => (bytes?.length === envelope.size ? bytes : spool.readMessage(envelope)),

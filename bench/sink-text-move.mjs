@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// What moving staged search text into the full-text tables costs per row, by rows per move
+// (MessageIndex.moveStagedText; the sink moves after STAGED_TEXT_MS or STAGED_ROWS_AT_MOST),
+// on a copy of bench:sink's 100,000-message index. Each move is one transaction, as in the
+// sink; the text is that of smtp-source's 2 KiB message, which bench:sink's intake sends.
+// Prints CPU ms per row (user + system of this process) and wall ms per row. A benchmark,
+// not a test: run `npm run bench:sink` once first so that the index exists.
+//
+//   node bench/sink-text-move.mjs
+//     env: BENCH_INDEX=FILE (default: bench:sink's cached index), ROWS (per batch size), BATCHES="5 20 50 200 500"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+
+const dist = resolve(process.env.BENCH_DIST ?? resolve(import.meta.dirname, '../dist'), 'src');
+const { SCHEMA_VERSION } = await import(join(dist, 'sink/migrations.js'));
+const source =
+  process.env.BENCH_INDEX ??
+  join(tmpdir(), `mailwharf-bench-sink-100000-v${SCHEMA_VERSION}-journal`, 'spool', 'sink.sqlite');
+if (!existsSync(source)) throw new Error(`${source}: no index; run npm run bench:sink first`);
+const ROWS = Number(process.env.ROWS ?? 1000);
+const BATCHES = (process.env.BATCHES ?? '5 20 50 200 500').split(' ').map(Number);
+
+// smtp-source -l 2048: 26 lines of a digit and 77 X's, as mailparser's text, lower-cased.
+const body = Array.from({ length: 26 }, (_, i) => `${(i + 1) % 10}${'x'.repeat(77)}`).join('\n');
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+for (const batch of BATCHES) {
+  const dir = mkdtempSync(join(tmpdir(), 'mailwharf-text-move-'));
+  const path = join(dir, 'sink.sqlite');
+  copyFileSync(source, path);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -16000');
+  let seq = Number(db.prepare('SELECT max(seq) AS m FROM messages').get().m) + 1000;
+  const stageText = db.prepare('INSERT INTO search_staging (seq, text) VALUES (?, ?)');
+  const stageHeaders = db.prepare('INSERT INTO header_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const move = db.transaction(() =>
+    db.exec(`INSERT INTO search_text (rowid, text) SELECT seq, text FROM search_staging;
+      DELETE FROM search_staging;
+      INSERT INTO header_text (rowid, subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id)
+        SELECT * FROM header_staging;
+      DELETE FROM header_staging;`),
+  );
+  let cpu = 0;
+  const started = Date.now();
+  for (let done = 0; done < ROWS; done += batch) {
+    db.transaction(() => {
+      for (let i = 0; i < batch; i++, seq++) {
+        stageHeaders.run(seq, '', 'load@bench.test', 'sink@bench.test', '', '', '', `${seq}.0000@vm`);
+        stageText.run(seq, `\nload@bench.test\nsink@bench.test\n${body}`);
+      }
+    })();
+    const before = cpuMs();
+    move();
+    cpu += cpuMs() - before;
+  }
+  const wall = Date.now() - started;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(
+    `${String(batch).padStart(4)} rows per move: ${(cpu / ROWS).toFixed(3)} ms CPU per row moved; ${(wall / ROWS).toFixed(3)} ms wall per row staged and moved`,
+  );
+}
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`load ${load}`);
