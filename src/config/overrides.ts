@@ -8,7 +8,8 @@ type Key = string | number;
 /** One value given for a setting, and who gave it (`--smtp-port` or `MAILWHARF_SMTP_PORT`). */
 export interface Override {
   readonly setting: Setting;
-  readonly value: string | boolean;
+  /** A repeated flag (--tag) gives its values as a list, each parsed on its own. */
+  readonly value: string | boolean | readonly string[];
   readonly source: string;
 }
 
@@ -34,9 +35,13 @@ export function overridesFromFlags(values: Readonly<Record<string, unknown>>): O
       if (values[`no-${setting.flag}`] === true) return [{ setting, value: false, source: `--no-${setting.flag}` }];
       return given === true ? [{ setting, value: true, source: `--${setting.flag}` }] : [];
     }
-    // A repeated flag (--tag) gives its values in order: one list, as if given once.
-    const text = Array.isArray(given) ? given.filter((v) => typeof v === 'string').join(' ') : given;
-    return typeof text === 'string' ? [{ setting, value: text, source: `--${setting.flag}` }] : [];
+    // A repeated flag (--tag) gives its values in order, kept apart so that an unbalanced quote
+    // in one cannot swallow the next.
+    if (Array.isArray(given)) {
+      const values = given.filter((v): v is string => typeof v === 'string');
+      return values.length > 0 ? [{ setting, value: values, source: `--${setting.flag}` }] : [];
+    }
+    return typeof given === 'string' ? [{ setting, value: given, source: `--${setting.flag}` }] : [];
   });
 }
 
@@ -44,13 +49,17 @@ const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
 /** Text to the setting's type when it reads as one; otherwise left as text for the schema to refuse. */
-function typed(setting: Setting, value: string | boolean, source: string): unknown {
-  if (typeof value === 'boolean' || setting.kind === 'string') return value;
-  if (setting.kind === 'tag-rules') {
-    const rules = parseTagArgument(value);
-    if ('problem' in rules) throw new ConfigError(`${source}: ${rules.problem}`);
-    return rules;
+function typed(setting: Setting, given: Override['value'], source: string): unknown {
+  if (setting.kind === 'tag-rules' && typeof given !== 'boolean') {
+    // Each value on its own, the rules of all of them in order: one list, as if given once.
+    return (typeof given === 'string' ? [given] : given).flatMap((text) => {
+      const rules = parseTagArgument(text);
+      if ('problem' in rules) throw new ConfigError(`${source}: ${rules.problem}`);
+      return rules;
+    });
   }
+  const value = typeof given === 'string' || typeof given === 'boolean' ? given : given.join(' ');
+  if (typeof value === 'boolean' || setting.kind === 'string') return value;
   if (setting.kind === 'number') return /^\d+$/.test(value) ? Number(value) : value;
   const lower = value.toLowerCase();
   return TRUE.has(lower) ? true : FALSE.has(lower) ? false : value;

@@ -97,7 +97,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'tag-rules',
     value: '"TAG=SEARCH"',
     paths: [['sink', 'tagRules']],
-    help: "tag rules, as Mailpit's --tag: TAG[,TAG]=SEARCH, space separated (replaces sink.tagRules)",
+    help: "tag rules, as Mailpit's --tag: TAG[,TAG]=SEARCH, whitespace separated (replaces sink.tagRules)",
   },
   {
     flag: 'max-messages',

@@ -10,7 +10,7 @@ import {
   validateConfig,
 } from '../../../src/config/load.js';
 import { policySchema, type Config } from '../../../src/config/schema.js';
-import { applyOverrides, overridesFromEnv } from '../../../src/config/overrides.js';
+import { applyOverrides, overridesFromEnv, overridesFromFlags } from '../../../src/config/overrides.js';
 
 let dir: string;
 let counter = 0;
@@ -295,5 +295,26 @@ describe('relative paths', () => {
     },
   ].map((row) => [row.why, row] as const))('%s (relative to the base dir given, not the working directory)', async (_why, { value, expected }) => {
     expect(await load(value)).toMatchObject(expected);
+  });
+});
+
+describe('--tag, repeated', () => {
+  const tagRules = (tag: string | string[]): unknown => {
+    const { raw } = applyOverrides(structuredClone(minimal), overridesFromFlags({ tag }));
+    return (raw as { sink?: { tagRules?: unknown } }).sink?.tagRules;
+  };
+
+  it.each([
+    // values, the rules, why
+    [['a=x', 'b=y'], ['a', 'b'], 'each value gives its rules, in order'],
+    [['a=x b=y', 'c=z'], ['a', 'b', 'c'], 'a value may hold several rules'],
+    ['a=x\nb=y', ['a', 'b'], 'one value over two lines is two rules'],
+  ])('%j gives the rules of %j (%s)', (tag, tags, _why) => {
+    const rules = tagRules(tag) as { tags: string[] }[];
+    expect(rules.map((rule) => rule.tags[0])).toEqual(tags);
+  });
+
+  it('an unbalanced quote in one value does not swallow the next: it is refused, naming the flag', () => {
+    expect(() => tagRules(['a="x y', 'b=z'])).toThrow(new ConfigError('--tag: unbalanced double quote in "a=\\"x y"'));
   });
 });
