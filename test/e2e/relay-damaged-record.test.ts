@@ -99,8 +99,8 @@ describe('a damaged journal record streamed to a receiver', () => {
     expect(connection.usable).toBe(false);
     connection.close();
     await receiver.closedOnce;
-    // Part of the message went out (the record is larger than one read), its end never did.
-    expect(receiver.state.bytes).toBeGreaterThan(0);
+    // The end of the message never went out. (How much of its start reached the receiver before
+    // the connection closed depends on socket flushing, so it is not asserted.)
     expect(receiver.state.bytes).toBeLessThan(message.length);
     expect(receiver.state.completed).toBe(0);
   }, 60_000);
