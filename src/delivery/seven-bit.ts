@@ -9,13 +9,17 @@
  * comes before the body that decides it; the second converts. Memory is a line, a bit per
  * part and a frame per level of nesting, whatever the message's size.
  *
+ * A multipart with no boundary, and a multipart or message nested past the limit, has no parts
+ * to look into: mail clients show it as text, so it is converted as a leaf is, losslessly.
+ *
  * Nothing 8-bit leaves in a body, not even where no transfer encoding applies (RFC 6152 §3 asks
  * for a 7-bit message): a multipart's preamble and epilogue, which a reader ignores (RFC 2046
- * §5.1.1), and bodies sent as they are (base64, which a decoder reads ignoring bytes outside its
- * alphabet, RFC 2045 §6.8; a multipart with no boundary; parts nested too deep) get "?" for each
- * 8-bit byte, as sendmail's mime8to7 strips them from a preamble; a body labelled
- * quoted-printable gets "=XX" for each, the byte a lenient decoder read it as. Postfix sends
- * these bytes as they are, to a hop that did not ask for them.
+ * §5.1.1), and base64 bodies, which a decoder reads ignoring bytes outside its alphabet (RFC 2045
+ * §6.8), get "?" for each 8-bit byte, as sendmail's mime8to7 strips them from a preamble. A body
+ * labelled quoted-printable gets "=XX" for each, the byte a lenient decoder read it as, with soft
+ * line breaks so that no line grows past 76 characters (three times longer, a line could pass
+ * SMTP's 998 and be cut by a hop, changing what it decodes to). Postfix sends these bytes as they
+ * are, to a hop that did not ask for them.
  */
 import { Readable } from 'node:stream';
 import { encode, wrap } from 'nodemailer/lib/qp';
@@ -61,7 +65,7 @@ type Kind =
   | 'multipart'
   /** message/rfc822 or message/global: its body is one entity. */
   | 'message'
-  /** Sent as it is: base64 or quoted-printable already, a multipart with no boundary, too deep. */
+  /** Base64 or quoted-printable already: sent as it is but for stray 8-bit bytes. */
   | 'opaque';
 
 type Field = 'content-type' | 'content-transfer-encoding' | 'other';
@@ -85,6 +89,10 @@ interface Entity {
   carry: string;
   /** A body sent as it is but labelled quoted-printable: its stray 8-bit bytes become =XX. */
   quotedPrintable?: boolean;
+  /** Quoted-printable masking: the end of a piece not yet decided (an "=" and what follows). */
+  pending?: Buffer;
+  /** Quoted-printable masking: the characters written on the output line under way. */
+  column?: number;
 }
 
 /**
@@ -120,7 +128,7 @@ class Walk {
     if (delimiter > 0) {
       // Only whitespace may follow a delimiter (RFC 2046 §5.1.1); anything else is ignored cruft.
       this.emit(bytes.subarray(0, delimiter));
-      this.emit(maskEightBit(bytes.subarray(delimiter), false));
+      this.emit(maskEightBit(bytes.subarray(delimiter)));
     } else {
       const top = this.stack[this.stack.length - 1];
       if (top?.kind === 'header') kept = this.headerPiece(top, piece);
@@ -128,7 +136,8 @@ class Walk {
       // A leaf with 8-bit bytes is converted above, so only a preamble, an epilogue or an
       // opaque body can hold them here.
       else if (top?.kind === 'leaf' || !this.out) this.emit(bytes);
-      else this.emit(maskEightBit(bytes, top?.quotedPrintable === true));
+      else if (top?.quotedPrintable === true) this.emit(maskQuotedPrintable(top, piece));
+      else this.emit(maskEightBit(bytes));
     }
     if (!this.out && hasEightBit(bytes)) this.markEightBit();
     if (piece.crlf && kept) this.emit(CRLF);
@@ -191,16 +200,17 @@ class Walk {
     const type = (fieldValue(entity.contentType) ?? 'text/plain').toLowerCase();
     const encoding = (fieldValue(entity.transferEncoding) ?? '7bit').toLowerCase();
     const nestable = entity.depth < MAX_DEPTH;
-    if (type.startsWith('multipart/')) {
-      const boundary = /boundary="?([^";]+)"?/i.exec(fieldValue(entity.contentType) ?? '')?.[1];
-      entity.kind = boundary === undefined || !nestable ? 'opaque' : 'multipart';
-      if (boundary !== undefined) entity.delimiter = Buffer.from(`--${boundary}`, 'latin1');
-    } else if (type.startsWith('message/rfc822') || type.startsWith('message/global')) {
-      entity.kind = nestable ? 'message' : 'opaque';
+    const boundary = /boundary="?([^";]+)"?/i.exec(fieldValue(entity.contentType) ?? '')?.[1];
+    const encoded = encoding === 'base64' || encoding === 'quoted-printable';
+    if (type.startsWith('multipart/') && boundary !== undefined && nestable) {
+      entity.kind = 'multipart';
+      entity.delimiter = Buffer.from(`--${boundary}`, 'latin1');
+    } else if ((type.startsWith('message/rfc822') || type.startsWith('message/global')) && nestable) {
+      entity.kind = 'message';
     } else {
-      entity.kind = encoding === 'base64' || encoding === 'quoted-printable' ? 'opaque' : 'leaf';
+      // A multipart with no boundary or too deep is text to a reader: a leaf like any other.
+      entity.kind = encoded ? 'opaque' : 'leaf';
     }
-    if (entity.kind === 'opaque') delete entity.delimiter;
     if (entity.kind === 'opaque' && encoding === 'quoted-printable') entity.quotedPrintable = true;
     if (entity.convert && (entity.kind === 'leaf' || entity.kind === 'message'))
       this.emit(`Content-Transfer-Encoding: ${entity.kind === 'leaf' ? 'quoted-printable' : '7bit'}\r\n`);
@@ -239,17 +249,65 @@ function quotedPrintable(bytes: Buffer): string {
   return encode(bytes).replace(/[\r\n]/g, (c) => (c === '\r' ? '=0D' : '=0A'));
 }
 
-/** The bytes with each 8-bit one as "=XX" (`quotedPrintable`) or "?" (anywhere else). */
-function maskEightBit(bytes: Buffer, asQuotedPrintable: boolean): Buffer | string {
+/** The bytes with each 8-bit one as "?": where a reader ignores them (preamble, base64). */
+function maskEightBit(bytes: Buffer): Buffer | string {
   if (!hasEightBit(bytes)) return bytes;
   let text = '';
-  for (const byte of bytes)
-    text +=
-      byte < 0x80
-        ? String.fromCharCode(byte)
-        : asQuotedPrintable
-          ? `=${byte.toString(16).toUpperCase()}`
-          : '?';
+  for (const byte of bytes) text += byte < 0x80 ? String.fromCharCode(byte) : '?';
+  return text;
+}
+
+const EQUALS = 0x3d;
+const isHex = (byte: number | undefined): boolean =>
+  byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
+const isBlank = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09;
+
+/**
+ * A piece of a line of a body labelled quoted-printable, re-encoded so that it decodes to what a
+ * lenient decoder read from it: each 8-bit byte as "=XX", a lone "=" (a decoder keeps it) as
+ * "=3D", an "=XX" and a final soft break as they are, trailing blanks (a decoder drops them)
+ * dropped; soft line breaks keep each line within 76 characters and never split an "=XX". A
+ * whole 7-bit line is left as it came.
+ */
+function maskQuotedPrintable(entity: Entity, piece: LinePiece): string | Buffer {
+  const bytes = entity.pending ? Buffer.concat([entity.pending, piece.bytes]) : piece.bytes;
+  delete entity.pending;
+  if (piece.first && piece.last && !hasEightBit(bytes)) return bytes;
+  // The end of the line decides what an "=" or a blank near it is: until it comes, keep them.
+  let end = bytes.length;
+  if (piece.last) {
+    while (end > 0 && isBlank(bytes[end - 1])) end--;
+  } else {
+    const equals = bytes.lastIndexOf(EQUALS, -1);
+    if (equals >= 0 && equals >= bytes.length - 2) end = equals;
+    let blank = end;
+    while (blank > 0 && isBlank(bytes[blank - 1])) blank--;
+    if (end - blank < 1024) end = blank;
+    if (end < bytes.length) entity.pending = Buffer.from(bytes.subarray(end));
+  }
+  let text = '';
+  let column = entity.column ?? 0;
+  const put = (token: string): void => {
+    if (column + token.length > QP_LINE - 1) {
+      text += '=\r\n';
+      column = 0;
+    }
+    text += token;
+    column += token.length;
+  };
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i] ?? 0;
+    if (byte === EQUALS && isHex(bytes[i + 1]) && isHex(bytes[i + 2])) {
+      put(bytes.toString('latin1', i, i + 3));
+      i += 2;
+    } else if (byte === EQUALS && piece.last && i === end - 1) {
+      // A soft line break (its trailing blanks were dropped above): it ends the line.
+      text += '=';
+    } else if (byte === EQUALS || byte >= 0x80) {
+      put(`=${byte.toString(16).toUpperCase().padStart(2, '0')}`);
+    } else put(String.fromCharCode(byte));
+  }
+  entity.column = piece.last ? 0 : column;
   return text;
 }
 

@@ -12,6 +12,18 @@ import {
 
 const convert = (text: string) => toSevenBit(Buffer.from(text, 'utf8')).toString('latin1');
 
+/** Decodes a quoted-printable body leniently (RFC 2045 §6.7): soft line breaks go, =XX (either case) is its byte. */
+const decodeQp = (body: string): Buffer =>
+  Buffer.from(
+    body
+      .replace(/=\r\n/g, '')
+      .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  );
+
+/** The body of a one-part message, after its header. */
+const bodyOf = (message: string): string => message.slice(message.indexOf('\r\n\r\n') + 4);
+
 describe('toSevenBit (8BITMIME downgrade)', () => {
   it.each([
     // input, output, why
@@ -85,9 +97,9 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
       'quoted-printable with raw 8-bit bytes: each becomes =XX, the byte a lenient decoder reads',
     ],
     [
-      'Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nk\u00f6ln\r\n',
-      'Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nk??ln\r\n',
-      'a multipart with no boundary has no parts to convert: all of it is preamble',
+      'Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nk\u00f6ln stra\u00dfe\r\n',
+      'Content-Type: multipart/mixed\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n--b\r\n\r\nk=C3=B6ln stra=C3=9Fe\r\n',
+      'a multipart with no boundary has no parts, and clients show it as text: converted as a leaf, losslessly',
     ],
     [
       'Content-Type: message/rfc822\r\n\r\nSubject: \u00e9\r\n\r\nascii\r\n',
@@ -99,6 +111,52 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     expect(convert(input)).toBe(Buffer.from(output, 'utf8').toString('latin1'));
   });
 
+  it.each([
+    // body (UTF-8 text, may hold raw 8-bit bytes), what a lenient decoder reads from it, why
+    ['\u00e9'.repeat(490), '\u00e9'.repeat(490), 'a legal 980-byte line of raw 8-bit bytes'],
+    [
+      `${'a=C3=A9 '.repeat(20)}\u00e9 x=zz =c3=a9`,
+      `${'a\u00e9 '.repeat(20)}\u00e9 x=zz \u00e9`,
+      'escapes kept whole, a lone "=" kept as "="',
+    ],
+    [
+      `${'\u00e9'.repeat(60)}=\r\nnext \u00e9  `,
+      `${'\u00e9'.repeat(60)}next \u00e9`,
+      'a soft break kept; trailing blanks dropped, as a decoder does',
+    ],
+    [
+      `${'x'.repeat(70)}\u00e9=\r\n`,
+      `${'x'.repeat(70)}\u00e9`,
+      'a soft break at the very end of a full line',
+    ],
+  ])(
+    'a body labelled quoted-printable with raw 8-bit bytes gets soft breaks: lines within 76, the same decoding (%#: %s)',
+    (body, decoded, _why) => {
+      const out = convert(`Subject: a\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${body}\r\n`);
+      expect(hasEightBit(Buffer.from(out, 'latin1'))).toBe(false);
+      for (const line of bodyOf(out).split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
+      expect(decodeQp(bodyOf(out)).toString('utf8')).toBe(`${decoded}\r\n`);
+    },
+  );
+
+  it('a quoted-printable line longer than a piece is masked across pieces, never splitting an "=XX"', () => {
+    const line = `${'ab=C3=A9\u00e9'.repeat(Math.ceil((PIECE_BYTES * 2) / 11))}=`;
+    const message = Buffer.from(
+      `Content-Transfer-Encoding: quoted-printable\r\n\r\n${line}\r\nend\r\n`,
+      'utf8',
+    );
+    const whole = toSevenBit(message).toString('latin1');
+    for (const l of bodyOf(whole).split('\r\n')) expect(l.length).toBeLessThanOrEqual(76);
+    expect(decodeQp(bodyOf(whole)).toString('utf8')).toBe(
+      `${'ab\u00e9\u00e9'.repeat(Math.ceil((PIECE_BYTES * 2) / 11))}end\r\n`,
+    );
+  });
+
+  it('the text of a multipart with no boundary decodes unchanged', () => {
+    const out = convert('Content-Type: multipart/mixed\r\n\r\nk\u00f6ln stra\u00dfe\r\n');
+    expect(decodeQp(bodyOf(out)).toString('utf8')).toBe('k\u00f6ln stra\u00dfe\r\n');
+  });
+
   it('nothing 8-bit is left in a body nested deeper than the limit', () => {
     let message = 'k\u00f6ln\r\n';
     // Boundaries that are no prefix of one another ("b1" would be of "b12").
@@ -108,17 +166,14 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     }
     const seven = toSevenBit(Buffer.from(`Subject: deep\r\n${message}`, 'utf8'));
     expect(hasEightBit(seven)).toBe(false);
-    expect(seven.toString('latin1')).toContain('\r\n--b120x\r\nk??ln\r\n--b120x--\r\n');
+    // The multipart at the limit is converted as a leaf: its body, nested parts and all, is
+    // quoted-printable, and decodes to what it was.
+    const text = seven.toString('latin1');
+    const label = 'Content-Transfer-Encoding: quoted-printable\r\n\r\n';
+    expect(text.split(label)).toHaveLength(2);
+    const body = text.slice(text.indexOf(label) + label.length);
+    expect(decodeQp(body).toString('utf8')).toContain('\r\n--b120x\r\nk\u00f6ln\r\n--b120x--\r\n');
   });
-
-  /** Decodes a quoted-printable body (RFC 2045 §6.7): soft line breaks go, =XX is its byte. */
-  const decodeQp = (body: string): Buffer =>
-    Buffer.from(
-      body
-        .replace(/=\r\n/g, '')
-        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
-      'latin1',
-    );
 
   it.each([
     ['a bare CR', 'one\rtwo \u00e9'],
