@@ -94,6 +94,7 @@ export class DeliveryWorker {
   private controlAgain = false;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeDamaged: (() => void) | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -146,6 +147,9 @@ export class DeliveryWorker {
       this.states.set(envelope.id, { state: this.initialState(envelope), stored: false });
       this.due.set(envelope.id, 0);
       this.wake(0);
+    });
+    this.unsubscribeDamaged = this.deps.spool.onDamagedRemoved((id) => {
+      this.forgetDamaged(id);
     });
     await this.rescan();
     this.checkControl();
@@ -247,6 +251,7 @@ export class DeliveryWorker {
     this.watcher?.close();
     clearInterval(this.poller);
     this.unsubscribe?.();
+    this.unsubscribeDamaged?.();
     clearTimeout(this.timer);
     const running = Promise.allSettled([this.control, ...this.inFlight.values()]);
     if (!(await settlesWithin(running, graceMs))) {
@@ -417,6 +422,36 @@ export class DeliveryWorker {
     this.envelopes.delete(envelope.id);
     this.states.delete(envelope.id);
     this.due.delete(envelope.id);
+  }
+
+  /**
+   * The journal removed a queued message because its record is damaged, found by someone
+   * else (the background scrub, a view reading it): without this the worker would keep its
+   * envelope and fail every attempt on the missing bytes. An attempt under way ends first (it
+   * finds the damage itself, see dropDamaged, or sends bytes it read whole before); then the
+   * message is forgotten and its state file removed, through the Spool, like any removal.
+   */
+  private forgetDamaged(id: string): void {
+    if (!this.envelopes.has(id)) return;
+    const running = this.inFlight.get(id);
+    if (running) {
+      void running.then(() => {
+        this.forgetDamaged(id);
+      });
+      return;
+    }
+    this.deps.log.error({ queueId: id }, 'queued message damaged in the spool: not delivered');
+    const stateless = this.states.get(id)?.stored === false;
+    this.envelopes.delete(id);
+    this.states.delete(id);
+    this.due.delete(id);
+    this.exclusive(id, () => this.deps.spool.remove(id, { stateless })).catch((error: unknown) => {
+      // Left for the next open, which removes a state whose message is gone.
+      this.deps.log.error(
+        { queueId: id, err: String(error) },
+        'could not remove the state of a damaged message',
+      );
+    });
   }
 
   /**

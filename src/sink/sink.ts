@@ -45,8 +45,11 @@ export type SinkEvent =
     }
   /** A header-derived row now has its body: snippet, attachments, body search. */
   | { readonly type: 'complete'; readonly message: IndexedMessage }
-  | { readonly type: 'delete'; readonly ids: readonly string[]; readonly reason: 'api' | 'retention' }
+  | { readonly type: 'delete'; readonly ids: readonly string[]; readonly reason: DeleteReason }
   | { readonly type: 'truncate' };
+
+/** Why rows went: the API, retention, or the spool found the message's bytes damaged (removed). */
+export type DeleteReason = 'api' | 'retention' | 'damaged';
 
 export interface SinkOptions {
   /**
@@ -113,6 +116,7 @@ export class Sink {
   private unlinking: Promise<void> = Promise.resolve();
   private closing = false;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeDamaged: (() => void) | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly parseBeforeReplyBytes: number;
   private readonly parseBeforeReplyMs: number;
@@ -153,6 +157,11 @@ export class Sink {
       throw error;
     }
     sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
+    // The journal removed a damaged message (the scrub, or any read of it): its row goes too,
+    // with the usual delete event, rather than listing a message whose raw download fails.
+    sink.unsubscribeDamaged = spool.onDamagedRemoved((id) => {
+      void sink.delete([id], 'damaged');
+    });
     sink.schedulePrune();
     // Age-based retention also applies while no mail arrives.
     if (config.retention.maxAgeHours > 0) {
@@ -489,6 +498,7 @@ export class Sink {
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
+    this.unsubscribeDamaged?.();
     this.flushInserts();
     await this.background;
     this.closing = true;
@@ -638,7 +648,7 @@ export class Sink {
    * concurrency (settled() waits for them). A crash before they are gone finishes the unlinks
    * at the next start from `deleting`, so a deleted message never comes back. One line is logged.
    */
-  delete(ids: readonly string[] | undefined, reason: 'api' | 'retention' = 'api'): Promise<number> {
+  delete(ids: readonly string[] | undefined, reason: DeleteReason = 'api'): Promise<number> {
     const started = Date.now();
     const gone = this.index.remove(ids?.filter((id) => isQueueId(id)));
     for (const id of gone) this.parsedCache.delete(id);
@@ -648,7 +658,11 @@ export class Sink {
       this.unlinkLater(gone);
       this.log.info(
         { deleted: gone.length, reason, ms: Date.now() - started },
-        reason === 'retention' ? 'retention pruned captured messages' : 'deleted captured messages',
+        reason === 'retention'
+          ? 'retention pruned captured messages'
+          : reason === 'damaged'
+            ? 'removed captured messages found damaged in the spool'
+            : 'deleted captured messages',
       );
     }
     return Promise.resolve(gone.length);

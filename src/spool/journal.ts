@@ -102,6 +102,12 @@ export class Journal {
   private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
   fdatasyncs = 0;
+  /**
+   * Told of each message the journal itself removed because its record is damaged (a read,
+   * the scrub, compaction), after its REMOVE record: set by the Spool (Spool.onDamagedRemoved).
+   * Called synchronously; it must not throw, nor wait for the read that found the damage.
+   */
+  onDamagedRemoved: ((id: string) => void) | undefined;
 
   private constructor(
     readonly dir: string,
@@ -398,7 +404,7 @@ export class Journal {
     if (location.segment === this.head) this.headSuspect = true;
     const current = this.locations.get(location.id);
     if (current?.segment === location.segment && current.offset === location.offset) {
-      await this.remove(location.id, false).catch(() => false);
+      if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
     }
     return new RecordDamagedError(location, join('quarantine', `journal-${segmentName(location.segment)}`));
   }
@@ -679,7 +685,8 @@ export class Journal {
     await this.indexing;
     await this.writeIndex(segment, scan.records, size);
     for (const location of lost) {
-      if (this.locations.get(location.id) === location) await this.remove(location.id, false).catch(() => false);
+      if (this.locations.get(location.id) !== location) continue;
+      if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
     }
     return { segment, lost: lost.map((l) => l.id), quarantined };
   }

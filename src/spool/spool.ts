@@ -48,6 +48,7 @@ export class Spool {
   /** The journal once open, for readMessage (which returns a stream at once). */
   private openJournal: Journal | undefined;
   private readonly committedListeners = new Set<CommitListener>();
+  private readonly damagedListeners = new Set<(id: string) => void>();
   private unlock: () => Promise<void> = () => Promise.resolve();
   /** Directory fsyncs of the spool's own directories go through these (journal-files.ts). */
   private files: JournalFiles = realFiles;
@@ -76,6 +77,9 @@ export class Spool {
       spool.journalReady = opened.then(({ journal }) => journal);
       const { journal, quarantined } = await opened;
       spool.openJournal = journal;
+      journal.onDamagedRemoved = (id) => {
+        spool.tellDamagedRemoved(id);
+      };
       const recovery = await spool.recover(options.deferFileChecks === true);
       return { spool, ...recovery, quarantined: [...quarantined, ...recovery.quarantined] };
     } catch (error) {
@@ -223,6 +227,28 @@ export class Spool {
   onCommitted(listener: CommitListener): () => void {
     this.committedListeners.add(listener);
     return () => this.committedListeners.delete(listener);
+  }
+
+  /**
+   * Runs `listener` for each message the journal removes from now on because its record is
+   * damaged (copied to quarantine/ first), whoever found it: the background scrub, or a read
+   * by any view (delivery, HTTP, queue show). The delivery worker forgets it and the sink
+   * drops its row, so nothing keeps offering a message whose bytes are gone. Called at once,
+   * inside the read that found the damage: a listener must not wait for that read.
+   */
+  onDamagedRemoved(listener: (id: string) => void): () => void {
+    this.damagedListeners.add(listener);
+    return () => this.damagedListeners.delete(listener);
+  }
+
+  private tellDamagedRemoved(id: string): void {
+    for (const listener of this.damagedListeners) {
+      try {
+        listener(id);
+      } catch {
+        // A listener's mistake must not turn the read's RecordDamagedError into another error.
+      }
+    }
   }
 
   /** Starts a message; no file exists until its bytes outgrow memory or it commits. */

@@ -12,6 +12,7 @@ import {
 } from '../context.js';
 import { extractCodes, extractLinks } from '../extract.js';
 import { headerMap } from '../headers.js';
+import { startedMessageStream } from '../message-stream.js';
 import { envelopeJson, messageJson } from '../message-json.js';
 
 /** The message named by {id} ("latest" honours ?query=), or a 404 sent. */
@@ -45,10 +46,12 @@ export const getHeaders: Handler = async (ctx, request, reply) => {
 export const getRaw: Handler = async (ctx, request, reply) => {
   const message = find(ctx, request, reply);
   if (!message) return reply;
+  const bytes = await startedMessageStream(ctx.spool.readMessage(message));
+  if (!bytes) return textError(reply, 404, 'Message not found');
   if (stringParam(request.query, 'dl') === '1') {
     void reply.header('content-disposition', `attachment; filename="${message.id}.eml"`);
   }
-  return reply.type('text/plain; charset=utf-8').send(ctx.spool.readMessage(message));
+  return reply.type('text/plain; charset=utf-8').send(bytes);
 };
 
 export const getPart: Handler = async (ctx, request, reply) => {

@@ -8,7 +8,7 @@ import { enqueueLocal } from '../../../src/delivery/enqueue.js';
 import { localOutcome, replyOutcome, type Outcome } from '../../../src/delivery/outcome.js';
 import { parseState } from '../../../src/delivery/state.js';
 import { DeliveryWorker } from '../../../src/delivery/worker.js';
-import { segmentName } from '../../../src/spool/journal.js';
+import { Journal, segmentName } from '../../../src/spool/journal.js';
 import { Spool } from '../../../src/spool/spool.js';
 import { flipByteOf } from '../../helpers/flip-byte.js';
 import { eventually } from '../../helpers/relay.js';
@@ -174,3 +174,106 @@ describe('DeliveryWorker and a damaged spooled message', () => {
     }
   });
 });
+
+/**
+ * A queued message that the background scrub (or a view's read) finds damaged and removes:
+ * the worker is told through the Spool, so it forgets the message at once rather than
+ * failing an attempt on its missing bytes every minute until a restart.
+ */
+describe('DeliveryWorker and a message the scrub removes as damaged', () => {
+  it('forgets it, with its state file, and never attempts it again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'mailwharf-worker-scrubbed-'));
+    const spoolDir = join(root, 'spool');
+    let spool: Spool | undefined;
+    let worker: DeliveryWorker | undefined;
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    // Deferred with a long retry: both stay queued, their states on disk, between attempts.
+    const courier = new FakeCourier(() => replyOutcome('451 4.7.1 Greylisted', 'mx.test'));
+    try {
+      ({ spool } = await Spool.open(spoolDir));
+      const queue = (body: string) =>
+        enqueueLocal(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, {
+          mailFrom: 'sender@a.test',
+          rcptTo: ['rcpt@b.test'],
+          hostname: 'relay.test',
+          listener: 'test',
+        });
+      const damaged = await queue('SCRUBBED-BODY');
+      const intact = await queue('INTACT-BODY');
+      await spool.close();
+      spool = undefined;
+      await sealFirstSegment(spoolDir, intact.id);
+      ({ spool } = await Spool.open(spoolDir));
+      const config = validateConfig(
+        {
+          hostname: 'relay.test',
+          mode: 'relay',
+          spool: { dir: spoolDir },
+          delivery: {
+            route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
+            retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
+            pollSeconds: 0.05,
+          },
+          policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
+          listeners: [
+            { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+          ],
+        },
+        'worker test',
+      );
+      worker = new DeliveryWorker({ spool, config, log, courier });
+      await worker.start();
+      const current = spool;
+      await eventually(async () => {
+        const states = await Promise.all([damaged.id, intact.id].map((id) => current.readState(id)));
+        return states.every((s) => s !== undefined && (parseState(s)?.attempts ?? 0) >= 1) ? true : undefined;
+      }, 'a deferred attempt of each');
+      await worker.idle();
+
+      await flipByteOf(join(spoolDir, 'journal', segmentName(1)), 'SCRUBBED-BODY', 2);
+      const report = await spool.scrubJournal();
+      expect(report).toMatchObject({ segment: 1, lost: [damaged.id] });
+
+      await eventually(
+        async () => ((await current.readState(damaged.id)) === undefined ? true : undefined),
+        'its state gone',
+      );
+      await worker.idle();
+      expect(worker.queued).toBe(1);
+      expect(await spool.readState(intact.id)).toBeDefined();
+      const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logged.find((l) => l.queueId === damaged.id && l.level === 50)).toMatchObject({
+        msg: 'queued message damaged in the spool: not delivered',
+      });
+      expect(logged.filter((l) => l.msg === 'delivery attempt failed unexpectedly')).toEqual([]);
+      expect(courier.calls.filter((c) => c.id === damaged.id)).toHaveLength(1);
+    } finally {
+      await worker?.stop(1000);
+      await spool?.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Moves `id`'s record to a later segment, so the first one (with every other message) is
+ * sealed: the scrub checks only sealed segments, and a spool's journal seals one at 16 MiB.
+ */
+async function sealFirstSegment(spoolDir: string, id: string): Promise<void> {
+  const { journal } = await Journal.open(join(spoolDir, 'journal'), {
+    writer: true,
+    quarantineDir: join(spoolDir, 'quarantine'),
+    segmentBytes: 1,
+  });
+  try {
+    const location = journal.location(id);
+    if (!location) throw new Error(`${id} is not in the journal`);
+    const payload = await journal.readWhole(location);
+    await journal.remove(id, true);
+    await journal.append(id, [payload]);
+    expect(journal.location(id)?.segment).toBeGreaterThan(1);
+  } finally {
+    await journal.close();
+  }
+}
