@@ -1,5 +1,5 @@
 import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -186,14 +186,34 @@ export class Journal {
     }
   }
 
-  /** A durable copy of a damaged segment in quarantine/, for an operator; its name as open reports it. */
+  /**
+   * A durable copy of a damaged segment in quarantine/, for an operator; the copy's name
+   * relative to the spool (quarantine/journal-NNNNNNNNNN.seg, or .1.seg, .2.seg… after it).
+   * Never replaces an earlier copy: once open cuts the head at its damage, the first copy is
+   * the only one of the records after it, and a later copy of the same segment (more damage,
+   * found by a read or the scrub) holds the cut segment. So the copy is staged under a name of
+   * its own, synced, then linked to the first free final name (link fails on one that exists).
+   */
   private async copyToQuarantine(segment: number): Promise<string> {
     await makeDirectoryDurably(this.files, this.quarantineDir);
-    const copy = join(this.quarantineDir, `journal-${segmentName(segment)}`);
-    await copyFile(this.segmentPath(segment), copy);
-    await syncFile(copy);
-    await syncDirectory(this.files, this.quarantineDir);
-    return join('journal', segmentName(segment));
+    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${String(process.pid)}.${String(++quarantineStaging)}.tmp`);
+    try {
+      await copyFile(this.segmentPath(segment), staged, constants.COPYFILE_EXCL);
+      await syncFile(staged);
+      for (let n = 0; ; n += 1) {
+        const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
+        try {
+          await link(staged, join(this.quarantineDir, name));
+        } catch (error) {
+          if (isErrno(error, 'EEXIST')) continue;
+          throw error;
+        }
+        await syncDirectory(this.files, this.quarantineDir);
+        return join('quarantine', name);
+      }
+    } finally {
+      await unlink(staged).catch(() => undefined);
+    }
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
@@ -378,15 +398,16 @@ export class Journal {
 
   /**
    * A record that does not read back as written. A writer copies its segment to quarantine/
-   * (as open and the scrub do, replacing an earlier copy of it) and appends a REMOVE,
+   * (as open and the scrub do, beside any earlier copy of it) and appends a REMOVE,
    * so the message leaves the queue and every view as if open had found the damage; a reader
    * (the queue CLI beside a server) changes nothing. Returns the error for the caller to throw.
    */
   private async damaged(location: JournalLocation): Promise<RecordDamagedError> {
     if (!this.writer || this.closed) return new RecordDamagedError(location, undefined);
+    let copy: string;
     try {
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      await this.copyToQuarantine(location.segment);
+      copy = await this.copyToQuarantine(location.segment);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -400,7 +421,7 @@ export class Journal {
     if (current?.segment === location.segment && current.offset === location.offset) {
       await this.remove(location.id, false).catch(() => false);
     }
-    return new RecordDamagedError(location, join('quarantine', `journal-${segmentName(location.segment)}`));
+    return new RecordDamagedError(location, copy);
   }
 
   /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
@@ -674,7 +695,8 @@ export class Journal {
     const whole = new Set(scan.records.map((record) => record.offset));
     const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
     if (lost.length === 0) return { segment, lost: [] };
-    const quarantined = await this.copyToQuarantine(segment);
+    await this.copyToQuarantine(segment);
+    const quarantined = join('journal', segmentName(segment));
     // After the rotation's own index of it, if that is still being written.
     await this.indexing;
     await this.writeIndex(segment, scan.records, size);
@@ -821,6 +843,8 @@ function segmentNumber(segment: number): string {
 }
 
 const SEGMENT_FILE = /^(\d{10})\.seg$/;
+/** Tells apart the staged quarantine copies this process makes at once (copyToQuarantine). */
+let quarantineStaging = 0;
 /** An index being written (writeIndex), until it is renamed into place. */
 const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
 
