@@ -80,7 +80,10 @@ interface Pending {
 export class Journal {
   private readonly locations = new Map<string, JournalLocation>();
   private readonly segments = new Map<number, SegmentUse>();
+  /** In order of use, the least recently used first (see reader()). */
   private readonly readers = new Map<number, SegmentReader>();
+  /** Closes of readers evicted past MAX_READERS still under way: close() waits for them. */
+  private readonly evictions = new Set<Promise<void>>();
   private readonly dirSync: DirectorySync;
   private head = 0;
   private headLength = 0;
@@ -303,10 +306,15 @@ export class Journal {
     position: number,
     length: number,
   ): Promise<{ read: number; from: JournalLocation }> {
+    // A descriptor opened now would never be closed: close() has let every reader go.
+    if (this.closed) throw new Error('the journal is closed');
     const wanted = Math.max(0, Math.min(length, before + location.length - position));
-    const reader = this.reader(location.segment);
+    const { reader, evicted } = this.reader(location.segment);
     reader.users += 1;
     try {
+      // The descriptor this open pushed past MAX_READERS is closed before the read goes on, so
+      // no more than MAX_READERS are ever open once reads settle.
+      await evicted;
       let fd: number;
       try {
         fd = await reader.fd;
@@ -450,6 +458,7 @@ export class Journal {
       if (reader.users === 0) await closeReader(reader);
     }
     this.readers.clear();
+    await Promise.all(this.evictions);
     await this.dirSync.close();
   }
 
@@ -614,24 +623,34 @@ export class Journal {
     return true;
   }
 
-  private reader(segment: number): SegmentReader {
-    let reader = this.readers.get(segment);
-    if (!reader) {
-      const fd = openFd(this.segmentPath(segment), 'r');
-      const opened: SegmentReader = { fd, users: 0, retired: false };
-      fd.catch(() => {
-        if (this.readers.get(segment) === opened) this.readers.delete(segment);
-      });
-      this.readers.set(segment, opened);
-      reader = opened;
-      // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
-      // would otherwise end in EMFILE. The longest open goes; a read under way finishes on it.
-      if (this.readers.size > MAX_READERS) {
-        const [oldest] = this.readers.keys();
-        if (oldest !== undefined) void this.retireReader(oldest);
-      }
+  /**
+   * The segment's shared descriptor, opened if need be; `evicted`, the close of the one that
+   * an open pushed past MAX_READERS. The map is in order of use (a reader found is moved to
+   * its end), so the one evicted is the least recently used, and a hot segment stays open.
+   */
+  private reader(segment: number): { reader: SegmentReader; evicted?: Promise<void> } {
+    const found = this.readers.get(segment);
+    if (found) {
+      this.readers.delete(segment);
+      this.readers.set(segment, found);
+      return { reader: found };
     }
-    return reader;
+    const fd = openFd(this.segmentPath(segment), 'r');
+    const opened: SegmentReader = { fd, users: 0, retired: false };
+    fd.catch(() => {
+      if (this.readers.get(segment) === opened) this.readers.delete(segment);
+    });
+    this.readers.set(segment, opened);
+    // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
+    // would otherwise end in EMFILE. The least recently used goes; a read under way finishes on it.
+    if (this.readers.size <= MAX_READERS) return { reader: opened };
+    const [oldest] = this.readers.keys();
+    if (oldest === undefined) return { reader: opened };
+    const evicted = this.retireReader(oldest);
+    // close() waits for it too, so it never returns with a descriptor still open.
+    this.evictions.add(evicted);
+    void evicted.finally(() => this.evictions.delete(evicted));
+    return { reader: opened, evicted };
   }
 
   /** Runs reclaim after the work under way; a failure is retried at the next removal. */
