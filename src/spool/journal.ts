@@ -671,10 +671,9 @@ export class Journal {
    * rotation), by the scan open makes (journal-scan.ts: every record's CRC): a sealed segment
    * with an index is never read at open, so damage the disk does to it later would otherwise
    * be found only when a delivery or a view reads the message. A live record that no longer
-   * reads whole is handled as open handles damage: the segment is copied to quarantine/, its
-   * index written again from the records that read whole (so a reopen does not bring the lost
-   * ones back), and, as a read that finds damage does, each lost message is removed (a REMOVE
-   * record). In the reclaim chain: compaction never unlinks or copies the segment under it.
+   * reads whole is handled as open handles damage: the segment is copied to quarantine/ and,
+   * as a read that finds damage does, each lost message is removed (a REMOVE record, which
+   * keeps it out at a reopen too; the segment's index is not rewritten, see scrubNext). In the reclaim chain: compaction never unlinks or copies the segment under it.
    * Reads in the scan's 4 MiB windows, each an async read. Undefined when there is none to check.
    */
   scrub(): Promise<ScrubReport | undefined> {
@@ -716,9 +715,10 @@ export class Journal {
     if (lost.length === 0) return { segment, lost: [] };
     await this.copyToQuarantine(segment);
     const quarantined = join('journal', segmentName(segment));
-    // After the rotation's own index of it, if that is still being written.
-    await this.indexing;
-    await this.writeIndex(segment, scan.records, size);
+    // The segment's index is left as it is: the REMOVE records below keep the lost messages
+    // out at the next open. Never written again from this scan: past damage it resyncs on the
+    // next record magic, which may begin a record forged inside a message's body (a CRC has
+    // no secret), and an index would queue that record at the next open.
     for (const location of lost) {
       if (this.locations.get(location.id) === location) await this.remove(location.id, false).catch(() => false);
     }
