@@ -75,6 +75,18 @@ export async function makeDirectoryDurably(files: DirectoryFiles, dir: string): 
   }
 }
 
+/**
+ * An fsync of `dir` and of each directory above it, whether or not this start made them: a
+ * kill between an earlier mkdir and its parent's fsync (makeDirectoryDurably) would otherwise
+ * leave that entry never synced. A few fsyncs once per start.
+ */
+export async function syncDirectoryChain(files: DirectoryFiles, dir: string): Promise<void> {
+  for (let path = dir; ; path = dirname(path)) {
+    await syncDirectory(files, path);
+    if (dirname(path) === path) return;
+  }
+}
+
 /** One fsync of a directory, opened for it and closed after. */
 export async function syncDirectory(files: DirectoryFiles, dir: string): Promise<void> {
   const fd = await files.openDirectory(dir);

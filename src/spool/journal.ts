@@ -1,5 +1,5 @@
 import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -80,7 +80,10 @@ interface Pending {
 export class Journal {
   private readonly locations = new Map<string, JournalLocation>();
   private readonly segments = new Map<number, SegmentUse>();
+  /** In order of use, the least recently used first (see reader()). */
   private readonly readers = new Map<number, SegmentReader>();
+  /** Closes of readers evicted past MAX_READERS still under way: close() waits for them. */
+  private readonly evictions = new Set<Promise<void>>();
   private readonly dirSync: DirectorySync;
   private head = 0;
   private headLength = 0;
@@ -192,14 +195,34 @@ export class Journal {
     }
   }
 
-  /** A durable copy of a damaged segment in quarantine/, for an operator; its name as open reports it. */
+  /**
+   * A durable copy of a damaged segment in quarantine/, for an operator; the copy's name
+   * relative to the spool (quarantine/journal-NNNNNNNNNN.seg, or .1.seg, .2.seg… after it).
+   * Never replaces an earlier copy: once open cuts the head at its damage, the first copy is
+   * the only one of the records after it, and a later copy of the same segment (more damage,
+   * found by a read or the scrub) holds the cut segment. So the copy is staged under a name of
+   * its own, synced, then linked to the first free final name (link fails on one that exists).
+   */
   private async copyToQuarantine(segment: number): Promise<string> {
     await makeDirectoryDurably(this.files, this.quarantineDir);
-    const copy = join(this.quarantineDir, `journal-${segmentName(segment)}`);
-    await copyFile(this.segmentPath(segment), copy);
-    await syncFile(copy);
-    await syncDirectory(this.files, this.quarantineDir);
-    return join('journal', segmentName(segment));
+    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${String(process.pid)}.${String(++quarantineStaging)}.tmp`);
+    try {
+      await copyFile(this.segmentPath(segment), staged, constants.COPYFILE_EXCL);
+      await syncFile(staged);
+      for (let n = 0; ; n += 1) {
+        const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
+        try {
+          await link(staged, join(this.quarantineDir, name));
+        } catch (error) {
+          if (isErrno(error, 'EEXIST')) continue;
+          throw error;
+        }
+        await syncDirectory(this.files, this.quarantineDir);
+        return join('quarantine', name);
+      }
+    } finally {
+      await unlink(staged).catch(() => undefined);
+    }
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
@@ -289,10 +312,15 @@ export class Journal {
     position: number,
     length: number,
   ): Promise<{ read: number; from: JournalLocation }> {
+    // A descriptor opened now would never be closed: close() has let every reader go.
+    if (this.closed) throw new Error('the journal is closed');
     const wanted = Math.max(0, Math.min(length, before + location.length - position));
-    const reader = this.reader(location.segment);
+    const { reader, evicted } = this.reader(location.segment);
     reader.users += 1;
     try {
+      // The descriptor this open pushed past MAX_READERS is closed before the read goes on, so
+      // no more than MAX_READERS are ever open once reads settle.
+      await evicted;
       let fd: number;
       try {
         fd = await reader.fd;
@@ -384,15 +412,16 @@ export class Journal {
 
   /**
    * A record that does not read back as written. A writer copies its segment to quarantine/
-   * (as open and the scrub do, replacing an earlier copy of it) and appends a REMOVE,
+   * (as open and the scrub do, beside any earlier copy of it) and appends a REMOVE,
    * so the message leaves the queue and every view as if open had found the damage; a reader
    * (the queue CLI beside a server) changes nothing. Returns the error for the caller to throw.
    */
   private async damaged(location: JournalLocation): Promise<RecordDamagedError> {
     if (!this.writer || this.closed) return new RecordDamagedError(location, undefined);
+    let copy: string;
     try {
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      await this.copyToQuarantine(location.segment);
+      copy = await this.copyToQuarantine(location.segment);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -406,7 +435,7 @@ export class Journal {
     if (current?.segment === location.segment && current.offset === location.offset) {
       if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
     }
-    return new RecordDamagedError(location, join('quarantine', `journal-${segmentName(location.segment)}`));
+    return new RecordDamagedError(location, copy);
   }
 
   /** Changes whenever the journal does (a record, a rotation): for Spool.queueChanged. */
@@ -435,6 +464,7 @@ export class Journal {
       if (reader.users === 0) await closeReader(reader);
     }
     this.readers.clear();
+    await Promise.all(this.evictions);
     await this.dirSync.close();
   }
 
@@ -599,24 +629,34 @@ export class Journal {
     return true;
   }
 
-  private reader(segment: number): SegmentReader {
-    let reader = this.readers.get(segment);
-    if (!reader) {
-      const fd = openFd(this.segmentPath(segment), 'r');
-      const opened: SegmentReader = { fd, users: 0, retired: false };
-      fd.catch(() => {
-        if (this.readers.get(segment) === opened) this.readers.delete(segment);
-      });
-      this.readers.set(segment, opened);
-      reader = opened;
-      // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
-      // would otherwise end in EMFILE. The longest open goes; a read under way finishes on it.
-      if (this.readers.size > MAX_READERS) {
-        const [oldest] = this.readers.keys();
-        if (oldest !== undefined) void this.retireReader(oldest);
-      }
+  /**
+   * The segment's shared descriptor, opened if need be; `evicted`, the close of the one that
+   * an open pushed past MAX_READERS. The map is in order of use (a reader found is moved to
+   * its end), so the one evicted is the least recently used, and a hot segment stays open.
+   */
+  private reader(segment: number): { reader: SegmentReader; evicted?: Promise<void> } {
+    const found = this.readers.get(segment);
+    if (found) {
+      this.readers.delete(segment);
+      this.readers.set(segment, found);
+      return { reader: found };
     }
-    return reader;
+    const fd = openFd(this.segmentPath(segment), 'r');
+    const opened: SegmentReader = { fd, users: 0, retired: false };
+    fd.catch(() => {
+      if (this.readers.get(segment) === opened) this.readers.delete(segment);
+    });
+    this.readers.set(segment, opened);
+    // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
+    // would otherwise end in EMFILE. The least recently used goes; a read under way finishes on it.
+    if (this.readers.size <= MAX_READERS) return { reader: opened };
+    const [oldest] = this.readers.keys();
+    if (oldest === undefined) return { reader: opened };
+    const evicted = this.retireReader(oldest);
+    // close() waits for it too, so it never returns with a descriptor still open.
+    this.evictions.add(evicted);
+    void evicted.finally(() => this.evictions.delete(evicted));
+    return { reader: opened, evicted };
   }
 
   /** Runs reclaim after the work under way; a failure is retried at the next removal. */
@@ -637,10 +677,9 @@ export class Journal {
    * rotation), by the scan open makes (journal-scan.ts: every record's CRC): a sealed segment
    * with an index is never read at open, so damage the disk does to it later would otherwise
    * be found only when a delivery or a view reads the message. A live record that no longer
-   * reads whole is handled as open handles damage: the segment is copied to quarantine/, its
-   * index written again from the records that read whole (so a reopen does not bring the lost
-   * ones back), and, as a read that finds damage does, each lost message is removed (a REMOVE
-   * record). In the reclaim chain: compaction never unlinks or copies the segment under it.
+   * reads whole is handled as open handles damage: the segment is copied to quarantine/ and,
+   * as a read that finds damage does, each lost message is removed (a REMOVE record, which
+   * keeps it out at a reopen too; the segment's index is not rewritten, see scrubNext). In the reclaim chain: compaction never unlinks or copies the segment under it.
    * Reads in the scan's 4 MiB windows, each an async read. Undefined when there is none to check.
    */
   scrub(): Promise<ScrubReport | undefined> {
@@ -680,10 +719,12 @@ export class Journal {
     const whole = new Set(scan.records.map((record) => record.offset));
     const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
     if (lost.length === 0) return { segment, lost: [] };
-    const quarantined = await this.copyToQuarantine(segment);
-    // After the rotation's own index of it, if that is still being written.
-    await this.indexing;
-    await this.writeIndex(segment, scan.records, size);
+    await this.copyToQuarantine(segment);
+    const quarantined = join('journal', segmentName(segment));
+    // The segment's index is left as it is: the REMOVE records below keep the lost messages
+    // out at the next open. Never written again from this scan: past damage it resyncs on the
+    // next record magic, which may begin a record forged inside a message's body (a CRC has
+    // no secret), and an index would queue that record at the next open.
     for (const location of lost) {
       if (this.locations.get(location.id) !== location) continue;
       if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
@@ -828,6 +869,8 @@ function segmentNumber(segment: number): string {
 }
 
 const SEGMENT_FILE = /^(\d{10})\.seg$/;
+/** Tells apart the staged quarantine copies this process makes at once (copyToQuarantine). */
+let quarantineStaging = 0;
 /** An index being written (writeIndex), until it is renamed into place. */
 const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
 

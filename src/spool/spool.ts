@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { DirectorySync, makeDirectoryDurably } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably, syncDirectoryChain } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
@@ -71,6 +71,9 @@ export class Spool {
     // spool directory itself), with a message acknowledged into them.
     await makeDirectoryDurably(files, spool.tmpDir);
     await makeDirectoryDurably(files, spool.queueDir);
+    // Every start, not only the one that made them: entries an earlier start made and was
+    // killed before syncing (journal/ and quarantine/ are in the spool directory too).
+    await syncDirectoryChain(files, dir);
     spool.unlock = await lockSpool(dir);
     try {
       const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine'), files });

@@ -290,8 +290,38 @@ describe('Journal: reader descriptors', () => {
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 100; i++) expect(await payloadOf(again, id(i))).toBe(sized(i).toString('latin1'));
     }
-    // 64, and at most one more: the last one let go may still be closing in the thread pool.
-    expect((await held()).filter((target) => target.endsWith('.seg')).length).toBeLessThanOrEqual(65);
+    // Exactly 64: a read that pushed one out waited for its close.
+    expect((await held()).filter((target) => target.endsWith('.seg')).length).toBe(64);
+    await again.close();
+    expect(await held()).toEqual([]);
+  });
+
+  it('the least recently used goes: a segment read between every other one stays open', async () => {
+    const { journal } = await openJournal({ segmentBytes: 200 });
+    for (let i = 0; i < 100; i++) await journal.append(id(i), [sized(i)]);
+    await closeAll();
+    const { journal: again } = await openJournal({ segmentBytes: 200 });
+    const hot = again.location(id(0));
+    if (!hot) throw new Error('not appended');
+    expect(await payloadOf(again, id(0))).toBe(sized(0).toString('latin1'));
+    // Gone from the directory: only the descriptor already open can still read it.
+    await rm(again.segmentPath(hot.segment));
+    for (let i = 1; i < 100; i++) {
+      expect(await payloadOf(again, id(i))).toBe(sized(i).toString('latin1'));
+      expect(await payloadOf(again, id(0))).toBe(sized(0).toString('latin1'));
+    }
+  });
+
+  it('a read after close is refused, and opens no descriptor', async () => {
+    const { journal } = await openJournal({ segmentBytes: 200 });
+    for (const i of [0, 1, 2]) await journal.append(id(i), [sized(i)]);
+    const location = journal.location(id(0));
+    if (!location) throw new Error('not appended');
+    await journal.close();
+    await expect(journal.read(location, Buffer.alloc(location.length), 0, location.length)).rejects.toThrow(
+      'the journal is closed',
+    );
+    expect(await held()).toEqual([]);
   });
 
   it('a read that opens the segment while reclaim unlinks it does not keep the descriptor', async () => {

@@ -1,4 +1,4 @@
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -177,6 +177,54 @@ describe('journal: a streamed record larger than one read', () => {
       expect(passed).toBeGreaterThan(0);
       expect(passed).toBeLessThan(message.length);
       expect(journal.has(id)).toBe(false);
+    } finally {
+      await journal.close();
+    }
+  });
+});
+
+describe('journal: a segment quarantined twice', () => {
+  it('keeps the copy open made of the cut head beside the one a later read makes, both with their bytes', async () => {
+    const root = await tempRoot();
+    const dir = join(root, 'journal');
+    const quarantineDir = join(root, 'quarantine');
+    const segment = join(dir, segmentName(1));
+    const ids = [0, 1, 2].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i)));
+    const [first, second, third] = ids as [string, string, string];
+    const first1 = await Journal.open(dir, { writer: true, quarantineDir });
+    for (const [i, id] of ids.entries()) await first1.journal.append(id, [Buffer.from(`RECORD-${String(i)} body`, 'latin1')]);
+    await first1.journal.close();
+
+    // Damage mid-way in the head: open copies it, then cuts the head at the damage, so the
+    // record after it (acknowledged) is kept only in the copy.
+    await flipByteOf(segment, 'RECORD-1', 3);
+    const found = await readFile(segment);
+    const second1 = await Journal.open(dir, { writer: true, quarantineDir });
+    const { journal } = second1;
+    try {
+      expect(second1.quarantined).toEqual([join('journal', segmentName(1))]);
+      expect(journal.has(second)).toBe(false);
+      expect(journal.has(third)).toBe(false);
+      const atOpen = await readFile(join(quarantineDir, `journal-${segmentName(1)}`));
+      expect(atOpen.equals(found)).toBe(true);
+      expect(atOpen.includes('RECORD-2')).toBe(true);
+
+      // More rot in the same segment, found by a read: a second copy, the first untouched.
+      await flipByteOf(segment, 'RECORD-0', 3);
+      const cut = await readFile(segment);
+      const location = journal.location(first);
+      if (!location) throw new Error(`${first} is not in the journal`);
+      const error = await journal.readWhole(location).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RecordDamagedError);
+      const later = `journal-${segmentName(1).replace('.seg', '.1.seg')}`;
+      expect((error as RecordDamagedError).quarantined).toBe(join('quarantine', later));
+      expect((await readdir(quarantineDir)).sort()).toEqual([`journal-${segmentName(1)}`, later].sort());
+      expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(found)).toBe(true);
+      const secondCopy = await readFile(join(quarantineDir, later));
+      expect(secondCopy.equals(cut.subarray(0, secondCopy.length))).toBe(true);
     } finally {
       await journal.close();
     }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Journal, segmentName, type ScrubReport } from '../../../src/spool/journal.js';
+import { encodeRecordHeader, RecordType } from '../../../src/spool/journal-record.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 
 let root: string;
@@ -100,6 +101,27 @@ describe('Journal.scrub', () => {
     expect(quarantined).toEqual([]);
     expect([...again.ids()].sort()).toEqual([id(0), id(1), id(2), id(4)].sort());
     for (const i of [0, 1, 2, 4]) expect(await payloadOf(again, id(i))).toBe(sized(i).toString('latin1'));
+  });
+
+  it('never takes a record forged inside a message body past the damage, at the scrub or the next open', async () => {
+    // Message 0's body carries a whole record of its own (a CRC has no secret), 20 bytes in.
+    const forged = Buffer.from(`forged ${id(7)}`, 'latin1');
+    const inner = Buffer.concat([encodeRecordHeader(RecordType.message, id(7), [forged]), forged]);
+    const body = Buffer.concat([Buffer.from('x'.repeat(20), 'latin1'), inner]);
+    const padded = Buffer.concat([body, Buffer.alloc(100 - body.length, '.')]);
+    const { journal } = await openJournal();
+    await journal.append(id(0), [padded]);
+    for (const i of [1, 2]) await journal.append(id(i), [sized(i)]);
+    expect(journal.location(id(1))?.segment).toBe(1);
+    expect(journal.location(id(2))?.segment).toBe(2);
+    // Bytes before the forged record rot: the scan resyncs on the next magic, the forged one.
+    await damage(journal, id(0));
+    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('journal', segmentName(1)) });
+    expect(journal.has(id(7))).toBe(false);
+    await closeAll();
+    const { journal: again } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(1), id(2)].sort());
+    expect(again.has(id(7))).toBe(false);
   });
 
   it('goes round the sealed segments that hold live messages, one per call; none to check is undefined', async () => {
