@@ -1,6 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { realFiles, type DirectoryFiles } from './journal-files.js';
+import { isErrno } from '../util/errno.js';
 
 /**
  * Group commit for directory entries: many renames share one fsync of the directory.
@@ -81,8 +82,13 @@ export async function makeDirectoryDurably(files: DirectoryFiles, dir: string): 
  * leave that entry never synced. A few fsyncs once per start.
  */
 export async function syncDirectoryChain(files: DirectoryFiles, dir: string): Promise<void> {
-  for (let path = dir; ; path = dirname(path)) {
-    await syncDirectory(files, path);
+  await syncDirectory(files, dir);
+  for (let path = dirname(dir); ; path = dirname(path)) {
+    // A directory above the spool may be one this user can pass through but not open (mode
+    // 0711, say): nothing this start made is in it then, and the spool must still start.
+    await syncDirectory(files, path).catch((error: unknown) => {
+      if (!isErrno(error, 'EACCES') && !isErrno(error, 'EPERM')) throw error;
+    });
     if (dirname(path) === path) return;
   }
 }

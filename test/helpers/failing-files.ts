@@ -1,7 +1,7 @@
 import { realFiles, type JournalFiles } from '../../src/spool/journal-files.js';
 
 export type FileCall = keyof JournalFiles;
-export type InjectedCode = 'EIO' | 'ENOSPC';
+export type InjectedCode = 'EIO' | 'ENOSPC' | 'EACCES';
 
 /** One call as the journal made it: the path it named, or the path of the descriptor it used. */
 export interface LoggedCall {
@@ -28,7 +28,7 @@ interface PlannedAction {
   readonly action: () => Promise<void>;
 }
 
-const ERRNO: Record<InjectedCode, number> = { EIO: -5, ENOSPC: -28 };
+const ERRNO: Record<InjectedCode, number> = { EIO: -5, ENOSPC: -28, EACCES: -13 };
 
 /**
  * The journal's file operations (JournalFiles) on the real disk, with chosen calls failing as a

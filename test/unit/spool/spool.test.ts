@@ -625,4 +625,19 @@ describe('Spool.open on a first start', () => {
     expect(syncsOf(again)).toEqual(['fsync spool', 'fsync .']);
     expect(again.calls(dir).filter((call) => call.startsWith('fsync')).at(-1)).toBe('fsync /');
   });
+
+  it('starts when a directory above the spool cannot be opened, and not when the spool itself cannot', async () => {
+    const spoolDir = join(dir, 'spool');
+    await (await Spool.open(spoolDir)).spool.close();
+    // A parent this user may pass through but not read (mode 0711): its fsync is skipped.
+    const above = new FailingFiles();
+    above.fail('openDirectory', 'EACCES', { path: /^\/$/ });
+    const started = await Spool.open(spoolDir, { files: above });
+    await started.spool.close();
+    expect(above.calls(dir)).toContain('openDirectory / FAILED');
+
+    const itself = new FailingFiles();
+    itself.fail('openDirectory', 'EACCES', { path: /\/spool$/ });
+    await expect(Spool.open(spoolDir, { files: itself })).rejects.toMatchObject({ code: 'EACCES' });
+  });
 });
