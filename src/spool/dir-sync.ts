@@ -76,6 +76,9 @@ export async function makeDirectoryDurably(files: DirectoryFiles, dir: string): 
   }
 }
 
+/** Why a directory above the spool may not sync, and the start goes on (see syncDirectoryChain). */
+const ABOVE_THE_SPOOL_SKIPPED = ['EACCES', 'EPERM', 'EINVAL', 'ENOTSUP', 'EROFS'];
+
 /**
  * An fsync of `dir` and of each directory above it, whether or not this start made them: a
  * kill between an earlier mkdir and its parent's fsync (makeDirectoryDurably) would otherwise
@@ -85,9 +88,10 @@ export async function syncDirectoryChain(files: DirectoryFiles, dir: string): Pr
   await syncDirectory(files, dir);
   for (let path = dirname(dir); ; path = dirname(path)) {
     // A directory above the spool may be one this user can pass through but not open (mode
-    // 0711, say): nothing this start made is in it then, and the spool must still start.
+    // 0711, say), or on a filesystem that cannot sync a directory (squashfs, a read-only
+    // mount): nothing this start made is in it then, and the spool must still start.
     await syncDirectory(files, path).catch((error: unknown) => {
-      if (!isErrno(error, 'EACCES') && !isErrno(error, 'EPERM')) throw error;
+      if (!ABOVE_THE_SPOOL_SKIPPED.some((code) => isErrno(error, code))) throw error;
     });
     if (dirname(path) === path) return;
   }

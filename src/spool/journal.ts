@@ -3,6 +3,7 @@ import { copyFile, link, open, readdir, readFile, rename, stat, unlink, writeFil
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { DirectorySync, makeDirectoryDurably, syncDirectory, syncFile } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
 import {
@@ -141,6 +142,11 @@ export class Journal {
     // the next rotation or scan, so the leftover is only clutter (one per crash).
     if (options.writer) {
       for (const name of names.filter((n) => STAGED_INDEX_FILE.test(n))) await files.unlink(join(dir, name));
+      // So is a quarantine copy killed before it was linked: the damage it was for is found again.
+      const quarantine = await listNames(options.quarantineDir);
+      for (const name of quarantine.filter((n) => STAGED_QUARANTINE_FILE.test(n))) {
+        await files.unlink(join(options.quarantineDir, name));
+      }
     }
     const numbers = segmentNumbers(names).sort((a, b) => a - b);
     for (const [index, segment] of numbers.entries()) {
@@ -205,9 +211,10 @@ export class Journal {
    */
   private async copyToQuarantine(segment: number): Promise<string> {
     await makeDirectoryDurably(this.files, this.quarantineDir);
-    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${String(process.pid)}.${String(++quarantineStaging)}.tmp`);
+    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await copyFile(this.segmentPath(segment), staged, constants.COPYFILE_EXCL);
+      // A private name: a leftover of a killed copy never stands in its way (see open).
+      await copyFile(this.segmentPath(segment), staged);
       await syncFile(staged);
       for (let n = 0; ; n += 1) {
         const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
@@ -583,7 +590,11 @@ export class Journal {
       await this.files.close(old);
     }
     const fresh = this.head === 0 || full || this.headSuspect;
-    if (fresh && this.head > 0 && this.writer && !this.headSuspect) {
+    // A suspect head gets its index too, from the writer's own record boundaries: without one,
+    // the next open scans it with resync, which can take a record forged inside a message body
+    // after the damage. (A head whose failed write could not be cut is longer than its index
+    // says, so that index is ignored and the segment scanned, as before.)
+    if (fresh && this.head > 0 && this.writer) {
       const [sealed, records, size] = [this.head, this.headRecords, this.headLength];
       this.indexing = this.indexing.then(() => this.writeIndex(sealed, records, size)).catch(() => undefined);
     }
@@ -869,8 +880,8 @@ function segmentNumber(segment: number): string {
 }
 
 const SEGMENT_FILE = /^(\d{10})\.seg$/;
-/** Tells apart the staged quarantine copies this process makes at once (copyToQuarantine). */
-let quarantineStaging = 0;
+/** A quarantine copy being made (copyToQuarantine), until it is linked to its final name. */
+const STAGED_QUARANTINE_FILE = /^\.journal-\d{10}\.[0-9a-f]+\.tmp$/;
 /** An index being written (writeIndex), until it is renamed into place. */
 const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
 

@@ -124,6 +124,40 @@ describe('Journal.scrub', () => {
     expect(again.has(id(7))).toBe(false);
   });
 
+  it('damage a read finds in the head: the next open never takes a record forged past it', async () => {
+    const forged = Buffer.from(`forged ${id(7)}`, 'latin1');
+    const inner = Buffer.concat([encodeRecordHeader(RecordType.message, id(7), [forged]), forged]);
+    const body = Buffer.concat([Buffer.from('x'.repeat(20), 'latin1'), inner]);
+    const { journal } = await openJournal();
+    // A live message before it keeps segment 1 from being reclaimed.
+    await journal.append(id(2), [sized(2)]);
+    await journal.append(id(0), [Buffer.concat([body, Buffer.alloc(100 - body.length, '.')])]);
+    const location = journal.location(id(0));
+    expect(location?.segment).toBe(1);
+    await damage(journal, id(0));
+    if (!location) throw new Error('no location');
+    await expect(journal.readWhole(location)).rejects.toThrow(/damaged/);
+    // The head was left for segment 2; segment 1 keeps its writer's record boundaries.
+    await journal.append(id(1), [sized(1)]);
+    expect(journal.location(id(1))?.segment).toBe(2);
+    await closeAll();
+    const { journal: again } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(1), id(2)].sort());
+    expect(again.has(id(7))).toBe(false);
+  });
+
+  it('removes a quarantine copy a kill left staged, at a writer\'s open only', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(quarantineDir, { recursive: true });
+    const staged = '.journal-0000000001.0a1b2c3d4e5f.tmp';
+    await writeFile(join(quarantineDir, staged), 'partial copy');
+    await writeFile(join(quarantineDir, 'journal-0000000001.seg'), 'a finished copy');
+    await openJournal(false);
+    expect(await readdir(quarantineDir)).toContain(staged);
+    await openJournal(true);
+    expect((await readdir(quarantineDir)).sort()).toEqual(['journal-0000000001.seg']);
+  });
+
   it('goes round the sealed segments that hold live messages, one per call; none to check is undefined', async () => {
     const { journal: empty } = await openJournal();
     expect(await empty.scrub()).toBeUndefined();
