@@ -319,10 +319,12 @@ export class Journal {
     position: number,
     length: number,
   ): Promise<{ read: number; from: JournalLocation }> {
-    // A descriptor opened now would never be closed: close() has let every reader go.
-    if (this.closed) throw new Error('the journal is closed');
     const wanted = Math.max(0, Math.min(length, before + location.length - position));
-    const { reader, evicted } = this.reader(location.segment);
+    // After close() (a test or the fixture looking at a stopped server's spool) a read gets a
+    // descriptor of its own, closed when it is done: none is left for a close() already over.
+    const { reader, evicted } = this.closed
+      ? { reader: { fd: openFd(this.segmentPath(location.segment), 'r'), users: 0, retired: true }, evicted: undefined }
+      : this.reader(location.segment);
     reader.users += 1;
     try {
       // The descriptor this open pushed past MAX_READERS is closed before the read goes on, so
