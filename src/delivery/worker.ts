@@ -419,9 +419,14 @@ export class DeliveryWorker {
       return;
     }
     await this.deps.spool.remove(envelope.id, { stateless: this.states.get(envelope.id)?.stored === false });
-    this.envelopes.delete(envelope.id);
-    this.states.delete(envelope.id);
-    this.due.delete(envelope.id);
+    this.forget(envelope.id);
+  }
+
+  /** The worker lets go of a message that is no longer queued: no envelope, state or due time. */
+  private forget(id: string): void {
+    this.envelopes.delete(id);
+    this.states.delete(id);
+    this.due.delete(id);
   }
 
   /**
@@ -442,9 +447,7 @@ export class DeliveryWorker {
     }
     this.deps.log.error({ queueId: id }, 'queued message damaged in the spool: not delivered');
     const stateless = this.states.get(id)?.stored === false;
-    this.envelopes.delete(id);
-    this.states.delete(id);
-    this.due.delete(id);
+    this.forget(id);
     this.exclusive(id, () => this.deps.spool.remove(id, { stateless })).catch((error: unknown) => {
       // Left for the next open, which removes a state whose message is gone.
       this.deps.log.error(
@@ -548,9 +551,7 @@ export class DeliveryWorker {
       await this.saveState(id, state);
     }
     if (remove) {
-      this.envelopes.delete(id);
-      this.states.delete(id);
-      this.due.delete(id);
+      this.forget(id);
       this.deps.log.info({ queueId: id, attempts: state.attempts }, 'removed');
     } else if (state.held) {
       this.due.delete(id);

@@ -12,6 +12,7 @@ import { newQueueId } from '../../../src/spool/queue-id.js';
 import { LOCK_STALE_MS, lockSpool, SpoolLockedError } from '../../../src/spool/lock.js';
 import { Journal } from '../../../src/spool/journal.js';
 import { Spool } from '../../../src/spool/spool.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 import { FailingFiles } from '../../helpers/failing-files.js';
 
 let dir: string;
@@ -23,18 +24,7 @@ afterEach(async () => {
 });
 
 function envelopeFor(id: string, size = 0): Envelope {
-  return {
-    version: 1,
-    id,
-    receivedAt: '2026-11-22T22:30:12.000Z',
-    size,
-    mailFrom: 'sender@example.com',
-    rcptTo: [{ address: 'rcpt@example.org' }],
-    smtputf8: false,
-    client: { address: '192.0.2.7', port: 40000, helo: 'client.example' },
-    listener: { name: 'smtp', role: 'relay', port: 25 },
-    state: 'queued',
-  };
+  return testEnvelope(id, size, { receivedAt: '2026-11-22T22:30:12.000Z' });
 }
 
 async function ls(sub: string): Promise<string[]> {
