@@ -258,21 +258,26 @@ function maskEightBit(bytes: Buffer): Buffer | string {
 }
 
 const EQUALS = 0x3d;
+const CR = 0x0d;
+const LF = 0x0a;
+/** A CR or LF inside a line (CRLF ends the line, so any other is bare). */
+const hasBareLineEnd = (bytes: Buffer): boolean => bytes.includes(CR) || bytes.includes(LF);
 const isHex = (byte: number | undefined): boolean =>
   byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
 const isBlank = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09;
 
 /**
  * A piece of a line of a body labelled quoted-printable, re-encoded so that it decodes to what a
- * lenient decoder read from it: each 8-bit byte as "=XX", a lone "=" (a decoder keeps it) as
- * "=3D", an "=XX" and a final soft break as they are, trailing blanks (a decoder drops them)
- * dropped; soft line breaks keep each line within 76 characters and never split an "=XX". A
- * whole 7-bit line is left as it came.
+ * lenient decoder read from it: each 8-bit byte as "=XX", a bare CR or LF as "=0D" or "=0A"
+ * (left raw, a hop or a decoder would take it for a line break, as in an 8-bit part), a lone
+ * "=" (a decoder keeps it) as "=3D", an "=XX" and a final soft break as they are, trailing
+ * blanks (a decoder drops them) dropped; soft line breaks keep each line within 76 characters
+ * and never split an "=XX". A whole line of 7-bit bytes with no bare CR or LF is left as it came.
  */
 function maskQuotedPrintable(entity: Entity, piece: LinePiece): string | Buffer {
   const bytes = entity.pending ? Buffer.concat([entity.pending, piece.bytes]) : piece.bytes;
   delete entity.pending;
-  if (piece.first && piece.last && !hasEightBit(bytes)) return bytes;
+  if (piece.first && piece.last && !hasEightBit(bytes) && !hasBareLineEnd(bytes)) return bytes;
   // The end of the line decides what an "=" or a blank near it is: until it comes, keep them.
   let end = bytes.length;
   if (piece.last) {
@@ -303,7 +308,7 @@ function maskQuotedPrintable(entity: Entity, piece: LinePiece): string | Buffer 
     } else if (byte === EQUALS && piece.last && i === end - 1) {
       // A soft line break (its trailing blanks were dropped above): it ends the line.
       text += '=';
-    } else if (byte === EQUALS || byte >= 0x80) {
+    } else if (byte === EQUALS || byte >= 0x80 || byte === CR || byte === LF) {
       put(`=${byte.toString(16).toUpperCase().padStart(2, '0')}`);
     } else put(String.fromCharCode(byte));
   }

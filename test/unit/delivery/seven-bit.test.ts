@@ -194,6 +194,27 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     },
   );
 
+  it.each([
+    ['a bare LF in a 7-bit line', 'one\ntwo', 'one\ntwo'],
+    ['a bare CR in a 7-bit line', 'one\rtwo', 'one\rtwo'],
+    ['bare line endings beside an 8-bit byte and an escape', '\r\u00e9=C3=A9\n', '\r\u00e9\u00e9\n'],
+    ['a blank before a bare LF is data, not a trailing blank', 'one \ntwo', 'one \ntwo'],
+    ['an "=" before a bare CR is a lone "="', 'a=\rb', 'a=\rb'],
+    ['many bare LFs in a long line', `${'ab\n'.repeat(60)}x`, `${'ab\n'.repeat(60)}x`],
+  ])(
+    'in a body labelled quoted-printable, %s is encoded (=0D, =0A): CRLF line ends only, the same decoding',
+    (_why, line, decoded) => {
+      const out = convert(
+        `Subject: a\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${line}\r\nsecond \u00e9\r\n`,
+      );
+      const body = bodyOf(out);
+      expect(body.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+      expect(hasEightBit(Buffer.from(out, 'latin1'))).toBe(false);
+      for (const outLine of body.split('\r\n')) expect(outLine.length).toBeLessThanOrEqual(76);
+      expect(decodeQp(body).toString('utf8')).toBe(`${decoded}\r\nsecond \u00e9\r\n`);
+    },
+  );
+
   /** A message with parts of each kind and a line longer than the pieces lines are read in. */
   const mixed = Buffer.from(
     'Subject: mixed\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="=_b"\r\n\r\n' +
