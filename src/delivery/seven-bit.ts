@@ -24,6 +24,7 @@
 import { Readable } from 'node:stream';
 import { encode, wrap } from 'nodemailer/lib/qp';
 import { LineSplitter, type LinePiece } from './line-pieces.js';
+import { delimiterKind } from './mime-delimiter.js';
 
 /** True when any byte is outside 7-bit ASCII. */
 export function hasEightBit(bytes: Buffer): boolean {
@@ -124,12 +125,9 @@ class Walk {
   private piece(piece: LinePiece): void {
     const { bytes, first } = piece;
     let kept = true;
-    const delimiter = first ? this.delimiter(bytes) : 0;
-    if (delimiter > 0) {
-      // Only whitespace may follow a delimiter (RFC 2046 §5.1.1); anything else is ignored cruft.
-      this.emit(bytes.subarray(0, delimiter));
-      this.emit(maskEightBit(bytes.subarray(delimiter)));
-    } else {
+    // A delimiter line is short: one longer than a piece is body text.
+    if (first && piece.last && this.delimiter(bytes)) this.emit(bytes);
+    else {
       const top = this.stack[this.stack.length - 1];
       if (top?.kind === 'header') kept = this.headerPiece(top, piece);
       else if (top?.kind === 'leaf' && top.convert && this.out) this.qpPiece(top, piece);
@@ -155,20 +153,20 @@ class Walk {
 
   /**
    * A delimiter line of an enclosing multipart ends every entity inside it; the outermost
-   * multipart whose delimiter the line starts with wins, as when parts are cut out top down.
-   * Returns the length of the delimiter (with "--" when it closes), 0 when the line is none.
+   * multipart whose delimiter the line is wins, as when parts are cut out top down. Says
+   * whether the line is one.
    */
-  private delimiter(line: Buffer): number {
-    if (line[0] !== 0x2d) return 0;
-    const at = this.stack.findIndex((e) => e.delimiter !== undefined && startsWith(line, e.delimiter));
-    const multipart = this.stack[at];
-    if (!multipart?.delimiter) return 0;
-    const length = multipart.delimiter.length;
-    this.stack.length = at + 1;
-    const close = line[length] === 0x2d && line[length + 1] === 0x2d;
-    if (close) delete multipart.delimiter;
-    else this.push(multipart.depth + 1);
-    return close ? length + 2 : length;
+  private delimiter(line: Buffer): boolean {
+    if (line[0] !== 0x2d) return false;
+    for (const [at, multipart] of this.stack.entries()) {
+      const kind = multipart.delimiter && delimiterKind(line, multipart.delimiter);
+      if (kind === undefined) continue;
+      this.stack.length = at + 1;
+      if (kind === 'close') delete multipart.delimiter;
+      else this.push(multipart.depth + 1);
+      return true;
+    }
+    return false;
   }
 
   /** Writes a header piece unless it belongs to a field being replaced; says whether it did. */
@@ -314,10 +312,6 @@ function maskQuotedPrintable(entity: Entity, piece: LinePiece): string | Buffer 
   }
   entity.column = piece.last ? 0 : column;
   return text;
-}
-
-function startsWith(line: Buffer, prefix: Buffer): boolean {
-  return line.length >= prefix.length && line.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
 function fieldOf(line: Buffer): Field {

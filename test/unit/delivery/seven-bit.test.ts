@@ -84,7 +84,7 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
     [
       'Content-Type: multipart/mixed; boundary=b\r\n\r\npr\u00e9amble\r\n--b \u00e9\r\n\r\nascii\r\n--b--\u00e9\r\n',
       'Content-Type: multipart/mixed; boundary=b\r\n\r\npr??amble\r\n--b ??\r\n\r\nascii\r\n--b--??\r\n',
-      'the same in a preamble and in the cruft after a delimiter; the delimiter stays',
+      'the same in a preamble: a line with text after "--b" is no delimiter (RFC 2046 §5.1.1), so all of it is preamble',
     ],
     [
       'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAA\u00e9EC\r\n--b--\r\n',
@@ -214,6 +214,44 @@ describe('toSevenBit (8BITMIME downgrade)', () => {
       expect(decodeQp(body).toString('utf8')).toBe(`${decoded}\r\nsecond \u00e9\r\n`);
     },
   );
+
+  it('a line that only starts with a delimiter ("--b12" for "b1") is not one: the parts are as mailparser reads them', async () => {
+    const message = Buffer.from(
+      [
+        'Subject: prefix',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary=b1',
+        '',
+        '--b1',
+        'Content-Type: multipart/alternative; boundary=b12',
+        '',
+        '--b12',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: 8bit',
+        '',
+        'k\u00f6ln',
+        '--b1x is text in this part, stra\u00dfe',
+        '--b12--',
+        'epilogue of b12, \u00e9',
+        '--b1',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'zw\u00f6lf',
+        '--b1--  ',
+        '',
+      ].join('\r\n'),
+      'utf8',
+    );
+    const seven = toSevenBit(message);
+    expect(hasEightBit(seven)).toBe(false);
+    const text = seven.toString('latin1');
+    expect(text).toContain('\r\nk=C3=B6ln\r\n--b1x is text in this part, stra=C3=9Fe\r\n--b12--\r\n');
+    expect(text).toContain('\r\n--b12--\r\nepilogue of b12, ??\r\n--b1\r\n');
+    const [before, after] = await Promise.all([simpleParser(message), simpleParser(seven)]);
+    expect(after.text).toBe(before.text);
+    expect(after.text).toContain('--b1x is text in this part, stra\u00dfe');
+    expect(after.text).toContain('zw\u00f6lf');
+  });
 
   /** A message with parts of each kind and a line longer than the pieces lines are read in. */
   const mixed = Buffer.from(
