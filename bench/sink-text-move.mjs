@@ -6,7 +6,7 @@
 // Prints CPU ms per row (user + system of this process) and wall ms per row. A benchmark,
 // not a test: run `npm run bench:sink` once first so that the index exists.
 //
-//   node bench/sink-text-move.mjs
+//   npm run bench:sink-text-move      (builds, then runs node bench/sink-text-move.mjs)
 //     env: BENCH_INDEX=FILE (default: bench:sink's cached index), ROWS (per batch size), BATCHES="5 20 50 200 500"
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
