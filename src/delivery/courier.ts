@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Envelope, Recipient } from '../spool/envelope.js';
 import { localOutcome, type Outcome, type RecipientResult } from './outcome.js';
+import type { EightBitParts } from './seven-bit.js';
 
 /**
  * The outcome of a recipient the courier did not try because it was stopping (it waited for a
@@ -27,6 +28,11 @@ export interface OutboundMessage {
   readonly eightBit: boolean;
   /** The whole message, when it is held in memory: sent as it is, with no stream made for it. */
   readonly bytes?: Buffer;
+  /**
+   * Which parts have 8-bit bodies, for a message that streams: remembered after the first
+   * time, so an attempt to a hop without 8BITMIME reads the message once, to convert it.
+   */
+  readonly sevenBitPlan?: () => Promise<EightBitParts>;
 }
 
 export interface Courier {

@@ -6,7 +6,8 @@
  */
 import { Readable } from 'node:stream';
 import type { Spool } from '../spool/spool.js';
-import { hasEightBit } from './seven-bit.js';
+import { hasEightBit, type EightBitParts } from './seven-bit.js';
+import { sevenBitPlan } from './seven-bit-plans.js';
 
 /** Messages up to this size are read whole (the worker's active messages times this is the memory it costs). */
 export const READ_WHOLE_BYTES = 64 * 1024;
@@ -20,6 +21,8 @@ export interface MessageBytes {
   readonly eightBit: () => Promise<boolean>;
   /** The whole message, when it was read whole. */
   readonly whole?: Buffer;
+  /** Which parts have 8-bit bodies, for a message that streams (see OutboundMessage). */
+  readonly sevenBitPlan?: () => Promise<EightBitParts>;
 }
 
 export async function messageBytes(
@@ -31,6 +34,7 @@ export async function messageBytes(
       open: () => spool.readMessage(message),
       header: () => spool.readHeader(message),
       eightBit: () => streamHasEightBit(spool.readMessage(message)),
+      sevenBitPlan: () => sevenBitPlan(spool, message),
     };
   }
   const whole = await spool.readBytes(message);

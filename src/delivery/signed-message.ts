@@ -9,48 +9,11 @@ import { Readable } from 'node:stream';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import type { OutboundMessage } from './courier.js';
-import { planSevenBit, sevenBitSize, sevenBitStream, type EightBitParts } from './seven-bit.js';
+import { sevenBitStream } from './seven-bit.js';
+import { sevenBitConversion } from './seven-bit-plans.js';
 
 /** As far as Spool.readHeader looks for the end of a header block. */
 const HEADER_LIMIT = 256 * 1024;
-
-/** How many messages' conversion plans are kept per spool (a few bytes each). */
-const PLANS_KEPT = 256;
-
-interface Conversion {
-  readonly parts: EightBitParts;
-  /** The size of the 7-bit form, without the signature. */
-  readonly size: number;
-}
-
-/**
- * The conversion of each recently sent 8-bit message, by spool and queue id: the bytes under a
- * queue id never change, and each attempt would otherwise read the message twice more for
- * these (once when it is signed, once when it is sent, and again at every retry). Kept per
- * spool so two servers in one process never share an entry.
- */
-const conversions = new WeakMap<Spool, Map<string, Conversion>>();
-
-async function conversionOf(spool: Spool, envelope: Envelope): Promise<Conversion> {
-  let kept = conversions.get(spool);
-  if (!kept) conversions.set(spool, (kept = new Map<string, Conversion>()));
-  const key = `${envelope.id} ${String(envelope.size)}`;
-  const known = kept.get(key);
-  if (known) {
-    // Most recently used last: the oldest entry is the first to go.
-    kept.delete(key);
-    kept.set(key, known);
-    return known;
-  }
-  const parts = await planSevenBit(spool.readMessage(envelope));
-  const conversion = { parts, size: await sevenBitSize(spool.readMessage(envelope), parts) };
-  kept.set(key, conversion);
-  for (const oldest of kept.keys()) {
-    if (kept.size <= PLANS_KEPT) break;
-    kept.delete(oldest);
-  }
-  return conversion;
-}
 
 export async function signedMessage(
   spool: Spool,
@@ -60,7 +23,7 @@ export async function signedMessage(
 ): Promise<OutboundMessage> {
   const prefix = Buffer.from(signature, 'utf8');
   const stored = () => spool.readMessage(envelope);
-  const conversion = eightBit ? await conversionOf(spool, envelope) : undefined;
+  const conversion = eightBit ? await sevenBitConversion(spool, envelope) : undefined;
   const parts = conversion?.parts;
   const body = parts ? () => sevenBitStream(stored(), parts) : stored;
   const size = prefix.length + (conversion?.size ?? envelope.size);

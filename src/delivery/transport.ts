@@ -12,7 +12,7 @@ import { domainToASCII } from 'node:url';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { localOutcome, replyOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import type { Hop } from './routes.js';
-import { planSevenBit, sevenBitStream, toSevenBit } from './seven-bit.js';
+import { planSevenBit, sevenBitStream, toSevenBit, type EightBitParts } from './seven-bit.js';
 import type { TlsLevel } from './tls-policy.js';
 
 /** One recipient as the next hop sees it: RFC 3461 NOTIFY and ORCPT are passed on. */
@@ -260,12 +260,17 @@ export class OutboundConnection {
 
   /**
    * Sends one message; every recipient gets an outcome. Never rejects. The message is its
-   * `bytes` when held in memory, else the stream `open` gives (called once, or twice for an
-   * 8-bit message to a hop without 8BITMIME; not at all when the hop cannot take the message).
+   * `bytes` when held in memory, else the stream `open` gives (called once; not at all when
+   * the hop cannot take the message). An 8-bit message to a hop without 8BITMIME is converted
+   * as it streams, by the plan `sevenBitPlan` remembers, or one read from `open` first.
    */
   async send(
     envelope: OutboundEnvelope,
-    source: { readonly open: () => Readable; readonly bytes?: Buffer },
+    source: {
+      readonly open: () => Readable;
+      readonly bytes?: Buffer;
+      readonly sevenBitPlan?: () => Promise<EightBitParts>;
+    },
   ): Promise<RecipientResult[]> {
     const remoteMta = this.hop.host;
     const everyone = (outcome: Outcome): RecipientResult[] =>
@@ -280,10 +285,11 @@ export class OutboundConnection {
     let message: Readable | Buffer;
     if (envelope.eightBit && !this.offers('8BITMIME')) {
       try {
-        // A streamed message is read twice: once to find its 8-bit parts, once to convert them.
         if (source.bytes) message = toSevenBit(source.bytes);
         else {
-          const parts = await planSevenBit(source.open());
+          // A part's Content-Transfer-Encoding comes before the body that decides it: the plan
+          // (which parts have 8-bit bodies) needs a read of its own, once per message if remembered.
+          const parts = await (source.sevenBitPlan?.() ?? planSevenBit(source.open()));
           message = sevenBitStream(source.open(), parts);
         }
       } catch (error) {

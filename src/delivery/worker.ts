@@ -387,6 +387,7 @@ export class DeliveryWorker {
             header: bytes.header,
             eightBit: state.eightBit === true,
             ...(bytes.whole ? { bytes: bytes.whole } : {}),
+            ...(bytes.sevenBitPlan ? { sevenBitPlan: bytes.sevenBitPlan } : {}),
           };
     const handedOver = this.now().getTime();
     const results = !message
