@@ -2,6 +2,8 @@
  * `npx mailwharf --dev --smtp-port P --http-port Q` as a CI job runs it: from an empty
  * directory (the checkout), with Mailpit's ports possibly taken. It must serve mail on P and the
  * UI on Q, say where the UI and the spool are, and leave the directory as empty as it found it.
+ * P and Q are 0 here, the bound ports read from the ready line: a port found free and closed
+ * again could be taken by another test before the server binds it.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -9,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '../helpers/external.js';
 import { startCliProcess } from '../helpers/process.js';
 import { SmtpProbe } from '../helpers/smtp-probe.js';
 
@@ -22,23 +23,24 @@ it('starts from an empty directory, serves mail on P and the UI on Q, and leaves
   const work = await mkdtemp(join(tmpdir(), 'mailwharf-npx-cwd-'));
   const state = await mkdtemp(join(tmpdir(), 'mailwharf-npx-state-'));
   dirs.push(work, state);
-  const [smtpPort, httpPort] = [await freePort(), await freePort()];
-  const server = await startCliProcess(
-    ['--dev', '--smtp-port', String(smtpPort), '--http-port', String(httpPort)],
-    {
-      cwd: work,
-      env: {
-        XDG_STATE_HOME: state,
-        // The other dev listeners (1587, 1465, 2525) on ephemeral ports: a parallel run on this
-        // machine may hold the fixed ones. The variables are the same table as the flags.
-        MAILWHARF_SUBMISSION_PORT: '0',
-        MAILWHARF_SUBMISSIONS_PORT: '0',
-        MAILWHARF_ALT_SUBMISSION_PORT: '0',
-      },
+  const server = await startCliProcess(['--dev', '--smtp-port', '0', '--http-port', '0'], {
+    cwd: work,
+    env: {
+      XDG_STATE_HOME: state,
+      // The other dev listeners (1587, 1465, 2525) on ephemeral ports: a parallel run on this
+      // machine may hold the fixed ones. The variables are the same table as the flags.
+      MAILWHARF_SUBMISSION_PORT: '0',
+      MAILWHARF_SUBMISSIONS_PORT: '0',
+      MAILWHARF_ALT_SUBMISSION_PORT: '0',
     },
-  );
+  });
   try {
-    expect(server.ports).toMatchObject({ smtp: smtpPort, http: httpPort });
+    const smtpPort = server.ports.smtp ?? 0;
+    const httpPort = server.ports.http ?? 0;
+    // The flags were taken: not the dev defaults (Mailpit's 1025 and 8025), but what 0 bound.
+    expect([smtpPort, httpPort]).not.toContain(0);
+    expect(smtpPort).not.toBe(1025);
+    expect(httpPort).not.toBe(8025);
     const ready = server.logs.find((entry) => entry.msg === 'mailwharf ready');
     const spool = String(ready?.spool);
     expect(spool.startsWith(work)).toBe(false);
