@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { domainToASCII } from 'node:url';
+import { domainToASCII } from '../util/domain-to-ascii.js';
 import { isRecord } from '../util/is-record.js';
 import { TLS_LEVELS, tlsRank, type TlsLevel } from './tls-policy.js';
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
-import { domainToASCII } from 'node:url';
+import { domainToASCII } from '../util/domain-to-ascii.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { localOutcome, replyOutcome, type Outcome, type RecipientResult } from './outcome.js';
 import type { Hop } from './routes.js';

@@ -3,7 +3,7 @@
  * the listener's policy and the facts of the session and returns a Verdict; the session
  * adapter turns a rejection into the catalogue reply. No sockets, no I/O.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII } from '../util/domain-to-ascii.js';
 import type { Limits, Policy } from '../config/schema.js';
 import { replies } from '../smtp/replies.js';
 import type { NetworkSet } from './networks.js';
