@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import { enqueueLocal } from '../../src/delivery/enqueue.js';
 import { READ_WHOLE_BYTES } from '../../src/delivery/message-bytes.js';
 import { hasEightBit, toSevenBit } from '../../src/delivery/seven-bit.js';
 import { DeliveryWorker } from '../../src/delivery/worker.js';
 import { Spool } from '../../src/spool/spool.js';
 import { eventually } from '../helpers/relay.js';
+import { queueMessage, workerConfig } from '../helpers/worker-config.js';
 
 /**
  * An unsigned 8-bit message too large to hold in memory, to a real smtp-server that does not
@@ -53,23 +52,10 @@ describe('relay of a streamed 8-bit message to a hop without 8BITMIME', () => {
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const port = (server.server.address() as AddressInfo).port;
 
-    const config = validateConfig(
-      {
-        hostname: 'relay.test',
-        mode: 'relay',
-        spool: { dir: join(root, 'spool') },
-        delivery: {
-          route: { type: 'smarthost', host: '127.0.0.1', port, tls: 'none' },
-          retry: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.05, giveUpAfterSeconds: 600 },
-          pollSeconds: 0.05,
-        },
-        policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-        listeners: [
-          { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-        ],
-      },
-      'seven-bit reads test',
-    );
+    const config = workerConfig(join(root, 'spool'), {
+      port,
+      retry: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.05, giveUpAfterSeconds: 600 },
+    });
     const worker = new DeliveryWorker({ spool, config, log: pino({ level: 'silent' }) });
 
     const line = 'Gr\u00fc\u00dfe aus K\u00f6ln, \u00e4\u00f6\u00fc\r\n';
@@ -79,12 +65,7 @@ describe('relay of a streamed 8-bit message to a hop without 8BITMIME', () => {
       'utf8',
     );
     expect(message.length).toBeGreaterThan(READ_WHOLE_BYTES);
-    await enqueueLocal(spool, message, {
-      mailFrom: 'sender@relay.test',
-      rcptTo: ['bob@one.test'],
-      hostname: 'relay.test',
-      listener: 'test',
-    });
+    await queueMessage(spool, message, ['bob@one.test']);
     await worker.start();
     cleanups.push(() => worker.stop(5000));
     await eventually(

@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.js';
-import { enqueueLocal } from '../../../src/delivery/enqueue.js';
 import { localOutcome, replyOutcome, type Outcome } from '../../../src/delivery/outcome.js';
 import { parseState } from '../../../src/delivery/state.js';
 import { DeliveryWorker } from '../../../src/delivery/worker.js';
@@ -13,6 +11,7 @@ import { Spool } from '../../../src/spool/spool.js';
 import { flipByteOf } from '../../helpers/flip-byte.js';
 import { eventually } from '../../helpers/relay.js';
 import { FakeCourier } from '../../helpers/fake-courier.js';
+import { queueMessage, workerConfig } from '../../helpers/worker-config.js';
 
 /** The worker with a fake Courier: the queue's behaviour without any SMTP peer. */
 describe('DeliveryWorker with a fake courier', () => {
@@ -28,23 +27,9 @@ describe('DeliveryWorker with a fake courier', () => {
       await spool.close();
       await rm(root, { recursive: true, force: true });
     });
-    const config = validateConfig(
-      {
-        hostname: 'relay.test',
-        mode: 'relay',
-        spool: { dir: join(root, 'spool') },
-        delivery: {
-          route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
-          retry: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.05, giveUpAfterSeconds: 600 },
-          pollSeconds: 0.05,
-        },
-        policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-        listeners: [
-          { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-        ],
-      },
-      'worker test',
-    );
+    const config = workerConfig(join(root, 'spool'), {
+      retry: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.05, giveUpAfterSeconds: 600 },
+    });
     const courier = new FakeCourier(script);
     const worker = new DeliveryWorker({ spool, config, log: pino({ level: 'silent' }), courier });
     await worker.start();
@@ -64,12 +49,11 @@ describe('DeliveryWorker with a fake courier', () => {
     spool.onCommitted((e) => {
       if (e.mailFrom === '') bounces.push(e.id);
     });
-    const original = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
-      mailFrom: 'sender@a.test',
-      rcptTo: ['ok@b.test', 'gone@b.test', 'slow@b.test'],
-      hostname: 'relay.test',
-      listener: 'test',
-    });
+    const original = await queueMessage(spool, 'Subject: x\r\n\r\nbody\r\n', [
+      'ok@b.test',
+      'gone@b.test',
+      'slow@b.test',
+    ]);
     await eventually(
       () => (courier.calls.filter((c) => c.id === original.id).length >= 3 ? true : undefined),
       'three attempts',
@@ -88,24 +72,14 @@ describe('DeliveryWorker with a fake courier', () => {
 
   it('a permanent failure of our own (no reply) is not retried', async () => {
     const { spool, courier } = await setup(() => localOutcome('5.1.10', 'null MX'));
-    const message = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
-      mailFrom: '',
-      rcptTo: ['x@null.test'],
-      hostname: 'relay.test',
-      listener: 'test',
-    });
+    const message = await queueMessage(spool, 'Subject: x\r\n\r\nbody\r\n', ['x@null.test'], '');
     await eventually(async () => ((await spool.list()).length === 0 ? true : undefined), 'an empty queue');
     expect(courier.calls.map((c) => c.id)).toEqual([message.id]);
   });
 
   it('the state after a deferral keeps the outcome as data', async () => {
     const { spool } = await setup(() => later);
-    const message = await enqueueLocal(spool, 'Subject: x\r\n\r\nbody\r\n', {
-      mailFrom: 'sender@a.test',
-      rcptTo: ['slow@b.test'],
-      hostname: 'relay.test',
-      listener: 'test',
-    });
+    const message = await queueMessage(spool, 'Subject: x\r\n\r\nbody\r\n', ['slow@b.test']);
     const state = await eventually(async () => {
       const text = await spool.readState(message.id);
       const parsed = text === undefined ? undefined : parseState(text);
@@ -126,32 +100,11 @@ describe('DeliveryWorker and a damaged spooled message', () => {
     const courier = new FakeCourier(() => replyOutcome('250 2.0.0 Ok', 'mx.test'));
     let worker: DeliveryWorker | undefined;
     try {
-      const queue = (body: string) =>
-        enqueueLocal(spool, `Subject: x\r\n\r\n${body}\r\n`, {
-          mailFrom: 'sender@a.test',
-          rcptTo: ['rcpt@b.test'],
-          hostname: 'relay.test',
-          listener: 'test',
-        });
+      const queue = (body: string) => queueMessage(spool, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
       const damaged = await queue('DAMAGED-BODY');
       const intact = await queue('INTACT-BODY');
       await flipByteOf(join(root, 'spool', 'journal', segmentName(1)), 'DAMAGED-BODY', 2);
-      const config = validateConfig(
-        {
-          hostname: 'relay.test',
-          mode: 'relay',
-          spool: { dir: join(root, 'spool') },
-          delivery: {
-            route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
-            pollSeconds: 0.05,
-          },
-          policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-          listeners: [
-            { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-          ],
-        },
-        'worker test',
-      );
+      const config = workerConfig(join(root, 'spool'));
       worker = new DeliveryWorker({ spool, config, log, courier });
       await worker.start();
       await eventually(async () => ((await spool.count()) === 0 ? true : undefined), 'an empty queue');
@@ -193,35 +146,16 @@ describe('DeliveryWorker and a message the scrub removes as damaged', () => {
     try {
       ({ spool } = await Spool.open(spoolDir));
       const queue = (body: string) =>
-        enqueueLocal(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, {
-          mailFrom: 'sender@a.test',
-          rcptTo: ['rcpt@b.test'],
-          hostname: 'relay.test',
-          listener: 'test',
-        });
+        queueMessage(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
       const damaged = await queue('SCRUBBED-BODY');
       const intact = await queue('INTACT-BODY');
       await spool.close();
       spool = undefined;
       await sealFirstSegment(spoolDir, intact.id);
       ({ spool } = await Spool.open(spoolDir));
-      const config = validateConfig(
-        {
-          hostname: 'relay.test',
-          mode: 'relay',
-          spool: { dir: spoolDir },
-          delivery: {
-            route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
-            retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
-            pollSeconds: 0.05,
-          },
-          policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-          listeners: [
-            { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-          ],
-        },
-        'worker test',
-      );
+      const config = workerConfig(spoolDir, {
+        retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
+      });
       worker = new DeliveryWorker({ spool, config, log, courier });
       await worker.start();
       const current = spool;
