@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,38 +7,13 @@ import { serializeState, type DeliveryState } from '../../src/delivery/state.js'
 import type { Envelope } from '../../src/spool/envelope.js';
 import { Journal } from '../../src/spool/journal.js';
 import { encodeTrailer } from '../../src/spool/queue-file.js';
-import { CLI, writeProcessConfig, type RunResult } from '../helpers/process.js';
-
-/** The CLI under `ulimit -n LIMIT` (a shell sets it, then execs node). */
-function cliWithFileLimit(limit: number, args: readonly string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(
-      '/bin/sh',
-      ['-c', `ulimit -n ${String(limit)} && exec "$0" "$@"`, process.execPath, CLI, ...args],
-      { timeout: 120_000, maxBuffer: 256 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error && typeof error.code === 'number' ? error.code : error ? null : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { testEnvelope } from '../helpers/envelope.js';
+import { cliWithFileLimit, writeProcessConfig } from '../helpers/process.js';
 
 const message = Buffer.from('Received: from x\r\nSubject: journaled backlog\r\n\r\nbody\r\n');
 
 function envelopeOf(id: string): Envelope {
-  return {
-    version: 1,
-    id,
-    receivedAt: '2026-11-30T10:00:00.000Z',
-    size: message.length,
-    mailFrom: 'sender@relay.test',
-    rcptTo: [{ address: 'busy@b.test' }],
-    smtputf8: false,
-    client: { address: '127.0.0.1', port: 1, helo: 'h' },
-    listener: { name: 'smtp', role: 'relay', port: 25 },
-    state: 'queued',
-  };
+  return testEnvelope(id, message.length, { rcptTo: [{ address: 'busy@b.test' }] });
 }
 
 const deferred: DeliveryState = {

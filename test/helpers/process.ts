@@ -44,6 +44,22 @@ export function runCli(
   });
 }
 
+/** The CLI under `ulimit -n LIMIT` (a shell sets it, then execs node), for listings of a large backlog. */
+export function cliWithFileLimit(limit: number, args: readonly string[]): Promise<RunResult> {
+  assertBuilt();
+  return new Promise((resolvePromise) => {
+    execFile(
+      '/bin/sh',
+      ['-c', `ulimit -n ${String(limit)} && exec "$0" "$@"`, process.execPath, CLI, ...args],
+      { timeout: 120_000, maxBuffer: 256 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error && typeof error.code === 'number' ? error.code : error ? null : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly ports: Readonly<Record<string, number>>;
