@@ -3,20 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { buildDsn, diagnosticCode } from '../../../src/delivery/dsn.js';
 import { localOutcome, replyOutcome } from '../../../src/delivery/outcome.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 
-const envelope: Envelope = {
-  version: 1,
-  id: '0MWSF89GCAQP4Q8F3',
+const envelope: Envelope = testEnvelope('0MWSF89GCAQP4Q8F3', 100, {
   receivedAt: '2026-11-22T10:00:00.000Z',
-  size: 100,
   mailFrom: 'sender@example.com',
   rcptTo: [{ address: 'gone@example.org', orcpt: 'rfc822;gone@example.org' }, { address: 'ok@example.org' }],
   dsn: { envid: 'ENV-42' },
-  smtputf8: false,
-  client: { address: '127.0.0.1', port: 1, helo: 'h' },
-  listener: { name: 'smtp', role: 'relay', port: 25 },
-  state: 'queued',
-};
+});
 
 describe('diagnosticCode: smtp; only for a remote reply', () => {
   it.each([

@@ -16,6 +16,7 @@ import {
   type RetryPolicy,
 } from '../../../src/delivery/transitions.js';
 import type { Envelope } from '../../../src/spool/envelope.js';
+import { testEnvelope } from '../../helpers/envelope.js';
 
 const received = '2026-11-30T10:00:00.000Z';
 const at = (seconds: number): Date => new Date(Date.parse(received) + seconds * 1000);
@@ -29,18 +30,7 @@ function message(
   rcpts: readonly { address: string; notify?: readonly string[] }[],
   mailFrom = 'sender@a.test',
 ): Envelope {
-  return {
-    version: 1,
-    id: '0MWSF89GCAQP4Q8F3',
-    receivedAt: received,
-    size: 10,
-    mailFrom,
-    rcptTo: rcpts,
-    smtputf8: false,
-    client: { address: '127.0.0.1', port: 1, helo: 'h' },
-    listener: { name: 'smtp', role: 'relay', port: 25 },
-    state: 'queued',
-  };
+  return testEnvelope('0MWSF89GCAQP4Q8F3', 10, { receivedAt: received, mailFrom, rcptTo: rcpts });
 }
 
 const fresh = (facts: Envelope, captured: readonly string[] = []): DeliveryState =>
