@@ -22,16 +22,11 @@ import { CorruptIndexError, openDatabase, type IndexDatabase } from './database.
 import { MessageIndex, newMessage, type Page } from './message-index.js';
 import { migrate, NewerIndexError } from './migrations.js';
 import { parseHeader, parseWhole, within, type WholeParse } from './parse.js';
+import { RowWriter } from './row-writer.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
 import type { IndexedMessage, Summary } from './summary.js';
-import {
-  addressTags,
-  intakeTagging,
-  mergeTags,
-  ruleTags,
-  tagRuleProblems,
-  type IntakeTagging,
-} from './tag-rules.js';
+import { intakeTagging, tagRuleProblems, type IntakeTagging } from './tag-rules.js';
+import { inlineWrites, WriterThread, type IndexWrites } from './writer-thread.js';
 
 export type { Page } from './message-index.js';
 
@@ -76,17 +71,6 @@ const PARSED_CACHE = 16;
 const UNLINKS_AT_ONCE = 16;
 /** Unlinks recorded as finished together (a crash redoes at most one slice). */
 const UNLINKS_PER_SLICE = 2000;
-/**
- * Staged search text waits at most this long before it moves to the full-text tables...
- * A move costs a fixed part per transaction (FTS5 resumes its incremental merge: it seeks
- * every input segment again) besides its rows: on a copy of the 100,000-message index,
- * smtp-source's message cost 3.3 ms per row moved 18 at a time, 0.22 at 200. At 100 ms,
- * intake under load moved ~20 rows at a time and that was a fifth of the server's CPU.
- * Staged rows are searched where they are (instr()), so waiting longer changes no answer.
- */
-const STAGED_TEXT_MS = 1000;
-/** ...or until this many rows are staged. */
-const STAGED_ROWS_AT_MOST = 500;
 /** A group commit waits at most this long for the messages being parsed when it began. */
 const GROUP_WAIT_MS = 2;
 /** Rows inserted per transaction while reconciling. */
@@ -100,7 +84,10 @@ export class Sink {
   /** Completions of header-derived rows and retention passes, one at a time, in order. */
   private background: Promise<void> = Promise.resolve();
   private pruneQueued = false;
-  private textMoveTimer: NodeJS.Timeout | undefined;
+  /** Intake's writes made on this thread: reconciling at start, and if the writer thread fails. */
+  private readonly rows: RowWriter;
+  /** Where intake's writes go: the writer thread once the index is reconciled (see writer-thread.ts). */
+  private writes: IndexWrites;
   /** True when this start trusted the index (queue/ unchanged since the last clean close). */
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
@@ -128,10 +115,15 @@ export class Sink {
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
     private readonly options: SinkOptions,
-    private readonly tagging: IntakeTagging,
+    tagging: IntakeTagging,
   ) {
     this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
+    this.rows = new RowWriter(db, index, tagging, (error) => {
+      // Still searchable where it is (staged text is searched too); the next move retries.
+      log.error({ err: String(error) }, 'could not move staged search text');
+    });
+    this.writes = inlineWrites(this.rows);
   }
 
   static async open(
@@ -151,11 +143,12 @@ export class Sink {
       sink.queueUnchanged = mark !== undefined && mark === (await spool.queueChanged());
       if (sink.queueUnchanged) sink.trustIndex();
       else await sink.reconcile();
-      sink.moveStagedText();
+      sink.rows.moveStagedText();
     } catch (error) {
       db.close();
       throw error;
     }
+    sink.startWriterThread(config);
     sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
     // The journal removed a damaged message (the scrub, or any read of it): its row goes too,
     // with the usual delete event, rather than listing a message whose raw download fails.
@@ -203,6 +196,24 @@ export class Sink {
     }
   }
 
+  /** From now on intake's writes go to a thread of their own, or stay here if it cannot start. */
+  private startWriterThread(
+    config: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
+  ): void {
+    try {
+      this.writes = new WriterThread(
+        { path: join(this.spool.dir, INDEX_FILE), tagging: config },
+        this.log,
+        () => inlineWrites(this.rows),
+      );
+    } catch (error) {
+      this.log.error(
+        { err: String(error) },
+        'sink writer thread not started; the main thread writes the index',
+      );
+    }
+  }
+
   /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */
   private trustIndex(): void {
     const interrupted = this.index.deleting();
@@ -235,6 +246,7 @@ export class Sink {
     const vanished = [...indexed].filter((id) => !onDisk.has(id));
     if (vanished.length > 0) this.index.finishDeleting(this.index.remove(vanished));
     const missing = files.filter((id) => !indexed.has(id) && !beingDeleted.has(id)).sort();
+    this.index.recount();
     const incomplete = this.index.incompleteIds();
     const parses = new Limiter(PARSES_AT_ONCE);
     let added = 0;
@@ -250,8 +262,10 @@ export class Sink {
     const flush = (): void => {
       const rows = batch;
       batch = [];
-      added += this.insertRows(rows.map((whole) => whole.summary)).filter(Boolean).length;
-      this.index.moveStagedText();
+      added += this.rows
+        .insert(rows.map((whole) => whole.summary))
+        .filter((outcome) => outcome.kind === 'inserted').length;
+      this.rows.moveStagedText();
     };
     for (const pending of parsed) {
       const whole = await pending;
@@ -261,7 +275,7 @@ export class Sink {
     flush();
     for (const id of incomplete) {
       const envelope = await this.spool.envelope(id);
-      if (envelope) this.completeRow((await parseWhole(this.spool, envelope)).summary);
+      if (envelope) this.rows.complete((await parseWhole(this.spool, envelope)).summary);
     }
     if (interrupted.length > 0) this.unlinkLater(interrupted);
     this.log.info(
@@ -300,8 +314,7 @@ export class Sink {
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
-        if (!this.completeRow(completed.summary)) return;
-        this.scheduleTextMove();
+        if (!(await this.writes.complete(completed.summary))) return;
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -368,119 +381,19 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
-    let inserted: (Summary | undefined)[] | undefined;
-    try {
-      inserted = this.insertRows(batch.map((item) => item.summary));
-    } catch {
-      // One of them failed and took the others along: they are tried one by one below.
-    }
-    if (inserted) {
-      batch.forEach((item, index) => {
-        item.resolve(inserted[index]);
-      });
-      this.scheduleTextMove();
-      return;
-    }
-    let outcomes: ({ stored: Summary | undefined } | { error: unknown })[];
-    try {
-      outcomes = this.db.transaction(() =>
-        batch.map((item) => {
-          // Each insert is a savepoint of its own: one that fails does not take the others along.
-          try {
-            return { stored: this.insertRow(item.summary) };
-          } catch (error) {
-            return { error };
-          }
-        }),
-      );
-    } catch (error) {
-      this.index.recount();
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, index) => {
-      const outcome = outcomes[index];
-      if (outcome && 'stored' in outcome) item.resolve(outcome.stored);
-      else item.reject(outcome?.error);
-    });
-    this.scheduleTextMove();
-  }
-
-  /**
-   * Writes new rows with their intake tags (see tag-rules.ts): those of its addresses and AUTH
-   * user first, then those of the rules its row matches, in one transaction without a
-   * savepoint per row. Returns each row as written, or undefined where the id was indexed
-   * already; if one fails, none is written and it throws (the caller retries one by one).
-   */
-  private insertRows(summaries: readonly Summary[]): (Summary | undefined)[] {
-    const tagged = summaries.map((summary) => ({ ...summary, tags: addressTags(summary, this.tagging) }));
-    // Without rules the rows are the only write: nothing more per message.
-    if (this.tagging.rules.length === 0) {
-      return this.index.insertAll(tagged).map((inserted, index) => (inserted ? tagged[index] : undefined));
-    }
-    try {
-      return this.db.transaction(() =>
-        this.index.insertAll(tagged).map((inserted, index) => {
-          const row = tagged[index];
-          return inserted && row ? this.withRuleTags(row) : undefined;
-        }),
-      );
-    } catch (error) {
-      // The kept counts saw rows that the rollback took away.
-      this.index.recount();
-      throw error;
-    }
-  }
-
-  /** One new row, tagged as insertRows does, in its own savepoint. */
-  private insertRow(summary: Summary): Summary | undefined {
-    return this.insertRows([summary])[0];
-  }
-
-  private withRuleTags(row: Summary): Summary {
-    const fromRules = this.tagByRules(row.id);
-    return fromRules.length === 0 ? row : { ...row, tags: mergeTags(row.tags, fromRules) };
-  }
-
-  /**
-   * Completes a row written from the header block with its full parse, and tags it by the
-   * rules that look at the body, which could only match now. False if the row was gone or whole.
-   */
-  private completeRow(summary: Summary): boolean {
-    if (!this.index.complete(summary)) return false;
-    this.tagByRules(summary.id);
-    return true;
-  }
-
-  /** Adds the tags of the rules this indexed message matches; returns them. */
-  private tagByRules(id: string): string[] {
-    const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(id, condition));
-    if (fromRules.length > 0) this.index.addTags(id, fromRules);
-    return fromRules;
-  }
-
-  /** Staged search text moves into the full-text table a moment later, many rows at once. */
-  private scheduleTextMove(): void {
-    if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
-      this.moveStagedText();
-      return;
-    }
-    if (this.textMoveTimer !== undefined) return;
-    this.textMoveTimer = setTimeout(() => {
-      this.moveStagedText();
-    }, STAGED_TEXT_MS);
-    this.textMoveTimer.unref();
-  }
-
-  private moveStagedText(): void {
-    clearTimeout(this.textMoveTimer);
-    this.textMoveTimer = undefined;
-    try {
-      this.index.moveStagedText();
-    } catch (error) {
-      // Still searchable where it is (staged text is searched too); the next move retries.
-      this.log.error({ err: String(error) }, 'could not move staged search text');
-    }
+    this.writes.insert(batch.map((item) => item.summary)).then(
+      (outcomes) => {
+        batch.forEach((item, index) => {
+          const outcome = outcomes[index];
+          if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
+          else if (outcome?.kind === 'present') item.resolve(undefined);
+          else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
+        });
+      },
+      (error: unknown) => {
+        for (const item of batch) item.reject(error);
+      },
+    );
   }
 
   /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
@@ -503,7 +416,7 @@ export class Sink {
     await this.background;
     this.closing = true;
     await this.unlinking;
-    this.moveStagedText();
+    await this.writes.close();
     this.closeIndex(await this.spool.queueChanged());
   }
 

@@ -1,0 +1,164 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase, type IndexDatabase } from '../../../src/sink/database.js';
+import { MessageIndex } from '../../../src/sink/message-index.js';
+import { migrate } from '../../../src/sink/migrations.js';
+import { RowWriter } from '../../../src/sink/row-writer.js';
+import { compileQuery as compile, EVERYTHING } from '../../../src/sink/search.js';
+import { intakeTagging } from '../../../src/sink/tag-rules.js';
+import { inlineWrites, WriterThread } from '../../../src/sink/writer-thread.js';
+import { testSummary } from '../../helpers/summary.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mailwharf-writer-thread-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const TAGGING = {
+  tagRules: [{ match: 'subject:urgent', tags: ['Urgent'] }],
+  tagUsername: false,
+  plusAddressTags: true,
+};
+const silent = pino({ level: 'silent' });
+
+function freshIndex(name: string): { path: string; db: IndexDatabase; index: MessageIndex } {
+  const path = join(dir, name);
+  const db = openDatabase(path);
+  migrate(db);
+  return { path, db, index: new MessageIndex(db) };
+}
+
+/** Counts as the rows themselves give them (what the kept counts must equal). */
+function counted(db: IndexDatabase): { total: number; unread: number; bytes: number } {
+  const row = db
+    .statement<{ total: number; unread: number; bytes: number }>(
+      'SELECT count(*) AS total, count(*) FILTER (WHERE read = 0) AS unread, coalesce(sum(size), 0) AS bytes FROM messages',
+    )
+    .get();
+  return row ?? { total: 0, unread: 0, bytes: 0 };
+}
+
+function kept(index: MessageIndex): { total: number; unread: number; bytes: number } {
+  return { ...index.stats(), bytes: index.totals().bytes };
+}
+
+function ids(from: number, count: number): string[] {
+  return Array.from({ length: count }, (_, n) => `M${String(from + n).padStart(9, '0')}`);
+}
+
+describe('the writer thread', () => {
+  it('answers once its rows are committed: the main thread reads them at once, tagged', async () => {
+    const { path, db, index } = freshIndex('visible.sqlite');
+    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
+      throw new Error('the thread must not fail here');
+    });
+    for (const group of [ids(0, 40), ids(40, 1), ids(41, 200)]) {
+      const outcomes = await thread.insert(
+        group.map((id, n) =>
+          testSummary(id, {
+            subject: n % 2 === 0 ? 'urgent: look' : 'fine',
+            to: [{ Name: '', Address: 'dev+run7@example.org' }],
+          }),
+        ),
+      );
+      // Read on this thread's own connection, straight after the answer.
+      for (const [n, id] of group.entries()) {
+        expect(index.get(id)?.subject).toBe(n % 2 === 0 ? 'urgent: look' : 'fine');
+        expect(outcomes[n]).toEqual({ kind: 'inserted', tags: n % 2 === 0 ? ['run7', 'Urgent'] : ['run7'] });
+        expect(index.get(id)?.tags).toEqual(n % 2 === 0 ? ['run7', 'Urgent'] : ['run7']);
+      }
+    }
+    // An id indexed already is present, not written again.
+    expect(await thread.insert([testSummary('M000000000')])).toEqual([{ kind: 'present' }]);
+    expect(kept(index)).toEqual(counted(db));
+    expect(index.stats().total).toBe(241);
+    // Staged text is searched where it is, and close moves it into the full-text tables.
+    expect(index.page(compile('"body of M000000007"'), 0, 10).messages.map((m) => m.id)).toEqual([
+      'M000000007',
+    ]);
+    await thread.close();
+    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM search_staging').get()?.n).toBe(0);
+    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM search_text').get()?.n).toBe(241);
+    expect(index.page(compile('"body of M000000007"'), 0, 10).messages.map((m) => m.id)).toEqual([
+      'M000000007',
+    ]);
+    db.close();
+  });
+
+  it('keeps the counts exact while the main thread deletes and marks read between its groups', async () => {
+    const { path, db, index } = freshIndex('counts.sqlite');
+    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
+      throw new Error('the thread must not fail here');
+    });
+    const writes: Promise<unknown>[] = [];
+    for (let group = 0; group < 30; group++) {
+      writes.push(thread.insert(ids(group * 20, 20).map((id) => testSummary(id, { size: 100 + group }))));
+      // The main thread's writes land between (or wait for) the thread's, on the other connection.
+      if (group % 3 === 1) index.setRead(ids((group - 1) * 20, 15), true);
+      if (group % 5 === 2) index.remove(ids((group - 2) * 20 + 5, 7));
+      if (group === 20) index.remove(undefined);
+    }
+    await Promise.all(writes);
+    expect(kept(index)).toEqual(counted(db));
+    expect(index.page(EVERYTHING, 0, 1).count).toBe(counted(db).total);
+    await thread.close();
+    db.close();
+  });
+
+  it('if it dies, what it had not answered and everything after is written on the main thread', async () => {
+    const { path, db, index } = freshIndex('fallback.sqlite');
+    let fellBack = 0;
+    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
+      fellBack++;
+      return inlineWrites(
+        new RowWriter(db, index, intakeTagging(TAGGING), (error) => {
+          throw error;
+        }),
+      );
+    });
+    const before = thread.insert(ids(0, 50).map((id) => testSummary(id)));
+    const during = thread.insert(ids(50, 50).map((id) => testSummary(id)));
+    // What a crash of the thread looks like from here: it exits without answering.
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const after = thread.insert(ids(100, 50).map((id) => testSummary(id)));
+    const outcomes = [...(await before), ...(await during), ...(await after)];
+    expect(fellBack).toBe(1);
+    expect(outcomes.every((o) => o.kind === 'inserted' || o.kind === 'present')).toBe(true);
+    for (const id of ids(0, 150)) expect(index.has(id)).toBe(true);
+    expect(kept(index)).toEqual(counted(db));
+    await thread.close();
+    db.close();
+  });
+
+  it('refuses to start without its script, naming it', () => {
+    expect(
+      () =>
+        new WriterThread(
+          { path: join(dir, 'none.sqlite'), tagging: TAGGING },
+          silent,
+          () => {
+            throw new Error('not reached');
+          },
+          new URL('file:///nonexistent/writer-worker.js'),
+        ),
+    ).toThrow('/nonexistent/writer-worker.js is missing');
+  });
+});
+
+describe('the counts kept in the index file', () => {
+  it('an index of schema 4 gets them counted by its migration', () => {
+    const { path, db, index } = freshIndex('schema4.sqlite');
+    index.insertAll(ids(0, 30).map((id, n) => testSummary(id, { size: 10 * n })));
+    index.setRead(ids(0, 12), true);
+    db.exec('DROP TABLE counts');
+    db.setUserVersion(4);
+    db.close();
+    const again = openDatabase(path);
+    migrate(again);
+    expect(kept(new MessageIndex(again))).toEqual({ total: 30, unread: 18, bytes: 4350 });
+    again.close();
+  });
+});
