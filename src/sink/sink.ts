@@ -26,6 +26,7 @@ import { RowWriter } from './row-writer.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
 import type { IndexedMessage, Summary } from './summary.js';
 import { intakeTagging, tagRuleProblems, type IntakeTagging } from './tag-rules.js';
+import type { WriterSetup } from './writer-protocol.js';
 import { inlineWrites, WriterThread, type IndexWrites } from './writer-thread.js';
 
 export type { Page } from './message-index.js';
@@ -86,8 +87,10 @@ export class Sink {
   private pruneQueued = false;
   /** Intake's writes made on this thread: reconciling at start, and if the writer thread fails. */
   private readonly rows: RowWriter;
-  /** Where intake's writes go: the writer thread once the index is reconciled (see writer-thread.ts). */
+  /** Where intake's writes go: here, or the writer thread once intake begins (see writer-thread.ts). */
   private writes: IndexWrites;
+  /** What the writer thread needs to start, until it is started (a server's sink, not reindex). */
+  private threadSetup: WriterSetup | undefined;
   /** True when this start trusted the index (queue/ unchanged since the last clean close). */
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
@@ -148,7 +151,7 @@ export class Sink {
       db.close();
       throw error;
     }
-    sink.startWriterThread(config);
+    sink.threadSetup = { path: join(spool.dir, INDEX_FILE), tagging: config };
     sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
     // The journal removed a damaged message (the scrub, or any read of it): its row goes too,
     // with the usual delete event, rather than listing a message whose raw download fails.
@@ -196,22 +199,24 @@ export class Sink {
     }
   }
 
-  /** From now on intake's writes go to a thread of their own, or stay here if it cannot start. */
-  private startWriterThread(
-    config: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
-  ): void {
+  /**
+   * Where intake's writes go. The writer thread starts with the first of them, not at open:
+   * its ~100 ms of CPU would delay "ready", and a sink that never takes mail never needs it.
+   * If it cannot start, they stay here.
+   */
+  private writer(): IndexWrites {
+    const setup = this.threadSetup;
+    if (setup === undefined) return this.writes;
+    this.threadSetup = undefined;
     try {
-      this.writes = new WriterThread(
-        { path: join(this.spool.dir, INDEX_FILE), tagging: config },
-        this.log,
-        () => inlineWrites(this.rows),
-      );
+      this.writes = new WriterThread(setup, this.log, this.writes);
     } catch (error) {
       this.log.error(
         { err: String(error) },
         'sink writer thread not started; the main thread writes the index',
       );
     }
+    return this.writes;
   }
 
   /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */
@@ -314,7 +319,7 @@ export class Sink {
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
-        if (!(await this.writes.complete(completed.summary))) return;
+        if (!(await this.writer().complete(completed.summary))) return;
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -381,19 +386,21 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
-    this.writes.insert(batch.map((item) => item.summary)).then(
-      (outcomes) => {
-        batch.forEach((item, index) => {
-          const outcome = outcomes[index];
-          if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
-          else if (outcome?.kind === 'present') item.resolve(undefined);
-          else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
-        });
-      },
-      (error: unknown) => {
-        for (const item of batch) item.reject(error);
-      },
-    );
+    this.writer()
+      .insert(batch.map((item) => item.summary))
+      .then(
+        (outcomes) => {
+          batch.forEach((item, index) => {
+            const outcome = outcomes[index];
+            if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
+            else if (outcome?.kind === 'present') item.resolve(undefined);
+            else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
+          });
+        },
+        (error: unknown) => {
+          for (const item of batch) item.reject(error);
+        },
+      );
   }
 
   /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
@@ -415,6 +422,7 @@ export class Sink {
     this.flushInserts();
     await this.background;
     this.closing = true;
+    this.threadSetup = undefined;
     await this.unlinking;
     await this.writes.close();
     this.closeIndex(await this.spool.queueChanged());

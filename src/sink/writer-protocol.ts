@@ -14,6 +14,8 @@ export type WriterRequest =
   | { readonly op: 'close'; readonly id: number };
 
 export type WriterReply =
+  /** The thread has opened the index: writes can go to it. */
+  | { readonly ready: true }
   | { readonly id: number; readonly outcomes: readonly InsertOutcome[] }
   | { readonly id: number; readonly completed: boolean }
   | { readonly id: number; readonly closed: true }

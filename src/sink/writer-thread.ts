@@ -6,8 +6,9 @@
  * commits a group and answers; the group's 250s wait for that answer, and from then on the
  * main thread's own connection sees the rows (in WAL mode a read begun after a commit sees it).
  *
- * If the thread fails, the writes it had not answered, and all later ones, are made on the
- * main thread instead: a row written twice is found present the second time (ids are unique).
+ * Until the thread is up, and if it fails, writes are made on the main thread: those it had
+ * not answered are made again there (a row written twice is found present the second time,
+ * since ids are unique), and so is every later one.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -59,21 +60,29 @@ export class WriterThread implements IndexWrites {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
-  private closing = false;
-  /** Set once the thread has failed: every write is made there from then on. */
-  private instead: IndexWrites | undefined;
+  /**
+   * Until the thread has opened the index, writes are made here (a thread takes ~100 ms of
+   * CPU to start, which should not hold the first message); once it has failed, too.
+   */
+  private state: 'starting' | 'running' | 'failed' | 'closing' = 'starting';
   private readonly exited: Promise<void>;
+  private readonly running: Promise<boolean>;
+  private settleRunning: (running: boolean) => void = () => undefined;
 
   constructor(
     setup: WriterSetup,
     private readonly log: Logger,
-    private readonly fallback: () => IndexWrites,
+    /** Writes made on this thread, with its own connection. */
+    private readonly here: IndexWrites,
     script: URL = writerScript(),
   ) {
     if (!existsSync(fileURLToPath(script))) {
       // Thrown here, not in the worker, so that the message names what to do.
       throw new Error(`${fileURLToPath(script)} is missing: build mailwharf (npm run build)`);
     }
+    this.running = new Promise((resolve) => {
+      this.settleRunning = resolve;
+    });
     this.worker = new Worker(script, { workerData: setup });
     // Idle, the thread does not keep the process alive; a write or close under way does (a
     // fixture's stop() may be all that is left to wait for).
@@ -87,12 +96,17 @@ export class WriterThread implements IndexWrites {
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
         // Exiting is what it does once it has answered a close; anything else is a failure.
-        if (!this.closing || this.pending.size > 0) {
+        if (this.state !== 'closing' || this.pending.size > 0) {
           this.failed(new Error(`the writer thread exited (code ${String(code)})`));
         }
         resolve();
       });
     });
+  }
+
+  /** Resolves true once writes go to the thread, false if they never will. */
+  ready(): Promise<boolean> {
+    return this.running;
   }
 
   insert(summaries: readonly Summary[]): Promise<InsertOutcome[]> {
@@ -112,8 +126,13 @@ export class WriterThread implements IndexWrites {
   }
 
   async close(): Promise<void> {
-    if (this.instead) return this.instead.close();
-    this.closing = true;
+    const state = this.state;
+    this.state = 'closing';
+    this.settleRunning(false);
+    if (state !== 'running') {
+      await this.worker.terminate();
+      return this.here.close();
+    }
     this.worker.ref();
     await this.request(
       (id) => ({ op: 'close', id }),
@@ -122,6 +141,7 @@ export class WriterThread implements IndexWrites {
         await writes.close();
         return true;
       },
+      true,
     );
     await this.exited;
   }
@@ -130,8 +150,9 @@ export class WriterThread implements IndexWrites {
     message: (id: number) => WriterRequest,
     read: (reply: WriterReply) => T | undefined,
     redo: (writes: IndexWrites) => Promise<T>,
+    closing = false,
   ): Promise<T> {
-    if (this.instead) return redo(this.instead);
+    if (this.state !== 'running' && !closing) return redo(this.here);
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, {
@@ -150,25 +171,32 @@ export class WriterThread implements IndexWrites {
   }
 
   private answered(reply: WriterReply): void {
+    if ('ready' in reply) {
+      if (this.state === 'starting') {
+        this.state = 'running';
+        this.settleRunning(true);
+      }
+      return;
+    }
     if (reply.id === undefined) {
-      if ('problem' in reply) this.log.error({ err: reply.err }, reply.problem);
+      this.log.error({ err: reply.err }, reply.problem);
       return;
     }
     const pending = this.pending.get(reply.id);
     this.pending.delete(reply.id);
-    if (this.pending.size === 0 && !this.closing) this.worker.unref();
+    if (this.pending.size === 0 && this.state !== 'closing') this.worker.unref();
     pending?.answered(reply);
   }
 
   /** The thread is gone: what it had not answered is written here, in the order it was asked. */
   private failed(error: unknown): void {
-    if (this.instead) return;
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.settleRunning(false);
     this.log.error({ err: String(error) }, 'sink writer thread failed; the main thread writes the index');
-    const instead = this.fallback();
-    this.instead = instead;
     const unanswered = [...this.pending.values()];
     this.pending.clear();
-    for (const pending of unanswered) pending.redo(instead);
+    for (const pending of unanswered) pending.redo(this.here);
     void this.worker.terminate();
   }
 }

@@ -21,6 +21,7 @@ const rows = new RowWriter(db, index, intakeTagging(setup.tagging), (error) => {
   } satisfies WriterReply);
 });
 
+port.postMessage({ ready: true } satisfies WriterReply);
 port.on('message', (request: WriterRequest) => {
   port.postMessage(answer(request));
   if (request.op === 'close') port.close();

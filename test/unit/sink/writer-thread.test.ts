@@ -9,7 +9,7 @@ import { migrate } from '../../../src/sink/migrations.js';
 import { RowWriter } from '../../../src/sink/row-writer.js';
 import { compileQuery as compile, EVERYTHING } from '../../../src/sink/search.js';
 import { intakeTagging } from '../../../src/sink/tag-rules.js';
-import { inlineWrites, WriterThread } from '../../../src/sink/writer-thread.js';
+import { inlineWrites, WriterThread, type IndexWrites } from '../../../src/sink/writer-thread.js';
 import { testSummary } from '../../helpers/summary.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailwharf-writer-thread-'));
@@ -23,6 +23,43 @@ const TAGGING = {
   plusAddressTags: true,
 };
 const silent = pino({ level: 'silent' });
+
+/** Writes on this thread that must not be made (the thread is up and does them). */
+const NOT_HERE: IndexWrites = {
+  insert: () => Promise.reject(new Error('written on the main thread')),
+  complete: () => Promise.reject(new Error('written on the main thread')),
+  close: () => Promise.resolve(),
+};
+
+/** A thread that has opened the index, so that what follows is written there. */
+async function runningThread(path: string, here: IndexWrites = NOT_HERE): Promise<WriterThread> {
+  const thread = new WriterThread({ path, tagging: TAGGING }, silent, here);
+  expect(await thread.ready()).toBe(true);
+  return thread;
+}
+
+/** Writes on this thread with its connection, counted. */
+function hereWrites(db: IndexDatabase, index: MessageIndex): { writes: IndexWrites; made: () => number } {
+  const rows = new RowWriter(db, index, intakeTagging(TAGGING), (error) => {
+    throw error;
+  });
+  const inline = inlineWrites(rows);
+  let made = 0;
+  return {
+    writes: {
+      insert: (summaries) => {
+        made++;
+        return inline.insert(summaries);
+      },
+      complete: (summary) => {
+        made++;
+        return inline.complete(summary);
+      },
+      close: () => inline.close(),
+    },
+    made: () => made,
+  };
+}
 
 function freshIndex(name: string): { path: string; db: IndexDatabase; index: MessageIndex } {
   const path = join(dir, name);
@@ -52,9 +89,7 @@ function ids(from: number, count: number): string[] {
 describe('the writer thread', () => {
   it('answers once its rows are committed: the main thread reads them at once, tagged', async () => {
     const { path, db, index } = freshIndex('visible.sqlite');
-    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
-      throw new Error('the thread must not fail here');
-    });
+    const thread = await runningThread(path);
     for (const group of [ids(0, 40), ids(40, 1), ids(41, 200)]) {
       const outcomes = await thread.insert(
         group.map((id, n) =>
@@ -90,9 +125,7 @@ describe('the writer thread', () => {
 
   it('keeps the counts exact while the main thread deletes and marks read between its groups', async () => {
     const { path, db, index } = freshIndex('counts.sqlite');
-    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
-      throw new Error('the thread must not fail here');
-    });
+    const thread = await runningThread(path);
     const writes: Promise<unknown>[] = [];
     for (let group = 0; group < 30; group++) {
       writes.push(thread.insert(ids(group * 20, 20).map((id) => testSummary(id, { size: 100 + group }))));
@@ -108,26 +141,35 @@ describe('the writer thread', () => {
     db.close();
   });
 
+  it('writes here until it has started, and there from then on', async () => {
+    const { path, db, index } = freshIndex('starting.sqlite');
+    const here = hereWrites(db, index);
+    const thread = new WriterThread({ path, tagging: TAGGING }, silent, here.writes);
+    // Asked at once, before the thread can have opened the index: made on this thread.
+    expect(await thread.insert(ids(0, 5).map((id) => testSummary(id)))).toHaveLength(5);
+    expect(here.made()).toBe(1);
+    expect(await thread.ready()).toBe(true);
+    expect(await thread.insert(ids(5, 5).map((id) => testSummary(id)))).toHaveLength(5);
+    expect(here.made()).toBe(1);
+    expect(index.all(EVERYTHING).map((m) => m.id)).toEqual(ids(0, 10));
+    await thread.close();
+    db.close();
+  });
+
   it('if it dies, what it had not answered and everything after is written on the main thread', async () => {
     const { path, db, index } = freshIndex('fallback.sqlite');
-    let fellBack = 0;
-    const thread = new WriterThread({ path, tagging: TAGGING }, silent, () => {
-      fellBack++;
-      return inlineWrites(
-        new RowWriter(db, index, intakeTagging(TAGGING), (error) => {
-          throw error;
-        }),
-      );
-    });
+    const here = hereWrites(db, index);
+    const thread = await runningThread(path, here.writes);
     const before = thread.insert(ids(0, 50).map((id) => testSummary(id)));
     const during = thread.insert(ids(50, 50).map((id) => testSummary(id)));
     // What a crash of the thread looks like from here: it exits without answering.
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     const after = thread.insert(ids(100, 50).map((id) => testSummary(id)));
     const outcomes = [...(await before), ...(await during), ...(await after)];
-    expect(fellBack).toBe(1);
+    // At least the last group, and whatever the thread had not answered, was made here.
+    expect(here.made()).toBeGreaterThanOrEqual(1);
     expect(outcomes.every((o) => o.kind === 'inserted' || o.kind === 'present')).toBe(true);
-    for (const id of ids(0, 150)) expect(index.has(id)).toBe(true);
+    expect(index.all(EVERYTHING).map((m) => m.id)).toEqual(ids(0, 150));
     expect(kept(index)).toEqual(counted(db));
     await thread.close();
     db.close();
@@ -139,9 +181,7 @@ describe('the writer thread', () => {
         new WriterThread(
           { path: join(dir, 'none.sqlite'), tagging: TAGGING },
           silent,
-          () => {
-            throw new Error('not reached');
-          },
+          NOT_HERE,
           new URL('file:///nonexistent/writer-worker.js'),
         ),
     ).toThrow('/nonexistent/writer-worker.js is missing');
