@@ -21,7 +21,8 @@ export interface IndexDatabase {
   statement<Row = unknown>(sql: string): Statement<Row>;
   exec(sql: string): void;
   /**
-   * Runs `work` in one write transaction (nested calls join the outer one). It takes the
+   * Runs `work` in one write transaction (a nested call is a savepoint of the outer one: if
+   * it throws, only its own writes are undone). It takes the
    * write lock as it begins: a transaction that read first and wrote later would fail at its
    * first write if the other connection had committed in between, instead of waiting.
    */
@@ -51,10 +52,10 @@ const STATEMENTS_CACHED = 500;
  */
 const BUSY_WAIT_MS = 5000;
 
-export function openDatabase(path: string): IndexDatabase {
+export function openDatabase(path: string, options: { busyWaitMs?: number } = {}): IndexDatabase {
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: BUSY_WAIT_MS });
+    db = new Database(path, { timeout: options.busyWaitMs ?? BUSY_WAIT_MS });
     // WAL: readers never block the writer. NORMAL (no fsync per commit): a killed process
     // loses nothing (WAL frames are in the OS's cache); a power cut may lose the last commits
     // of the index, never corrupt it. The 250's durability is the spool file's fsync, and a

@@ -28,6 +28,10 @@ const STAGED_TEXT_MS = 1000;
 /** ...or until this many rows are staged. */
 const STAGED_ROWS_AT_MOST = 500;
 
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY');
+}
+
 export class RowWriter {
   private textMoveTimer: NodeJS.Timeout | undefined;
 
@@ -49,7 +53,9 @@ export class RowWriter {
     let outcomes: InsertOutcome[];
     try {
       outcomes = this.insertTogether(summaries);
-    } catch {
+    } catch (error) {
+      // The other connection held the lock for the whole wait: row by row would wait again.
+      if (isBusy(error)) throw error;
       outcomes = this.db.transaction(() =>
         summaries.map((summary) => {
           try {
@@ -111,6 +117,11 @@ export class RowWriter {
       this.moveStagedText();
     }, STAGED_TEXT_MS);
     this.textMoveTimer.unref();
+  }
+
+  /** Moves what is staged now; nothing is left to move later. */
+  stop(): void {
+    this.moveStagedText();
   }
 
   moveStagedText(): void {

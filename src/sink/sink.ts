@@ -18,6 +18,7 @@ import type { Envelope } from '../spool/envelope.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool } from '../spool/spool.js';
 import { Limiter } from '../util/limiter.js';
+import { promised } from '../util/promised.js';
 import { CorruptIndexError, openDatabase, type IndexDatabase } from './database.js';
 import { MessageIndex, newMessage, type Page } from './message-index.js';
 import { migrate, NewerIndexError } from './migrations.js';
@@ -57,6 +58,8 @@ export interface SinkOptions {
   readonly parseBeforeReplyMs?: number;
   /** Each whole parse, as it is made (the fixture keeps them for its tests). */
   readonly onParsed?: (id: string, parsed: ParsedMail) => void;
+  /** The writer thread's script (see writerScript); tests give one that fails. */
+  readonly writerScript?: URL;
 }
 
 interface PendingInsert {
@@ -97,6 +100,8 @@ export class Sink {
   private inserts: PendingInsert[] = [];
   /** Committed messages being parsed for their row, by the order they came (see insertGrouped). */
   private readonly indexing = new Set<number>();
+  /** The indexCommitted calls not yet finished. */
+  private readonly indexingNow = new Set<Promise<void>>();
   private nextOrdinal = 0;
   /** The waiting group commit also waits for messages that came before this one. */
   private groupCutoff = 0;
@@ -151,12 +156,24 @@ export class Sink {
       db.close();
       throw error;
     }
-    sink.threadSetup = { path: join(spool.dir, INDEX_FILE), tagging: config };
-    sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
+    sink.threadSetup = {
+      path: join(spool.dir, INDEX_FILE),
+      tagging: {
+        tagRules: config.tagRules,
+        tagUsername: config.tagUsername,
+        plusAddressTags: config.plusAddressTags,
+      },
+    };
+    sink.unsubscribe = spool.onCommitted((envelope, bytes) =>
+      sink.track(sink.indexCommitted(envelope, bytes)),
+    );
     // The journal removed a damaged message (the scrub, or any read of it): its row goes too,
     // with the usual delete event, rather than listing a message whose raw download fails.
     sink.unsubscribeDamaged = spool.onDamagedRemoved((id) => {
-      void sink.delete([id], 'damaged');
+      sink.delete([id], 'damaged').catch((error: unknown) => {
+        // Listed until the next start, whose reconcile drops the row of a file that is gone.
+        log.error({ err: String(error), queueId: id }, 'could not remove a damaged message from the index');
+      });
     });
     sink.schedulePrune();
     // Age-based retention also applies while no mail arrives.
@@ -204,12 +221,12 @@ export class Sink {
    * its ~100 ms of CPU would delay "ready", and a sink that never takes mail never needs it.
    * If it cannot start, they stay here.
    */
-  private writer(): IndexWrites {
+  private intakeWrites(): IndexWrites {
     const setup = this.threadSetup;
     if (setup === undefined) return this.writes;
     this.threadSetup = undefined;
     try {
-      this.writes = new WriterThread(setup, this.log, this.writes);
+      this.writes = new WriterThread(setup, this.log, this.writes, this.options.writerScript);
     } catch (error) {
       this.log.error(
         { err: String(error) },
@@ -319,7 +336,7 @@ export class Sink {
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
-        if (!(await this.writer().complete(completed.summary))) return;
+        if (!(await this.intakeWrites().complete(completed.summary))) return;
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -386,14 +403,17 @@ export class Sink {
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
-    this.writer()
+    this.intakeWrites()
       .insert(batch.map((item) => item.summary))
       .then(
         (outcomes) => {
           batch.forEach((item, index) => {
             const outcome = outcomes[index];
             if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
-            else if (outcome?.kind === 'present') item.resolve(undefined);
+            // A queue id is committed once, so a row already there was written by this very
+            // request: the writer thread committed it and failed before it answered, and the
+            // write was made again here. It is new to every listener (and may want completing).
+            else if (outcome?.kind === 'present') item.resolve(this.storedRow(item.summary));
             else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
           });
         },
@@ -401,6 +421,19 @@ export class Sink {
           for (const item of batch) item.reject(error);
         },
       );
+  }
+
+  /** The summary as its row was written: with the tags the row has. */
+  private storedRow(summary: Summary): Summary | undefined {
+    const tags = this.index.tagsOf([summary.id]).get(summary.id);
+    return tags === undefined ? undefined : { ...summary, tags };
+  }
+
+  /** Indexing of a committed message under way; close waits for it (its 250 does too). */
+  private track(indexing: Promise<void>): Promise<void> {
+    this.indexingNow.add(indexing);
+    void indexing.finally(() => this.indexingNow.delete(indexing));
+    return indexing;
   }
 
   /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
@@ -419,8 +452,14 @@ export class Sink {
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
     this.unsubscribeDamaged?.();
+    // Messages committed before the unsubscribe are indexed first: the clean mark says the
+    // index has every captured message. Their parses may still be under way.
+    while (this.indexingNow.size > 0) {
+      this.flushInserts();
+      await Promise.all(this.indexingNow);
+    }
     this.flushInserts();
-    await this.background;
+    await this.settledBackground();
     this.closing = true;
     this.threadSetup = undefined;
     await this.unlinking;
@@ -432,6 +471,14 @@ export class Sink {
   private closeIndex(queueChanged: string): void {
     this.index.setCleanMark(queueChanged);
     this.db.close();
+  }
+
+  /** Background work done, including what it queued meanwhile (a completion schedules a prune). */
+  private async settledBackground(): Promise<void> {
+    for (let background = this.background; ; background = this.background) {
+      await background;
+      if (background === this.background) return;
+    }
   }
 
   /** Resolves once header-derived rows are completed, retention has run and deleted files are gone. */
@@ -536,14 +583,21 @@ export class Sink {
   }
 
   renameTag(from: string, to: string): void {
-    const ids = this.index.idsTagged(from);
-    this.index.renameTag(from, to);
+    // In one transaction: the writer thread may tag a new message between the two.
+    const ids = this.db.transaction(() => {
+      const tagged = this.index.idsTagged(from);
+      this.index.renameTag(from, to);
+      return tagged;
+    });
     this.emitTags(ids);
   }
 
   deleteTag(tag: string): void {
-    const ids = this.index.idsTagged(tag);
-    this.index.deleteTag(tag);
+    const ids = this.db.transaction(() => {
+      const tagged = this.index.idsTagged(tag);
+      this.index.deleteTag(tag);
+      return tagged;
+    });
     this.emitTags(ids);
   }
 
@@ -557,10 +611,12 @@ export class Sink {
     if (messages.length > 0) this.emit({ type: 'tags', messages });
   }
 
+  /** Rejects (never throws) if the write fails, e.g. SQLITE_BUSY after the wait. */
   setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
-    const changed = this.index.setRead(ids, read);
-    if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
-    return Promise.resolve();
+    return promised(() => {
+      const changed = this.index.setRead(ids, read);
+      if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
+    });
   }
 
   /**
@@ -570,6 +626,10 @@ export class Sink {
    * at the next start from `deleting`, so a deleted message never comes back. One line is logged.
    */
   delete(ids: readonly string[] | undefined, reason: DeleteReason = 'api'): Promise<number> {
+    return promised(() => this.deleteNow(ids, reason));
+  }
+
+  private deleteNow(ids: readonly string[] | undefined, reason: DeleteReason): number {
     const started = Date.now();
     const gone = this.index.remove(ids?.filter((id) => isQueueId(id)));
     for (const id of gone) this.parsedCache.delete(id);
@@ -586,7 +646,7 @@ export class Sink {
             : 'deleted captured messages',
       );
     }
-    return Promise.resolve(gone.length);
+    return gone.length;
   }
 
   private unlinkLater(ids: readonly string[]): void {
@@ -621,22 +681,26 @@ export class Sink {
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
     if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
-    const { count, bytes } = this.index.totals();
-    const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
     const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
     const maxCount = maxMessages > 0 ? maxMessages : Infinity;
-    if (count <= maxCount && bytes <= maxBytes && (oldest === null || oldest >= cutoff)) return;
-    const victims: string[] = [];
-    let left = count;
-    let total = bytes;
-    for (const message of this.index.oldest()) {
-      if (left <= maxCount && total <= maxBytes && message.created >= cutoff) break;
-      victims.push(message.id);
-      left--;
-      total -= message.size;
-    }
-    await this.delete(victims, 'retention');
+    // The counts and the rows walked from one moment of the index (the writer thread adds rows).
+    const victims = this.db.snapshot(() => {
+      const { count, bytes } = this.index.totals();
+      const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
+      const chosen: string[] = [];
+      if (count <= maxCount && bytes <= maxBytes && (oldest === null || oldest >= cutoff)) return chosen;
+      let left = count;
+      let total = bytes;
+      for (const message of this.index.oldest()) {
+        if (left <= maxCount && total <= maxBytes && message.created >= cutoff) break;
+        chosen.push(message.id);
+        left--;
+        total -= message.size;
+      }
+      return chosen;
+    });
+    if (victims.length > 0) await this.delete(victims, 'retention');
   }
 }
 

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { promised } from '../util/promised.js';
 import type { InsertOutcome, RowWriter } from './row-writer.js';
 import type { Summary } from './summary.js';
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js';
@@ -28,13 +29,14 @@ export interface IndexWrites {
 
 /** The writes made on this thread, with its connection (closed by its owner, not here). */
 export function inlineWrites(rows: RowWriter): IndexWrites {
+  // A write that throws (SQLITE_BUSY, a closed connection) rejects its promise.
   return {
-    insert: (summaries) => Promise.resolve(rows.insert(summaries)),
-    complete: (summary) => Promise.resolve(rows.complete(summary)),
-    close: () => {
-      rows.moveStagedText();
-      return Promise.resolve();
-    },
+    insert: (summaries) => promised(() => rows.insert(summaries)),
+    complete: (summary) => promised(() => rows.complete(summary)),
+    close: () =>
+      promised(() => {
+        rows.stop();
+      }),
   };
 }
 
@@ -125,34 +127,43 @@ export class WriterThread implements IndexWrites {
     );
   }
 
+  /** Answers once every write asked before it is made, the thread has exited and so has `here`. */
   async close(): Promise<void> {
     const state = this.state;
     this.state = 'closing';
     this.settleRunning(false);
-    if (state !== 'running') {
-      await this.worker.terminate();
-      return this.here.close();
+    if (state === 'running') {
+      this.worker.ref();
+      await this.send(
+        (id) => ({ op: 'close', id }),
+        (reply) => ('closed' in reply ? true : undefined),
+        async (writes) => {
+          await writes.close();
+          return true;
+        },
+      );
+    } else {
+      void this.worker.terminate();
     }
-    this.worker.ref();
-    await this.request(
-      (id) => ({ op: 'close', id }),
-      (reply) => ('closed' in reply ? true : undefined),
-      async (writes) => {
-        await writes.close();
-        return true;
-      },
-      true,
-    );
     await this.exited;
+    // Writes made here while the thread started may have staged text, with a move pending.
+    await this.here.close();
   }
 
   private request<T>(
     message: (id: number) => WriterRequest,
     read: (reply: WriterReply) => T | undefined,
     redo: (writes: IndexWrites) => Promise<T>,
-    closing = false,
   ): Promise<T> {
-    if (this.state !== 'running' && !closing) return redo(this.here);
+    return this.state === 'running' ? this.send(message, read, redo) : redo(this.here);
+  }
+
+  /** Asks the thread; if it fails before it answers, `redo` makes the same write here. */
+  private send<T>(
+    message: (id: number) => WriterRequest,
+    read: (reply: WriterReply) => T | undefined,
+    redo: (writes: IndexWrites) => Promise<T>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, {
@@ -175,6 +186,7 @@ export class WriterThread implements IndexWrites {
       if (this.state === 'starting') {
         this.state = 'running';
         this.settleRunning(true);
+        this.log.debug('sink writer thread running');
       }
       return;
     }
@@ -191,9 +203,11 @@ export class WriterThread implements IndexWrites {
   /** The thread is gone: what it had not answered is written here, in the order it was asked. */
   private failed(error: unknown): void {
     if (this.state === 'failed') return;
+    // Failing while closing: the close is redone here with the rest.
     this.state = 'failed';
     this.settleRunning(false);
     this.log.error({ err: String(error) }, 'sink writer thread failed; the main thread writes the index');
+    this.worker.unref();
     const unanswered = [...this.pending.values()];
     this.pending.clear();
     for (const pending of unanswered) pending.redo(this.here);

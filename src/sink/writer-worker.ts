@@ -12,7 +12,9 @@ import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.
 const port = parentPort;
 if (!port) throw new Error('writer-worker.ts runs as a worker thread');
 const setup = workerData as WriterSetup;
-const db = openDatabase(setup.path);
+// Waiting for the main thread's write blocks nothing here, and giving up would leave a message
+// acknowledged but not listed: wait as long as the longest write could take, and more.
+const db = openDatabase(setup.path, { busyWaitMs: 60_000 });
 const index = new MessageIndex(db);
 const rows = new RowWriter(db, index, intakeTagging(setup.tagging), (error) => {
   port.postMessage({
@@ -35,7 +37,7 @@ function answer(request: WriterRequest): WriterReply {
       case 'complete':
         return { id: request.id, completed: rows.complete(request.summary) };
       case 'close':
-        rows.moveStagedText();
+        rows.stop();
         db.close();
         return { id: request.id, closed: true };
     }

@@ -23,6 +23,8 @@ const TAGGING = {
   plusAddressTags: true,
 };
 const silent = pino({ level: 'silent' });
+/** A writer thread that commits the first group it is asked to write, then dies without answering. */
+const DYING = new URL('../../helpers/dying-writer-worker.mjs', import.meta.url);
 
 /** Writes on this thread that must not be made (the thread is up and does them). */
 const NOT_HERE: IndexWrites = {
@@ -32,8 +34,12 @@ const NOT_HERE: IndexWrites = {
 };
 
 /** A thread that has opened the index, so that what follows is written there. */
-async function runningThread(path: string, here: IndexWrites = NOT_HERE): Promise<WriterThread> {
-  const thread = new WriterThread({ path, tagging: TAGGING }, silent, here);
+async function runningThread(
+  path: string,
+  here: IndexWrites = NOT_HERE,
+  script?: URL,
+): Promise<WriterThread> {
+  const thread = new WriterThread({ path, tagging: TAGGING }, silent, here, script);
   expect(await thread.ready()).toBe(true);
   return thread;
 }
@@ -126,13 +132,21 @@ describe('the writer thread', () => {
   it('keeps the counts exact while the main thread deletes and marks read between its groups', async () => {
     const { path, db, index } = freshIndex('counts.sqlite');
     const thread = await runningThread(path);
+    // In turn: each main-thread write on rows the thread has written (and answered).
+    for (let group = 0; group < 10; group++) {
+      await thread.insert(ids(group * 20, 20).map((id) => testSummary(id, { size: 100 + group })));
+      expect(index.setRead(ids(group * 20, 15), true)).toHaveLength(15);
+      expect(index.remove(ids(group * 20 + 10, 7))).toHaveLength(7);
+      expect(kept(index)).toEqual(counted(db));
+    }
+    expect(kept(index)).toEqual({ total: 130, unread: 30, bytes: 130 * 100 + 13 * 45 });
+    // At once: the thread's groups in flight while the main thread writes, delete-all among them.
     const writes: Promise<unknown>[] = [];
-    for (let group = 0; group < 30; group++) {
+    for (let group = 10; group < 40; group++) {
       writes.push(thread.insert(ids(group * 20, 20).map((id) => testSummary(id, { size: 100 + group }))));
-      // The main thread's writes land between (or wait for) the thread's, on the other connection.
-      if (group % 3 === 1) index.setRead(ids((group - 1) * 20, 15), true);
-      if (group % 5 === 2) index.remove(ids((group - 2) * 20 + 5, 7));
-      if (group === 20) index.remove(undefined);
+      if (group % 3 === 1) index.setRead(undefined, true);
+      if (group % 5 === 2) index.remove(index.ids(EVERYTHING).slice(0, 7));
+      if (group === 30) index.remove(undefined);
     }
     await Promise.all(writes);
     expect(kept(index)).toEqual(counted(db));
@@ -156,23 +170,33 @@ describe('the writer thread', () => {
     db.close();
   });
 
-  it('if it dies, what it had not answered and everything after is written on the main thread', async () => {
+  it('if it dies having committed a group, the group is made again here, where its rows are found', async () => {
     const { path, db, index } = freshIndex('fallback.sqlite');
     const here = hereWrites(db, index);
-    const thread = await runningThread(path, here.writes);
-    const before = thread.insert(ids(0, 50).map((id) => testSummary(id)));
-    const during = thread.insert(ids(50, 50).map((id) => testSummary(id)));
-    // What a crash of the thread looks like from here: it exits without answering.
-    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    const after = thread.insert(ids(100, 50).map((id) => testSummary(id)));
-    const outcomes = [...(await before), ...(await during), ...(await after)];
-    // At least the last group, and whatever the thread had not answered, was made here.
-    expect(here.made()).toBeGreaterThanOrEqual(1);
-    expect(outcomes.every((o) => o.kind === 'inserted' || o.kind === 'present')).toBe(true);
-    expect(index.all(EVERYTHING).map((m) => m.id)).toEqual(ids(0, 150));
+    const thread = await runningThread(path, here.writes, DYING);
+    const group = ids(0, 50).map((id) =>
+      testSummary(id, { to: [{ Name: '', Address: 'dev+run1@example.org' }] }),
+    );
+    // The thread commits the group and exits without answering.
+    const outcomes = await thread.insert(group);
+    expect(here.made()).toBe(1);
+    expect(outcomes).toEqual(group.map(() => ({ kind: 'present' })));
+    // Written once, by the thread, with its tags.
+    expect(index.all(EVERYTHING).map((m) => [m.id, m.tags])).toEqual(group.map((m) => [m.id, ['run1']]));
+    // Every later write is made here.
+    expect(await thread.insert(ids(50, 5).map((id) => testSummary(id)))).toHaveLength(5);
+    expect(here.made()).toBe(2);
     expect(kept(index)).toEqual(counted(db));
+    expect(kept(index).total).toBe(55);
     await thread.close();
     db.close();
+  });
+
+  it('a write that fails here rejects its promise, never throws', async () => {
+    const { db, index } = freshIndex('closed.sqlite');
+    const writes = inlineWrites(new RowWriter(db, index, intakeTagging(TAGGING), () => undefined));
+    db.close();
+    await expect(writes.insert([testSummary('M000000001')])).rejects.toThrow(/not open/);
   });
 
   it('refuses to start without its script, naming it', () => {
