@@ -34,6 +34,8 @@ function isBusy(error: unknown): boolean {
 
 export class RowWriter {
   private textMoveTimer: NodeJS.Timeout | undefined;
+  /** A move due as soon as the writes being answered now are answered. */
+  private moveSoon: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly db: IndexDatabase,
@@ -106,10 +108,19 @@ export class RowWriter {
     return fromRules;
   }
 
-  /** Staged search text moves into the full-text table a moment later, many rows at once. */
+  /**
+   * Staged search text moves into the full-text table a moment later, many rows at once, and
+   * never within the write that staged it: that write's answer (its messages' 250s) would wait
+   * ~0.1-0.3 s for a move of 500 rows under load. A move in slices of 100 rows, taking turns with
+   * arriving rows, cost 0.67 ms per row against 0.27 for whole moves: not kept.
+   */
   private scheduleTextMove(): void {
+    if (this.moveSoon !== undefined) return;
     if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
-      this.moveStagedText();
+      this.moveSoon = setImmediate(() => {
+        this.moveStagedText();
+      });
+      this.moveSoon.unref();
       return;
     }
     if (this.textMoveTimer !== undefined) return;
@@ -124,9 +135,12 @@ export class RowWriter {
     this.moveStagedText();
   }
 
+  /** Moves every staged row now, in one transaction. */
   moveStagedText(): void {
     clearTimeout(this.textMoveTimer);
     this.textMoveTimer = undefined;
+    clearImmediate(this.moveSoon);
+    this.moveSoon = undefined;
     try {
       this.index.moveStagedText();
     } catch (error) {

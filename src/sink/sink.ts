@@ -65,7 +65,7 @@ export interface SinkOptions {
 interface PendingInsert {
   readonly summary: Summary;
   /** The row as written (with its intake tags), or undefined if the id was indexed already. */
-  readonly resolve: (stored: Summary | undefined) => void;
+  readonly resolve: (stored: Summary | undefined | Promise<Summary | undefined>) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -107,6 +107,8 @@ export class Sink {
   private groupCutoff = 0;
   private groupTimer: NodeJS.Timeout | undefined;
   private flushQueued = false;
+  /** A group is being written; the next gathers meanwhile (see flushInserts). */
+  private writingGroup = false;
   /** Unlinks of deleted messages' files, after their rows are gone. */
   private unlinking: Promise<void> = Promise.resolve();
   private closing = false;
@@ -400,9 +402,14 @@ export class Sink {
     clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
     this.flushQueued = false;
+    // One group at a time: rows that come while one is written join the next, sent as soon as
+    // it is answered. Under load groups grow with the load instead of queueing at the writer
+    // one or two rows each (a commit per group costs more than its rows).
+    if (this.writingGroup) return;
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
+    this.writingGroup = true;
     this.intakeWrites()
       .insert(batch.map((item) => item.summary))
       .then(
@@ -413,14 +420,18 @@ export class Sink {
             // A queue id is committed once, so a row already there was written by this very
             // request: the writer thread committed it and failed before it answered, and the
             // write was made again here. It is new to every listener (and may want completing).
-            else if (outcome?.kind === 'present') item.resolve(this.storedRow(item.summary));
+            else if (outcome?.kind === 'present') item.resolve(promised(() => this.storedRow(item.summary)));
             else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
           });
         },
         (error: unknown) => {
           for (const item of batch) item.reject(error);
         },
-      );
+      )
+      .finally(() => {
+        this.writingGroup = false;
+        if (this.inserts.length > 0) this.flushInserts();
+      });
   }
 
   /** The summary as its row was written: with the tags the row has. */
