@@ -36,7 +36,9 @@ const external = [
 await rm(join(outdir, 'cli-chunks'), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts' },
+  // The sink's writer thread loads its script from beside the module that starts it
+  // (src/sink/writer-thread.ts), which the bundle puts in a chunk: the script goes there too.
+  entryPoints: { cli: 'src/cli.ts', 'cli-chunks/writer-worker': 'src/sink/writer-worker.ts' },
   outdir,
   chunkNames: 'cli-chunks/[name]-[hash]',
   bundle: true,

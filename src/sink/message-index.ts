@@ -1,7 +1,9 @@
 /**
  * The captured-mail index as SQL: one row per message in arrival order (seq), its tags, its
- * search text. Every call is synchronous, so a page and its counts come from one moment of
- * the index (no write can land between the statements of one call).
+ * search text, and its counts (total, unread, bytes), which every write keeps in its own
+ * transaction. Two connections write (the writer thread's and the main thread's), so a call
+ * that reads several statements reads them in one snapshot: a page and its counts come from
+ * one moment of the index.
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
@@ -204,20 +206,23 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+const ADJUST_COUNTS = 'UPDATE counts SET total = total + ?, unread = unread + ?, bytes = bytes + ?';
+
 export class MessageIndex {
-  /**
-   * Total, unread and bytes, kept here once counted: every list answer carries the first two,
-   * retention reads all three after every arrival, and counting 100,000 rows took ~50 ms.
-   * Every write adjusts them; a failed one forgets them (counted again when next asked).
-   */
-  private counts: Counts | undefined;
   private staged = 0;
 
   constructor(private readonly db: IndexDatabase) {}
 
-  /** Forgets the cached counts (a write whose effect on them is not known here, or a rollback). */
+  /**
+   * Counts the rows again. Every write keeps the counts in its own transaction, so they can
+   * only be wrong if the file was changed by hand; a start after a crash reads every id in
+   * any case (see Sink.reconcile), and this costs ~50 ms more at 100,000 messages.
+   */
   recount(): void {
-    this.counts = undefined;
+    this.db.exec(`UPDATE counts SET
+      total = (SELECT count(*) FROM messages),
+      unread = (SELECT count(*) FROM messages WHERE read = 0),
+      bytes = (SELECT coalesce(sum(size), 0) FROM messages)`);
   }
 
   /** Takes the clean-close mark (see Sink.open): a crash from now on leaves none. */
@@ -235,9 +240,18 @@ export class MessageIndex {
    * if one fails, none is added and the caller may retry them one by one.
    */
   insertAll(summaries: readonly Summary[]): boolean[] {
-    return this.adjusting(() =>
-      this.db.transaction(() => summaries.map((summary) => this.insertRow(summary))),
-    );
+    return this.db.transaction(() => {
+      const inserted = summaries.map((summary) => this.insertRow(summary));
+      let rows = 0;
+      let bytes = 0;
+      inserted.forEach((isNew, index) => {
+        if (!isNew) return;
+        rows++;
+        bytes += summaries[index]?.size ?? 0;
+      });
+      if (rows > 0) this.db.statement(ADJUST_COUNTS).run(rows, rows, bytes);
+      return inserted;
+    });
   }
 
   private insertRow(summary: Summary): boolean {
@@ -247,10 +261,6 @@ export class MessageIndex {
     const seq = Number(result.lastInsertRowid);
     this.writeDetails(seq, summary, values);
     this.writeTags(seq, summary.tags);
-    if (this.counts) {
-      const { total, unread, bytes } = this.counts;
-      this.counts = { total: total + 1, unread: unread + 1, bytes: bytes + summary.size };
-    }
     return true;
   }
 
@@ -342,7 +352,11 @@ export class MessageIndex {
 
   /** Newest first. */
   page(where: Condition, start: number, limit: number): Page {
-    // The plain list counts from the indexes alone; a filter looks at the narrow rows it picks.
+    return this.db.snapshot(() => this.pageNow(where, start, limit));
+  }
+
+  private pageNow(where: Condition, start: number, limit: number): Page {
+    // The plain list reads the kept counts; a filter looks at the narrow rows it picks.
     const totals =
       where === EVERYTHING
         ? this.plainTotals()
@@ -375,11 +389,13 @@ export class MessageIndex {
 
   /** Matching, oldest first (for the test fixture, which lists in arrival order). */
   all(where: Condition): IndexedMessage[] {
-    return this.rowsOf(
-      this.db
-        .statement<{ seq: number }>(`SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq`)
-        .all(...where.params)
-        .map((row) => row.seq),
+    return this.db.snapshot(() =>
+      this.rowsOf(
+        this.db
+          .statement<{ seq: number }>(`SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq`)
+          .all(...where.params)
+          .map((row) => row.seq),
+      ),
     );
   }
 
@@ -396,20 +412,13 @@ export class MessageIndex {
   }
 
   private counted(): Counts {
-    this.counts ??= this.count();
-    return this.counts;
-  }
-
-  private count(): Counts {
-    // Each statement reads one narrow index (together they would scan the table).
-    const sizes = this.db
-      .statement<{ total: number; bytes: number }>(
-        'SELECT count(*) AS total, total(size) AS bytes FROM messages',
-      )
-      .get();
-    const unread =
-      this.db.statement<{ n: number }>('SELECT count(*) AS n FROM messages WHERE read = 0').get()?.n ?? 0;
-    return { total: sizes?.total ?? 0, unread, bytes: sizes?.bytes ?? 0 };
+    return (
+      this.db.statement<Counts>('SELECT total, unread, bytes FROM counts').get() ?? {
+        total: 0,
+        unread: 0,
+        bytes: 0,
+      }
+    );
   }
 
   /** Count and bytes (kept, not counted), for retention's quick "anything to do?". */
@@ -437,40 +446,29 @@ export class MessageIndex {
 
   /** Sets the read flag; returns the ids that changed. */
   setRead(ids: readonly string[] | undefined, read: boolean): string[] {
-    const changed = this.adjusting(() => this.writeRead(ids, read));
-    if (this.counts)
-      this.counts = { ...this.counts, unread: this.counts.unread + (read ? -1 : 1) * changed.length };
-    return changed;
-  }
-
-  /** Runs a write; if it throws, the kept counts are forgotten (it may have changed them in part). */
-  private adjusting<T>(write: () => T): T {
-    try {
-      return write();
-    } catch (error) {
-      this.recount();
-      throw error;
-    }
+    return this.db.transaction(() => {
+      const changed = this.writeRead(ids, read);
+      if (changed.length > 0) this.db.statement(ADJUST_COUNTS).run(0, (read ? -1 : 1) * changed.length, 0);
+      return changed;
+    });
   }
 
   private writeRead(ids: readonly string[] | undefined, read: boolean): string[] {
     const flag = read ? 1 : 0;
-    return this.db.transaction(() => {
-      if (ids === undefined) {
-        return this.db
-          .statement<{ id: string }>('UPDATE messages SET read = ? WHERE read <> ? RETURNING id')
-          .all(flag, flag)
-          .map((row) => row.id);
-      }
-      return chunks(ids, IDS_PER_STATEMENT).flatMap((part) =>
-        this.db
-          .statement<{ id: string }>(
-            `UPDATE messages SET read = ? WHERE read <> ? AND id IN (${part.map(() => '?').join(',')}) RETURNING id`,
-          )
-          .all(flag, flag, ...part)
-          .map((row) => row.id),
-      );
-    });
+    if (ids === undefined) {
+      return this.db
+        .statement<{ id: string }>('UPDATE messages SET read = ? WHERE read <> ? RETURNING id')
+        .all(flag, flag)
+        .map((row) => row.id);
+    }
+    return chunks(ids, IDS_PER_STATEMENT).flatMap((part) =>
+      this.db
+        .statement<{ id: string }>(
+          `UPDATE messages SET read = ? WHERE read <> ? AND id IN (${part.map(() => '?').join(',')}) RETURNING id`,
+        )
+        .all(flag, flag, ...part)
+        .map((row) => row.id),
+    );
   }
 
   /**
@@ -482,11 +480,9 @@ export class MessageIndex {
     // on, messages being a parent, it went row by row: 3 times the CPU, twice the time).
     // Its children are emptied in the same transaction, so no key is left dangling.
     if (ids === undefined) {
-      return this.adjusting(() =>
-        this.db.withoutForeignKeys(() => this.db.transaction(() => this.removeRows(ids))),
-      );
+      return this.db.withoutForeignKeys(() => this.db.transaction(() => this.removeRows(ids)));
     }
-    return this.adjusting(() => this.db.transaction(() => this.removeRows(ids)));
+    return this.db.transaction(() => this.removeRows(ids));
   }
 
   private removeRows(ids: readonly string[] | undefined): string[] {
@@ -501,11 +497,13 @@ export class MessageIndex {
       this.db.exec(`DELETE FROM tags; DELETE FROM message_details; DELETE FROM messages;
         DELETE FROM search_staging; DELETE FROM header_staging;
         DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};
-        ${TEXT_MERGE_SETTINGS}`);
-      this.counts = { total: 0, unread: 0, bytes: 0 };
+        ${TEXT_MERGE_SETTINGS}
+        UPDATE counts SET total = 0, unread = 0, bytes = 0;`);
       return all;
     }
-    return chunks(ids, IDS_PER_STATEMENT).flatMap((part) => {
+    let unread = 0;
+    let bytes = 0;
+    const removed = chunks(ids, IDS_PER_STATEMENT).flatMap((part) => {
       const marks = part.map(() => '?').join(',');
       const gone = this.db
         .statement<{ id: string; seq: number; size: number; read: number }>(
@@ -513,14 +511,8 @@ export class MessageIndex {
         )
         .all(...part);
       for (const row of gone) {
-        if (this.counts) {
-          const { total, unread, bytes } = this.counts;
-          this.counts = {
-            total: total - 1,
-            unread: unread - (row.read === 0 ? 1 : 0),
-            bytes: bytes - row.size,
-          };
-        }
+        if (row.read === 0) unread++;
+        bytes += row.size;
         this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(row.seq);
         this.db.statement('DELETE FROM search_staging WHERE seq = ?').run(row.seq);
         this.db.statement('DELETE FROM header_text WHERE rowid = ?').run(row.seq);
@@ -529,6 +521,8 @@ export class MessageIndex {
       }
       return gone.map((row) => row.id);
     });
+    if (removed.length > 0) this.db.statement(ADJUST_COUNTS).run(-removed.length, -unread, -bytes);
+    return removed;
   }
 
   /** Ids whose files are still to be unlinked (a delete cut short by a crash). */

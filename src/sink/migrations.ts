@@ -131,6 +131,19 @@ const steps: readonly string[] = [
   `,
   // 4: fewer merges of the full-text segments as rows arrive (see TEXT_MERGE_SETTINGS).
   TEXT_MERGE_SETTINGS,
+  // 5: total, unread and bytes, kept in the file by every write in its own transaction.
+  // Counting 100,000 rows took ~50 ms, and every list answer carries the counts; they were
+  // kept in memory, which only works while one connection writes (see writer-thread.ts).
+  `
+  CREATE TABLE counts (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    total INTEGER NOT NULL,
+    unread INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+  );
+  INSERT INTO counts (only, total, unread, bytes)
+    SELECT 1, count(*), count(*) FILTER (WHERE read = 0), coalesce(sum(size), 0) FROM messages;
+  `,
 ];
 
 export const SCHEMA_VERSION = steps.length;

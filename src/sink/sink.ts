@@ -18,20 +18,17 @@ import type { Envelope } from '../spool/envelope.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool } from '../spool/spool.js';
 import { Limiter } from '../util/limiter.js';
+import { promised } from '../util/promised.js';
 import { CorruptIndexError, openDatabase, type IndexDatabase } from './database.js';
 import { MessageIndex, newMessage, type Page } from './message-index.js';
 import { migrate, NewerIndexError } from './migrations.js';
 import { parseHeader, parseWhole, within, type WholeParse } from './parse.js';
+import { RowWriter } from './row-writer.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
 import type { IndexedMessage, Summary } from './summary.js';
-import {
-  addressTags,
-  intakeTagging,
-  mergeTags,
-  ruleTags,
-  tagRuleProblems,
-  type IntakeTagging,
-} from './tag-rules.js';
+import { intakeTagging, tagRuleProblems, type IntakeTagging } from './tag-rules.js';
+import type { WriterSetup } from './writer-protocol.js';
+import { inlineWrites, WriterThread, type IndexWrites } from './writer-thread.js';
 
 export type { Page } from './message-index.js';
 
@@ -61,12 +58,14 @@ export interface SinkOptions {
   readonly parseBeforeReplyMs?: number;
   /** Each whole parse, as it is made (the fixture keeps them for its tests). */
   readonly onParsed?: (id: string, parsed: ParsedMail) => void;
+  /** The writer thread's script (see writerScript); tests give one that fails. */
+  readonly writerScript?: URL;
 }
 
 interface PendingInsert {
   readonly summary: Summary;
   /** The row as written (with its intake tags), or undefined if the id was indexed already. */
-  readonly resolve: (stored: Summary | undefined) => void;
+  readonly resolve: (stored: Summary | undefined | Promise<Summary | undefined>) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -76,17 +75,6 @@ const PARSED_CACHE = 16;
 const UNLINKS_AT_ONCE = 16;
 /** Unlinks recorded as finished together (a crash redoes at most one slice). */
 const UNLINKS_PER_SLICE = 2000;
-/**
- * Staged search text waits at most this long before it moves to the full-text tables...
- * A move costs a fixed part per transaction (FTS5 resumes its incremental merge: it seeks
- * every input segment again) besides its rows: on a copy of the 100,000-message index,
- * smtp-source's message cost 3.3 ms per row moved 18 at a time, 0.22 at 200. At 100 ms,
- * intake under load moved ~20 rows at a time and that was a fifth of the server's CPU.
- * Staged rows are searched where they are (instr()), so waiting longer changes no answer.
- */
-const STAGED_TEXT_MS = 1000;
-/** ...or until this many rows are staged. */
-const STAGED_ROWS_AT_MOST = 500;
 /** A group commit waits at most this long for the messages being parsed when it began. */
 const GROUP_WAIT_MS = 2;
 /** Rows inserted per transaction while reconciling. */
@@ -100,18 +88,27 @@ export class Sink {
   /** Completions of header-derived rows and retention passes, one at a time, in order. */
   private background: Promise<void> = Promise.resolve();
   private pruneQueued = false;
-  private textMoveTimer: NodeJS.Timeout | undefined;
+  /** Intake's writes made on this thread: reconciling at start, and if the writer thread fails. */
+  private readonly rows: RowWriter;
+  /** Where intake's writes go: here, or the writer thread once intake begins (see writer-thread.ts). */
+  private writes: IndexWrites;
+  /** What the writer thread needs to start, until it is started (a server's sink, not reindex). */
+  private threadSetup: WriterSetup | undefined;
   /** True when this start trusted the index (queue/ unchanged since the last clean close). */
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
   private inserts: PendingInsert[] = [];
   /** Committed messages being parsed for their row, by the order they came (see insertGrouped). */
   private readonly indexing = new Set<number>();
+  /** The indexCommitted calls not yet finished. */
+  private readonly indexingNow = new Set<Promise<void>>();
   private nextOrdinal = 0;
   /** The waiting group commit also waits for messages that came before this one. */
   private groupCutoff = 0;
   private groupTimer: NodeJS.Timeout | undefined;
   private flushQueued = false;
+  /** A group is being written; the next gathers meanwhile (see flushInserts). */
+  private writingGroup = false;
   /** Unlinks of deleted messages' files, after their rows are gone. */
   private unlinking: Promise<void> = Promise.resolve();
   private closing = false;
@@ -128,10 +125,15 @@ export class Sink {
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
     private readonly options: SinkOptions,
-    private readonly tagging: IntakeTagging,
+    tagging: IntakeTagging,
   ) {
     this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
+    this.rows = new RowWriter(db, index, tagging, (error) => {
+      // Still searchable where it is (staged text is searched too); the next move retries.
+      log.error({ err: String(error) }, 'could not move staged search text');
+    });
+    this.writes = inlineWrites(this.rows);
   }
 
   static async open(
@@ -151,16 +153,29 @@ export class Sink {
       sink.queueUnchanged = mark !== undefined && mark === (await spool.queueChanged());
       if (sink.queueUnchanged) sink.trustIndex();
       else await sink.reconcile();
-      sink.moveStagedText();
+      sink.rows.moveStagedText();
     } catch (error) {
       db.close();
       throw error;
     }
-    sink.unsubscribe = spool.onCommitted((envelope, bytes) => sink.indexCommitted(envelope, bytes));
+    sink.threadSetup = {
+      path: join(spool.dir, INDEX_FILE),
+      tagging: {
+        tagRules: config.tagRules,
+        tagUsername: config.tagUsername,
+        plusAddressTags: config.plusAddressTags,
+      },
+    };
+    sink.unsubscribe = spool.onCommitted((envelope, bytes) =>
+      sink.track(sink.indexCommitted(envelope, bytes)),
+    );
     // The journal removed a damaged message (the scrub, or any read of it): its row goes too,
     // with the usual delete event, rather than listing a message whose raw download fails.
     sink.unsubscribeDamaged = spool.onDamagedRemoved((id) => {
-      void sink.delete([id], 'damaged');
+      sink.delete([id], 'damaged').catch((error: unknown) => {
+        // Listed until the next start, whose reconcile drops the row of a file that is gone.
+        log.error({ err: String(error), queueId: id }, 'could not remove a damaged message from the index');
+      });
     });
     sink.schedulePrune();
     // Age-based retention also applies while no mail arrives.
@@ -203,6 +218,26 @@ export class Sink {
     }
   }
 
+  /**
+   * Where intake's writes go. The writer thread starts with the first of them, not at open:
+   * its ~100 ms of CPU would delay "ready", and a sink that never takes mail never needs it.
+   * If it cannot start, they stay here.
+   */
+  private intakeWrites(): IndexWrites {
+    const setup = this.threadSetup;
+    if (setup === undefined) return this.writes;
+    this.threadSetup = undefined;
+    try {
+      this.writes = new WriterThread(setup, this.log, this.writes, this.options.writerScript);
+    } catch (error) {
+      this.log.error(
+        { err: String(error) },
+        'sink writer thread not started; the main thread writes the index',
+      );
+    }
+    return this.writes;
+  }
+
   /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */
   private trustIndex(): void {
     const interrupted = this.index.deleting();
@@ -235,6 +270,7 @@ export class Sink {
     const vanished = [...indexed].filter((id) => !onDisk.has(id));
     if (vanished.length > 0) this.index.finishDeleting(this.index.remove(vanished));
     const missing = files.filter((id) => !indexed.has(id) && !beingDeleted.has(id)).sort();
+    this.index.recount();
     const incomplete = this.index.incompleteIds();
     const parses = new Limiter(PARSES_AT_ONCE);
     let added = 0;
@@ -250,8 +286,10 @@ export class Sink {
     const flush = (): void => {
       const rows = batch;
       batch = [];
-      added += this.insertRows(rows.map((whole) => whole.summary)).filter(Boolean).length;
-      this.index.moveStagedText();
+      added += this.rows
+        .insert(rows.map((whole) => whole.summary))
+        .filter((outcome) => outcome.kind === 'inserted').length;
+      this.rows.moveStagedText();
     };
     for (const pending of parsed) {
       const whole = await pending;
@@ -261,7 +299,7 @@ export class Sink {
     flush();
     for (const id of incomplete) {
       const envelope = await this.spool.envelope(id);
-      if (envelope) this.completeRow((await parseWhole(this.spool, envelope)).summary);
+      if (envelope) this.rows.complete((await parseWhole(this.spool, envelope)).summary);
     }
     if (interrupted.length > 0) this.unlinkLater(interrupted);
     this.log.info(
@@ -300,8 +338,7 @@ export class Sink {
       this.afterReply(async () => {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
-        if (!this.completeRow(completed.summary)) return;
-        this.scheduleTextMove();
+        if (!(await this.intakeWrites().complete(completed.summary))) return;
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -365,122 +402,49 @@ export class Sink {
     clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
     this.flushQueued = false;
+    // One group at a time: rows that come while one is written join the next, sent as soon as
+    // it is answered. Under load groups grow with the load instead of queueing at the writer
+    // one or two rows each (a commit per group costs more than its rows).
+    if (this.writingGroup) return;
     const batch = this.inserts;
     this.inserts = [];
     if (batch.length === 0) return;
-    let inserted: (Summary | undefined)[] | undefined;
-    try {
-      inserted = this.insertRows(batch.map((item) => item.summary));
-    } catch {
-      // One of them failed and took the others along: they are tried one by one below.
-    }
-    if (inserted) {
-      batch.forEach((item, index) => {
-        item.resolve(inserted[index]);
+    this.writingGroup = true;
+    this.intakeWrites()
+      .insert(batch.map((item) => item.summary))
+      .then(
+        (outcomes) => {
+          batch.forEach((item, index) => {
+            const outcome = outcomes[index];
+            if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
+            // A queue id is committed once, so a row already there was written by this very
+            // request: the writer thread committed it and failed before it answered, and the
+            // write was made again here. It is new to every listener (and may want completing).
+            else if (outcome?.kind === 'present') item.resolve(promised(() => this.storedRow(item.summary)));
+            else item.reject(new Error(outcome?.error ?? 'the index writer gave no answer for it'));
+          });
+        },
+        (error: unknown) => {
+          for (const item of batch) item.reject(error);
+        },
+      )
+      .finally(() => {
+        this.writingGroup = false;
+        if (this.inserts.length > 0) this.flushInserts();
       });
-      this.scheduleTextMove();
-      return;
-    }
-    let outcomes: ({ stored: Summary | undefined } | { error: unknown })[];
-    try {
-      outcomes = this.db.transaction(() =>
-        batch.map((item) => {
-          // Each insert is a savepoint of its own: one that fails does not take the others along.
-          try {
-            return { stored: this.insertRow(item.summary) };
-          } catch (error) {
-            return { error };
-          }
-        }),
-      );
-    } catch (error) {
-      this.index.recount();
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, index) => {
-      const outcome = outcomes[index];
-      if (outcome && 'stored' in outcome) item.resolve(outcome.stored);
-      else item.reject(outcome?.error);
-    });
-    this.scheduleTextMove();
   }
 
-  /**
-   * Writes new rows with their intake tags (see tag-rules.ts): those of its addresses and AUTH
-   * user first, then those of the rules its row matches, in one transaction without a
-   * savepoint per row. Returns each row as written, or undefined where the id was indexed
-   * already; if one fails, none is written and it throws (the caller retries one by one).
-   */
-  private insertRows(summaries: readonly Summary[]): (Summary | undefined)[] {
-    const tagged = summaries.map((summary) => ({ ...summary, tags: addressTags(summary, this.tagging) }));
-    // Without rules the rows are the only write: nothing more per message.
-    if (this.tagging.rules.length === 0) {
-      return this.index.insertAll(tagged).map((inserted, index) => (inserted ? tagged[index] : undefined));
-    }
-    try {
-      return this.db.transaction(() =>
-        this.index.insertAll(tagged).map((inserted, index) => {
-          const row = tagged[index];
-          return inserted && row ? this.withRuleTags(row) : undefined;
-        }),
-      );
-    } catch (error) {
-      // The kept counts saw rows that the rollback took away.
-      this.index.recount();
-      throw error;
-    }
+  /** The summary as its row was written: with the tags the row has. */
+  private storedRow(summary: Summary): Summary | undefined {
+    const tags = this.index.tagsOf([summary.id]).get(summary.id);
+    return tags === undefined ? undefined : { ...summary, tags };
   }
 
-  /** One new row, tagged as insertRows does, in its own savepoint. */
-  private insertRow(summary: Summary): Summary | undefined {
-    return this.insertRows([summary])[0];
-  }
-
-  private withRuleTags(row: Summary): Summary {
-    const fromRules = this.tagByRules(row.id);
-    return fromRules.length === 0 ? row : { ...row, tags: mergeTags(row.tags, fromRules) };
-  }
-
-  /**
-   * Completes a row written from the header block with its full parse, and tags it by the
-   * rules that look at the body, which could only match now. False if the row was gone or whole.
-   */
-  private completeRow(summary: Summary): boolean {
-    if (!this.index.complete(summary)) return false;
-    this.tagByRules(summary.id);
-    return true;
-  }
-
-  /** Adds the tags of the rules this indexed message matches; returns them. */
-  private tagByRules(id: string): string[] {
-    const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(id, condition));
-    if (fromRules.length > 0) this.index.addTags(id, fromRules);
-    return fromRules;
-  }
-
-  /** Staged search text moves into the full-text table a moment later, many rows at once. */
-  private scheduleTextMove(): void {
-    if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
-      this.moveStagedText();
-      return;
-    }
-    if (this.textMoveTimer !== undefined) return;
-    this.textMoveTimer = setTimeout(() => {
-      this.moveStagedText();
-    }, STAGED_TEXT_MS);
-    this.textMoveTimer.unref();
-  }
-
-  private moveStagedText(): void {
-    clearTimeout(this.textMoveTimer);
-    this.textMoveTimer = undefined;
-    try {
-      this.index.moveStagedText();
-    } catch (error) {
-      // Still searchable where it is (staged text is searched too); the next move retries.
-      this.log.error({ err: String(error) }, 'could not move staged search text');
-    }
+  /** Indexing of a committed message under way; close waits for it (its 250 does too). */
+  private track(indexing: Promise<void>): Promise<void> {
+    this.indexingNow.add(indexing);
+    void indexing.finally(() => this.indexingNow.delete(indexing));
+    return indexing;
   }
 
   /** Told from the summary just inserted (reading the row back would cost a query and its JSON). */
@@ -499,11 +463,18 @@ export class Sink {
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
     this.unsubscribeDamaged?.();
+    // Messages committed before the unsubscribe are indexed first: the clean mark says the
+    // index has every captured message. Their parses may still be under way.
+    while (this.indexingNow.size > 0) {
+      this.flushInserts();
+      await Promise.all(this.indexingNow);
+    }
     this.flushInserts();
-    await this.background;
+    await this.settledBackground();
     this.closing = true;
+    this.threadSetup = undefined;
     await this.unlinking;
-    this.moveStagedText();
+    await this.writes.close();
     this.closeIndex(await this.spool.queueChanged());
   }
 
@@ -511,6 +482,14 @@ export class Sink {
   private closeIndex(queueChanged: string): void {
     this.index.setCleanMark(queueChanged);
     this.db.close();
+  }
+
+  /** Background work done, including what it queued meanwhile (a completion schedules a prune). */
+  private async settledBackground(): Promise<void> {
+    for (let background = this.background; ; background = this.background) {
+      await background;
+      if (background === this.background) return;
+    }
   }
 
   /** Resolves once header-derived rows are completed, retention has run and deleted files are gone. */
@@ -615,14 +594,21 @@ export class Sink {
   }
 
   renameTag(from: string, to: string): void {
-    const ids = this.index.idsTagged(from);
-    this.index.renameTag(from, to);
+    // In one transaction: the writer thread may tag a new message between the two.
+    const ids = this.db.transaction(() => {
+      const tagged = this.index.idsTagged(from);
+      this.index.renameTag(from, to);
+      return tagged;
+    });
     this.emitTags(ids);
   }
 
   deleteTag(tag: string): void {
-    const ids = this.index.idsTagged(tag);
-    this.index.deleteTag(tag);
+    const ids = this.db.transaction(() => {
+      const tagged = this.index.idsTagged(tag);
+      this.index.deleteTag(tag);
+      return tagged;
+    });
     this.emitTags(ids);
   }
 
@@ -636,10 +622,12 @@ export class Sink {
     if (messages.length > 0) this.emit({ type: 'tags', messages });
   }
 
+  /** Rejects (never throws) if the write fails, e.g. SQLITE_BUSY after the wait. */
   setRead(ids: readonly string[] | undefined, read: boolean): Promise<void> {
-    const changed = this.index.setRead(ids, read);
-    if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
-    return Promise.resolve();
+    return promised(() => {
+      const changed = this.index.setRead(ids, read);
+      if (changed.length > 0) this.emit({ type: 'update', ids: changed, read });
+    });
   }
 
   /**
@@ -649,6 +637,10 @@ export class Sink {
    * at the next start from `deleting`, so a deleted message never comes back. One line is logged.
    */
   delete(ids: readonly string[] | undefined, reason: DeleteReason = 'api'): Promise<number> {
+    return promised(() => this.deleteNow(ids, reason));
+  }
+
+  private deleteNow(ids: readonly string[] | undefined, reason: DeleteReason): number {
     const started = Date.now();
     const gone = this.index.remove(ids?.filter((id) => isQueueId(id)));
     for (const id of gone) this.parsedCache.delete(id);
@@ -665,7 +657,7 @@ export class Sink {
             : 'deleted captured messages',
       );
     }
-    return Promise.resolve(gone.length);
+    return gone.length;
   }
 
   private unlinkLater(ids: readonly string[]): void {
@@ -700,22 +692,26 @@ export class Sink {
   private async prune(): Promise<void> {
     const { maxMessages, maxAgeHours, maxTotalMiB } = this.retention;
     if (maxMessages === 0 && maxAgeHours === 0 && maxTotalMiB === 0) return;
-    const { count, bytes } = this.index.totals();
-    const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
     const cutoff = maxAgeHours > 0 ? Date.now() - maxAgeHours * 3600 * 1000 : -Infinity;
     const maxBytes = maxTotalMiB > 0 ? maxTotalMiB * 1024 * 1024 : Infinity;
     const maxCount = maxMessages > 0 ? maxMessages : Infinity;
-    if (count <= maxCount && bytes <= maxBytes && (oldest === null || oldest >= cutoff)) return;
-    const victims: string[] = [];
-    let left = count;
-    let total = bytes;
-    for (const message of this.index.oldest()) {
-      if (left <= maxCount && total <= maxBytes && message.created >= cutoff) break;
-      victims.push(message.id);
-      left--;
-      total -= message.size;
-    }
-    await this.delete(victims, 'retention');
+    // The counts and the rows walked from one moment of the index (the writer thread adds rows).
+    const victims = this.db.snapshot(() => {
+      const { count, bytes } = this.index.totals();
+      const oldest = maxAgeHours > 0 ? this.index.oldestCreated() : null;
+      const chosen: string[] = [];
+      if (count <= maxCount && bytes <= maxBytes && (oldest === null || oldest >= cutoff)) return chosen;
+      let left = count;
+      let total = bytes;
+      for (const message of this.index.oldest()) {
+        if (left <= maxCount && total <= maxBytes && message.created >= cutoff) break;
+        chosen.push(message.id);
+        left--;
+        total -= message.size;
+      }
+      return chosen;
+    });
+    if (victims.length > 0) await this.delete(victims, 'retention');
   }
 }
 

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createServer, type MailwharfServer } from '../../src/server.js';
+import type { SinkOptions } from '../../src/sink/sink.js';
 
 /** The test user's password; its scrypt hash is in the config below. */
 export const ALICE = { username: 'alice@local.test', password: 'correct horse battery staple' };
@@ -104,12 +105,15 @@ export function limitsOf(raw: Overrides, name: string): Record<string, unknown> 
 
 export async function startTestServer(
   patch?: (raw: Overrides) => void,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; sink?: SinkOptions } = {},
 ): Promise<TestServer> {
   const root = await mkdtemp(join(tmpdir(), 'mailwharf-test-'));
   const dirs = { spool: join(root, 'spool'), certs: join(root, 'certs') };
   const config = validateConfig(testConfigInput(dirs, patch), 'test config');
-  const server = await createServer(config, { logger: options.logger ?? pino({ level: 'silent' }) });
+  const server = await createServer(config, {
+    logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.sink ? { sink: options.sink } : {}),
+  });
   await server.start();
   const { readFile } = await import('node:fs/promises');
   const ca = await readFile(join(dirs.certs, 'mx.test.selfsigned.crt'));
