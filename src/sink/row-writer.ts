@@ -110,8 +110,9 @@ export class RowWriter {
 
   /**
    * Staged search text moves into the full-text table a moment later, many rows at once, and
-   * never within the write that staged it: that write's answer (its messages' 250s) would wait
-   * ~0.1-0.3 s for a move of 500 rows under load. A move in slices of 100 rows, taking turns with
+   * never within the write that staged it, whose answer (its messages' 250s) would wait ~0.1-0.3 s
+   * for a move of 500 rows under load. Under steady load the next group waits for the move
+   * instead: the wait moves, it does not go. A move in slices of 100 rows, taking turns with
    * arriving rows, cost 0.67 ms per row against 0.27 for whole moves: not kept.
    */
   private scheduleTextMove(): void {

@@ -410,8 +410,7 @@ export class Sink {
     this.inserts = [];
     if (batch.length === 0) return;
     this.writingGroup = true;
-    this.intakeWrites()
-      .insert(batch.map((item) => item.summary))
+    promised(() => this.intakeWrites().insert(batch.map((item) => item.summary)))
       .then(
         (outcomes) => {
           batch.forEach((item, index) => {
@@ -431,6 +430,9 @@ export class Sink {
       .finally(() => {
         this.writingGroup = false;
         if (this.inserts.length > 0) this.flushInserts();
+      })
+      .catch((error: unknown) => {
+        this.log.error({ err: String(error) }, 'sink group commit failed');
       });
   }
 
@@ -461,6 +463,8 @@ export class Sink {
 
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
+    // Whatever comes now is written here: a thread started for it would only be stopped.
+    this.threadSetup = undefined;
     this.unsubscribe?.();
     this.unsubscribeDamaged?.();
     // Messages committed before the unsubscribe are indexed first: the clean mark says the
@@ -472,7 +476,6 @@ export class Sink {
     this.flushInserts();
     await this.settledBackground();
     this.closing = true;
-    this.threadSetup = undefined;
     await this.unlinking;
     await this.writes.close();
     this.closeIndex(await this.spool.queueChanged());

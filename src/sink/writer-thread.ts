@@ -68,6 +68,7 @@ export class WriterThread implements IndexWrites {
    */
   private state: 'starting' | 'running' | 'failed' | 'closing' = 'starting';
   private readonly exited: Promise<void>;
+  private closed: Promise<void> | undefined;
   private readonly running: Promise<boolean>;
   private settleRunning: (running: boolean) => void = () => undefined;
 
@@ -128,7 +129,12 @@ export class WriterThread implements IndexWrites {
   }
 
   /** Answers once every write asked before it is made, the thread has exited and so has `here`. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closed ??= this.closeOnce();
+    return this.closed;
+  }
+
+  private async closeOnce(): Promise<void> {
     const state = this.state;
     this.state = 'closing';
     this.settleRunning(false);

@@ -3,7 +3,7 @@
  * write behind an async interface, whose caller may sit in a timer callback, where a throw
  * would end the process.
  */
-export function promised<T>(work: () => T): Promise<T> {
+export function promised<T>(work: () => T | PromiseLike<T>): Promise<T> {
   try {
     return Promise.resolve(work());
   } catch (error) {

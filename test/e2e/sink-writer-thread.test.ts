@@ -32,7 +32,7 @@ describe('the sink writer thread', () => {
   it('a thread that commits and dies before answering: the message is listed, announced and tagged', async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino(
-      { level: 'info' },
+      { level: 'debug' },
       { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
     );
     const test: TestServer = await startTestServer(
@@ -47,7 +47,7 @@ describe('the sink writer thread', () => {
     );
     servers.push(test);
     const base = `http://127.0.0.1:${String(test.server.http?.port())}`;
-    const { frames } = await openEvents<Frame>(base);
+    const { socket, frames } = await openEvents<Frame>(base);
     const port = test.port('smtp');
     // The first group is written here while the thread starts; wait until it runs, so that
     // the next group goes to it (and it dies having committed that group).
@@ -62,6 +62,15 @@ describe('the sink writer thread', () => {
       }
     }
     expect(second).not.toBe('');
+    // It ran, committed that group, and died: not a thread that never started.
+    const said = lines.map((line) => line.msg);
+    expect(said.indexOf('sink writer thread running')).toBeGreaterThanOrEqual(0);
+    expect(said.indexOf('sink writer thread running')).toBeLessThan(
+      said.indexOf('dying writer committed its group'),
+    );
+    expect(lines.find((line) => String(line.msg).startsWith('sink writer thread failed'))?.err).toMatch(
+      /exited \(code 3\)/,
+    );
     // The message whose group the thread committed before dying: listed, tagged, announced.
     const listed = (await (
       await fetch(`${base}/api/v1/search?query=${encodeURIComponent(`subject:"${second}"`)}`)
@@ -88,6 +97,7 @@ describe('the sink writer thread', () => {
         ...Array.from({ length: probes }, (_, n) => `probe ${String(n)}`),
       ].sort(),
     );
+    socket.close();
   });
 
   it('the bundled CLI starts the thread with the first message and writes through it', async () => {

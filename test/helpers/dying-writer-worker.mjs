@@ -14,8 +14,17 @@ const index = new MessageIndex(db);
 const rows = new RowWriter(db, index, intakeTagging(workerData.tagging), () => undefined);
 parentPort.postMessage({ ready: true });
 parentPort.on('message', (request) => {
-  if (request.op !== 'insert') return;
-  rows.insert(request.summaries);
+  if (request.op === 'close') {
+    // Asked to close before any write: it closes as the real one does.
+    rows.stop();
+    db.close();
+    parentPort.postMessage({ id: request.id, closed: true });
+    parentPort.close();
+    return;
+  }
+  if (request.op === 'insert') rows.insert(request.summaries);
+  // Told before dying, so that a test can see the group was committed here.
+  parentPort.postMessage({ problem: 'dying writer committed its group', err: request.op });
   db.close();
   process.exit(3);
 });
