@@ -13,10 +13,11 @@ import {
   RECORD_HEADER_BYTES,
   recordedCrc,
   recordIsWhole,
+  recordLengthField,
   RecordType,
 } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
-import { scanSegment, type ScannedRecord, type SegmentScan } from './journal-scan.js';
+import { scanSegment, type DamagedRecord as ScanDamage, type ScannedRecord, type SegmentScan } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
@@ -102,6 +103,11 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
+  /**
+   * The quarantine copy made for each bad record found so far (damageKey): damage found again
+   * (a read with a stale location, the scrub after a read) names that copy and makes no other.
+   */
+  private readonly copies = new Map<string, string>();
   /** The sealed segment scrub checked last; the next call checks the one after it. */
   private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
@@ -132,7 +138,7 @@ export class Journal {
   static async open(
     dir: string,
     options: { writer: boolean; quarantineDir: string; segmentBytes?: number; files?: JournalFiles },
-  ): Promise<{ journal: Journal; quarantined: string[] }> {
+  ): Promise<{ journal: Journal } & JournalOpenReport> {
     const files = options.files ?? realFiles;
     const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir, files);
     const quarantined: string[] = [];
@@ -149,19 +155,47 @@ export class Journal {
       }
     }
     const numbers = segmentNumbers(names).sort((a, b) => a - b);
+    const damages: DamagedRecord[] = [];
     for (const [index, segment] of numbers.entries()) {
-      if (await journal.scan(segment, index === numbers.length - 1)) quarantined.push(join('journal', segmentName(segment)));
+      const found = await journal.scan(segment, index === numbers.length - 1);
+      if (found.copy !== undefined) quarantined.push(found.copy);
+      damages.push(...found.damages);
     }
-    return { journal, quarantined };
+    return { journal, quarantined, ...journal.afterDamage(damages) };
   }
 
-  /** Reads one segment into the map; true if it was damaged and copied to quarantine/. */
-  private async scan(segment: number, last: boolean): Promise<boolean> {
+  /**
+   * What the bad records open skipped mean for the queue, once every segment is read (a REMOVE
+   * kills a message of an earlier segment). A bad MESSAGE record whose id is not queued from a
+   * whole record elsewhere is a message lost to damage, as a read that finds damage loses it:
+   * its id is reported, for the views to drop it too (Spool.onDamagedRemoved). A bad REMOVE
+   * that could not be put right lets its message come back: reported by the id its header
+   * claims when that one is queued; `unnamedRemoves` counts those whose id is not legible.
+   */
+  private afterDamage(damages: readonly DamagedRecord[]): Pick<JournalOpenReport, 'lost' | 'resurrected' | 'unnamedRemoves'> {
+    const lost: string[] = [];
+    const resurrected: string[] = [];
+    let unnamedRemoves = 0;
+    for (const damage of damages) {
+      if (damage.repaired) continue;
+      const claimed = damage.claimed;
+      if (claimed?.type === RecordType.message && !this.locations.has(claimed.id)) lost.push(claimed.id);
+      else if (claimed?.type === RecordType.remove && this.locations.has(claimed.id)) resurrected.push(claimed.id);
+      else if (claimed === undefined && damage.length === 0) unnamedRemoves += 1;
+    }
+    return { lost, resurrected, unnamedRemoves };
+  }
+
+  /**
+   * Reads one segment into the map: the quarantine copy made of it (relative to the spool) if it
+   * was damaged, and the bad records skipped.
+   */
+  private async scan(segment: number, last: boolean): Promise<{ copy?: string; damages: DamagedRecord[] }> {
     if (!last) {
       const indexed = await this.readIndex(segment);
       if (indexed) {
         this.apply(segment, indexed.records, indexed.size);
-        return false;
+        return { damages: [] };
       }
     }
     let handle: FileHandle;
@@ -169,7 +203,7 @@ export class Journal {
       handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
     } catch (error) {
       // Unlinked by the server since the listing (a reader beside it): nothing left to read.
-      if (!this.writer && isErrno(error, 'ENOENT')) return false;
+      if (!this.writer && isErrno(error, 'ENOENT')) return { damages: [] };
       throw error;
     }
     try {
@@ -179,12 +213,16 @@ export class Journal {
       const torn = scan.end < size;
       // Damage inside a segment, or a torn end of one already sealed: bytes that were
       // acknowledged may be in it. A copy goes to quarantine/ for an operator (before the head
-      // is cut); what reads whole is kept. Its index (and, for the head, a new segment at the
+      // is cut); what reads whole is kept, in the head too: a bad record there with whole ones
+      // after it (found by its length field, journal-scan.ts) is rot, not a torn write, and the
+      // records after it were acknowledged. Its index (and, for the head, a new segment at the
       // next write) keeps the next open from reporting it again.
       const quarantine = this.writer && (scan.damaged || (torn && !last));
+      let copy: string | undefined;
       if (quarantine) {
         // Durable before the head is cut below: the copy is then the only one of the cut bytes.
-        await this.copyToQuarantine(segment);
+        copy = await this.copyToQuarantine(segment);
+        for (const damage of scan.damages) this.copies.set(damageKey(segment, damage.at), copy);
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -195,7 +233,10 @@ export class Journal {
         this.headRecords = scan.records;
       }
       if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
-      return quarantine;
+      const damages = await Promise.all(
+        scan.damages.map(async (damage) => ({ ...damage, length: await recordLengthAt(handle, damage.at) })),
+      );
+      return { ...(copy === undefined ? {} : { copy }), damages };
     } finally {
       await handle.close();
     }
@@ -230,6 +271,20 @@ export class Journal {
     } finally {
       await unlink(staged).catch(() => undefined);
     }
+  }
+
+  /**
+   * The copy of `segment` for the bad records starting at `at`: the one made when they were
+   * found before, if all were (a read with a stale location finds the same damage again), or
+   * a new one, named for each of them. One copy per damage found, never one per read of it.
+   */
+  private async quarantineOnce(segment: number, at: readonly number[]): Promise<string> {
+    const known = at.map((position) => this.copies.get(damageKey(segment, position)));
+    const [first] = known;
+    if (first !== undefined && known.every((copy) => copy !== undefined)) return first;
+    const copy = await this.copyToQuarantine(segment);
+    for (const position of at) this.copies.set(damageKey(segment, position), copy);
+    return copy;
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
@@ -430,7 +485,7 @@ export class Journal {
     let copy: string;
     try {
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      copy = await this.copyToQuarantine(location.segment);
+      copy = await this.quarantineOnce(location.segment, [location.offset - RECORD_HEADER_BYTES]);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -732,8 +787,10 @@ export class Journal {
     const whole = new Set(scan.records.map((record) => record.offset));
     const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
     if (lost.length === 0) return { segment, lost: [] };
-    await this.copyToQuarantine(segment);
-    const quarantined = join('journal', segmentName(segment));
+    const quarantined = await this.quarantineOnce(
+      segment,
+      lost.map((l) => l.offset - RECORD_HEADER_BYTES),
+    );
     // The segment's index is left as it is: the REMOVE records below keep the lost messages
     // out at the next open. Never written again from this scan: past damage it resyncs on the
     // next record magic, which may begin a record forged inside a message's body (a CRC has
@@ -767,6 +824,7 @@ export class Journal {
       // from now on an open fails (ENOENT), so this is the last descriptor it can get.
       await this.retireReader(oldest);
       this.segments.delete(oldest);
+      for (const key of this.copies.keys()) if (key.startsWith(`${String(oldest)}:`)) this.copies.delete(key);
       // Gone for good before the next one goes: a crash must never bring back an older segment
       // whose messages were killed by REMOVE records in a newer one already unlinked.
       await this.dirSync.sync();
@@ -816,12 +874,44 @@ export class Journal {
   }
 }
 
+/** A bad record open skipped, with the payload length its header gives (0 for a REMOVE's). */
+interface DamagedRecord extends ScanDamage {
+  readonly length: number;
+}
+
+/** What Journal.open found besides the records. */
+export interface JournalOpenReport {
+  /** The quarantine copies open made, relative to the spool (quarantine/journal-NNNNNNNNNN.seg). */
+  readonly quarantined: string[];
+  /** Messages whose record open found damaged, so no longer queued (as a read finding damage drops them). */
+  readonly lost: string[];
+  /**
+   * Messages queued again because the REMOVE record that killed them is damaged past repair
+   * (its header's id is not proof, but names a queued message): a message already delivered
+   * or deleted may go out again. Kept queued: a duplicate rather than a loss (see Spool.open).
+   */
+  readonly resurrected: string[];
+  /** Damaged records that look like a REMOVE but whose id is not legible: as many messages may be back. */
+  readonly unnamedRemoves: number;
+}
+
+/** The copies map's key: a bad record, by its segment and where its header starts. */
+function damageKey(segment: number, at: number): string {
+  return `${String(segment)}:${String(at)}`;
+}
+
+async function recordLengthAt(handle: FileHandle, at: number): Promise<number> {
+  const header = Buffer.alloc(RECORD_HEADER_BYTES);
+  const { bytesRead } = await handle.read(header, 0, RECORD_HEADER_BYTES, at);
+  return bytesRead === RECORD_HEADER_BYTES ? recordLengthField(header) : -1;
+}
+
 /** What one step of Journal.scrub checked and found. */
 export interface ScrubReport {
   readonly segment: number;
   /** Messages whose records no longer read whole: removed from the journal. */
   readonly lost: readonly string[];
-  /** The damaged segment, as open names what it quarantines (journal/NNNNNNNNNN.seg). */
+  /** The segment's quarantine copy, relative to the spool (quarantine/journal-NNNNNNNNNN.seg). */
   readonly quarantined?: string;
 }
 

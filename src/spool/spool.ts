@@ -49,6 +49,8 @@ export class Spool {
   private openJournal: Journal | undefined;
   private readonly committedListeners = new Set<CommitListener>();
   private readonly damagedListeners = new Set<(id: string) => void>();
+  /** Messages whose journal record open found damaged: told to each damaged listener as it subscribes. */
+  private damagedAtOpen: readonly string[] = [];
   private unlock: () => Promise<void> = () => Promise.resolve();
   /** Directory fsyncs of the spool's own directories go through these (journal-files.ts). */
   private files: JournalFiles = realFiles;
@@ -78,13 +80,22 @@ export class Spool {
     try {
       const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine'), files });
       spool.journalReady = opened.then(({ journal }) => journal);
-      const { journal, quarantined } = await opened;
+      const { journal, quarantined, lost, resurrected, unnamedRemoves } = await opened;
       spool.openJournal = journal;
       journal.onDamagedRemoved = (id) => {
         spool.tellDamagedRemoved(id);
       };
+      // A large message in queue/ is not the one a bad journal record named (its id is not proof).
+      spool.damagedAtOpen = (
+        await Promise.all(lost.map(async (id) => ((await stat(spool.messagePath(id)).catch(() => undefined)) ? [] : [id])))
+      ).flat();
       const recovery = await spool.recover(options.deferFileChecks === true);
-      return { spool, ...recovery, quarantined: [...quarantined, ...recovery.quarantined] };
+      return {
+        spool,
+        ...recovery,
+        quarantined: [...quarantined, ...recovery.quarantined],
+        ...(resurrected.length + unnamedRemoves > 0 ? { resurrected, unnamedRemoves } : {}),
+      };
     } catch (error) {
       await spool.close();
       throw error;
@@ -241,6 +252,15 @@ export class Spool {
    */
   onDamagedRemoved(listener: (id: string) => void): () => void {
     this.damagedListeners.add(listener);
+    // Damage open found came before any listener: told now, so a view that indexed the message
+    // before the crash (the sink's row, a state file's worker) drops it as it would at a read.
+    for (const id of this.damagedAtOpen) {
+      try {
+        listener(id);
+      } catch {
+        // As in tellDamagedRemoved.
+      }
+    }
     return () => this.damagedListeners.delete(listener);
   }
 
@@ -468,6 +488,13 @@ export interface Recovery {
   readonly migrated: string[];
   /** Files in queue/ that are not whole messages, moved to quarantine/ for an operator. */
   readonly quarantined: string[];
+  /**
+   * Open only: messages queued again because the journal's REMOVE record for them is damaged
+   * past repair (JournalOpenReport.resurrected), and how many such records name no legible id.
+   * They are delivered again: a possible duplicate, never a loss (Postfix's choice too).
+   */
+  readonly resurrected?: string[];
+  readonly unnamedRemoves?: number;
 }
 
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */

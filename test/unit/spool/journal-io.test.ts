@@ -211,7 +211,7 @@ describe('Journal under I/O failures: a full disk', () => {
     await closeAll();
     // The torn bytes stay in segment 1, now sealed: kept for an operator, never taken as a record.
     const { journal: again, quarantined } = await openJournal();
-    expect(quarantined).toEqual([join('journal', segmentName(1))]);
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
     expect([...again.ids()].sort()).toEqual([id(0), id(2)]);
   });
 });
@@ -256,7 +256,7 @@ describe('Journal at open: hygiene', () => {
 
     const files = new FailingFiles();
     const { quarantined } = await openJournal({ files, segmentBytes: 200 });
-    expect(quarantined).toEqual([join('journal', segmentName(2))]);
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(2)}`)]);
     expect(files.calls(root)).toEqual([
       'openDirectory .',
       'fsync .',

@@ -184,7 +184,7 @@ describe('journal: a streamed record larger than one read', () => {
 });
 
 describe('journal: a segment quarantined twice', () => {
-  it('keeps the copy open made of the cut head beside the one a later read makes, both with their bytes', async () => {
+  it('keeps the copy open made of a damaged head beside the one a later read makes, both with their bytes', async () => {
     const root = await tempRoot();
     const dir = join(root, 'journal');
     const quarantineDir = join(root, 'quarantine');
@@ -195,16 +195,16 @@ describe('journal: a segment quarantined twice', () => {
     for (const [i, id] of ids.entries()) await first1.journal.append(id, [Buffer.from(`RECORD-${String(i)} body`, 'latin1')]);
     await first1.journal.close();
 
-    // Damage mid-way in the head: open copies it, then cuts the head at the damage, so the
-    // record after it (acknowledged) is kept only in the copy.
+    // Damage mid-way in the head: open copies it and skips the bad record by its length; the
+    // record after it (acknowledged) stays queued.
     await flipByteOf(segment, 'RECORD-1', 3);
     const found = await readFile(segment);
     const second1 = await Journal.open(dir, { writer: true, quarantineDir });
     const { journal } = second1;
     try {
-      expect(second1.quarantined).toEqual([join('journal', segmentName(1))]);
+      expect(second1.quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
       expect(journal.has(second)).toBe(false);
-      expect(journal.has(third)).toBe(false);
+      expect(journal.has(third)).toBe(true);
       const atOpen = await readFile(join(quarantineDir, `journal-${segmentName(1)}`));
       expect(atOpen.equals(found)).toBe(true);
       expect(atOpen.includes('RECORD-2')).toBe(true);

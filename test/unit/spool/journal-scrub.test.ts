@@ -85,7 +85,7 @@ describe('Journal.scrub', () => {
     }
     expect(reports).toEqual([
       { segment: 1, lost: [] },
-      { segment: 2, lost: [id(3)], quarantined: join('journal', segmentName(2)) },
+      { segment: 2, lost: [id(3)], quarantined: join('quarantine', `journal-${segmentName(2)}`) },
     ]);
     // The copy is the damaged segment, as it was found.
     expect(await readFile(join(quarantineDir, `journal-${segmentName(2)}`))).toEqual(
@@ -116,7 +116,7 @@ describe('Journal.scrub', () => {
     expect(journal.location(id(2))?.segment).toBe(2);
     // Bytes before the forged record rot: the scan resyncs on the next magic, the forged one.
     await damage(journal, id(0));
-    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('journal', segmentName(1)) });
+    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('quarantine', `journal-${segmentName(1)}`) });
     expect(journal.has(id(7))).toBe(false);
     await closeAll();
     const { journal: again } = await openJournal();
