@@ -230,3 +230,41 @@ describe('journal: a segment quarantined twice', () => {
     }
   });
 });
+
+describe('journal: the same damage found again', () => {
+  it('by a read with a stale location: no second copy, and the error names the first', async () => {
+    const root = await tempRoot();
+    const dir = join(root, 'journal');
+    const quarantineDir = join(root, 'quarantine');
+    const { journal } = await Journal.open(dir, { writer: true, quarantineDir });
+    try {
+      const [first, second] = [0, 1].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i))) as [string, string];
+      await journal.append(first, [Buffer.from('RECORD-0 body', 'latin1')]);
+      await journal.append(second, [Buffer.from('RECORD-1 body', 'latin1')]);
+      const location = journal.location(first);
+      if (!location) throw new Error('not appended');
+      await flipByteOf(join(dir, segmentName(1)), 'RECORD-0', 3);
+      const copy = join('quarantine', `journal-${segmentName(1)}`);
+      // A view and the delivery worker each looked the message up before either read it.
+      for (let read = 0; read < 3; read++) {
+        const error = await journal.readWhole(location).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((error as RecordDamagedError).quarantined).toBe(copy);
+      }
+      expect(await readdir(quarantineDir)).toEqual([`journal-${segmentName(1)}`]);
+      // Damage found elsewhere in the segment later is new damage: a copy of its own.
+      const other = journal.location(second);
+      if (!other) throw new Error('not appended');
+      await flipByteOf(join(dir, segmentName(1)), 'RECORD-1', 3);
+      const error = await journal.readWhole(other).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as RecordDamagedError).quarantined).toBe(join('quarantine', `journal-${segmentName(1).replace('.seg', '.1.seg')}`));
+    } finally {
+      await journal.close();
+    }
+  });
+});
