@@ -1,5 +1,5 @@
 import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, link, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -255,12 +255,12 @@ export class Journal {
     const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       // A private name: a leftover of a killed copy never stands in its way (see open).
-      await copyFile(this.segmentPath(segment), staged);
-      await syncFile(staged);
+      await this.files.copyFile(this.segmentPath(segment), staged);
+      await syncFile(this.files, staged);
       for (let n = 0; ; n += 1) {
         const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
         try {
-          await link(staged, join(this.quarantineDir, name));
+          await this.files.link(staged, join(this.quarantineDir, name));
         } catch (error) {
           if (isErrno(error, 'EEXIST')) continue;
           throw error;
@@ -269,7 +269,7 @@ export class Journal {
         return join('quarantine', name);
       }
     } finally {
-      await unlink(staged).catch(() => undefined);
+      await this.files.unlink(staged).catch(() => undefined);
     }
   }
 

@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { DirectorySync, makeDirectoryDurably, syncDirectoryChain } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably, syncDirectory, syncDirectoryChain } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
@@ -42,7 +42,7 @@ export class Spool {
   readonly tmpDir: string;
   readonly queueDir: string;
   readonly journalDir: string;
-  private readonly queueSync: DirectorySync;
+  private queueSync: DirectorySync;
   /** Opened by open(); read lazily (and only read) by a spool from inspect(). */
   private journalReady: Promise<Journal> | undefined;
   /** The journal once open, for readMessage (which returns a stream at once). */
@@ -69,6 +69,7 @@ export class Spool {
   static async open(dir: string, options: OpenOptions = {}): Promise<{ spool: Spool } & Recovery> {
     const spool = new Spool(dir);
     const files = (spool.files = options.files ?? realFiles);
+    spool.queueSync = new DirectorySync(spool.queueDir, files);
     // Durable entries: a crash right after a first start must not lose tmp/ or queue/ (nor the
     // spool directory itself), with a message acknowledged into them.
     await makeDirectoryDurably(files, spool.tmpDir);
@@ -188,6 +189,8 @@ export class Spool {
 
   private async checkWhole(queueFiles: readonly string[], names: ReadonlySet<string>, recovery: Recovery): Promise<void> {
     const files = new Limiter(FILES_AT_ONCE);
+    const quarantine = join(this.dir, 'quarantine');
+    const before = recovery.quarantined.length;
     const checks = queueFiles.map((name) => files.run(async () => {
       const id = name.slice(0, -'.eml'.length);
       if (await this.envelope(id)) {
@@ -200,10 +203,10 @@ export class Spool {
         return;
       }
       // Never ours to drop silently: it may be someone's mail. An operator can look at it.
-      await makeDirectoryDurably(this.files, join(this.dir, 'quarantine'));
+      await makeDirectoryDurably(this.files, quarantine);
       for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
         try {
-          await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
+          await this.files.rename(join(this.queueDir, file), join(quarantine, file));
           recovery.quarantined.push(join('queue', file));
         } catch (error) {
           // Removed since the listing (checkQueue may run beside deletes): nothing to move.
@@ -212,6 +215,9 @@ export class Spool {
       }
     }));
     await Promise.all(checks);
+    // The new names durable before the old ones' removal (checkQueue's sync of queue/ after
+    // this): a crash in between must leave a file in both places, never in neither.
+    if (recovery.quarantined.length > before) await syncDirectory(this.files, quarantine);
   }
 
   /**

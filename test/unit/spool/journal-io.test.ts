@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Journal, segmentName } from '../../../src/spool/journal.js';
+import { Journal, RecordDamagedError, segmentName } from '../../../src/spool/journal.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { FailingFiles } from '../../helpers/failing-files.js';
 
@@ -257,14 +257,49 @@ describe('Journal at open: hygiene', () => {
     const files = new FailingFiles();
     const { quarantined } = await openJournal({ files, segmentBytes: 200 });
     expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(2)}`)]);
-    expect(files.calls(root)).toEqual([
+    // The copy is staged, synced, linked to its name, and the name synced, all through the seam.
+    expect(files.calls(root).map((call) => call.replace(/\.[0-9a-f]+\.tmp$/, '.RANDOM.tmp'))).toEqual([
       'openDirectory .',
       'fsync .',
       'close .',
+      `copyFile quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `open quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `fdatasync quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `close quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `link quarantine/journal-${segmentName(2)}`,
       'openDirectory quarantine',
       'fsync quarantine',
       'close quarantine',
+      `unlink quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
     ]);
+  });
+
+  it('a quarantine copy whose sync fails: the message a read found damaged stays queued, no copy is left', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1]) await journal.append(id(i), [sized(i)]);
+    const first = journal.location(id(0));
+    if (!first) throw new Error('not appended');
+    const bytes = await readFile(join(dir, segmentName(1)));
+    bytes.writeUInt8(bytes.readUInt8(first.offset + 3) ^ 0x20, first.offset + 3);
+    await writeFile(join(dir, segmentName(1)), bytes);
+    files.fail('fdatasync', 'EIO', { path: /\.tmp$/ });
+    const error = await journal.readWhole(first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RecordDamagedError);
+    expect((error as RecordDamagedError).quarantined).toBeUndefined();
+    // Not copied, so not dropped: its bytes stay where they are for an operator.
+    expect(journal.has(id(0))).toBe(true);
+    expect(await readdir(quarantineDir)).toEqual([]);
+    // The next read that finds it tries again, and copies.
+    const again = await journal.readWhole(first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((again as RecordDamagedError).quarantined).toBe(join('quarantine', `journal-${segmentName(1)}`));
+    expect(journal.has(id(0))).toBe(false);
   });
 });
 
