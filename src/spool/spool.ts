@@ -95,6 +95,7 @@ export class Spool {
         spool,
         ...recovery,
         quarantined: [...quarantined, ...recovery.quarantined],
+        ...(spool.damagedAtOpen.length > 0 ? { lost: [...spool.damagedAtOpen] } : {}),
         ...(resurrected.length + unnamedRemoves > 0 ? { resurrected, unnamedRemoves } : {}),
       };
     } catch (error) {
@@ -501,6 +502,8 @@ export interface Recovery {
    */
   readonly resurrected?: string[];
   readonly unnamedRemoves?: number;
+  /** Open only: messages whose journal record open found damaged, so no longer queued. */
+  readonly lost?: string[];
 }
 
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */
