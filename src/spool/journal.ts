@@ -95,6 +95,13 @@ export class Journal {
   private indexing: Promise<void> = Promise.resolve();
   /** Bytes written to the head since its last fdatasync (REMOVE records that rode along). */
   private headUnsynced = false;
+  /** How much of the head the last fdatasync that returned covers. */
+  private headSyncedLength = 0;
+  /**
+   * Ids whose REMOVE records rode along in a head left when its fdatasync failed: written again,
+   * first thing, in the next segment's next group (see openHead).
+   */
+  private carried: string[] = [];
   /** The head's tail may hold a failed write: the next write starts a new segment. */
   private headSuspect = false;
   /** Whether the head segment's directory entry is known durable (see headFor). */
@@ -230,6 +237,7 @@ export class Journal {
       if (last) {
         this.head = segment;
         this.headLength = scan.end;
+        this.headSyncedLength = scan.end;
         this.headRecords = scan.records;
       }
       if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
@@ -516,7 +524,7 @@ export class Journal {
     this.closed = true;
     await this.indexing;
     if (this.headFd !== undefined) {
-      if (this.headUnsynced) await this.syncHead(this.headFd).catch(() => undefined);
+      if (this.headUnsynced) await this.syncHead(this.headFd, this.headLength).catch(() => undefined);
       const fd = this.headFd;
       this.headFd = undefined;
       await this.files.close(fd).catch(() => undefined);
@@ -565,15 +573,20 @@ export class Journal {
   }
 
   /** One writev and (when any record asks for durability) one fdatasync for the whole group. */
-  private async writeGroup(group: readonly Pending[]): Promise<void> {
-    const bytes = group.reduce((sum, p) => sum + p.header.length + p.payload.reduce((s, c) => s + c.length, 0), 0);
+  private async writeGroup(asked: readonly Pending[]): Promise<void> {
+    const sizeOf = (records: readonly Pending[]) =>
+      records.reduce((sum, p) => sum + p.header.length + p.payload.reduce((s, c) => s + c.length, 0), 0);
     let fd: number;
     try {
-      fd = await this.headFor(bytes);
+      fd = await this.headFor(sizeOf(asked));
     } catch (error) {
-      for (const pending of group) pending.reject(error);
+      for (const pending of asked) pending.reject(error);
       return;
     }
+    // REMOVEs carried from a head whose fdatasync failed go first, and make the group durable.
+    const carried = this.carried.splice(0);
+    const group = [...carried.map(carriedRemove), ...asked];
+    const bytes = sizeOf(group);
     const start = this.headLength;
     try {
       await writeAll(
@@ -582,13 +595,14 @@ export class Journal {
         this.files.writev,
       );
       this.headUnsynced = true;
-      if (group.some((p) => p.durable)) await this.syncHead(fd);
+      if (group.some((p) => p.durable)) await this.syncHead(fd, start + bytes);
     } catch (error) {
       // Not acknowledged: cut the partial write off so later records follow whole ones. If even
       // that fails, the next group starts a new segment (the bad tail is then quarantined at open).
       await this.files.ftruncate(fd, start).catch(() => {
         this.headSuspect = true;
       });
+      this.carried.unshift(...carried);
       for (const pending of group) pending.reject(error);
       return;
     }
@@ -607,7 +621,8 @@ export class Journal {
     }
   }
 
-  private async syncHead(fd: number): Promise<void> {
+  /** An fdatasync of the head, covering its first `covers` bytes (those written when it starts). */
+  private async syncHead(fd: number, covers: number): Promise<void> {
     this.fdatasyncs++;
     // Records written after this point are not covered by this sync: clear the mark first and
     // set it back if the sync fails. After a failed fdatasync the kernel may have dropped dirty
@@ -620,6 +635,7 @@ export class Journal {
       this.headSuspect = true;
       throw error;
     }
+    this.headSyncedLength = Math.max(this.headSyncedLength, covers);
   }
 
   /** The head's descriptor, after starting a new segment when this write would overfill it. */
@@ -638,8 +654,18 @@ export class Journal {
   /** Leaves the head (synced) and opens the next segment, or opens the head again after a failed open. */
   private async openHead(full: boolean): Promise<number> {
     if (this.headFd !== undefined) {
-      // What rode along in the old head (REMOVE records) is made durable before it is left.
-      if (this.headUnsynced) await this.syncHead(this.headFd);
+      // What rode along in the old head (REMOVE records) is made durable before it is left. If
+      // that sync fails (and a disk that fails it once may fail it every time), those REMOVEs
+      // are written again in the next segment instead: failing here failed every later group,
+      // appends too, until a restart. Their first copies may never reach the disk; the second
+      // ones are made durable with the next group.
+      if (this.headUnsynced) {
+        await this.syncHead(this.headFd, this.headLength).catch(() => {
+          const unsynced = this.headRecords.filter((r) => r.type === RecordType.remove && r.offset > this.headSyncedLength);
+          this.carried.push(...unsynced.map((r) => r.id));
+          this.headUnsynced = false;
+        });
+      }
       // Forgotten before the close returns: a close that fails has still released the number,
       // which another file may get, so it must never be written to or closed again.
       const old = this.headFd;
@@ -659,6 +685,7 @@ export class Journal {
       this.headRecords = [];
       this.head += 1;
       this.headLength = 0;
+      this.headSyncedLength = 0;
       this.headSuspect = false;
       this.segments.set(this.head, { live: 0, liveBytes: 0, size: 0 });
       // Marked before the open: when that fails, the number has advanced, and the next group's
@@ -872,6 +899,12 @@ export class Journal {
     });
     await Promise.all(copies);
   }
+}
+
+/** A REMOVE written again from a head left unsynced (Journal.carried): nobody waits for it. */
+function carriedRemove(id: string): Pending {
+  const ignore = (): void => undefined;
+  return { header: encodeRecordHeader(RecordType.remove, id, []), payload: [], type: RecordType.remove, id, durable: true, resolve: ignore, reject: ignore };
 }
 
 /** A bad record open skipped, with the payload length its header gives (0 for a REMOVE's). */

@@ -103,6 +103,44 @@ describe('Journal under I/O failures: a failed fdatasync', () => {
   });
 });
 
+describe('Journal under I/O failures: an old head whose fdatasync keeps failing', () => {
+  it('carries its unsynced REMOVEs into the next segment rather than failing every later group', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1, 2]) await journal.append(id(i), [text(`message ${String(i)}`)]);
+    await journal.mark();
+    const synced = (await stat(join(dir, segmentName(1)))).size;
+    // Segment 1's fdatasync fails from now on, for good (a sick disk area).
+    files.fail('fdatasync', 'EIO', { path: SEGMENT_1, times: 1000 });
+    // Two plain REMOVEs ride along (written, acknowledged, not synced); the append after them
+    // asks for the sync that fails.
+    expect(await journal.remove(id(0), false)).toBe(true);
+    expect(await journal.remove(id(1), false)).toBe(true);
+    await expect(journal.append(id(3), [text('message 3')])).rejects.toMatchObject({ code: 'EIO' });
+
+    // Later groups go to segment 2, and succeed: the REMOVEs left unsynced in segment 1 are
+    // written again there, first, in the same durable group.
+    const from = files.log.length;
+    await journal.append(id(4), [text('message 4')]);
+    await journal.append(id(5), [text('message 5')]);
+    expect(journal.location(id(4))?.segment).toBe(2);
+    expect(files.calls(root, from).slice(0, 3)).toEqual([
+      `fdatasync journal/${segmentName(1)} FAILED`,
+      `close journal/${segmentName(1)}`,
+      `open journal/${segmentName(2)}`,
+    ]);
+    await closeAll();
+
+    // The kernel dropped segment 1's unsynced pages (the REMOVEs' first copies), and its index
+    // with them: its second copies keep both messages removed.
+    const { truncate } = await import('node:fs/promises');
+    await truncate(join(dir, segmentName(1)), synced);
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')), { force: true });
+    const { journal: again } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(2), id(4), id(5)]);
+  });
+});
+
 describe('Journal under I/O failures: rotation', () => {
   it('a failed open of the new segment: the next group makes its name durable before it is acknowledged', async () => {
     const files = new FailingFiles();
