@@ -805,19 +805,28 @@ export class Journal {
     } finally {
       await handle.close();
     }
+    // REMOVE records that no longer read as written (a bad end of a sealed segment counts).
+    const removes = scan.damaged || scan.end < size ? await this.removesLostIn(segment, scan) : [];
     // Every live message of the segment read whole: the common case, without a walk of the map.
     const wholeLive = scan.records.filter((record) => {
       const location = this.locations.get(record.id);
       return location?.segment === segment && location.offset === record.offset;
     }).length;
-    if (wholeLive === (this.segments.get(segment)?.live ?? 0)) return { segment, lost: [] };
-    const whole = new Set(scan.records.map((record) => record.offset));
-    const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
-    if (lost.length === 0) return { segment, lost: [] };
+    let lost: JournalLocation[] = [];
+    if (wholeLive !== (this.segments.get(segment)?.live ?? 0)) {
+      const whole = new Set(scan.records.map((record) => record.offset));
+      lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
+    }
+    if (lost.length === 0 && removes.length === 0) return { segment, lost: [] };
     const quarantined = await this.quarantineOnce(
       segment,
-      lost.map((l) => l.offset - RECORD_HEADER_BYTES),
+      [...lost, ...removes].map((l) => l.offset - RECORD_HEADER_BYTES),
     );
+    // The index still has them, so open applies them; but an index is a shortcut written
+    // without an fdatasync, and without it the next open would skip them and bring their
+    // messages back. Written again in the head, durably: the id comes from the index, never
+    // from the bad bytes.
+    for (const record of removes) await this.enqueue(RecordType.remove, record.id, [], true);
     // The segment's index is left as it is: the REMOVE records below keep the lost messages
     // out at the next open. Never written again from this scan: past damage it resyncs on the
     // next record magic, which may begin a record forged inside a message's body (a CRC has
@@ -826,7 +835,31 @@ export class Journal {
       if (this.locations.get(location.id) !== location) continue;
       if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
     }
-    return { segment, lost: lost.map((l) => l.id), quarantined };
+    return {
+      segment,
+      lost: lost.map((l) => l.id),
+      quarantined,
+      ...(removes.length > 0 ? { rewritten: removes.map((r) => r.id) } : {}),
+    };
+  }
+
+  /**
+   * The REMOVE records `segment`'s index lists that the scan did not find whole as written (a
+   * REMOVE the scan put right by one bit counts: its bytes on the disk are still bad). None
+   * without an index: then open scanned the segment and wrote one from what read whole.
+   */
+  private async removesLostIn(segment: number, scan: SegmentScan): Promise<ScannedRecord[]> {
+    const indexed = await this.readIndex(segment);
+    if (!indexed) return [];
+    const repaired = new Set(scan.damages.filter((d) => d.repaired).map((d) => d.at + RECORD_HEADER_BYTES));
+    const whole = new Set(scan.records.filter((r) => !repaired.has(r.offset)).map((r) => r.offset));
+    // Once written again, not again at the next round of the scrub (the damage stays on the disk).
+    return indexed.records.filter(
+      (record) =>
+        record.type === RecordType.remove &&
+        !whole.has(record.offset) &&
+        !this.copies.has(damageKey(segment, record.offset - RECORD_HEADER_BYTES)),
+    );
   }
 
   /** Unlinks dead segments from the oldest on, copying the live records of a mostly dead one forward. */
@@ -946,6 +979,8 @@ export interface ScrubReport {
   readonly lost: readonly string[];
   /** The segment's quarantine copy, relative to the spool (quarantine/journal-NNNNNNNNNN.seg). */
   readonly quarantined?: string;
+  /** Ids whose REMOVE record in the segment is damaged: written again in the head (from the index). */
+  readonly rewritten?: readonly string[];
 }
 
 /**
