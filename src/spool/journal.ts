@@ -1,38 +1,19 @@
-import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { crc32 } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
-import { DirectorySync, makeDirectoryDurably, syncDirectory, syncFile } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
-import {
-  decodeRecordHeader,
-  encodeRecordHeader,
-  headerCrcSeed,
-  RECORD_HEADER_BYTES,
-  recordedCrc,
-  recordIsWhole,
-  recordLengthField,
-  RecordType,
-} from './journal-record.js';
+import { encodeRecordHeader, RECORD_HEADER_BYTES, recordLengthField, RecordType } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
+import { indexName, listNames, segmentName, segmentNumbers, STAGED_INDEX_FILE } from './journal-names.js';
+import { JournalQuarantine } from './journal-quarantine.js';
+import { JournalReads, RecordDamagedError, type JournalLocation } from './journal-reads.js';
 import { scanSegment, type DamagedRecord as ScanDamage, type ScannedRecord, type SegmentScan } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
-const openFd = promisify(openCallback);
-const closeFd = promisify(close);
-const readFd = promisify(readCallback);
-
-/** Where a journaled message's payload (message, then trailer) lies. */
-export interface JournalLocation {
-  /** The message's queue id (the map's own key string, so no copy): where it moved, if it did. */
-  readonly id: string;
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
-}
+export { segmentName } from './journal-names.js';
+export { RecordDamagedError, type JournalLocation } from './journal-reads.js';
 
 /**
  * A segment is sealed and a new one started once it holds this much. Open scans the head
@@ -82,10 +63,8 @@ interface Pending {
 export class Journal {
   private readonly locations = new Map<string, JournalLocation>();
   private readonly segments = new Map<number, SegmentUse>();
-  /** In order of use, the least recently used first (see reader()). */
-  private readonly readers = new Map<number, SegmentReader>();
-  /** Closes of readers evicted past MAX_READERS still under way: close() waits for them. */
-  private readonly evictions = new Set<Promise<void>>();
+  private readonly reads: JournalReads;
+  private readonly quarantine: JournalQuarantine;
   private readonly dirSync: DirectorySync;
   private head = 0;
   private headLength = 0;
@@ -110,11 +89,6 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
-  /**
-   * The quarantine copy made for each bad record found so far (damageKey): damage found again
-   * (a read with a stale location, the scrub after a read) names that copy and makes no other.
-   */
-  private readonly copies = new Map<string, string>();
   /** The sealed segment scrub checked last; the next call checks the one after it. */
   private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
@@ -130,10 +104,16 @@ export class Journal {
     readonly dir: string,
     private readonly writer: boolean,
     private readonly segmentBytes: number,
-    private readonly quarantineDir: string,
+    quarantineDir: string,
     private readonly files: JournalFiles,
   ) {
     this.dirSync = new DirectorySync(dir, files);
+    this.quarantine = new JournalQuarantine(quarantineDir, files, (segment) => this.segmentPath(segment));
+    this.reads = new JournalReads((segment) => this.segmentPath(segment), {
+      current: (id) => this.locations.get(id),
+      damaged: (location) => this.damaged(location),
+      closed: () => this.closed,
+    });
   }
 
   /**
@@ -156,10 +136,7 @@ export class Journal {
     if (options.writer) {
       for (const name of names.filter((n) => STAGED_INDEX_FILE.test(n))) await files.unlink(join(dir, name));
       // So is a quarantine copy killed before it was linked: the damage it was for is found again.
-      const quarantine = await listNames(options.quarantineDir);
-      for (const name of quarantine.filter((n) => STAGED_QUARANTINE_FILE.test(n))) {
-        await files.unlink(join(options.quarantineDir, name));
-      }
+      await journal.quarantine.removeStaged();
     }
     const numbers = segmentNumbers(names).sort((a, b) => a - b);
     const damages: DamagedRecord[] = [];
@@ -228,8 +205,8 @@ export class Journal {
       let copy: string | undefined;
       if (quarantine) {
         // Durable before the head is cut below: the copy is then the only one of the cut bytes.
-        copy = await this.copyToQuarantine(segment);
-        for (const damage of scan.damages) this.copies.set(damageKey(segment, damage.at), copy);
+        copy = await this.quarantine.copy(segment);
+        for (const damage of scan.damages) this.quarantine.remember(segment, damage.at, copy);
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -248,51 +225,6 @@ export class Journal {
     } finally {
       await handle.close();
     }
-  }
-
-  /**
-   * A durable copy of a damaged segment in quarantine/, for an operator; the copy's name
-   * relative to the spool (quarantine/journal-NNNNNNNNNN.seg, or .1.seg, .2.seg… after it).
-   * Never replaces an earlier copy: once open cuts the head at its damage, the first copy is
-   * the only one of the records after it, and a later copy of the same segment (more damage,
-   * found by a read or the scrub) holds the cut segment. So the copy is staged under a name of
-   * its own, synced, then linked to the first free final name (link fails on one that exists).
-   */
-  private async copyToQuarantine(segment: number): Promise<string> {
-    await makeDirectoryDurably(this.files, this.quarantineDir);
-    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      // A private name: a leftover of a killed copy never stands in its way (see open).
-      await this.files.copyFile(this.segmentPath(segment), staged);
-      await syncFile(this.files, staged);
-      for (let n = 0; ; n += 1) {
-        const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
-        try {
-          await this.files.link(staged, join(this.quarantineDir, name));
-        } catch (error) {
-          if (isErrno(error, 'EEXIST')) continue;
-          throw error;
-        }
-        await syncDirectory(this.files, this.quarantineDir);
-        return join('quarantine', name);
-      }
-    } finally {
-      await this.files.unlink(staged).catch(() => undefined);
-    }
-  }
-
-  /**
-   * The copy of `segment` for the bad records starting at `at`: the one made when they were
-   * found before, if all were (a read with a stale location finds the same damage again), or
-   * a new one, named for each of them. One copy per damage found, never one per read of it.
-   */
-  private async quarantineOnce(segment: number, at: readonly number[]): Promise<string> {
-    const known = at.map((position) => this.copies.get(damageKey(segment, position)));
-    const [first] = known;
-    if (first !== undefined && known.every((copy) => copy !== undefined)) return first;
-    const copy = await this.copyToQuarantine(segment);
-    for (const position of at) this.copies.set(damageKey(segment, position), copy);
-    return copy;
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
@@ -367,119 +299,18 @@ export class Journal {
   }
 
   /** Reads payload bytes of a record into `buffer`; returns how many were read. */
-  async read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
-    return (await this.readSpan(location, 0, buffer, position, length)).read;
+  read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
+    return this.reads.read(location, buffer, position, length);
   }
 
-  /**
-   * Reads bytes of a record, counting `position` from `before` bytes ahead of its payload (0,
-   * or its header's size); returns how many were read, and the location they came from.
-   */
-  private async readSpan(
-    location: JournalLocation,
-    before: number,
-    buffer: Buffer,
-    position: number,
-    length: number,
-  ): Promise<{ read: number; from: JournalLocation }> {
-    const wanted = Math.max(0, Math.min(length, before + location.length - position));
-    // After close() (a test or the fixture looking at a stopped server's spool) a read gets a
-    // descriptor of its own, closed when it is done: none is left for a close() already over.
-    const { reader, evicted } = this.closed
-      ? { reader: { fd: openFd(this.segmentPath(location.segment), 'r'), users: 0, retired: true }, evicted: undefined }
-      : this.reader(location.segment);
-    reader.users += 1;
-    try {
-      // The descriptor this open pushed past MAX_READERS is closed before the read goes on, so
-      // no more than MAX_READERS are ever open once reads settle.
-      await evicted;
-      let fd: number;
-      try {
-        fd = await reader.fd;
-      } catch (error) {
-        // Compaction copied the record forward and unlinked its segment between the caller's
-        // lookup and this first read of it: read the copy.
-        const moved = this.locations.get(location.id);
-        if (isErrno(error, 'ENOENT') && moved && moved.segment !== location.segment) {
-          return await this.readSpan(moved, before, buffer, position, length);
-        }
-        throw error;
-      }
-      const start = location.offset - before + position;
-      let filled = 0;
-      while (filled < wanted) {
-        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return { read: filled, from: location };
-    } finally {
-      reader.users -= 1;
-      if (reader.retired && reader.users === 0) await closeReader(reader);
-    }
+  /** A whole record's payload, its CRC checked (JournalReads.readWhole). */
+  readWhole(location: JournalLocation): Promise<Buffer> {
+    return this.reads.readWhole(location);
   }
 
-  /**
-   * A whole record's payload (message, then trailer), its CRC checked: one read of header and
-   * payload together. A mismatch is damage on the disk (see RecordDamagedError): the segment
-   * is copied to quarantine/ and the message dropped from the journal, as open does with
-   * damage it finds, and the error is thrown; never are the damaged bytes returned.
-   */
-  async readWhole(location: JournalLocation): Promise<Buffer> {
-    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + location.length);
-    const { read, from } = await this.readSpan(location, RECORD_HEADER_BYTES, record, 0, record.length);
-    const header = record.subarray(0, RECORD_HEADER_BYTES);
-    const payload = record.subarray(RECORD_HEADER_BYTES, read);
-    if (read !== record.length || !this.isRecordOf(from, header) || !recordIsWhole(header, payload)) {
-      throw await this.damaged(from);
-    }
-    return payload;
-  }
-
-  /**
-   * A record's payload bytes as a stream, `size` of them from its start, its CRC checked over
-   * the whole record (the trailer after the message too). The last chunk is held back until
-   * the check has passed, so a reader never sees the message end when it is damaged: the
-   * stream fails instead (and an SMTP client sending it never sends the final dot). A record
-   * of up to STREAM_CHUNK bytes (every message the journal holds today) is one read.
-   */
-  async *stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
-    const total = RECORD_HEADER_BYTES + location.length;
-    const messageEnd = RECORD_HEADER_BYTES + Math.min(size, location.length);
-    let crc: number | undefined;
-    let header: Buffer | undefined;
-    let held: Buffer | undefined;
-    // Where the bytes come from: the record's copy, if compaction moved it before the first read.
-    let from = location;
-    for (let position = 0; position < total; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, total - position));
-      const span = await this.readSpan(from, RECORD_HEADER_BYTES, chunk, position, chunk.length);
-      const read = span.read;
-      from = span.from;
-      if (read === 0) throw await this.damaged(from);
-      const bytes = chunk.subarray(0, read);
-      let payloadStart = 0;
-      if (position === 0) {
-        // A first chunk always holds the whole header (STREAM_CHUNK is far larger than it).
-        header = Buffer.from(bytes.subarray(0, RECORD_HEADER_BYTES));
-        if (!this.isRecordOf(from, header)) throw await this.damaged(from);
-        crc = headerCrcSeed(header);
-        payloadStart = RECORD_HEADER_BYTES;
-      }
-      crc = crc32(bytes.subarray(payloadStart), crc);
-      const messageBytes = bytes.subarray(payloadStart, Math.max(payloadStart, Math.min(read, messageEnd - position)));
-      if (held) yield held;
-      held = messageBytes.length > 0 ? messageBytes : undefined;
-      position += read;
-    }
-    if (header === undefined || crc !== recordedCrc(header)) throw await this.damaged(from);
-    if (held) yield held;
-  }
-
-  /** Whether `header` is a MESSAGE header for this location (the CRC is checked by the caller). */
-  private isRecordOf(location: JournalLocation, header: Buffer): boolean {
-    const decoded = decodeRecordHeader(header);
-    return decoded?.type === RecordType.message && decoded.id === location.id && decoded.length === location.length;
+  /** A record's payload bytes as a stream, its CRC checked before the last chunk (JournalReads.stream). */
+  stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
+    return this.reads.stream(location, size);
   }
 
   /**
@@ -493,7 +324,7 @@ export class Journal {
     let copy: string;
     try {
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      copy = await this.quarantineOnce(location.segment, [location.offset - RECORD_HEADER_BYTES]);
+      copy = await this.quarantine.once(location.segment, [location.offset - RECORD_HEADER_BYTES]);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -529,14 +360,7 @@ export class Journal {
       this.headFd = undefined;
       await this.files.close(fd).catch(() => undefined);
     }
-    // A read under way keeps its descriptor: the last user closes it (a number closed under a
-    // read could be reused by another file, and the read return its bytes).
-    for (const reader of this.readers.values()) {
-      reader.retired = true;
-      if (reader.users === 0) await closeReader(reader);
-    }
-    this.readers.clear();
-    await Promise.all(this.evictions);
+    await this.reads.close();
     await this.dirSync.close();
   }
 
@@ -724,36 +548,6 @@ export class Journal {
     return true;
   }
 
-  /**
-   * The segment's shared descriptor, opened if need be; `evicted`, the close of the one that
-   * an open pushed past MAX_READERS. The map is in order of use (a reader found is moved to
-   * its end), so the one evicted is the least recently used, and a hot segment stays open.
-   */
-  private reader(segment: number): { reader: SegmentReader; evicted?: Promise<void> } {
-    const found = this.readers.get(segment);
-    if (found) {
-      this.readers.delete(segment);
-      this.readers.set(segment, found);
-      return { reader: found };
-    }
-    const fd = openFd(this.segmentPath(segment), 'r');
-    const opened: SegmentReader = { fd, users: 0, retired: false };
-    fd.catch(() => {
-      if (this.readers.get(segment) === opened) this.readers.delete(segment);
-    });
-    this.readers.set(segment, opened);
-    // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
-    // would otherwise end in EMFILE. The least recently used goes; a read under way finishes on it.
-    if (this.readers.size <= MAX_READERS) return { reader: opened };
-    const [oldest] = this.readers.keys();
-    if (oldest === undefined) return { reader: opened };
-    const evicted = this.retireReader(oldest);
-    // close() waits for it too, so it never returns with a descriptor still open.
-    this.evictions.add(evicted);
-    void evicted.finally(() => this.evictions.delete(evicted));
-    return { reader: opened, evicted };
-  }
-
   /** Runs reclaim after the work under way; a failure is retried at the next removal. */
   private reclaimLater(): void {
     this.reclaim().catch(() => undefined);
@@ -818,7 +612,7 @@ export class Journal {
       lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
     }
     if (lost.length === 0 && removes.length === 0) return { segment, lost: [] };
-    const quarantined = await this.quarantineOnce(
+    const quarantined = await this.quarantine.once(
       segment,
       [...lost, ...removes].map((l) => l.offset - RECORD_HEADER_BYTES),
     );
@@ -858,7 +652,7 @@ export class Journal {
       (record) =>
         record.type === RecordType.remove &&
         !whole.has(record.offset) &&
-        !this.copies.has(damageKey(segment, record.offset - RECORD_HEADER_BYTES)),
+        !this.quarantine.has(segment, record.offset - RECORD_HEADER_BYTES),
     );
   }
 
@@ -873,7 +667,7 @@ export class Journal {
         await this.copyForward(oldest);
         if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
       }
-      await this.retireReader(oldest);
+      await this.reads.retire(oldest);
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
         await this.files.unlink(path).catch((error: unknown) => {
@@ -882,22 +676,13 @@ export class Journal {
       }
       // A read with a location looked up earlier may have opened the segment again meanwhile;
       // from now on an open fails (ENOENT), so this is the last descriptor it can get.
-      await this.retireReader(oldest);
+      await this.reads.retire(oldest);
       this.segments.delete(oldest);
-      for (const key of this.copies.keys()) if (key.startsWith(`${String(oldest)}:`)) this.copies.delete(key);
+      this.quarantine.forget(oldest);
       // Gone for good before the next one goes: a crash must never bring back an older segment
       // whose messages were killed by REMOVE records in a newer one already unlinked.
       await this.dirSync.sync();
     }
-  }
-
-  /** Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it. */
-  private async retireReader(segment: number): Promise<void> {
-    const reader = this.readers.get(segment);
-    if (!reader) return;
-    this.readers.delete(segment);
-    reader.retired = true;
-    if (reader.users === 0) await closeReader(reader);
   }
 
   /**
@@ -961,11 +746,6 @@ export interface JournalOpenReport {
   readonly unnamedRemoves: number;
 }
 
-/** The copies map's key: a bad record, by its segment and where its header starts. */
-function damageKey(segment: number, at: number): string {
-  return `${String(segment)}:${String(at)}`;
-}
-
 async function recordLengthAt(handle: FileHandle, at: number): Promise<number> {
   const header = Buffer.alloc(RECORD_HEADER_BYTES);
   const { bytesRead } = await handle.read(header, 0, RECORD_HEADER_BYTES, at);
@@ -981,82 +761,4 @@ export interface ScrubReport {
   readonly quarantined?: string;
   /** Ids whose REMOVE record in the segment is damaged: written again in the head (from the index). */
   readonly rewritten?: readonly string[];
-}
-
-/**
- * One descriptor per segment shared by every reader; closed when its segment goes and no read
- * is under way, or at close. A plain descriptor, not a FileHandle: a spool from inspect() is
- * never closed, and Node warns of each FileHandle it closes on garbage collection.
- */
-interface SegmentReader {
-  readonly fd: Promise<number>;
-  users: number;
-  retired: boolean;
-}
-
-async function closeReader(reader: SegmentReader): Promise<void> {
-  const fd = await reader.fd.catch(() => undefined);
-  if (fd !== undefined) await closeFd(fd).catch(() => undefined);
-}
-
-/**
- * Reader descriptors kept open at most: 64 segments are 1 GiB of journal, read without an open;
- * a backlog larger than that costs an open per segment read, not a descriptor per segment.
- */
-const MAX_READERS = 64;
-
-/**
- * A journal record whose bytes are not those written (its CRC, header or length disagree):
- * bit rot or a stray write in a segment. `quarantined` is the copy of its segment, relative to
- * the spool (undefined when none was made: a read-only journal, or the copy failed).
- */
-export class RecordDamagedError extends Error {
-  constructor(
-    readonly location: JournalLocation,
-    readonly quarantined: string | undefined,
-  ) {
-    super(
-      `queued message ${location.id} is damaged in the spool (journal segment ${segmentName(location.segment)}, ` +
-        `offset ${String(location.offset)}: CRC mismatch)` +
-        (quarantined ? `; its segment was copied to ${quarantined}` : ''),
-    );
-    this.name = 'RecordDamagedError';
-  }
-}
-
-/** What a stream of a journaled message reads at a time. */
-const STREAM_CHUNK = 64 * 1024;
-
-export function segmentName(segment: number): string {
-  return `${segmentNumber(segment)}.seg`;
-}
-
-function indexName(segment: number): string {
-  return `${segmentNumber(segment)}.idx`;
-}
-
-function segmentNumber(segment: number): string {
-  return String(segment).padStart(10, '0');
-}
-
-const SEGMENT_FILE = /^(\d{10})\.seg$/;
-/** A quarantine copy being made (copyToQuarantine), until it is linked to its final name. */
-const STAGED_QUARANTINE_FILE = /^\.journal-\d{10}\.[0-9a-f]+\.tmp$/;
-/** An index being written (writeIndex), until it is renamed into place. */
-const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
-
-async function listNames(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
-}
-
-function segmentNumbers(names: readonly string[]): number[] {
-  return names.flatMap((name) => {
-    const match = SEGMENT_FILE.exec(name);
-    return match?.[1] ? [Number(match[1])] : [];
-  });
 }
