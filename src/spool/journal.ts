@@ -351,6 +351,9 @@ export class Journal {
   async close(): Promise<void> {
     await this.settled();
     await this.reclaiming;
+    // REMOVEs carried from a head whose fdatasync failed, with no group since to take them.
+    const carried = this.carried.splice(0);
+    await Promise.all(carried.map((id) => this.enqueue(RecordType.remove, id, [], true).catch(() => undefined)));
     await this.settled();
     this.closed = true;
     await this.indexing;

@@ -139,6 +139,26 @@ describe('Journal under I/O failures: an old head whose fdatasync keeps failing'
     const { journal: again } = await openJournal();
     expect([...again.ids()].sort()).toEqual([id(2), id(4), id(5)]);
   });
+
+  it('carried REMOVEs with no later group to take them are written at close', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1]) await journal.append(id(i), [text(`message ${String(i)}`)]);
+    await journal.mark();
+    const synced = (await stat(join(dir, segmentName(1)))).size;
+    files.fail('fdatasync', 'EIO', { path: SEGMENT_1, times: 1000 });
+    expect(await journal.remove(id(0), false)).toBe(true);
+    await expect(journal.append(id(2), [text('message 2')])).rejects.toMatchObject({ code: 'EIO' });
+    // Segment 1 is left and its REMOVE carried, but segment 2 cannot be opened: the group that
+    // was to take it fails, and no other comes before the close.
+    files.fail('open', 'EIO', { path: SEGMENT_2 });
+    await expect(journal.append(id(3), [text('message 3')])).rejects.toMatchObject({ code: 'EIO' });
+    await closeAll();
+    await (await import('node:fs/promises')).truncate(join(dir, segmentName(1)), synced);
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')), { force: true });
+    const { journal: again } = await openJournal();
+    expect([...again.ids()]).toEqual([id(1)]);
+  });
 });
 
 describe('Journal under I/O failures: rotation', () => {
