@@ -89,6 +89,8 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
+  /** During open: ids of bad MESSAGE records with no REMOVE found after them (yet). */
+  private readonly damagedAtOpen = new Set<string>();
   /** The sealed segment scrub checked last; the next call checks the one after it. */
   private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
@@ -163,10 +165,15 @@ export class Journal {
     for (const damage of damages) {
       if (damage.repaired) continue;
       const claimed = damage.claimed;
-      if (claimed?.type === RecordType.message && !this.locations.has(claimed.id)) lost.push(claimed.id);
-      else if (claimed?.type === RecordType.remove && this.locations.has(claimed.id)) resurrected.push(claimed.id);
-      else if (claimed === undefined && damage.length === 0) unnamedRemoves += 1;
+      if (claimed?.type === RecordType.message) {
+        if (this.damagedAtOpen.has(claimed.id) && !this.locations.has(claimed.id)) lost.push(claimed.id);
+      } else if (claimed?.type === RecordType.remove) {
+        if (this.locations.has(claimed.id)) resurrected.push(claimed.id);
+      } else if (claimed === undefined && damage.length === 0) {
+        unnamedRemoves += 1;
+      }
     }
+    this.damagedAtOpen.clear();
     return { lost, resurrected, unnamedRemoves };
   }
 
@@ -193,7 +200,16 @@ export class Journal {
     try {
       const { size } = await handle.stat();
       const scan = await scanSegment(handle, size, !last);
+      // A REMOVE after a bad MESSAGE record (here or in a later segment) means its message was
+      // done with before the damage could matter: not reported as lost (see afterDamage).
+      for (const damage of scan.damages) {
+        if (!damage.repaired && damage.claimed?.type === RecordType.message) this.damagedAtOpen.add(damage.claimed.id);
+      }
       this.apply(segment, scan.records, scan.end);
+      // Read before the head is cut below: the cut may take the bad record's header with it.
+      const damages = await Promise.all(
+        scan.damages.map(async (damage) => ({ ...damage, length: await recordLengthAt(handle, damage.at) })),
+      );
       const torn = scan.end < size;
       // Damage inside a segment, or a torn end of one already sealed: bytes that were
       // acknowledged may be in it. A copy goes to quarantine/ for an operator (before the head
@@ -218,9 +234,6 @@ export class Journal {
         this.headRecords = scan.records;
       }
       if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
-      const damages = await Promise.all(
-        scan.damages.map(async (damage) => ({ ...damage, length: await recordLengthAt(handle, damage.at) })),
-      );
       return { ...(copy === undefined ? {} : { copy }), damages };
     } finally {
       await handle.close();
@@ -230,8 +243,12 @@ export class Journal {
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
     this.segments.set(segment, { live: 0, liveBytes: 0, size });
     for (const record of records) {
-      if (record.type === RecordType.message) this.place(record.id, { id: record.id, segment, offset: record.offset, length: record.length });
-      else this.forget(record.id);
+      if (record.type === RecordType.message) {
+        this.place(record.id, { id: record.id, segment, offset: record.offset, length: record.length });
+      } else {
+        this.forget(record.id);
+        this.damagedAtOpen.delete(record.id);
+      }
     }
   }
 

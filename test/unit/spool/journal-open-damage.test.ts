@@ -103,6 +103,20 @@ describe('Journal.open: damage in the middle of the head segment', () => {
     expect(await readdir(quarantineDir)).toEqual([`journal-${segmentName(1)}`]);
   });
 
+  it('a bad record whose message was removed after it is not reported lost (it was done with)', async () => {
+    const { journal } = await openJournal();
+    for (const i of [0, 1, 2]) await journal.append(id(i), [body(i)]);
+    const second = journal.location(id(1));
+    await journal.remove(id(1), true);
+    await closeAll();
+    if (!second) throw new Error('not appended');
+    await flip(second.offset + 5);
+    const { journal: again, lost, quarantined } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(0), id(2)]);
+    expect(lost).toEqual([]);
+    expect(quarantined).toHaveLength(1);
+  });
+
   it('a bad record whose length leads nowhere whole is still a torn tail: cut, as before', async () => {
     const { journal } = await openJournal();
     for (const i of [0, 1]) await journal.append(id(i), [body(i)]);
