@@ -271,4 +271,16 @@ function reportRecovery(recovery: Recovery, dir: string, log: Logger): void {
       'files in the queue that are not whole messages were moved aside',
     );
   }
+  if (recovery.lost !== undefined) {
+    log.error(
+      { lost: recovery.lost },
+      'queued messages damaged in the journal: not delivered, copies in quarantine/',
+    );
+  }
+  if (recovery.resurrected !== undefined) {
+    log.error(
+      { resurrected: recovery.resurrected, unnamed: recovery.unnamedRemoves ?? 0 },
+      'journal REMOVE records damaged past repair: these messages are queued again and may be delivered twice',
+    );
+  }
 }

@@ -95,6 +95,12 @@ export class DeliveryWorker {
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
   private unsubscribeDamaged: (() => void) | undefined;
+  /**
+   * Every id the journal announced as removed for damage (Spool.onDamagedRemoved): a rescan
+   * that listed one before the announcement must not take it up after. One entry per damaged
+   * message ever found, and queue ids are never reused.
+   */
+  private readonly damaged = new Set<string>();
 
   constructor(private readonly deps: WorkerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -158,9 +164,16 @@ export class DeliveryWorker {
   /** Reads the queue from disk and schedules each message by its stored state. */
   async rescan(): Promise<void> {
     for (const envelope of await this.deps.spool.list()) {
-      if (envelope.state !== 'queued' || this.inFlight.has(envelope.id)) continue;
+      // Announced as damaged since the listing read it: forgetDamaged had nothing to forget yet.
+      if (envelope.state !== 'queued' || this.inFlight.has(envelope.id) || this.damaged.has(envelope.id))
+        continue;
       this.envelopes.set(envelope.id, envelope);
       const state = await this.loadState(envelope);
+      // Announced while its state was read: forgetDamaged let go of it, and so does the rescan.
+      if (this.damaged.has(envelope.id)) {
+        this.forget(envelope.id);
+        continue;
+      }
       if (state.held) this.due.delete(envelope.id);
       else this.due.set(envelope.id, Date.parse(state.nextAttemptAt));
     }
@@ -438,7 +451,7 @@ export class DeliveryWorker {
    * message is forgotten and its state file removed, through the Spool, like any removal.
    */
   private forgetDamaged(id: string): void {
-    if (!this.envelopes.has(id)) return;
+    this.damaged.add(id);
     const running = this.inFlight.get(id);
     if (running) {
       void running.then(() => {
@@ -446,7 +459,10 @@ export class DeliveryWorker {
       });
       return;
     }
-    this.deps.log.error({ queueId: id }, 'queued message damaged in the spool: not delivered');
+    // Not known (yet): a rescan under way listed it, or damage open found. Its state file, if
+    // one is left, goes all the same; the rescan skips it (see damaged).
+    if (this.envelopes.has(id))
+      this.deps.log.error({ queueId: id }, 'queued message damaged in the spool: not delivered');
     const stateless = this.states.get(id)?.stored === false;
     this.forget(id);
     this.exclusive(id, () => this.deps.spool.remove(id, { stateless })).catch((error: unknown) => {

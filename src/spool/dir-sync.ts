@@ -1,6 +1,9 @@
-import { mkdir, open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { realFiles, type DirectoryFiles } from './journal-files.js';
+import { realFiles, type DirectoryFiles, type JournalFiles } from './journal-files.js';
+
+type FileSyncFiles = Pick<JournalFiles, 'open' | 'fdatasync' | 'close'>;
 import { isErrno } from '../util/errno.js';
 
 /**
@@ -108,11 +111,11 @@ export async function syncDirectory(files: DirectoryFiles, dir: string): Promise
 }
 
 /** One fdatasync of a file, opened for it and closed after. */
-export async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
+export async function syncFile(files: FileSyncFiles, path: string): Promise<void> {
+  const fd = await files.open(path, constants.O_RDWR, 0);
   try {
-    await handle.datasync();
+    await files.fdatasync(fd);
   } finally {
-    await handle.close();
+    await files.close(fd);
   }
 }

@@ -70,3 +70,35 @@ export function headerCrcSeed(header: Buffer): number {
 export function recordedCrc(header: Buffer): number {
   return header.readUInt32LE(CRC_OFFSET);
 }
+
+/** The payload length a header's bytes say, whether or not the rest of the header checks out. */
+export function recordLengthField(header: Buffer): number {
+  return header.readUInt32LE(24);
+}
+
+/**
+ * A REMOVE record (a header alone, 32 bytes) with one flipped bit, put right: the one bit whose
+ * flip makes its CRC match, if flipping it also leaves a well-formed REMOVE header. A CRC-32 over
+ * 256 bits has a Hamming distance of 6, so a single flipped bit has exactly one such position
+ * and up to 4 flipped bits are never mistaken for one; a record with more damage than that
+ * (a sector of zeros or garbage) is not put right, it fails the header's own checks.
+ * A REMOVE is the one record whose loss brings a message back (see Journal.scan), so it is
+ * worth the 256 CRCs of 28 bytes, and only when its CRC has already failed.
+ */
+export function repairRemoveRecord(bytes: Buffer): RecordHeader | undefined {
+  if (bytes.length < RECORD_HEADER_BYTES) return undefined;
+  const record = Buffer.from(bytes.subarray(0, RECORD_HEADER_BYTES));
+  let found: RecordHeader | undefined;
+  for (let bit = 0; bit < RECORD_HEADER_BYTES * 8; bit++) {
+    const at = bit >> 3;
+    const mask = 1 << (bit & 7);
+    record[at] = (record[at] ?? 0) ^ mask;
+    const header = decodeRecordHeader(record);
+    const whole = header?.type === RecordType.remove && header.length === 0 && recordIsWhole(record, Buffer.alloc(0));
+    record[at] = (record[at] ?? 0) ^ mask;
+    if (!whole) continue;
+    if (found) return undefined; // two candidates: not one flipped bit
+    found = header;
+  }
+  return found;
+}

@@ -4,6 +4,8 @@ import {
   RECORD_HEADER_BYTES,
   RECORD_MAGIC,
   recordIsWhole,
+  recordLengthField,
+  repairRemoveRecord,
   type RecordType,
 } from './journal-record.js';
 
@@ -15,12 +17,24 @@ export interface ScannedRecord {
   readonly length: number;
 }
 
+/** A record that does not read whole, with whole records after it (damage, not a torn tail). */
+export interface DamagedRecord {
+  /** Where its header starts. */
+  readonly at: number;
+  /** What its header claims, when the header passes its own checks; not proof (its CRC failed). */
+  readonly claimed?: { readonly type: RecordType; readonly id: string };
+  /** A REMOVE put right by flipping back the one bit its CRC points at: taken as written. */
+  readonly repaired: boolean;
+}
+
 export interface SegmentScan {
   readonly records: ScannedRecord[];
   /** Where the last whole record ends: anything after it is a torn tail. */
   readonly end: number;
   /** Bytes that are not a whole record were followed by whole ones: damage, not a torn write. */
   readonly damaged: boolean;
+  /** Each bad record found before the end, in order. */
+  readonly damages: DamagedRecord[];
 }
 
 /**
@@ -32,22 +46,30 @@ export interface SegmentScan {
 const WINDOW_BYTES = 4 * 1024 * 1024;
 
 /**
- * The records of one segment, in order. After a record whose bytes do not check out, the rest
- * is searched for a whole record; if one is found the segment is `damaged`, otherwise what
- * follows `end` is a torn tail (a write whose fdatasync never returned, so never acknowledged).
+ * The records of one segment, in order. A record that does not check out is handled in this
+ * order:
+ *  1. a 32-byte REMOVE one bit away from whole is put right (CRC-32 over 256 bits has a Hamming
+ *     distance of 6, so one flipped bit is located without doubt; see repairRemoveRecord);
+ *  2. its header's length field is followed: when a whole record starts where it points, the
+ *     bad record is skipped as damage and the scan goes on from there. The writer put that
+ *     record there, so it is never one forged inside a message body (unless the length field is
+ *     itself the damaged part and happens to point at a forged record);
+ *  3. otherwise the rest is searched for a whole record: none, and what follows `end` is a torn
+ *     tail (a write whose fdatasync never returned, so never acknowledged); one, and the
+ *     segment is `damaged`.
  *
- * `resync`: whether records found after a bad one are taken. Not in the last segment: a crash
- * tears only the group being written there, whose records were never acknowledged, and the
- * bytes that did reach disk may hold a message body with a whole record forged inside it (a
- * CRC has no secret). A sealed segment was fdatasynced whole before the next one began, so
+ * `resync`: whether records found by that search (3) are taken. Not in the last segment: a
+ * crash tears only the group being written there, whose records were never acknowledged, and
+ * the bytes that did reach disk may hold a message body with a whole record forged inside it
+ * (a CRC has no secret). A sealed segment was fdatasynced whole before the next one began, so
  * damage there is the disk's, and the records after it were acknowledged.
  */
 export async function scanSegment(handle: FileHandle, size: number, resync: boolean): Promise<SegmentScan> {
   const window = new Window(handle, size);
   const records: ScannedRecord[] = [];
+  const damages: DamagedRecord[] = [];
   let position = 0;
   let end = 0;
-  let damaged = false;
   while (position < size) {
     const record = await window.recordAt(position);
     if (record) {
@@ -56,13 +78,27 @@ export async function scanSegment(handle: FileHandle, size: number, resync: bool
       end = position;
       continue;
     }
+    const repaired = await window.repairedRemoveAt(position);
+    if (repaired) {
+      records.push(repaired);
+      damages.push({ at: position, claimed: { type: repaired.type, id: repaired.id }, repaired: true });
+      position = end = repaired.offset;
+      continue;
+    }
+    const claimed = await window.claimedAt(position);
+    const skipTo = await window.wholeRecordByLength(position);
+    if (skipTo !== undefined) {
+      damages.push({ at: position, ...(claimed ? { claimed } : {}), repaired: false });
+      position = skipTo;
+      continue;
+    }
     const next = await window.nextRecordAfter(position);
     if (next === undefined) break;
-    damaged = true;
+    damages.push({ at: position, ...(claimed ? { claimed } : {}), repaired: false });
     if (!resync) break;
     position = next;
   }
-  return { records, end, damaged };
+  return { records, end, damaged: damages.length > 0, damages };
 }
 
 class Window {
@@ -85,6 +121,32 @@ class Window {
     const headerCopy = Buffer.from(headerBytes);
     if (!recordIsWhole(headerCopy, await this.read(offset, header.length))) return undefined;
     return { type: header.type, id: header.id, offset, length: header.length };
+  }
+
+  /** The REMOVE record at `position` with one bit put right, if that makes it whole. */
+  async repairedRemoveAt(position: number): Promise<ScannedRecord | undefined> {
+    if (position + RECORD_HEADER_BYTES > this.size) return undefined;
+    const repaired = repairRemoveRecord(await this.read(position, RECORD_HEADER_BYTES));
+    return repaired && { type: repaired.type, id: repaired.id, offset: position + RECORD_HEADER_BYTES, length: 0 };
+  }
+
+  /** What the header at `position` claims, if it passes its own checks (its CRC is not checked). */
+  async claimedAt(position: number): Promise<{ type: RecordType; id: string } | undefined> {
+    if (position + RECORD_HEADER_BYTES > this.size) return undefined;
+    const header = decodeRecordHeader(await this.read(position, RECORD_HEADER_BYTES));
+    return header && { type: header.type, id: header.id };
+  }
+
+  /**
+   * Where the record at `position` ends by its length field, if a whole record starts there
+   * (the length is read even when other header bytes are bad: the writer's boundary is what
+   * counts, and a whole record at the end of it is the proof).
+   */
+  async wholeRecordByLength(position: number): Promise<number | undefined> {
+    if (position + RECORD_HEADER_BYTES > this.size) return undefined;
+    const next = position + RECORD_HEADER_BYTES + recordLengthField(await this.read(position, RECORD_HEADER_BYTES));
+    if (next >= this.size) return undefined;
+    return (await this.recordAt(next)) ? next : undefined;
   }
 
   /** The position of the next whole record after `position`, if there is one. */

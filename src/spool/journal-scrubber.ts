@@ -31,8 +31,13 @@ export function startJournalScrub(
       const report = await spool.scrubJournal();
       if (report?.quarantined !== undefined) {
         log.error(
-          { quarantined: [report.quarantined], lost: report.lost, dir: `${spool.dir}/quarantine` },
-          'journal records found damaged by the background check: segment copied aside, messages removed',
+          {
+            quarantined: [report.quarantined],
+            lost: report.lost,
+            rewritten: report.rewritten ?? [],
+            dir: `${spool.dir}/quarantine`,
+          },
+          'journal records found damaged by the background check: segment copied aside, messages removed, REMOVE records written again',
         );
       }
     } catch (error) {

@@ -1,37 +1,19 @@
-import { close, constants, open as openCallback, read as readCallback } from 'node:fs';
-import { copyFile, link, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { crc32 } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
-import { DirectorySync, makeDirectoryDurably, syncDirectory, syncFile } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
-import {
-  decodeRecordHeader,
-  encodeRecordHeader,
-  headerCrcSeed,
-  RECORD_HEADER_BYTES,
-  recordedCrc,
-  recordIsWhole,
-  RecordType,
-} from './journal-record.js';
+import { encodeRecordHeader, RECORD_HEADER_BYTES, recordLengthField, RecordType } from './journal-record.js';
 import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
-import { scanSegment, type ScannedRecord, type SegmentScan } from './journal-scan.js';
+import { indexName, listNames, segmentName, segmentNumbers, STAGED_INDEX_FILE } from './journal-names.js';
+import { JournalQuarantine } from './journal-quarantine.js';
+import { JournalReads, RecordDamagedError, type JournalLocation } from './journal-reads.js';
+import { scanSegment, type DamagedRecord as ScanDamage, type ScannedRecord, type SegmentScan } from './journal-scan.js';
 import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
-const openFd = promisify(openCallback);
-const closeFd = promisify(close);
-const readFd = promisify(readCallback);
-
-/** Where a journaled message's payload (message, then trailer) lies. */
-export interface JournalLocation {
-  /** The message's queue id (the map's own key string, so no copy): where it moved, if it did. */
-  readonly id: string;
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
-}
+export { segmentName } from './journal-names.js';
+export { RecordDamagedError, type JournalLocation } from './journal-reads.js';
 
 /**
  * A segment is sealed and a new one started once it holds this much. Open scans the head
@@ -81,10 +63,8 @@ interface Pending {
 export class Journal {
   private readonly locations = new Map<string, JournalLocation>();
   private readonly segments = new Map<number, SegmentUse>();
-  /** In order of use, the least recently used first (see reader()). */
-  private readonly readers = new Map<number, SegmentReader>();
-  /** Closes of readers evicted past MAX_READERS still under way: close() waits for them. */
-  private readonly evictions = new Set<Promise<void>>();
+  private readonly reads: JournalReads;
+  private readonly quarantine: JournalQuarantine;
   private readonly dirSync: DirectorySync;
   private head = 0;
   private headLength = 0;
@@ -94,6 +74,13 @@ export class Journal {
   private indexing: Promise<void> = Promise.resolve();
   /** Bytes written to the head since its last fdatasync (REMOVE records that rode along). */
   private headUnsynced = false;
+  /** How much of the head the last fdatasync that returned covers. */
+  private headSyncedLength = 0;
+  /**
+   * Ids whose REMOVE records rode along in a head left when its fdatasync failed: written again,
+   * first thing, in the next segment's next group (see openHead).
+   */
+  private carried: string[] = [];
   /** The head's tail may hold a failed write: the next write starts a new segment. */
   private headSuspect = false;
   /** Whether the head segment's directory entry is known durable (see headFor). */
@@ -102,6 +89,8 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private reclaiming: Promise<void> = Promise.resolve();
+  /** During open: ids of bad MESSAGE records with no REMOVE found after them (yet). */
+  private readonly damagedAtOpen = new Set<string>();
   /** The sealed segment scrub checked last; the next call checks the one after it. */
   private scrubbed = 0;
   /** fdatasyncs of segment files so far (the group commit's measure, read by tests). */
@@ -117,10 +106,16 @@ export class Journal {
     readonly dir: string,
     private readonly writer: boolean,
     private readonly segmentBytes: number,
-    private readonly quarantineDir: string,
+    quarantineDir: string,
     private readonly files: JournalFiles,
   ) {
     this.dirSync = new DirectorySync(dir, files);
+    this.quarantine = new JournalQuarantine(quarantineDir, files, (segment) => this.segmentPath(segment));
+    this.reads = new JournalReads((segment) => this.segmentPath(segment), {
+      current: (id) => this.locations.get(id),
+      damaged: (location) => this.damaged(location),
+      closed: () => this.closed,
+    });
   }
 
   /**
@@ -132,7 +127,7 @@ export class Journal {
   static async open(
     dir: string,
     options: { writer: boolean; quarantineDir: string; segmentBytes?: number; files?: JournalFiles },
-  ): Promise<{ journal: Journal; quarantined: string[] }> {
+  ): Promise<{ journal: Journal } & JournalOpenReport> {
     const files = options.files ?? realFiles;
     const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir, files);
     const quarantined: string[] = [];
@@ -143,25 +138,55 @@ export class Journal {
     if (options.writer) {
       for (const name of names.filter((n) => STAGED_INDEX_FILE.test(n))) await files.unlink(join(dir, name));
       // So is a quarantine copy killed before it was linked: the damage it was for is found again.
-      const quarantine = await listNames(options.quarantineDir);
-      for (const name of quarantine.filter((n) => STAGED_QUARANTINE_FILE.test(n))) {
-        await files.unlink(join(options.quarantineDir, name));
-      }
+      await journal.quarantine.removeStaged();
     }
     const numbers = segmentNumbers(names).sort((a, b) => a - b);
+    const damages: DamagedRecord[] = [];
     for (const [index, segment] of numbers.entries()) {
-      if (await journal.scan(segment, index === numbers.length - 1)) quarantined.push(join('journal', segmentName(segment)));
+      const found = await journal.scan(segment, index === numbers.length - 1);
+      if (found.copy !== undefined) quarantined.push(found.copy);
+      damages.push(...found.damages);
     }
-    return { journal, quarantined };
+    return { journal, quarantined, ...journal.afterDamage(damages) };
   }
 
-  /** Reads one segment into the map; true if it was damaged and copied to quarantine/. */
-  private async scan(segment: number, last: boolean): Promise<boolean> {
+  /**
+   * What the bad records open skipped mean for the queue, once every segment is read (a REMOVE
+   * kills a message of an earlier segment). A bad MESSAGE record whose id is not queued from a
+   * whole record elsewhere is a message lost to damage, as a read that finds damage loses it:
+   * its id is reported, for the views to drop it too (Spool.onDamagedRemoved). A bad REMOVE
+   * that could not be put right lets its message come back: reported by the id its header
+   * claims when that one is queued; `unnamedRemoves` counts those whose id is not legible.
+   */
+  private afterDamage(damages: readonly DamagedRecord[]): Pick<JournalOpenReport, 'lost' | 'resurrected' | 'unnamedRemoves'> {
+    const lost: string[] = [];
+    const resurrected: string[] = [];
+    let unnamedRemoves = 0;
+    for (const damage of damages) {
+      if (damage.repaired) continue;
+      const claimed = damage.claimed;
+      if (claimed?.type === RecordType.message) {
+        if (this.damagedAtOpen.has(claimed.id) && !this.locations.has(claimed.id)) lost.push(claimed.id);
+      } else if (claimed?.type === RecordType.remove) {
+        if (this.locations.has(claimed.id)) resurrected.push(claimed.id);
+      } else if (claimed === undefined && damage.length === 0) {
+        unnamedRemoves += 1;
+      }
+    }
+    this.damagedAtOpen.clear();
+    return { lost, resurrected, unnamedRemoves };
+  }
+
+  /**
+   * Reads one segment into the map: the quarantine copy made of it (relative to the spool) if it
+   * was damaged, and the bad records skipped.
+   */
+  private async scan(segment: number, last: boolean): Promise<{ copy?: string; damages: DamagedRecord[] }> {
     if (!last) {
       const indexed = await this.readIndex(segment);
       if (indexed) {
         this.apply(segment, indexed.records, indexed.size);
-        return false;
+        return { damages: [] };
       }
     }
     let handle: FileHandle;
@@ -169,22 +194,35 @@ export class Journal {
       handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
     } catch (error) {
       // Unlinked by the server since the listing (a reader beside it): nothing left to read.
-      if (!this.writer && isErrno(error, 'ENOENT')) return false;
+      if (!this.writer && isErrno(error, 'ENOENT')) return { damages: [] };
       throw error;
     }
     try {
       const { size } = await handle.stat();
       const scan = await scanSegment(handle, size, !last);
+      // A REMOVE after a bad MESSAGE record (here or in a later segment) means its message was
+      // done with before the damage could matter: not reported as lost (see afterDamage).
+      for (const damage of scan.damages) {
+        if (!damage.repaired && damage.claimed?.type === RecordType.message) this.damagedAtOpen.add(damage.claimed.id);
+      }
       this.apply(segment, scan.records, scan.end);
+      // Read before the head is cut below: the cut may take the bad record's header with it.
+      const damages = await Promise.all(
+        scan.damages.map(async (damage) => ({ ...damage, length: await recordLengthAt(handle, damage.at) })),
+      );
       const torn = scan.end < size;
       // Damage inside a segment, or a torn end of one already sealed: bytes that were
       // acknowledged may be in it. A copy goes to quarantine/ for an operator (before the head
-      // is cut); what reads whole is kept. Its index (and, for the head, a new segment at the
+      // is cut); what reads whole is kept, in the head too: a bad record there with whole ones
+      // after it (found by its length field, journal-scan.ts) is rot, not a torn write, and the
+      // records after it were acknowledged. Its index (and, for the head, a new segment at the
       // next write) keeps the next open from reporting it again.
       const quarantine = this.writer && (scan.damaged || (torn && !last));
+      let copy: string | undefined;
       if (quarantine) {
         // Durable before the head is cut below: the copy is then the only one of the cut bytes.
-        await this.copyToQuarantine(segment);
+        copy = await this.quarantine.copy(segment);
+        for (const damage of scan.damages) this.quarantine.remember(segment, damage.at, copy);
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -192,51 +230,25 @@ export class Journal {
       if (last) {
         this.head = segment;
         this.headLength = scan.end;
+        this.headSyncedLength = scan.end;
         this.headRecords = scan.records;
       }
       if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
-      return quarantine;
+      return { ...(copy === undefined ? {} : { copy }), damages };
     } finally {
       await handle.close();
-    }
-  }
-
-  /**
-   * A durable copy of a damaged segment in quarantine/, for an operator; the copy's name
-   * relative to the spool (quarantine/journal-NNNNNNNNNN.seg, or .1.seg, .2.seg… after it).
-   * Never replaces an earlier copy: once open cuts the head at its damage, the first copy is
-   * the only one of the records after it, and a later copy of the same segment (more damage,
-   * found by a read or the scrub) holds the cut segment. So the copy is staged under a name of
-   * its own, synced, then linked to the first free final name (link fails on one that exists).
-   */
-  private async copyToQuarantine(segment: number): Promise<string> {
-    await makeDirectoryDurably(this.files, this.quarantineDir);
-    const staged = join(this.quarantineDir, `.journal-${segmentName(segment)}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      // A private name: a leftover of a killed copy never stands in its way (see open).
-      await copyFile(this.segmentPath(segment), staged);
-      await syncFile(staged);
-      for (let n = 0; ; n += 1) {
-        const name = `journal-${segmentNumber(segment)}${n === 0 ? '' : `.${String(n)}`}.seg`;
-        try {
-          await link(staged, join(this.quarantineDir, name));
-        } catch (error) {
-          if (isErrno(error, 'EEXIST')) continue;
-          throw error;
-        }
-        await syncDirectory(this.files, this.quarantineDir);
-        return join('quarantine', name);
-      }
-    } finally {
-      await unlink(staged).catch(() => undefined);
     }
   }
 
   private apply(segment: number, records: readonly ScannedRecord[], size: number): void {
     this.segments.set(segment, { live: 0, liveBytes: 0, size });
     for (const record of records) {
-      if (record.type === RecordType.message) this.place(record.id, { id: record.id, segment, offset: record.offset, length: record.length });
-      else this.forget(record.id);
+      if (record.type === RecordType.message) {
+        this.place(record.id, { id: record.id, segment, offset: record.offset, length: record.length });
+      } else {
+        this.forget(record.id);
+        this.damagedAtOpen.delete(record.id);
+      }
     }
   }
 
@@ -304,119 +316,18 @@ export class Journal {
   }
 
   /** Reads payload bytes of a record into `buffer`; returns how many were read. */
-  async read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
-    return (await this.readSpan(location, 0, buffer, position, length)).read;
+  read(location: JournalLocation, buffer: Buffer, position: number, length: number): Promise<number> {
+    return this.reads.read(location, buffer, position, length);
   }
 
-  /**
-   * Reads bytes of a record, counting `position` from `before` bytes ahead of its payload (0,
-   * or its header's size); returns how many were read, and the location they came from.
-   */
-  private async readSpan(
-    location: JournalLocation,
-    before: number,
-    buffer: Buffer,
-    position: number,
-    length: number,
-  ): Promise<{ read: number; from: JournalLocation }> {
-    const wanted = Math.max(0, Math.min(length, before + location.length - position));
-    // After close() (a test or the fixture looking at a stopped server's spool) a read gets a
-    // descriptor of its own, closed when it is done: none is left for a close() already over.
-    const { reader, evicted } = this.closed
-      ? { reader: { fd: openFd(this.segmentPath(location.segment), 'r'), users: 0, retired: true }, evicted: undefined }
-      : this.reader(location.segment);
-    reader.users += 1;
-    try {
-      // The descriptor this open pushed past MAX_READERS is closed before the read goes on, so
-      // no more than MAX_READERS are ever open once reads settle.
-      await evicted;
-      let fd: number;
-      try {
-        fd = await reader.fd;
-      } catch (error) {
-        // Compaction copied the record forward and unlinked its segment between the caller's
-        // lookup and this first read of it: read the copy.
-        const moved = this.locations.get(location.id);
-        if (isErrno(error, 'ENOENT') && moved && moved.segment !== location.segment) {
-          return await this.readSpan(moved, before, buffer, position, length);
-        }
-        throw error;
-      }
-      const start = location.offset - before + position;
-      let filled = 0;
-      while (filled < wanted) {
-        const { bytesRead } = await readFd(fd, buffer, filled, wanted - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return { read: filled, from: location };
-    } finally {
-      reader.users -= 1;
-      if (reader.retired && reader.users === 0) await closeReader(reader);
-    }
+  /** A whole record's payload, its CRC checked (JournalReads.readWhole). */
+  readWhole(location: JournalLocation): Promise<Buffer> {
+    return this.reads.readWhole(location);
   }
 
-  /**
-   * A whole record's payload (message, then trailer), its CRC checked: one read of header and
-   * payload together. A mismatch is damage on the disk (see RecordDamagedError): the segment
-   * is copied to quarantine/ and the message dropped from the journal, as open does with
-   * damage it finds, and the error is thrown; never are the damaged bytes returned.
-   */
-  async readWhole(location: JournalLocation): Promise<Buffer> {
-    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + location.length);
-    const { read, from } = await this.readSpan(location, RECORD_HEADER_BYTES, record, 0, record.length);
-    const header = record.subarray(0, RECORD_HEADER_BYTES);
-    const payload = record.subarray(RECORD_HEADER_BYTES, read);
-    if (read !== record.length || !this.isRecordOf(from, header) || !recordIsWhole(header, payload)) {
-      throw await this.damaged(from);
-    }
-    return payload;
-  }
-
-  /**
-   * A record's payload bytes as a stream, `size` of them from its start, its CRC checked over
-   * the whole record (the trailer after the message too). The last chunk is held back until
-   * the check has passed, so a reader never sees the message end when it is damaged: the
-   * stream fails instead (and an SMTP client sending it never sends the final dot). A record
-   * of up to STREAM_CHUNK bytes (every message the journal holds today) is one read.
-   */
-  async *stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
-    const total = RECORD_HEADER_BYTES + location.length;
-    const messageEnd = RECORD_HEADER_BYTES + Math.min(size, location.length);
-    let crc: number | undefined;
-    let header: Buffer | undefined;
-    let held: Buffer | undefined;
-    // Where the bytes come from: the record's copy, if compaction moved it before the first read.
-    let from = location;
-    for (let position = 0; position < total; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, total - position));
-      const span = await this.readSpan(from, RECORD_HEADER_BYTES, chunk, position, chunk.length);
-      const read = span.read;
-      from = span.from;
-      if (read === 0) throw await this.damaged(from);
-      const bytes = chunk.subarray(0, read);
-      let payloadStart = 0;
-      if (position === 0) {
-        // A first chunk always holds the whole header (STREAM_CHUNK is far larger than it).
-        header = Buffer.from(bytes.subarray(0, RECORD_HEADER_BYTES));
-        if (!this.isRecordOf(from, header)) throw await this.damaged(from);
-        crc = headerCrcSeed(header);
-        payloadStart = RECORD_HEADER_BYTES;
-      }
-      crc = crc32(bytes.subarray(payloadStart), crc);
-      const messageBytes = bytes.subarray(payloadStart, Math.max(payloadStart, Math.min(read, messageEnd - position)));
-      if (held) yield held;
-      held = messageBytes.length > 0 ? messageBytes : undefined;
-      position += read;
-    }
-    if (header === undefined || crc !== recordedCrc(header)) throw await this.damaged(from);
-    if (held) yield held;
-  }
-
-  /** Whether `header` is a MESSAGE header for this location (the CRC is checked by the caller). */
-  private isRecordOf(location: JournalLocation, header: Buffer): boolean {
-    const decoded = decodeRecordHeader(header);
-    return decoded?.type === RecordType.message && decoded.id === location.id && decoded.length === location.length;
+  /** A record's payload bytes as a stream, its CRC checked before the last chunk (JournalReads.stream). */
+  stream(location: JournalLocation, size: number): AsyncGenerator<Buffer> {
+    return this.reads.stream(location, size);
   }
 
   /**
@@ -430,7 +341,7 @@ export class Journal {
     let copy: string;
     try {
       // Durable before the REMOVE below: the copy is then the only place its bytes are kept.
-      copy = await this.copyToQuarantine(location.segment);
+      copy = await this.quarantine.once(location.segment, [location.offset - RECORD_HEADER_BYTES]);
     } catch {
       // Not copied (the segment went meanwhile, or the disk refuses): the message is not
       // dropped either, so its bytes stay where they are for an operator.
@@ -457,23 +368,19 @@ export class Journal {
   async close(): Promise<void> {
     await this.settled();
     await this.reclaiming;
+    // REMOVEs carried from a head whose fdatasync failed, with no group since to take them.
+    const carried = this.carried.splice(0);
+    await Promise.all(carried.map((id) => this.enqueue(RecordType.remove, id, [], true).catch(() => undefined)));
     await this.settled();
     this.closed = true;
     await this.indexing;
     if (this.headFd !== undefined) {
-      if (this.headUnsynced) await this.syncHead(this.headFd).catch(() => undefined);
+      if (this.headUnsynced) await this.syncHead(this.headFd, this.headLength).catch(() => undefined);
       const fd = this.headFd;
       this.headFd = undefined;
       await this.files.close(fd).catch(() => undefined);
     }
-    // A read under way keeps its descriptor: the last user closes it (a number closed under a
-    // read could be reused by another file, and the read return its bytes).
-    for (const reader of this.readers.values()) {
-      reader.retired = true;
-      if (reader.users === 0) await closeReader(reader);
-    }
-    this.readers.clear();
-    await Promise.all(this.evictions);
+    await this.reads.close();
     await this.dirSync.close();
   }
 
@@ -510,15 +417,20 @@ export class Journal {
   }
 
   /** One writev and (when any record asks for durability) one fdatasync for the whole group. */
-  private async writeGroup(group: readonly Pending[]): Promise<void> {
-    const bytes = group.reduce((sum, p) => sum + p.header.length + p.payload.reduce((s, c) => s + c.length, 0), 0);
+  private async writeGroup(asked: readonly Pending[]): Promise<void> {
+    const sizeOf = (records: readonly Pending[]) =>
+      records.reduce((sum, p) => sum + p.header.length + p.payload.reduce((s, c) => s + c.length, 0), 0);
     let fd: number;
     try {
-      fd = await this.headFor(bytes);
+      fd = await this.headFor(sizeOf(asked));
     } catch (error) {
-      for (const pending of group) pending.reject(error);
+      for (const pending of asked) pending.reject(error);
       return;
     }
+    // REMOVEs carried from a head whose fdatasync failed go first, and make the group durable.
+    const carried = this.carried.splice(0);
+    const group = [...carried.map(carriedRemove), ...asked];
+    const bytes = sizeOf(group);
     const start = this.headLength;
     try {
       await writeAll(
@@ -527,13 +439,14 @@ export class Journal {
         this.files.writev,
       );
       this.headUnsynced = true;
-      if (group.some((p) => p.durable)) await this.syncHead(fd);
+      if (group.some((p) => p.durable)) await this.syncHead(fd, start + bytes);
     } catch (error) {
       // Not acknowledged: cut the partial write off so later records follow whole ones. If even
       // that fails, the next group starts a new segment (the bad tail is then quarantined at open).
       await this.files.ftruncate(fd, start).catch(() => {
         this.headSuspect = true;
       });
+      this.carried.unshift(...carried);
       for (const pending of group) pending.reject(error);
       return;
     }
@@ -552,7 +465,8 @@ export class Journal {
     }
   }
 
-  private async syncHead(fd: number): Promise<void> {
+  /** An fdatasync of the head, covering its first `covers` bytes (those written when it starts). */
+  private async syncHead(fd: number, covers: number): Promise<void> {
     this.fdatasyncs++;
     // Records written after this point are not covered by this sync: clear the mark first and
     // set it back if the sync fails. After a failed fdatasync the kernel may have dropped dirty
@@ -565,6 +479,7 @@ export class Journal {
       this.headSuspect = true;
       throw error;
     }
+    this.headSyncedLength = Math.max(this.headSyncedLength, covers);
   }
 
   /** The head's descriptor, after starting a new segment when this write would overfill it. */
@@ -583,8 +498,18 @@ export class Journal {
   /** Leaves the head (synced) and opens the next segment, or opens the head again after a failed open. */
   private async openHead(full: boolean): Promise<number> {
     if (this.headFd !== undefined) {
-      // What rode along in the old head (REMOVE records) is made durable before it is left.
-      if (this.headUnsynced) await this.syncHead(this.headFd);
+      // What rode along in the old head (REMOVE records) is made durable before it is left. If
+      // that sync fails (and a disk that fails it once may fail it every time), those REMOVEs
+      // are written again in the next segment instead: failing here failed every later group,
+      // appends too, until a restart. Their first copies may never reach the disk; the second
+      // ones are made durable with the next group.
+      if (this.headUnsynced) {
+        await this.syncHead(this.headFd, this.headLength).catch(() => {
+          const unsynced = this.headRecords.filter((r) => r.type === RecordType.remove && r.offset > this.headSyncedLength);
+          this.carried.push(...unsynced.map((r) => r.id));
+          this.headUnsynced = false;
+        });
+      }
       // Forgotten before the close returns: a close that fails has still released the number,
       // which another file may get, so it must never be written to or closed again.
       const old = this.headFd;
@@ -604,6 +529,7 @@ export class Journal {
       this.headRecords = [];
       this.head += 1;
       this.headLength = 0;
+      this.headSyncedLength = 0;
       this.headSuspect = false;
       this.segments.set(this.head, { live: 0, liveBytes: 0, size: 0 });
       // Marked before the open: when that fails, the number has advanced, and the next group's
@@ -640,36 +566,6 @@ export class Journal {
     use.live -= 1;
     use.liveBytes -= location.length + RECORD_HEADER_BYTES;
     return true;
-  }
-
-  /**
-   * The segment's shared descriptor, opened if need be; `evicted`, the close of the one that
-   * an open pushed past MAX_READERS. The map is in order of use (a reader found is moved to
-   * its end), so the one evicted is the least recently used, and a hot segment stays open.
-   */
-  private reader(segment: number): { reader: SegmentReader; evicted?: Promise<void> } {
-    const found = this.readers.get(segment);
-    if (found) {
-      this.readers.delete(segment);
-      this.readers.set(segment, found);
-      return { reader: found };
-    }
-    const fd = openFd(this.segmentPath(segment), 'r');
-    const opened: SegmentReader = { fd, users: 0, retired: false };
-    fd.catch(() => {
-      if (this.readers.get(segment) === opened) this.readers.delete(segment);
-    });
-    this.readers.set(segment, opened);
-    // Bounded: a backlog spread over more segments than the process may open files (ulimit -n)
-    // would otherwise end in EMFILE. The least recently used goes; a read under way finishes on it.
-    if (this.readers.size <= MAX_READERS) return { reader: opened };
-    const [oldest] = this.readers.keys();
-    if (oldest === undefined) return { reader: opened };
-    const evicted = this.retireReader(oldest);
-    // close() waits for it too, so it never returns with a descriptor still open.
-    this.evictions.add(evicted);
-    void evicted.finally(() => this.evictions.delete(evicted));
-    return { reader: opened, evicted };
   }
 
   /** Runs reclaim after the work under way; a failure is retried at the next removal. */
@@ -723,17 +619,28 @@ export class Journal {
     } finally {
       await handle.close();
     }
+    // REMOVE records that no longer read as written (a bad end of a sealed segment counts).
+    const removes = scan.damaged || scan.end < size ? await this.removesLostIn(segment, scan) : [];
     // Every live message of the segment read whole: the common case, without a walk of the map.
     const wholeLive = scan.records.filter((record) => {
       const location = this.locations.get(record.id);
       return location?.segment === segment && location.offset === record.offset;
     }).length;
-    if (wholeLive === (this.segments.get(segment)?.live ?? 0)) return { segment, lost: [] };
-    const whole = new Set(scan.records.map((record) => record.offset));
-    const lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
-    if (lost.length === 0) return { segment, lost: [] };
-    await this.copyToQuarantine(segment);
-    const quarantined = join('journal', segmentName(segment));
+    let lost: JournalLocation[] = [];
+    if (wholeLive !== (this.segments.get(segment)?.live ?? 0)) {
+      const whole = new Set(scan.records.map((record) => record.offset));
+      lost = [...this.locations.values()].filter((l) => l.segment === segment && !whole.has(l.offset));
+    }
+    if (lost.length === 0 && removes.length === 0) return { segment, lost: [] };
+    const quarantined = await this.quarantine.once(
+      segment,
+      [...lost, ...removes].map((l) => l.offset - RECORD_HEADER_BYTES),
+    );
+    // The index still has them, so open applies them; but an index is a shortcut written
+    // without an fdatasync, and without it the next open would skip them and bring their
+    // messages back. Written again in the head, durably: the id comes from the index, never
+    // from the bad bytes.
+    for (const record of removes) await this.enqueue(RecordType.remove, record.id, [], true);
     // The segment's index is left as it is: the REMOVE records below keep the lost messages
     // out at the next open. Never written again from this scan: past damage it resyncs on the
     // next record magic, which may begin a record forged inside a message's body (a CRC has
@@ -742,7 +649,31 @@ export class Journal {
       if (this.locations.get(location.id) !== location) continue;
       if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
     }
-    return { segment, lost: lost.map((l) => l.id), quarantined };
+    return {
+      segment,
+      lost: lost.map((l) => l.id),
+      quarantined,
+      ...(removes.length > 0 ? { rewritten: removes.map((r) => r.id) } : {}),
+    };
+  }
+
+  /**
+   * The REMOVE records `segment`'s index lists that the scan did not find whole as written (a
+   * REMOVE the scan put right by one bit counts: its bytes on the disk are still bad). None
+   * without an index: then open scanned the segment and wrote one from what read whole.
+   */
+  private async removesLostIn(segment: number, scan: SegmentScan): Promise<ScannedRecord[]> {
+    const indexed = await this.readIndex(segment);
+    if (!indexed) return [];
+    const repaired = new Set(scan.damages.filter((d) => d.repaired).map((d) => d.at + RECORD_HEADER_BYTES));
+    const whole = new Set(scan.records.filter((r) => !repaired.has(r.offset)).map((r) => r.offset));
+    // Once written again, not again at the next round of the scrub (the damage stays on the disk).
+    return indexed.records.filter(
+      (record) =>
+        record.type === RecordType.remove &&
+        !whole.has(record.offset) &&
+        !this.quarantine.has(segment, record.offset - RECORD_HEADER_BYTES),
+    );
   }
 
   /** Unlinks dead segments from the oldest on, copying the live records of a mostly dead one forward. */
@@ -756,7 +687,7 @@ export class Journal {
         await this.copyForward(oldest);
         if ((this.segments.get(oldest)?.live ?? 0) > 0) return;
       }
-      await this.retireReader(oldest);
+      await this.reads.retire(oldest);
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
         await this.files.unlink(path).catch((error: unknown) => {
@@ -765,21 +696,13 @@ export class Journal {
       }
       // A read with a location looked up earlier may have opened the segment again meanwhile;
       // from now on an open fails (ENOENT), so this is the last descriptor it can get.
-      await this.retireReader(oldest);
+      await this.reads.retire(oldest);
       this.segments.delete(oldest);
+      this.quarantine.forget(oldest);
       // Gone for good before the next one goes: a crash must never bring back an older segment
       // whose messages were killed by REMOVE records in a newer one already unlinked.
       await this.dirSync.sync();
     }
-  }
-
-  /** Reads under way finish on the open descriptor (an unlinked file stays readable); the last closes it. */
-  private async retireReader(segment: number): Promise<void> {
-    const reader = this.readers.get(segment);
-    if (!reader) return;
-    this.readers.delete(segment);
-    reader.retired = true;
-    if (reader.users === 0) await closeReader(reader);
   }
 
   /**
@@ -816,89 +739,46 @@ export class Journal {
   }
 }
 
+/** A REMOVE written again from a head left unsynced (Journal.carried): nobody waits for it. */
+function carriedRemove(id: string): Pending {
+  const ignore = (): void => undefined;
+  return { header: encodeRecordHeader(RecordType.remove, id, []), payload: [], type: RecordType.remove, id, durable: true, resolve: ignore, reject: ignore };
+}
+
+/** A bad record open skipped, with the payload length its header gives (0 for a REMOVE's). */
+interface DamagedRecord extends ScanDamage {
+  readonly length: number;
+}
+
+/** What Journal.open found besides the records. */
+export interface JournalOpenReport {
+  /** The quarantine copies open made, relative to the spool (quarantine/journal-NNNNNNNNNN.seg). */
+  readonly quarantined: string[];
+  /** Messages whose record open found damaged, so no longer queued (as a read finding damage drops them). */
+  readonly lost: string[];
+  /**
+   * Messages queued again because the REMOVE record that killed them is damaged past repair
+   * (its header's id is not proof, but names a queued message): a message already delivered
+   * or deleted may go out again. Kept queued: a duplicate rather than a loss (see Spool.open).
+   */
+  readonly resurrected: string[];
+  /** Damaged records that look like a REMOVE but whose id is not legible: as many messages may be back. */
+  readonly unnamedRemoves: number;
+}
+
+async function recordLengthAt(handle: FileHandle, at: number): Promise<number> {
+  const header = Buffer.alloc(RECORD_HEADER_BYTES);
+  const { bytesRead } = await handle.read(header, 0, RECORD_HEADER_BYTES, at);
+  return bytesRead === RECORD_HEADER_BYTES ? recordLengthField(header) : -1;
+}
+
 /** What one step of Journal.scrub checked and found. */
 export interface ScrubReport {
   readonly segment: number;
   /** Messages whose records no longer read whole: removed from the journal. */
   readonly lost: readonly string[];
-  /** The damaged segment, as open names what it quarantines (journal/NNNNNNNNNN.seg). */
+  /** The segment's quarantine copy, relative to the spool (quarantine/journal-NNNNNNNNNN.seg). */
   readonly quarantined?: string;
-}
-
-/**
- * One descriptor per segment shared by every reader; closed when its segment goes and no read
- * is under way, or at close. A plain descriptor, not a FileHandle: a spool from inspect() is
- * never closed, and Node warns of each FileHandle it closes on garbage collection.
- */
-interface SegmentReader {
-  readonly fd: Promise<number>;
-  users: number;
-  retired: boolean;
-}
-
-async function closeReader(reader: SegmentReader): Promise<void> {
-  const fd = await reader.fd.catch(() => undefined);
-  if (fd !== undefined) await closeFd(fd).catch(() => undefined);
-}
-
-/**
- * Reader descriptors kept open at most: 64 segments are 1 GiB of journal, read without an open;
- * a backlog larger than that costs an open per segment read, not a descriptor per segment.
- */
-const MAX_READERS = 64;
-
-/**
- * A journal record whose bytes are not those written (its CRC, header or length disagree):
- * bit rot or a stray write in a segment. `quarantined` is the copy of its segment, relative to
- * the spool (undefined when none was made: a read-only journal, or the copy failed).
- */
-export class RecordDamagedError extends Error {
-  constructor(
-    readonly location: JournalLocation,
-    readonly quarantined: string | undefined,
-  ) {
-    super(
-      `queued message ${location.id} is damaged in the spool (journal segment ${segmentName(location.segment)}, ` +
-        `offset ${String(location.offset)}: CRC mismatch)` +
-        (quarantined ? `; its segment was copied to ${quarantined}` : ''),
-    );
-    this.name = 'RecordDamagedError';
-  }
-}
-
-/** What a stream of a journaled message reads at a time. */
-const STREAM_CHUNK = 64 * 1024;
-
-export function segmentName(segment: number): string {
-  return `${segmentNumber(segment)}.seg`;
-}
-
-function indexName(segment: number): string {
-  return `${segmentNumber(segment)}.idx`;
-}
-
-function segmentNumber(segment: number): string {
-  return String(segment).padStart(10, '0');
-}
-
-const SEGMENT_FILE = /^(\d{10})\.seg$/;
-/** A quarantine copy being made (copyToQuarantine), until it is linked to its final name. */
-const STAGED_QUARANTINE_FILE = /^\.journal-\d{10}\.[0-9a-f]+\.tmp$/;
-/** An index being written (writeIndex), until it is renamed into place. */
-const STAGED_INDEX_FILE = /^\d{10}\.idx\.tmp$/;
-
-async function listNames(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
-}
-
-function segmentNumbers(names: readonly string[]): number[] {
-  return names.flatMap((name) => {
-    const match = SEGMENT_FILE.exec(name);
-    return match?.[1] ? [Number(match[1])] : [];
-  });
+  /** Ids whose REMOVE record in the segment is damaged: written again in the head (from the index). */
+  readonly rewritten?: readonly string[];
 }

@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { DirectorySync, makeDirectoryDurably, syncDirectoryChain } from './dir-sync.js';
+import { DirectorySync, makeDirectoryDurably, syncDirectory, syncDirectoryChain } from './dir-sync.js';
 import { realFiles, type JournalFiles } from './journal-files.js';
 import { SpoolFileStream } from './spool-file.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
@@ -42,13 +42,15 @@ export class Spool {
   readonly tmpDir: string;
   readonly queueDir: string;
   readonly journalDir: string;
-  private readonly queueSync: DirectorySync;
+  private queueSync: DirectorySync;
   /** Opened by open(); read lazily (and only read) by a spool from inspect(). */
   private journalReady: Promise<Journal> | undefined;
   /** The journal once open, for readMessage (which returns a stream at once). */
   private openJournal: Journal | undefined;
   private readonly committedListeners = new Set<CommitListener>();
   private readonly damagedListeners = new Set<(id: string) => void>();
+  /** Messages whose journal record open found damaged: told to each damaged listener as it subscribes. */
+  private damagedAtOpen: readonly string[] = [];
   private unlock: () => Promise<void> = () => Promise.resolve();
   /** Directory fsyncs of the spool's own directories go through these (journal-files.ts). */
   private files: JournalFiles = realFiles;
@@ -67,6 +69,7 @@ export class Spool {
   static async open(dir: string, options: OpenOptions = {}): Promise<{ spool: Spool } & Recovery> {
     const spool = new Spool(dir);
     const files = (spool.files = options.files ?? realFiles);
+    spool.queueSync = new DirectorySync(spool.queueDir, files);
     // Durable entries: a crash right after a first start must not lose tmp/ or queue/ (nor the
     // spool directory itself), with a message acknowledged into them.
     await makeDirectoryDurably(files, spool.tmpDir);
@@ -78,13 +81,23 @@ export class Spool {
     try {
       const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine'), files });
       spool.journalReady = opened.then(({ journal }) => journal);
-      const { journal, quarantined } = await opened;
+      const { journal, quarantined, lost, resurrected, unnamedRemoves } = await opened;
       spool.openJournal = journal;
       journal.onDamagedRemoved = (id) => {
         spool.tellDamagedRemoved(id);
       };
+      // A large message in queue/ is not the one a bad journal record named (its id is not proof).
+      spool.damagedAtOpen = (
+        await Promise.all(lost.map(async (id) => ((await stat(spool.messagePath(id)).catch(() => undefined)) ? [] : [id])))
+      ).flat();
       const recovery = await spool.recover(options.deferFileChecks === true);
-      return { spool, ...recovery, quarantined: [...quarantined, ...recovery.quarantined] };
+      return {
+        spool,
+        ...recovery,
+        quarantined: [...quarantined, ...recovery.quarantined],
+        ...(spool.damagedAtOpen.length > 0 ? { lost: [...spool.damagedAtOpen] } : {}),
+        ...(resurrected.length + unnamedRemoves > 0 ? { resurrected, unnamedRemoves } : {}),
+      };
     } catch (error) {
       await spool.close();
       throw error;
@@ -177,6 +190,8 @@ export class Spool {
 
   private async checkWhole(queueFiles: readonly string[], names: ReadonlySet<string>, recovery: Recovery): Promise<void> {
     const files = new Limiter(FILES_AT_ONCE);
+    const quarantine = join(this.dir, 'quarantine');
+    const before = recovery.quarantined.length;
     const checks = queueFiles.map((name) => files.run(async () => {
       const id = name.slice(0, -'.eml'.length);
       if (await this.envelope(id)) {
@@ -189,10 +204,10 @@ export class Spool {
         return;
       }
       // Never ours to drop silently: it may be someone's mail. An operator can look at it.
-      await makeDirectoryDurably(this.files, join(this.dir, 'quarantine'));
+      await makeDirectoryDurably(this.files, quarantine);
       for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
         try {
-          await rename(join(this.queueDir, file), join(this.dir, 'quarantine', file));
+          await this.files.rename(join(this.queueDir, file), join(quarantine, file));
           recovery.quarantined.push(join('queue', file));
         } catch (error) {
           // Removed since the listing (checkQueue may run beside deletes): nothing to move.
@@ -201,6 +216,9 @@ export class Spool {
       }
     }));
     await Promise.all(checks);
+    // The new names durable before the old ones' removal (checkQueue's sync of queue/ after
+    // this): a crash in between must leave a file in both places, never in neither.
+    if (recovery.quarantined.length > before) await syncDirectory(this.files, quarantine);
   }
 
   /**
@@ -241,6 +259,15 @@ export class Spool {
    */
   onDamagedRemoved(listener: (id: string) => void): () => void {
     this.damagedListeners.add(listener);
+    // Damage open found came before any listener: told now, so a view that indexed the message
+    // before the crash (the sink's row, a state file's worker) drops it as it would at a read.
+    for (const id of this.damagedAtOpen) {
+      try {
+        listener(id);
+      } catch {
+        // As in tellDamagedRemoved.
+      }
+    }
     return () => this.damagedListeners.delete(listener);
   }
 
@@ -468,6 +495,15 @@ export interface Recovery {
   readonly migrated: string[];
   /** Files in queue/ that are not whole messages, moved to quarantine/ for an operator. */
   readonly quarantined: string[];
+  /**
+   * Open only: messages queued again because the journal's REMOVE record for them is damaged
+   * past repair (JournalOpenReport.resurrected), and how many such records name no legible id.
+   * They are delivered again: a possible duplicate, never a loss (Postfix's choice too).
+   */
+  readonly resurrected?: string[];
+  readonly unnamedRemoves?: number;
+  /** Open only: messages whose journal record open found damaged, so no longer queued. */
+  readonly lost?: string[];
 }
 
 /** One message being received: bytes go to `stream`, then `commit` or `abort`. */

@@ -131,6 +131,21 @@ export class FailingFiles implements JournalFiles {
     await realFiles.unlink(path);
   };
 
+  readonly rename = async (from: string, to: string): Promise<void> => {
+    await this.enter('rename', from, this.planned('rename', from));
+    await realFiles.rename(from, to);
+  };
+
+  readonly copyFile = async (from: string, to: string): Promise<void> => {
+    await this.enter('copyFile', to, this.planned('copyFile', to));
+    await realFiles.copyFile(from, to);
+  };
+
+  readonly link = async (existing: string, path: string): Promise<void> => {
+    await this.enter('link', path, this.planned('link', path));
+    await realFiles.link(existing, path);
+  };
+
   private pathOf(fd: number): string {
     return this.paths.get(fd) ?? `fd ${String(fd)}`;
   }

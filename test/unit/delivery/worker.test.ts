@@ -191,6 +191,92 @@ describe('DeliveryWorker and a message the scrub removes as damaged', () => {
 });
 
 /**
+ * The scrub's announcement racing the worker's start-up rescan: it comes after the listing read
+ * the message but before the worker took it up (`list`), or while its state is read
+ * (`readState`). Made to happen at those points by running the scrub inside the spool's call.
+ * Either way the worker must end up not knowing it, and never attempt it.
+ */
+describe('DeliveryWorker start-up and a message the scrub removes meanwhile', () => {
+  for (const during of ['list', 'readState'] as const) {
+    it(`forgets it whichever comes first (announced during ${during})`, async () => {
+      const root = await mkdtemp(join(tmpdir(), 'mailwharf-worker-race-'));
+      const spoolDir = join(root, 'spool');
+      let spool: Spool | undefined;
+      let worker: DeliveryWorker | undefined;
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+      const courier = new FakeCourier(() => replyOutcome('451 4.7.1 Greylisted', 'mx.test'));
+      try {
+        ({ spool } = await Spool.open(spoolDir));
+        const queue = (body: string) =>
+          enqueueLocal(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, {
+            mailFrom: 'sender@a.test',
+            rcptTo: ['rcpt@b.test'],
+            hostname: 'relay.test',
+            listener: 'test',
+          });
+        const damaged = await queue('SCRUBBED-BODY');
+        const intact = await queue('INTACT-BODY');
+        await spool.close();
+        spool = undefined;
+        await sealFirstSegment(spoolDir, intact.id);
+        ({ spool } = await Spool.open(spoolDir));
+        const current = spool;
+        await flipByteOf(join(spoolDir, 'journal', segmentName(1)), 'SCRUBBED-BODY', 2);
+        const scrubbed: unknown[] = [];
+        if (during === 'list') {
+          const list = current.list.bind(current);
+          current.list = async () => {
+            const listed = await list();
+            scrubbed.push(await current.scrubJournal());
+            return listed;
+          };
+        } else {
+          const readState = current.readState.bind(current);
+          current.readState = async (id: string) => {
+            if (id === damaged.id && scrubbed.length === 0) scrubbed.push(await current.scrubJournal());
+            return readState(id);
+          };
+        }
+        const config = validateConfig(
+          {
+            hostname: 'relay.test',
+            mode: 'relay',
+            spool: { dir: spoolDir },
+            delivery: {
+              route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
+              retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
+              pollSeconds: 0.05,
+            },
+            policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
+            listeners: [
+              { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+            ],
+          },
+          'worker test',
+        );
+        worker = new DeliveryWorker({ spool, config, log, courier });
+        await worker.start();
+        expect(scrubbed).toEqual([expect.objectContaining({ segment: 1, lost: [damaged.id] })]);
+        await eventually(
+          async () => ((await current.readState(intact.id)) !== undefined ? true : undefined),
+          'the intact message attempted',
+        );
+        await worker.idle();
+        expect(worker.queued).toBe(1);
+        expect(courier.calls.map((c) => c.id)).toEqual([intact.id]);
+        const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(logged.filter((l) => l.msg === 'delivery attempt failed unexpectedly')).toEqual([]);
+      } finally {
+        await worker?.stop(1000);
+        await spool?.close();
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+/**
  * Moves `id`'s record to a later segment, so the first one (with every other message) is
  * sealed: the scrub checks only sealed segments, and a spool's journal seals one at 16 MiB.
  */

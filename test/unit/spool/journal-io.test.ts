@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Journal, segmentName } from '../../../src/spool/journal.js';
+import { Journal, RecordDamagedError, segmentName } from '../../../src/spool/journal.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { FailingFiles } from '../../helpers/failing-files.js';
 
@@ -100,6 +100,64 @@ describe('Journal under I/O failures: a failed fdatasync', () => {
     expect([...again.ids()].sort()).toEqual([id(1), id(3), id(4)]);
     expect(await payloadOf(again, id(3))).toBe('three');
     expect(await payloadOf(again, id(1))).toBe('one');
+  });
+});
+
+describe('Journal under I/O failures: an old head whose fdatasync keeps failing', () => {
+  it('carries its unsynced REMOVEs into the next segment rather than failing every later group', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1, 2]) await journal.append(id(i), [text(`message ${String(i)}`)]);
+    await journal.mark();
+    const synced = (await stat(join(dir, segmentName(1)))).size;
+    // Segment 1's fdatasync fails from now on, for good (a sick disk area).
+    files.fail('fdatasync', 'EIO', { path: SEGMENT_1, times: 1000 });
+    // Two plain REMOVEs ride along (written, acknowledged, not synced); the append after them
+    // asks for the sync that fails.
+    expect(await journal.remove(id(0), false)).toBe(true);
+    expect(await journal.remove(id(1), false)).toBe(true);
+    await expect(journal.append(id(3), [text('message 3')])).rejects.toMatchObject({ code: 'EIO' });
+
+    // Later groups go to segment 2, and succeed: the REMOVEs left unsynced in segment 1 are
+    // written again there, first, in the same durable group.
+    const from = files.log.length;
+    await journal.append(id(4), [text('message 4')]);
+    await journal.append(id(5), [text('message 5')]);
+    expect(journal.location(id(4))?.segment).toBe(2);
+    expect(files.calls(root, from).slice(0, 3)).toEqual([
+      `fdatasync journal/${segmentName(1)} FAILED`,
+      `close journal/${segmentName(1)}`,
+      `open journal/${segmentName(2)}`,
+    ]);
+    await closeAll();
+
+    // The kernel dropped segment 1's unsynced pages (the REMOVEs' first copies), and its index
+    // with them: its second copies keep both messages removed.
+    const { truncate } = await import('node:fs/promises');
+    await truncate(join(dir, segmentName(1)), synced);
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')), { force: true });
+    const { journal: again } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(2), id(4), id(5)]);
+  });
+
+  it('carried REMOVEs with no later group to take them are written at close', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1]) await journal.append(id(i), [text(`message ${String(i)}`)]);
+    await journal.mark();
+    const synced = (await stat(join(dir, segmentName(1)))).size;
+    files.fail('fdatasync', 'EIO', { path: SEGMENT_1, times: 1000 });
+    expect(await journal.remove(id(0), false)).toBe(true);
+    await expect(journal.append(id(2), [text('message 2')])).rejects.toMatchObject({ code: 'EIO' });
+    // Segment 1 is left and its REMOVE carried, but segment 2 cannot be opened: the group that
+    // was to take it fails, and no other comes before the close.
+    files.fail('open', 'EIO', { path: SEGMENT_2 });
+    await expect(journal.append(id(3), [text('message 3')])).rejects.toMatchObject({ code: 'EIO' });
+    await closeAll();
+    await (await import('node:fs/promises')).truncate(join(dir, segmentName(1)), synced);
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')), { force: true });
+    const { journal: again } = await openJournal();
+    expect([...again.ids()]).toEqual([id(1)]);
   });
 });
 
@@ -211,7 +269,7 @@ describe('Journal under I/O failures: a full disk', () => {
     await closeAll();
     // The torn bytes stay in segment 1, now sealed: kept for an operator, never taken as a record.
     const { journal: again, quarantined } = await openJournal();
-    expect(quarantined).toEqual([join('journal', segmentName(1))]);
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
     expect([...again.ids()].sort()).toEqual([id(0), id(2)]);
   });
 });
@@ -256,15 +314,50 @@ describe('Journal at open: hygiene', () => {
 
     const files = new FailingFiles();
     const { quarantined } = await openJournal({ files, segmentBytes: 200 });
-    expect(quarantined).toEqual([join('journal', segmentName(2))]);
-    expect(files.calls(root)).toEqual([
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(2)}`)]);
+    // The copy is staged, synced, linked to its name, and the name synced, all through the seam.
+    expect(files.calls(root).map((call) => call.replace(/\.[0-9a-f]+\.tmp$/, '.RANDOM.tmp'))).toEqual([
       'openDirectory .',
       'fsync .',
       'close .',
+      `copyFile quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `open quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `fdatasync quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `close quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
+      `link quarantine/journal-${segmentName(2)}`,
       'openDirectory quarantine',
       'fsync quarantine',
       'close quarantine',
+      `unlink quarantine/.journal-${segmentName(2)}.RANDOM.tmp`,
     ]);
+  });
+
+  it('a quarantine copy whose sync fails: the message a read found damaged stays queued, no copy is left', async () => {
+    const files = new FailingFiles();
+    const { journal } = await openJournal({ files });
+    for (const i of [0, 1]) await journal.append(id(i), [sized(i)]);
+    const first = journal.location(id(0));
+    if (!first) throw new Error('not appended');
+    const bytes = await readFile(join(dir, segmentName(1)));
+    bytes.writeUInt8(bytes.readUInt8(first.offset + 3) ^ 0x20, first.offset + 3);
+    await writeFile(join(dir, segmentName(1)), bytes);
+    files.fail('fdatasync', 'EIO', { path: /\.tmp$/ });
+    const error = await journal.readWhole(first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RecordDamagedError);
+    expect((error as RecordDamagedError).quarantined).toBeUndefined();
+    // Not copied, so not dropped: its bytes stay where they are for an operator.
+    expect(journal.has(id(0))).toBe(true);
+    expect(await readdir(quarantineDir)).toEqual([]);
+    // The next read that finds it tries again, and copies.
+    const again = await journal.readWhole(first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((again as RecordDamagedError).quarantined).toBe(join('quarantine', `journal-${segmentName(1)}`));
+    expect(journal.has(id(0))).toBe(false);
   });
 });
 

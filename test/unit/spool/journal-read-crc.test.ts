@@ -184,7 +184,7 @@ describe('journal: a streamed record larger than one read', () => {
 });
 
 describe('journal: a segment quarantined twice', () => {
-  it('keeps the copy open made of the cut head beside the one a later read makes, both with their bytes', async () => {
+  it('keeps the copy open made of a damaged head beside the one a later read makes, both with their bytes', async () => {
     const root = await tempRoot();
     const dir = join(root, 'journal');
     const quarantineDir = join(root, 'quarantine');
@@ -195,16 +195,16 @@ describe('journal: a segment quarantined twice', () => {
     for (const [i, id] of ids.entries()) await first1.journal.append(id, [Buffer.from(`RECORD-${String(i)} body`, 'latin1')]);
     await first1.journal.close();
 
-    // Damage mid-way in the head: open copies it, then cuts the head at the damage, so the
-    // record after it (acknowledged) is kept only in the copy.
+    // Damage mid-way in the head: open copies it and skips the bad record by its length; the
+    // record after it (acknowledged) stays queued.
     await flipByteOf(segment, 'RECORD-1', 3);
     const found = await readFile(segment);
     const second1 = await Journal.open(dir, { writer: true, quarantineDir });
     const { journal } = second1;
     try {
-      expect(second1.quarantined).toEqual([join('journal', segmentName(1))]);
+      expect(second1.quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
       expect(journal.has(second)).toBe(false);
-      expect(journal.has(third)).toBe(false);
+      expect(journal.has(third)).toBe(true);
       const atOpen = await readFile(join(quarantineDir, `journal-${segmentName(1)}`));
       expect(atOpen.equals(found)).toBe(true);
       expect(atOpen.includes('RECORD-2')).toBe(true);
@@ -225,6 +225,44 @@ describe('journal: a segment quarantined twice', () => {
       expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(found)).toBe(true);
       const secondCopy = await readFile(join(quarantineDir, later));
       expect(secondCopy.equals(cut.subarray(0, secondCopy.length))).toBe(true);
+    } finally {
+      await journal.close();
+    }
+  });
+});
+
+describe('journal: the same damage found again', () => {
+  it('by a read with a stale location: no second copy, and the error names the first', async () => {
+    const root = await tempRoot();
+    const dir = join(root, 'journal');
+    const quarantineDir = join(root, 'quarantine');
+    const { journal } = await Journal.open(dir, { writer: true, quarantineDir });
+    try {
+      const [first, second] = [0, 1].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i))) as [string, string];
+      await journal.append(first, [Buffer.from('RECORD-0 body', 'latin1')]);
+      await journal.append(second, [Buffer.from('RECORD-1 body', 'latin1')]);
+      const location = journal.location(first);
+      if (!location) throw new Error('not appended');
+      await flipByteOf(join(dir, segmentName(1)), 'RECORD-0', 3);
+      const copy = join('quarantine', `journal-${segmentName(1)}`);
+      // A view and the delivery worker each looked the message up before either read it.
+      for (let read = 0; read < 3; read++) {
+        const error = await journal.readWhole(location).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((error as RecordDamagedError).quarantined).toBe(copy);
+      }
+      expect(await readdir(quarantineDir)).toEqual([`journal-${segmentName(1)}`]);
+      // Damage found elsewhere in the segment later is new damage: a copy of its own.
+      const other = journal.location(second);
+      if (!other) throw new Error('not appended');
+      await flipByteOf(join(dir, segmentName(1)), 'RECORD-1', 3);
+      const error = await journal.readWhole(other).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as RecordDamagedError).quarantined).toBe(join('quarantine', `journal-${segmentName(1).replace('.seg', '.1.seg')}`));
     } finally {
       await journal.close();
     }

@@ -85,7 +85,7 @@ describe('Journal.scrub', () => {
     }
     expect(reports).toEqual([
       { segment: 1, lost: [] },
-      { segment: 2, lost: [id(3)], quarantined: join('journal', segmentName(2)) },
+      { segment: 2, lost: [id(3)], quarantined: join('quarantine', `journal-${segmentName(2)}`) },
     ]);
     // The copy is the damaged segment, as it was found.
     expect(await readFile(join(quarantineDir, `journal-${segmentName(2)}`))).toEqual(
@@ -116,7 +116,7 @@ describe('Journal.scrub', () => {
     expect(journal.location(id(2))?.segment).toBe(2);
     // Bytes before the forged record rot: the scan resyncs on the next magic, the forged one.
     await damage(journal, id(0));
-    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('journal', segmentName(1)) });
+    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('quarantine', `journal-${segmentName(1)}`) });
     expect(journal.has(id(7))).toBe(false);
     await closeAll();
     const { journal: again } = await openJournal();
@@ -177,6 +177,38 @@ describe('Journal.scrub', () => {
     await journal.reclaim();
     expect(await journal.scrub()).toEqual({ segment: 2, lost: [] });
     expect(await journal.scrub()).toEqual({ segment: 2, lost: [] });
+  });
+
+  it('a damaged REMOVE in a sealed segment is written again in the head, so its message stays removed without the index', async () => {
+    const { journal } = await openJournal();
+    for (const i of [0, 1]) await journal.append(id(i), [sized(i)]);
+    // 2 x 132 bytes, then the 32-byte REMOVE: segment 1 ends with it, and keeps a live message.
+    await journal.remove(id(0), true);
+    await journal.append(id(2), [sized(2)]);
+    expect(journal.location(id(2))?.segment).toBe(2);
+    const segment = journal.segmentPath(1);
+    const bytes = await readFile(segment);
+    const at = bytes.indexOf(encodeRecordHeader(RecordType.remove, id(0), []));
+    expect(at).toBe(264);
+    // Two bits of its CRC: past the one-bit repair.
+    const handle = await openFile(segment, 'r+');
+    await handle.write(Buffer.from([(bytes[at + 28] ?? 0) ^ 0x11]), 0, 1, at + 28);
+    await handle.close();
+
+    expect(await journal.scrub()).toEqual({
+      segment: 1,
+      lost: [],
+      quarantined: join('quarantine', `journal-${segmentName(1)}`),
+      rewritten: [id(0)],
+    });
+    // Once: the next round finds the same damage, and neither copies nor writes again.
+    expect(await journal.scrub()).toEqual({ segment: 1, lost: [] });
+    await closeAll();
+    // The index (written without an fdatasync) lost in a crash: segment 1 is scanned, its
+    // REMOVE does not read, and only the copy in the head keeps message 0 from coming back.
+    await rm(join(dir, segmentName(1).replace('.seg', '.idx')));
+    const { journal: again } = await openJournal();
+    expect([...again.ids()].sort()).toEqual([id(1), id(2)].sort());
   });
 
   it('damage in a dead record loses nothing: no quarantine, nothing removed', async () => {

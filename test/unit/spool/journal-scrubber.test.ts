@@ -56,7 +56,7 @@ describe('startJournalScrub', () => {
     await scrubber.stop();
     await journal.close();
 
-    expect(line.quarantined).toEqual([join('journal', segmentName(2))]);
+    expect(line.quarantined).toEqual([join('quarantine', `journal-${segmentName(2)}`)]);
     expect(line.lost).toEqual([ids[3]]);
     expect(await readdir(join(root, 'quarantine'))).toEqual([`journal-${segmentName(2)}`]);
     expect(journal.has(ids[3] ?? '')).toBe(false);

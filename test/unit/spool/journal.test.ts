@@ -123,7 +123,7 @@ describe('Journal: open after a crash', () => {
     await writeFile(path, bytes);
 
     const { journal: again, quarantined } = await openJournal({ segmentBytes: 200 });
-    expect(quarantined).toEqual([join('journal', segmentName(1))]);
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
     expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(bytes)).toBe(true);
     expect([...again.ids()].sort()).toEqual([id(0), id(2), id(3)]);
     expect(await payloadOf(again, id(2))).toBe('message number 2');
@@ -153,7 +153,7 @@ describe('Journal: open after a crash', () => {
     expect(again.has(id(9))).toBe(false);
     expect([...again.ids()].sort()).toEqual([id(0), id(1)]);
     // Something whole followed the bad bytes: reported, and kept in quarantine/ before the cut.
-    expect(quarantined).toEqual([join('journal', segmentName(1))]);
+    expect(quarantined).toEqual([join('quarantine', `journal-${segmentName(1)}`)]);
     expect((await readFile(join(quarantineDir, `journal-${segmentName(1)}`))).equals(torn)).toBe(true);
     expect((await stat(path)).size).toBe(whole);
   });

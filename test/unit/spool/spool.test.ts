@@ -256,6 +256,22 @@ describe('Spool.open: recovery after a crash', () => {
     expect(await spool.count()).toBe(1);
   });
 
+  it('the move into quarantine/ is made durable: quarantine/ fsynced after the renames, then queue/', async () => {
+    await mkdir(join(dir, 'quarantine'), { recursive: true });
+    await plant([`queue/${B}.eml`]);
+    await writeFile(join(dir, 'queue', `${A}.eml`), 'no trailer: not written by this spool');
+    await writeFile(join(dir, 'queue', `${A}.state.json`), '{"attempts":1}');
+    const files = new FailingFiles();
+    const { spool } = await Spool.open(dir, { files });
+    await spool.close();
+    const calls = files.calls(dir);
+    const renames = calls.filter((call) => call.startsWith('rename'));
+    expect(renames.sort()).toEqual([`rename queue/${A}.eml`, `rename queue/${A}.state.json`]);
+    const last = Math.max(...renames.map((call) => calls.indexOf(call)));
+    // The new names durable first: a crash between the two syncs leaves a file in both places, never in neither.
+    expect(calls.slice(last + 1).filter((call) => call.startsWith('fsync'))).toEqual(['fsync quarantine', 'fsync queue']);
+  });
+
   it('a message of the earlier two-file layout (ID.eml + ID.json) becomes one file, state kept', async () => {
     const envelope = envelopeFor(A, 12);
     await plant([`queue/${A}.state.json`]);
