@@ -209,12 +209,7 @@ describe('DeliveryWorker start-up and a message the scrub removes meanwhile', ()
       try {
         ({ spool } = await Spool.open(spoolDir));
         const queue = (body: string) =>
-          enqueueLocal(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, {
-            mailFrom: 'sender@a.test',
-            rcptTo: ['rcpt@b.test'],
-            hostname: 'relay.test',
-            listener: 'test',
-          });
+          queueMessage(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
         const damaged = await queue('SCRUBBED-BODY');
         const intact = await queue('INTACT-BODY');
         await spool.close();
@@ -238,23 +233,9 @@ describe('DeliveryWorker start-up and a message the scrub removes meanwhile', ()
             return readState(id);
           };
         }
-        const config = validateConfig(
-          {
-            hostname: 'relay.test',
-            mode: 'relay',
-            spool: { dir: spoolDir },
-            delivery: {
-              route: { type: 'smarthost', host: '127.0.0.1', port: 9, tls: 'none' },
-              retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
-              pollSeconds: 0.05,
-            },
-            policies: { relay: { auth: 'none', relay: { trustedNetworks: ['127.0.0.0/8'] } } },
-            listeners: [
-              { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-            ],
-          },
-          'worker test',
-        );
+        const config = workerConfig(spoolDir, {
+          retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
+        });
         worker = new DeliveryWorker({ spool, config, log, courier });
         await worker.start();
         expect(scrubbed).toEqual([expect.objectContaining({ segment: 1, lost: [damaged.id] })]);
