@@ -274,7 +274,7 @@ function reportRecovery(recovery: Recovery, dir: string, log: Logger): void {
   if (recovery.lost !== undefined) {
     log.error(
       { lost: recovery.lost },
-      'queued messages damaged in the journal: not delivered, copies in quarantine/',
+      'queued messages damaged in the journal (or cut by a power loss before they were acknowledged): not delivered, copies in quarantine/',
     );
   }
   if (recovery.resurrected !== undefined) {

@@ -50,10 +50,11 @@ const WINDOW_BYTES = 4 * 1024 * 1024;
  * order:
  *  1. a 32-byte REMOVE one bit away from whole is put right (CRC-32 over 256 bits has a Hamming
  *     distance of 6, so one flipped bit is located without doubt; see repairRemoveRecord);
- *  2. its header's length field is followed: when a whole record starts where it points, the
- *     bad record is skipped as damage and the scan goes on from there. The writer put that
- *     record there, so it is never one forged inside a message body (unless the length field is
- *     itself the damaged part and happens to point at a forged record);
+ *  2. its header's length field is followed when a whole record starts where it points and no
+ *     whole record starts before that: the bad record is skipped as damage and the scan goes on
+ *     from there. The writer put that record there, so it is never one forged inside a message
+ *     body; and a length made longer by the damage, landing on a later boundary, is refused
+ *     (the records it would skip are whole);
  *  3. otherwise the rest is searched for a whole record: none, and what follows `end` is a torn
  *     tail (a write whose fdatasync never returned, so never acknowledged); one, and the
  *     segment is `damaged`.
@@ -86,13 +87,18 @@ export async function scanSegment(handle: FileHandle, size: number, resync: bool
       continue;
     }
     const claimed = await window.claimedAt(position);
+    const next = await window.nextRecordAfter(position);
+    // The length field is trusted only if the nearest whole record is where it points. A bad
+    // record's length is unproven, and is often the damaged part: a flipped bit adds 2^k, and
+    // landing on a later record boundary skipped the whole records in between (a REMOVE, so a
+    // removed message came back; or an acknowledged message, dropped). A whole record inside
+    // what the length frames is either such a skip or a record forged in a message body.
     const skipTo = await window.wholeRecordByLength(position);
-    if (skipTo !== undefined) {
+    if (skipTo !== undefined && skipTo === next) {
       damages.push({ at: position, ...(claimed ? { claimed } : {}), repaired: false });
       position = skipTo;
       continue;
     }
-    const next = await window.nextRecordAfter(position);
     if (next === undefined) break;
     damages.push({ at: position, ...(claimed ? { claimed } : {}), repaired: false });
     if (!resync) break;

@@ -214,9 +214,10 @@ export class Journal {
       // Damage inside a segment, or a torn end of one already sealed: bytes that were
       // acknowledged may be in it. A copy goes to quarantine/ for an operator (before the head
       // is cut); what reads whole is kept, in the head too: a bad record there with whole ones
-      // after it (found by its length field, journal-scan.ts) is rot, not a torn write, and the
-      // records after it were acknowledged. Its index (and, for the head, a new segment at the
-      // next write) keeps the next open from reporting it again.
+      // after it (found by its length field, journal-scan.ts) is rot, or a torn group whose
+      // later pages reached the disk (then it was never acknowledged, and a message after it
+      // may be delivered twice, never lost). Its index (and, for the head, a new segment at
+      // the next write) keeps the next open from reporting it again.
       const quarantine = this.writer && (scan.damaged || (torn && !last));
       let copy: string | undefined;
       if (quarantine) {
@@ -640,7 +641,10 @@ export class Journal {
     // without an fdatasync, and without it the next open would skip them and bring their
     // messages back. Written again in the head, durably: the id comes from the index, never
     // from the bad bytes.
-    for (const record of removes) await this.enqueue(RecordType.remove, record.id, [], true);
+    // Never for an id that is queued: a REMOVE it lost is one that open did not apply either.
+    for (const record of removes) {
+      if (!this.locations.has(record.id)) await this.enqueue(RecordType.remove, record.id, [], true);
+    }
     // The segment's index is left as it is: the REMOVE records below keep the lost messages
     // out at the next open. Never written again from this scan: past damage it resyncs on the
     // next record magic, which may begin a record forged inside a message's body (a CRC has

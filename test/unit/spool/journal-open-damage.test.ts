@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Journal, segmentName } from '../../../src/spool/journal.js';
 import { encodeRecordHeader, RecordType, repairRemoveRecord } from '../../../src/spool/journal-record.js';
+import { scanSegment } from '../../../src/spool/journal-scan.js';
 import { newQueueId } from '../../../src/spool/queue-id.js';
 import { Spool } from '../../../src/spool/spool.js';
 import { testEnvelope } from '../../helpers/envelope.js';
@@ -228,6 +229,41 @@ describe('Spool.open: a message lost to damage open found', () => {
       expect(told).toEqual([id(1)]);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('scanSegment: a bad record whose length field is the damaged part', () => {
+  it('never skips the whole records between it and where the flipped length points', async () => {
+    // R (70 bytes: bit 5 of its length is 0), then the REMOVE of message 2, then message 3: a
+    // flip of bit 5 adds exactly 32, the REMOVE's size, and points at message 3's header.
+    const { journal } = await openJournal();
+    await journal.append(id(0), [body(0)]);
+    await journal.append(id(2), [body(2)]);
+    await journal.append(id(1), [Buffer.from('r'.repeat(70), 'latin1')]);
+    const damaged = journal.location(id(1));
+    await journal.remove(id(2), true);
+    await journal.append(id(3), [body(3)]);
+    await closeAll();
+    if (!damaged) throw new Error('not appended');
+    await flip(damaged.offset - 32 + 24, 0x20);
+    const handle = await openFile(head(), 'r');
+    try {
+      const { size } = await handle.stat();
+      // Searched on, as in a sealed segment: the REMOVE and message 3 are both found.
+      const searched = await scanSegment(handle, size, true);
+      expect(searched.records.map((r) => [r.type, r.id])).toEqual([
+        [RecordType.message, id(0)],
+        [RecordType.message, id(2)],
+        [RecordType.remove, id(2)],
+        [RecordType.message, id(3)],
+      ]);
+      expect(searched.damages.map((d) => d.at)).toEqual([damaged.offset - 32]);
+      // Not searched on, as in the head: cut at the bad record, never the REMOVE skipped alone.
+      const cut = await scanSegment(handle, size, false);
+      expect(cut.records.map((r) => r.id)).toEqual([id(0), id(2)]);
+    } finally {
+      await handle.close();
     }
   });
 });
