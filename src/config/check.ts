@@ -17,6 +17,8 @@ export async function checkConfigFiles(loaded: LoadedConfig): Promise<void> {
   ];
   if (problems.length === 0) return;
   throw new ConfigError(
-    problems.map((problem) => `${loaded.sourceOf(problem.path)}: ${formatPath(problem.path)}: ${problem.message}`).join('\n'),
+    problems
+      .map((problem) => `${loaded.sourceOf(problem.path)}: ${formatPath(problem.path)}: ${problem.message}`)
+      .join('\n'),
   );
 }

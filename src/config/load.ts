@@ -47,7 +47,11 @@ function describeIssues(file: string, error: z.ZodError, overridden: readonly Ov
 }
 
 /** Validates a config value; the message names every bad field path and who set it. */
-export function validateConfig(value: unknown, source: string, overridden: readonly OverriddenPath[] = []): Config {
+export function validateConfig(
+  value: unknown,
+  source: string,
+  overridden: readonly OverriddenPath[] = [],
+): Config {
   // jitless: the config is parsed once, so zod's compiled fast path for each object (new
   // Function per shape) costs more than it saves: ~20 ms of CPU off every start.
   const parsed = configSchema.safeParse(value, { jitless: true });

@@ -32,7 +32,8 @@ export function overridesFromFlags(values: Readonly<Record<string, unknown>>): O
   return SETTINGS.flatMap((setting): Override[] => {
     const given = values[setting.flag];
     if (setting.kind === 'boolean') {
-      if (values[`no-${setting.flag}`] === true) return [{ setting, value: false, source: `--no-${setting.flag}` }];
+      if (values[`no-${setting.flag}`] === true)
+        return [{ setting, value: false, source: `--no-${setting.flag}` }];
       return given === true ? [{ setting, value: true, source: `--${setting.flag}` }] : [];
     }
     // A repeated flag (--tag) gives its values in order, kept apart so that an unbalanced quote
@@ -70,7 +71,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Writes `value` at `steps` inside `node` (mutating copies made by the caller); returns the paths written. */
-function write(node: unknown, steps: readonly PathStep[], value: unknown, at: readonly Key[], source: string): Key[][] {
+function write(
+  node: unknown,
+  steps: readonly PathStep[],
+  value: unknown,
+  at: readonly Key[],
+  source: string,
+): Key[][] {
   const [step, ...rest] = steps;
   if (step === undefined) return [];
   if (typeof step === 'string') {
@@ -83,7 +90,8 @@ function write(node: unknown, steps: readonly PathStep[], value: unknown, at: re
     return write(node[step], rest, value, [...at, step], source);
   }
   if (!Array.isArray(node)) return [];
-  if ('each' in step) return node.flatMap((element, index) => write(element, rest, value, [...at, index], source));
+  if ('each' in step)
+    return node.flatMap((element, index) => write(element, rest, value, [...at, index], source));
   const index = node.findIndex((element) => isRecord(element) && element.name === step.listener);
   if (index < 0) throw new ConfigError(`${source}: the config has no listener named "${step.listener}"`);
   return write(node[index], rest, value, [...at, index], source);
@@ -99,7 +107,8 @@ export function applyOverrides(
   const paths: OverriddenPath[] = [];
   for (const { setting, value, source } of overrides) {
     for (const steps of setting.paths) {
-      for (const path of write(copy, steps, typed(setting, value, source), [], source)) paths.push({ path, source });
+      for (const path of write(copy, steps, typed(setting, value, source), [], source))
+        paths.push({ path, source });
     }
   }
   return { raw: copy, paths };

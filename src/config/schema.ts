@@ -148,7 +148,9 @@ export const listenerSchema = z.strictObject({
    * Load balancers allowed to send a PROXY protocol v1 header (exact addresses). Their
    * header's client address then drives policy, rate limits and the Received header.
    */
-  proxyFrom: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'must be an IP address' })).default([]),
+  proxyFrom: z
+    .array(z.string().refine((value) => isIP(value) !== 0, { message: 'must be an IP address' }))
+    .default([]),
   /**
    * How long a balancer's connection may take to send its PROXY line; default 5 (Postfix's
    * smtpd_upstream_proxy_timeout), not the idle timeout of a session.
@@ -235,7 +237,10 @@ const dkimKeySchema = z.strictObject({
   keyFile: z.string().min(1),
   algorithm: z.enum(DKIM_ALGORITHMS).default('rsa-sha256'),
   /** Header fields to sign; unset: From, To, Cc, Subject, Date, Message-ID, MIME and list headers. */
-  headers: z.array(z.string().regex(/^[!-9;-~]+$/, 'must be a header field name')).min(1).optional(),
+  headers: z
+    .array(z.string().regex(/^[!-9;-~]+$/, 'must be a header field name'))
+    .min(1)
+    .optional(),
 });
 
 const routeSchema = z.discriminatedUnion('type', [smarthostRoute, mxRoute]);
@@ -251,9 +256,7 @@ const domainPattern = z
 export const deliverySchema = z.strictObject({
   route: routeSchema.default({ type: 'mx', port: 25, tls: 'opportunistic', requireTlsDomains: [] }),
   /** Per-domain routes (Postfix transport_maps): the first entry matching the recipient's domain wins; else `route`. */
-  routes: z
-    .array(z.strictObject({ domains: z.array(domainPattern).min(1), route: routeSchema }))
-    .default([]),
+  routes: z.array(z.strictObject({ domains: z.array(domainPattern).min(1), route: routeSchema })).default([]),
   /** In relay mode, recipients in these domains are captured (kept), not delivered. */
   captureDomains: z.array(domain).default([]),
   retry: z
@@ -346,7 +349,10 @@ export const configSchema = z
      * Where mail to the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1 says it must be
      * accepted). Default: postmaster@ the first accepted domain, else @ hostname.
      */
-    postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like postmaster@example.com').optional(),
+    postmaster: z
+      .string()
+      .regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like postmaster@example.com')
+      .optional(),
     /** Domains we receive mail for; anything else is relaying. */
     acceptedDomains: z.array(domain).default([]),
     /** capture: keep mail for the web UI and API; relay: deliver onward (see the relay issue). */

@@ -43,8 +43,20 @@ export const SETTINGS: readonly Setting[] = [
   listenerPort('submission'),
   listenerPort('submissions'),
   listenerPort('alt-submission'),
-  { flag: 'http-port', kind: 'number', value: 'PORT', paths: [['http', 'port']], help: 'web UI and API port' },
-  { flag: 'ui', kind: 'boolean', value: '', paths: [['http', 'enabled']], help: 'serve the web UI and API (--no-ui: off)' },
+  {
+    flag: 'http-port',
+    kind: 'number',
+    value: 'PORT',
+    paths: [['http', 'port']],
+    help: 'web UI and API port',
+  },
+  {
+    flag: 'ui',
+    kind: 'boolean',
+    value: '',
+    paths: [['http', 'enabled']],
+    help: 'serve the web UI and API (--no-ui: off)',
+  },
   {
     flag: 'http-base-path',
     kind: 'string',
@@ -52,7 +64,13 @@ export const SETTINGS: readonly Setting[] = [
     paths: [['http', 'basePath']],
     help: 'serve the UI under a path prefix',
   },
-  { flag: 'metrics-host', kind: 'string', value: 'ADDRESS', paths: [['metrics', 'host']], help: 'metrics listener address' },
+  {
+    flag: 'metrics-host',
+    kind: 'string',
+    value: 'ADDRESS',
+    paths: [['metrics', 'host']],
+    help: 'metrics listener address',
+  },
   {
     flag: 'metrics-port',
     kind: 'number',
@@ -60,7 +78,13 @@ export const SETTINGS: readonly Setting[] = [
     paths: [['metrics', 'port']],
     help: 'serve /metrics on its own port (works without the UI)',
   },
-  { flag: 'hostname', kind: 'string', value: 'NAME', paths: [['hostname']], help: 'name in the greeting and Received' },
+  {
+    flag: 'hostname',
+    kind: 'string',
+    value: 'NAME',
+    paths: [['hostname']],
+    help: 'name in the greeting and Received',
+  },
   {
     flag: 'spool',
     env: 'MAILWHARF_SPOOL_DIR',
@@ -76,7 +100,13 @@ export const SETTINGS: readonly Setting[] = [
     paths: [['tls', 'selfSignedDir']],
     help: 'where the self-signed certificate is kept',
   },
-  { flag: 'tls-cert', kind: 'string', value: 'FILE', paths: [['tls', 'cert']], help: 'certificate chain (PEM)' },
+  {
+    flag: 'tls-cert',
+    kind: 'string',
+    value: 'FILE',
+    paths: [['tls', 'cert']],
+    help: 'certificate chain (PEM)',
+  },
   { flag: 'tls-key', kind: 'string', value: 'FILE', paths: [['tls', 'key']], help: 'private key (PEM)' },
   {
     flag: 'log-level',
@@ -115,10 +145,15 @@ export function envName(setting: Setting): string {
 /** The --help lines for the table: flag, variable, meaning. */
 export function settingsHelp(): string {
   const rows = SETTINGS.map((setting) => {
-    const flag = setting.kind === 'boolean' ? `--${setting.flag}, --no-${setting.flag}` : `--${setting.flag} ${setting.value}`;
+    const flag =
+      setting.kind === 'boolean'
+        ? `--${setting.flag}, --no-${setting.flag}`
+        : `--${setting.flag} ${setting.value}`;
     return [flag, envName(setting), setting.help] as const;
   });
   const flagWidth = Math.max(...rows.map(([flag]) => flag.length));
   const envWidth = Math.max(...rows.map(([, env]) => env.length));
-  return rows.map(([flag, env, help]) => `  ${flag.padEnd(flagWidth)}  ${env.padEnd(envWidth)}  ${help}`).join('\n');
+  return rows
+    .map(([flag, env, help]) => `  ${flag.padEnd(flagWidth)}  ${env.padEnd(envWidth)}  ${help}`)
+    .join('\n');
 }

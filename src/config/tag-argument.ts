@@ -20,7 +20,10 @@ export function parseTagArgument(value: string): TagArgumentRule[] | { readonly 
   for (const word of words) {
     const equals = word.indexOf('=');
     const tags = (equals < 0 ? '' : word.slice(0, equals)).split(',').map((tag) => tag.trim());
-    const match = word.slice(equals + 1).trim().toLowerCase();
+    const match = word
+      .slice(equals + 1)
+      .trim()
+      .toLowerCase();
     if (equals < 0 || match === '' || tags.some((tag) => tag === ''))
       return { problem: `"${word}" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)` };
     rules.push({ match, tags });

@@ -41,7 +41,8 @@ export function encodeSegmentIndex(records: readonly ScannedRecord[], segmentSiz
 export function decodeSegmentIndex(bytes: Buffer, segmentSize: number): ScannedRecord[] | undefined {
   if (bytes.length < HEAD_BYTES + 4 || !bytes.subarray(0, 4).equals(MAGIC)) return undefined;
   const count = bytes.readUInt32LE(4);
-  if (bytes.length !== HEAD_BYTES + count * ENTRY_BYTES + 4 || bytes.readUInt32LE(8) !== segmentSize) return undefined;
+  if (bytes.length !== HEAD_BYTES + count * ENTRY_BYTES + 4 || bytes.readUInt32LE(8) !== segmentSize)
+    return undefined;
   const end = bytes.length - 4;
   if (crc32(bytes.subarray(0, end)) !== bytes.readUInt32LE(end)) return undefined;
   const records: ScannedRecord[] = [];

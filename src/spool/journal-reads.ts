@@ -2,7 +2,14 @@ import { close, open as openCallback, read as readCallback } from 'node:fs';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { segmentName } from './journal-names.js';
-import { decodeRecordHeader, headerCrcSeed, RECORD_HEADER_BYTES, recordedCrc, recordIsWhole, RecordType } from './journal-record.js';
+import {
+  decodeRecordHeader,
+  headerCrcSeed,
+  RECORD_HEADER_BYTES,
+  recordedCrc,
+  recordIsWhole,
+  RecordType,
+} from './journal-record.js';
 import { isErrno } from '../util/errno.js';
 
 const openFd = promisify(openCallback);
@@ -63,7 +70,10 @@ export class JournalReads {
     // After close() (a test or the fixture looking at a stopped server's spool) a read gets a
     // descriptor of its own, closed when it is done: none is left for a close() already over.
     const { reader, evicted } = this.source.closed()
-      ? { reader: { fd: openFd(this.segmentPath(location.segment), 'r'), users: 0, retired: true }, evicted: undefined }
+      ? {
+          reader: { fd: openFd(this.segmentPath(location.segment), 'r'), users: 0, retired: true },
+          evicted: undefined,
+        }
       : this.reader(location.segment);
     reader.users += 1;
     try {
@@ -128,7 +138,7 @@ export class JournalReads {
     let held: Buffer | undefined;
     // Where the bytes come from: the record's copy, if compaction moved it before the first read.
     let from = location;
-    for (let position = 0; position < total; ) {
+    for (let position = 0; position < total;) {
       const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, total - position));
       const span = await this.readSpan(from, RECORD_HEADER_BYTES, chunk, position, chunk.length);
       const read = span.read;
@@ -144,7 +154,10 @@ export class JournalReads {
         payloadStart = RECORD_HEADER_BYTES;
       }
       crc = crc32(bytes.subarray(payloadStart), crc);
-      const messageBytes = bytes.subarray(payloadStart, Math.max(payloadStart, Math.min(read, messageEnd - position)));
+      const messageBytes = bytes.subarray(
+        payloadStart,
+        Math.max(payloadStart, Math.min(read, messageEnd - position)),
+      );
       if (held) yield held;
       held = messageBytes.length > 0 ? messageBytes : undefined;
       position += read;
@@ -208,7 +221,9 @@ export class JournalReads {
 /** Whether `header` is a MESSAGE header for this location (the CRC is checked by the caller). */
 function isRecordOf(location: JournalLocation, header: Buffer): boolean {
   const decoded = decodeRecordHeader(header);
-  return decoded?.type === RecordType.message && decoded.id === location.id && decoded.length === location.length;
+  return (
+    decoded?.type === RecordType.message && decoded.id === location.id && decoded.length === location.length
+  );
 }
 
 /**

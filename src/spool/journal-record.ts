@@ -94,7 +94,8 @@ export function repairRemoveRecord(bytes: Buffer): RecordHeader | undefined {
     const mask = 1 << (bit & 7);
     record[at] = (record[at] ?? 0) ^ mask;
     const header = decodeRecordHeader(record);
-    const whole = header?.type === RecordType.remove && header.length === 0 && recordIsWhole(record, Buffer.alloc(0));
+    const whole =
+      header?.type === RecordType.remove && header.length === 0 && recordIsWhole(record, Buffer.alloc(0));
     record[at] = (record[at] ?? 0) ^ mask;
     if (!whole) continue;
     if (found) return undefined; // two candidates: not one flipped bit

@@ -133,7 +133,9 @@ class Window {
   async repairedRemoveAt(position: number): Promise<ScannedRecord | undefined> {
     if (position + RECORD_HEADER_BYTES > this.size) return undefined;
     const repaired = repairRemoveRecord(await this.read(position, RECORD_HEADER_BYTES));
-    return repaired && { type: repaired.type, id: repaired.id, offset: position + RECORD_HEADER_BYTES, length: 0 };
+    return (
+      repaired && { type: repaired.type, id: repaired.id, offset: position + RECORD_HEADER_BYTES, length: 0 }
+    );
   }
 
   /** What the header at `position` claims, if it passes its own checks (its CRC is not checked). */
@@ -150,7 +152,8 @@ class Window {
    */
   async wholeRecordByLength(position: number): Promise<number | undefined> {
     if (position + RECORD_HEADER_BYTES > this.size) return undefined;
-    const next = position + RECORD_HEADER_BYTES + recordLengthField(await this.read(position, RECORD_HEADER_BYTES));
+    const next =
+      position + RECORD_HEADER_BYTES + recordLengthField(await this.read(position, RECORD_HEADER_BYTES));
     if (next >= this.size) return undefined;
     return (await this.recordAt(next)) ? next : undefined;
   }

@@ -8,7 +8,12 @@ import { decodeSegmentIndex, encodeSegmentIndex } from './journal-index.js';
 import { indexName, listNames, segmentName, segmentNumbers, STAGED_INDEX_FILE } from './journal-names.js';
 import { JournalQuarantine } from './journal-quarantine.js';
 import { JournalReads, RecordDamagedError, type JournalLocation } from './journal-reads.js';
-import { scanSegment, type DamagedRecord as ScanDamage, type ScannedRecord, type SegmentScan } from './journal-scan.js';
+import {
+  scanSegment,
+  type DamagedRecord as ScanDamage,
+  type ScannedRecord,
+  type SegmentScan,
+} from './journal-scan.js';
 import { writeAll } from './spool-file.js';
 import { isErrno } from '../util/errno.js';
 
@@ -129,7 +134,13 @@ export class Journal {
     options: { writer: boolean; quarantineDir: string; segmentBytes?: number; files?: JournalFiles },
   ): Promise<{ journal: Journal } & JournalOpenReport> {
     const files = options.files ?? realFiles;
-    const journal = new Journal(dir, options.writer, options.segmentBytes ?? SEGMENT_BYTES, options.quarantineDir, files);
+    const journal = new Journal(
+      dir,
+      options.writer,
+      options.segmentBytes ?? SEGMENT_BYTES,
+      options.quarantineDir,
+      files,
+    );
     const quarantined: string[] = [];
     if (options.writer) await makeDirectoryDurably(files, dir);
     const names = await listNames(dir);
@@ -158,7 +169,9 @@ export class Journal {
    * that could not be put right lets its message come back: reported by the id its header
    * claims when that one is queued; `unnamedRemoves` counts those whose id is not legible.
    */
-  private afterDamage(damages: readonly DamagedRecord[]): Pick<JournalOpenReport, 'lost' | 'resurrected' | 'unnamedRemoves'> {
+  private afterDamage(
+    damages: readonly DamagedRecord[],
+  ): Pick<JournalOpenReport, 'lost' | 'resurrected' | 'unnamedRemoves'> {
     const lost: string[] = [];
     const resurrected: string[] = [];
     let unnamedRemoves = 0;
@@ -203,7 +216,8 @@ export class Journal {
       // A REMOVE after a bad MESSAGE record (here or in a later segment) means its message was
       // done with before the damage could matter: not reported as lost (see afterDamage).
       for (const damage of scan.damages) {
-        if (!damage.repaired && damage.claimed?.type === RecordType.message) this.damagedAtOpen.add(damage.claimed.id);
+        if (!damage.repaired && damage.claimed?.type === RecordType.message)
+          this.damagedAtOpen.add(damage.claimed.id);
       }
       this.apply(segment, scan.records, scan.end);
       // Read before the head is cut below: the cut may take the bad record's header with it.
@@ -234,7 +248,8 @@ export class Journal {
         this.headSyncedLength = scan.end;
         this.headRecords = scan.records;
       }
-      if (this.writer && (!last || quarantine)) await this.writeIndex(segment, scan.records, last ? scan.end : size);
+      if (this.writer && (!last || quarantine))
+        await this.writeIndex(segment, scan.records, last ? scan.end : size);
       return { ...(copy === undefined ? {} : { copy }), damages };
     } finally {
       await handle.close();
@@ -371,7 +386,9 @@ export class Journal {
     await this.reclaiming;
     // REMOVEs carried from a head whose fdatasync failed, with no group since to take them.
     const carried = this.carried.splice(0);
-    await Promise.all(carried.map((id) => this.enqueue(RecordType.remove, id, [], true).catch(() => undefined)));
+    await Promise.all(
+      carried.map((id) => this.enqueue(RecordType.remove, id, [], true).catch(() => undefined)),
+    );
     await this.settled();
     this.closed = true;
     await this.indexing;
@@ -402,7 +419,16 @@ export class Journal {
     if (this.closed) return Promise.reject(new Error('the journal is closed'));
     return new Promise((resolve, reject) => {
       const header = encodeRecordHeader(type, id, payload);
-      this.queue.push({ header, payload, type, id, durable, resolve, reject, ...(replaces ? { replaces } : {}) });
+      this.queue.push({
+        header,
+        payload,
+        type,
+        id,
+        durable,
+        resolve,
+        reject,
+        ...(replaces ? { replaces } : {}),
+      });
       this.writeNext();
     });
   }
@@ -460,7 +486,8 @@ export class Journal {
       const length = pending.payload.reduce((sum, chunk) => sum + chunk.length, 0);
       this.headRecords.push({ type: pending.type, id: pending.id, offset, length });
       const stale = pending.replaces !== undefined && this.locations.get(pending.id) !== pending.replaces;
-      if (pending.type === RecordType.message && !stale) this.place(pending.id, { id: pending.id, segment: this.head, offset, length });
+      if (pending.type === RecordType.message && !stale)
+        this.place(pending.id, { id: pending.id, segment: this.head, offset, length });
       offset += length;
       pending.resolve();
     }
@@ -486,7 +513,8 @@ export class Journal {
   /** The head's descriptor, after starting a new segment when this write would overfill it. */
   private async headFor(bytes: number): Promise<number> {
     const full = this.headLength > 0 && this.headLength + bytes > this.segmentBytes;
-    const fd = this.headFd !== undefined && !full && !this.headSuspect ? this.headFd : await this.openHead(full);
+    const fd =
+      this.headFd !== undefined && !full && !this.headSuspect ? this.headFd : await this.openHead(full);
     // A new segment's name must be durable before any record in it is acknowledged; until a
     // directory fsync has succeeded, every group syncs the directory again before it is told.
     if (!this.headNameDurable) {
@@ -506,7 +534,9 @@ export class Journal {
       // ones are made durable with the next group.
       if (this.headUnsynced) {
         await this.syncHead(this.headFd, this.headLength).catch(() => {
-          const unsynced = this.headRecords.filter((r) => r.type === RecordType.remove && r.offset > this.headSyncedLength);
+          const unsynced = this.headRecords.filter(
+            (r) => r.type === RecordType.remove && r.offset > this.headSyncedLength,
+          );
           this.carried.push(...unsynced.map((r) => r.id));
           this.headUnsynced = false;
         });
@@ -537,7 +567,8 @@ export class Journal {
       // open (without O_EXCL) creates the file.
       this.headNameDurable = false;
     }
-    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fresh ? constants.O_EXCL : 0);
+    const flags =
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fresh ? constants.O_EXCL : 0);
     this.headFd = await this.files.open(this.segmentPath(this.head), flags, 0o640);
     return this.headFd;
   }
@@ -695,7 +726,7 @@ export class Journal {
       await this.indexing;
       for (const path of [this.indexPath(oldest), this.segmentPath(oldest)]) {
         await this.files.unlink(path).catch((error: unknown) => {
-          if (!(isErrno(error, 'ENOENT'))) throw error;
+          if (!isErrno(error, 'ENOENT')) throw error;
         });
       }
       // A read with a location looked up earlier may have opened the segment again meanwhile;
@@ -746,7 +777,15 @@ export class Journal {
 /** A REMOVE written again from a head left unsynced (Journal.carried): nobody waits for it. */
 function carriedRemove(id: string): Pending {
   const ignore = (): void => undefined;
-  return { header: encodeRecordHeader(RecordType.remove, id, []), payload: [], type: RecordType.remove, id, durable: true, resolve: ignore, reject: ignore };
+  return {
+    header: encodeRecordHeader(RecordType.remove, id, []),
+    payload: [],
+    type: RecordType.remove,
+    id,
+    durable: true,
+    resolve: ignore,
+    reject: ignore,
+  };
 }
 
 /** A bad record open skipped, with the payload length its header gives (0 for a REMOVE's). */

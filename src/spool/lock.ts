@@ -74,7 +74,9 @@ async function acquire(
     holder = await readHolder(path);
     if (!holder) continue; // released meanwhile: try again
     const sameHost = holder.host === '' || holder.host === me;
-    const alive = sameHost ? holder.pid !== process.pid && isProcessAlive(holder.pid) : holder.ageMs < LOCK_STALE_MS;
+    const alive = sameHost
+      ? holder.pid !== process.pid && isProcessAlive(holder.pid)
+      : holder.ageMs < LOCK_STALE_MS;
     // Alive, or still there after several take-overs (another starter keeps winning).
     if (alive || (attempt >= 4 && previous !== undefined)) {
       throw new SpoolLockedError(dir, holder.pid, sameHost ? undefined : holder.host);

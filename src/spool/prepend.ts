@@ -28,7 +28,12 @@ async function writeAll(fd: number, data: Buffer): Promise<void> {
  * caller fdatasyncs before the commit). Closes `fd`; resolves with the new file's descriptor,
  * positioned at its end. Messages small enough to be held in memory never come here.
  */
-export async function prependToFile(fd: number, path: string, length: number, header: Buffer): Promise<number> {
+export async function prependToFile(
+  fd: number,
+  path: string,
+  length: number,
+  header: Buffer,
+): Promise<number> {
   const staged = `${path}.prepend`;
   const target = await openFd(staged, 'wx', 0o640);
   // The spool file was opened write-only: its bytes are read through a descriptor of their own.
@@ -37,7 +42,7 @@ export async function prependToFile(fd: number, path: string, length: number, he
     source = await openFd(path, 'r');
     await writeAll(target, header);
     const chunk = Buffer.allocUnsafe(COPY_CHUNK);
-    for (let position = 0; position < length; ) {
+    for (let position = 0; position < length;) {
       const { bytesRead } = await readFd(source, chunk, 0, Math.min(COPY_CHUNK, length - position), position);
       if (bytesRead === 0) throw new Error('spool file shorter than written');
       await writeAll(target, chunk.subarray(0, bytesRead));

@@ -49,7 +49,8 @@ export async function readTrailerFrom(source: TrailerSource): Promise<Envelope |
   await readExactly(source, tail, fileSize - tailLength);
   const footer = tail.subarray(tailLength - FOOTER_BYTES).toString('latin1');
   const digits = footer.slice(FOOTER_TAG.length, -1);
-  if (!footer.startsWith(FOOTER_TAG) || !footer.endsWith('\n') || !/^[0-9a-f]{8}$/.test(digits)) return undefined;
+  if (!footer.startsWith(FOOTER_TAG) || !footer.endsWith('\n') || !/^[0-9a-f]{8}$/.test(digits))
+    return undefined;
   const jsonLength = Number.parseInt(digits, 16);
   const messageSize = fileSize - FOOTER_BYTES - jsonLength;
   if (!Number.isSafeInteger(jsonLength) || messageSize < 0) return undefined;

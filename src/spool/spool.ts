@@ -79,7 +79,11 @@ export class Spool {
     await syncDirectoryChain(files, dir);
     spool.unlock = await lockSpool(dir);
     try {
-      const opened = Journal.open(spool.journalDir, { writer: true, quarantineDir: join(dir, 'quarantine'), files });
+      const opened = Journal.open(spool.journalDir, {
+        writer: true,
+        quarantineDir: join(dir, 'quarantine'),
+        files,
+      });
       spool.journalReady = opened.then(({ journal }) => journal);
       const { journal, quarantined, lost, resurrected, unnamedRemoves } = await opened;
       spool.openJournal = journal;
@@ -88,7 +92,9 @@ export class Spool {
       };
       // A large message in queue/ is not the one a bad journal record named (its id is not proof).
       spool.damagedAtOpen = (
-        await Promise.all(lost.map(async (id) => ((await stat(spool.messagePath(id)).catch(() => undefined)) ? [] : [id])))
+        await Promise.all(
+          lost.map(async (id) => ((await stat(spool.messagePath(id)).catch(() => undefined)) ? [] : [id])),
+        )
       ).flat();
       const recovery = await spool.recover(options.deferFileChecks === true);
       return {
@@ -161,7 +167,9 @@ export class Spool {
     const recovery: Recovery = { removed: [], migrated: [], quarantined: [] };
     const names = new Set(await readdir(this.queueDir));
     const journal = await this.journal();
-    const unknown = [...names].filter((name) => QUEUE_FILE.test(name) && !known.has(name.slice(0, -'.eml'.length)));
+    const unknown = [...names].filter(
+      (name) => QUEUE_FILE.test(name) && !known.has(name.slice(0, -'.eml'.length)),
+    );
     await this.checkWhole(unknown, names, recovery);
     for (const name of await readdir(this.queueDir)) {
       const id = name.split('.')[0] ?? '';
@@ -188,33 +196,39 @@ export class Spool {
     return `${String((await stat(this.queueDir, { bigint: true })).mtimeNs)}/${journal}`;
   }
 
-  private async checkWhole(queueFiles: readonly string[], names: ReadonlySet<string>, recovery: Recovery): Promise<void> {
+  private async checkWhole(
+    queueFiles: readonly string[],
+    names: ReadonlySet<string>,
+    recovery: Recovery,
+  ): Promise<void> {
     const files = new Limiter(FILES_AT_ONCE);
     const quarantine = join(this.dir, 'quarantine');
     const before = recovery.quarantined.length;
-    const checks = queueFiles.map((name) => files.run(async () => {
-      const id = name.slice(0, -'.eml'.length);
-      if (await this.envelope(id)) {
-        // Whole. An envelope file beside it is left from a migration cut short.
-        if (names.has(`${id}.json`)) await rm(join(this.queueDir, `${id}.json`), { force: true });
-        return;
-      }
-      if (names.has(`${id}.json`) && (await this.migrate(id))) {
-        recovery.migrated.push(id);
-        return;
-      }
-      // Never ours to drop silently: it may be someone's mail. An operator can look at it.
-      await makeDirectoryDurably(this.files, quarantine);
-      for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
-        try {
-          await this.files.rename(join(this.queueDir, file), join(quarantine, file));
-          recovery.quarantined.push(join('queue', file));
-        } catch (error) {
-          // Removed since the listing (checkQueue may run beside deletes): nothing to move.
-          if (!isErrno(error, 'ENOENT')) throw error;
+    const checks = queueFiles.map((name) =>
+      files.run(async () => {
+        const id = name.slice(0, -'.eml'.length);
+        if (await this.envelope(id)) {
+          // Whole. An envelope file beside it is left from a migration cut short.
+          if (names.has(`${id}.json`)) await rm(join(this.queueDir, `${id}.json`), { force: true });
+          return;
         }
-      }
-    }));
+        if (names.has(`${id}.json`) && (await this.migrate(id))) {
+          recovery.migrated.push(id);
+          return;
+        }
+        // Never ours to drop silently: it may be someone's mail. An operator can look at it.
+        await makeDirectoryDurably(this.files, quarantine);
+        for (const file of [name, `${id}.json`, `${id}.state.json`].filter((f) => names.has(f))) {
+          try {
+            await this.files.rename(join(this.queueDir, file), join(quarantine, file));
+            recovery.quarantined.push(join('queue', file));
+          } catch (error) {
+            // Removed since the listing (checkQueue may run beside deletes): nothing to move.
+            if (!isErrno(error, 'ENOENT')) throw error;
+          }
+        }
+      }),
+    );
     await Promise.all(checks);
     // The new names durable before the old ones' removal (checkQueue's sync of queue/ after
     // this): a crash in between must leave a file in both places, never in neither.
@@ -422,7 +436,10 @@ export class Spool {
    * The first `limit` bytes of a message (all of it by default), in memory: an open, reads into
    * one buffer and a close, with no stream and no copy.
    */
-  async readBytes(message: { readonly id: string; readonly size: number }, limit = message.size): Promise<Buffer> {
+  async readBytes(
+    message: { readonly id: string; readonly size: number },
+    limit = message.size,
+  ): Promise<Buffer> {
     const size = Math.min(message.size, limit);
     const journal = await this.journal();
     const location = journal.location(message.id);
@@ -442,9 +459,11 @@ export class Spool {
     }
   }
 
-
   /** The header block of a message (up to the first empty line, at most `limit` bytes read), as UTF-8. */
-  async readHeader(message: { readonly id: string; readonly size: number }, limit = 256 * 1024): Promise<string> {
+  async readHeader(
+    message: { readonly id: string; readonly size: number },
+    limit = 256 * 1024,
+  ): Promise<string> {
     const bytes = await this.readBytes(message, limit);
     const end = bytes.indexOf('\r\n\r\n');
     return bytes.subarray(0, end >= 0 ? end + 2 : bytes.length).toString('utf8');
@@ -458,7 +477,8 @@ export class Spool {
     const location = this.openJournal?.location(message.id);
     // Through the journal's shared descriptor: a segment unlinked after compaction moved the
     // record stays readable to a stream that began before.
-    if (this.openJournal && location) return Readable.from(this.openJournal.stream(location, message.size), { objectMode: false });
+    if (this.openJournal && location)
+      return Readable.from(this.openJournal.stream(location, message.size), { objectMode: false });
     return createReadStream(this.messagePath(message.id), { start: 0, end: message.size - 1 });
   }
 }

@@ -12,11 +12,14 @@ describe('delivery.dns.servers', () => {
     expect(withDelivery({ dns: { servers: [server] } })().delivery.dns.servers).toEqual([server]);
   });
 
-  it.each(['dns.example.com', '127.0.0.1:0', '127.0.0.1:70000', '1.2.3'])('refuses %s, naming the field', (server) => {
-    expect(withDelivery({ dns: { servers: [server] } })).toThrow(
-      'x.yaml: delivery.dns.servers[0]: must be an IP address with an optional port',
-    );
-  });
+  it.each(['dns.example.com', '127.0.0.1:0', '127.0.0.1:70000', '1.2.3'])(
+    'refuses %s, naming the field',
+    (server) => {
+      expect(withDelivery({ dns: { servers: [server] } })).toThrow(
+        'x.yaml: delivery.dns.servers[0]: must be an IP address with an optional port',
+      );
+    },
+  );
 
   it('defaults to the system resolver with a 5 s timeout', () => {
     expect(withDelivery({})().delivery.dns).toEqual({ servers: [], timeoutSeconds: 5 });
@@ -52,8 +55,11 @@ describe('delivery.routes', () => {
   const smarthost = { type: 'smarthost', host: 'relay.example.net' };
 
   it('takes domains and wildcard subdomains with a route each', () => {
-    const routes = withDelivery({ routes: [{ domains: ['One.Test', '*.two.test'], route: smarthost }] })().delivery.routes;
-    expect(routes).toMatchObject([{ domains: ['one.test', '*.two.test'], route: { type: 'smarthost', port: 587 } }]);
+    const routes = withDelivery({ routes: [{ domains: ['One.Test', '*.two.test'], route: smarthost }] })()
+      .delivery.routes;
+    expect(routes).toMatchObject([
+      { domains: ['one.test', '*.two.test'], route: { type: 'smarthost', port: 587 } },
+    ]);
   });
 
   it.each([
@@ -73,7 +79,10 @@ describe('delivery.rateLimits', () => {
   });
 
   it.each([
-    [{ domains: ['one.test'] }, 'delivery.rateLimits[0]: give messagesPerMinute, connectionsPerMinute or maxConnections'],
+    [
+      { domains: ['one.test'] },
+      'delivery.rateLimits[0]: give messagesPerMinute, connectionsPerMinute or maxConnections',
+    ],
     [{ domains: ['one.test'], maxConnections: 0 }, 'delivery.rateLimits[0].maxConnections'],
     [{ domains: ['one.test'], connectionsPerMinute: 1.5 }, 'delivery.rateLimits[0].connectionsPerMinute'],
   ])('refuses %j, naming %s', (entry, field) => {

@@ -3,12 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import {
-  bundledConfigDir,
-  ConfigError,
-  loadConfigFile,
-  validateConfig,
-} from '../../../src/config/load.js';
+import { bundledConfigDir, ConfigError, loadConfigFile, validateConfig } from '../../../src/config/load.js';
 import { policySchema, type Config } from '../../../src/config/schema.js';
 import { applyOverrides, overridesFromEnv, overridesFromFlags } from '../../../src/config/overrides.js';
 
@@ -39,7 +34,10 @@ async function load(value: unknown, env: Record<string, string> = {}): Promise<C
 }
 
 /** The ConfigError a value (or YAML text) is refused with, and the file it was written to. */
-async function refusal(value: unknown, env: Record<string, string> = {}): Promise<{ message: string; path: string }> {
+async function refusal(
+  value: unknown,
+  env: Record<string, string> = {},
+): Promise<{ message: string; path: string }> {
   const path = await writeConfig(value);
   const error: unknown = await loadConfigFile(path, env, base).then(
     () => undefined,
@@ -79,96 +77,118 @@ describe('the bundled configs', () => {
 });
 
 describe('validation errors name the file and the field', () => {
-  it.each([
-    // one row per refusal: the config, the text the message must contain, and why
-    { why: 'a port out of range', value: { ...minimal, listeners: [{ ...listener, port: 70000 }] }, expected: 'listeners[0].port: ' },
-    {
-      why: 'an IPv4 prefix over 32',
-      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/33'] } } } },
-      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
-    },
-    {
-      why: 'an IPv6 prefix over 128, at its index',
-      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['127.0.0.1', '::1/129'] } } } },
-      expected: 'policies.relay.relay.trustedNetworks[1]: must be an IP address or CIDR',
-    },
-    {
-      why: 'a second prefix is not silently ignored',
-      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/8/16'] } } } },
-      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
-    },
-    {
-      why: 'an empty prefix',
-      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/'] } } } },
-      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
-    },
-    {
-      why: 'a name is not a network',
-      value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['intranet'] } } } },
-      expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
-    },
-    { why: 'an unknown top-level key', value: { ...minimal, surprise: true }, expected: 'surprise: unknown key' },
-    {
-      why: 'a typo in a listener',
-      value: { ...minimal, listeners: [{ ...listener, prot: 25 }] },
-      expected: 'listeners[0].prot: unknown key',
-    },
-    {
-      why: 'a typo deep in a policy',
-      value: { ...minimal, policies: { relay: { limits: { maxMesageSize: 1 } } } },
-      expected: 'policies.relay.limits.maxMesageSize: unknown key',
-    },
-    {
-      why: 'a listener naming an undefined policy',
-      value: { ...minimal, listeners: [{ ...listener, policy: 'nope' }] },
-      expected: 'listeners[0].policy: names policy "nope", which is not defined under policies',
-    },
-    {
-      why: 'submission with auth: none',
-      value: { ...minimal, listeners: [{ ...listener, role: 'submission' }] },
-      expected: 'listeners[0].policy: role submission needs a policy with auth: required (or optional)',
-    },
-    {
-      why: 'submissions with auth: none',
-      value: { ...minimal, listeners: [{ ...listener, role: 'submissions', tls: 'implicit' }] },
-      expected: 'listeners[0].policy: role submissions needs a policy with auth',
-    },
-    {
-      why: 'port 465 is implicit TLS',
-      value: {
-        ...minimal,
-        policies: { sub: { auth: 'required' } },
-        listeners: [{ ...listener, role: 'submissions', policy: 'sub' }],
+  it.each(
+    [
+      // one row per refusal: the config, the text the message must contain, and why
+      {
+        why: 'a port out of range',
+        value: { ...minimal, listeners: [{ ...listener, port: 70000 }] },
+        expected: 'listeners[0].port: ',
       },
-      expected: 'listeners[0].tls: role submissions needs tls: implicit',
-    },
-    {
-      why: 'listener names are unique',
-      value: { ...minimal, listeners: [listener, listener] },
-      expected: 'listeners[1].name: duplicate listener name "smtp"',
-    },
-    { why: 'at least one listener', value: { ...minimal, listeners: [] }, expected: 'listeners: ' },
-    { why: 'a cert without its key', value: { ...minimal, tls: { cert: '/x.pem' } }, expected: 'tls: cert and key must be set together' },
-    {
-      why: 'a plain-text password',
-      value: { ...minimal, auth: { users: [{ username: 'a', passwordHash: 'plain' }] } },
-      expected: 'auth.users[0].passwordHash: must be a hash made by `mailwharf hash-password`',
-    },
-    {
-      why: 'any credentials in relay mode would be an open relay',
-      value: { ...minimal, auth: { acceptAnyCredentials: true } },
-      expected: 'auth.acceptAnyCredentials: only allowed with mode: capture',
-    },
-    { why: 'a bad domain', value: { ...minimal, acceptedDomains: ['exa mple.com'] }, expected: 'acceptedDomains[0]: must be a domain name' },
-    { why: 'an unknown log level', value: { ...minimal, log: { level: 'loud' } }, expected: 'log.level: ' },
-    { why: 'an empty file', value: null, expected: '(top level): ' },
-  ].map((row) => [row.why, row] as const))('%s', async (_why, { value, expected }) => {
+      {
+        why: 'an IPv4 prefix over 32',
+        value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/33'] } } } },
+        expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+      },
+      {
+        why: 'an IPv6 prefix over 128, at its index',
+        value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['127.0.0.1', '::1/129'] } } } },
+        expected: 'policies.relay.relay.trustedNetworks[1]: must be an IP address or CIDR',
+      },
+      {
+        why: 'a second prefix is not silently ignored',
+        value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/8/16'] } } } },
+        expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+      },
+      {
+        why: 'an empty prefix',
+        value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['10.0.0.0/'] } } } },
+        expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+      },
+      {
+        why: 'a name is not a network',
+        value: { ...minimal, policies: { relay: { relay: { trustedNetworks: ['intranet'] } } } },
+        expected: 'policies.relay.relay.trustedNetworks[0]: must be an IP address or CIDR',
+      },
+      {
+        why: 'an unknown top-level key',
+        value: { ...minimal, surprise: true },
+        expected: 'surprise: unknown key',
+      },
+      {
+        why: 'a typo in a listener',
+        value: { ...minimal, listeners: [{ ...listener, prot: 25 }] },
+        expected: 'listeners[0].prot: unknown key',
+      },
+      {
+        why: 'a typo deep in a policy',
+        value: { ...minimal, policies: { relay: { limits: { maxMesageSize: 1 } } } },
+        expected: 'policies.relay.limits.maxMesageSize: unknown key',
+      },
+      {
+        why: 'a listener naming an undefined policy',
+        value: { ...minimal, listeners: [{ ...listener, policy: 'nope' }] },
+        expected: 'listeners[0].policy: names policy "nope", which is not defined under policies',
+      },
+      {
+        why: 'submission with auth: none',
+        value: { ...minimal, listeners: [{ ...listener, role: 'submission' }] },
+        expected: 'listeners[0].policy: role submission needs a policy with auth: required (or optional)',
+      },
+      {
+        why: 'submissions with auth: none',
+        value: { ...minimal, listeners: [{ ...listener, role: 'submissions', tls: 'implicit' }] },
+        expected: 'listeners[0].policy: role submissions needs a policy with auth',
+      },
+      {
+        why: 'port 465 is implicit TLS',
+        value: {
+          ...minimal,
+          policies: { sub: { auth: 'required' } },
+          listeners: [{ ...listener, role: 'submissions', policy: 'sub' }],
+        },
+        expected: 'listeners[0].tls: role submissions needs tls: implicit',
+      },
+      {
+        why: 'listener names are unique',
+        value: { ...minimal, listeners: [listener, listener] },
+        expected: 'listeners[1].name: duplicate listener name "smtp"',
+      },
+      { why: 'at least one listener', value: { ...minimal, listeners: [] }, expected: 'listeners: ' },
+      {
+        why: 'a cert without its key',
+        value: { ...minimal, tls: { cert: '/x.pem' } },
+        expected: 'tls: cert and key must be set together',
+      },
+      {
+        why: 'a plain-text password',
+        value: { ...minimal, auth: { users: [{ username: 'a', passwordHash: 'plain' }] } },
+        expected: 'auth.users[0].passwordHash: must be a hash made by `mailwharf hash-password`',
+      },
+      {
+        why: 'any credentials in relay mode would be an open relay',
+        value: { ...minimal, auth: { acceptAnyCredentials: true } },
+        expected: 'auth.acceptAnyCredentials: only allowed with mode: capture',
+      },
+      {
+        why: 'a bad domain',
+        value: { ...minimal, acceptedDomains: ['exa mple.com'] },
+        expected: 'acceptedDomains[0]: must be a domain name',
+      },
+      { why: 'an unknown log level', value: { ...minimal, log: { level: 'loud' } }, expected: 'log.level: ' },
+      { why: 'an empty file', value: null, expected: '(top level): ' },
+    ].map((row) => [row.why, row] as const),
+  )('%s', async (_why, { value, expected }) => {
     const { message, path } = await refusal(value);
     expect(message).toContain(`${path}: ${expected}`);
   });
 
   it('names every bad field, one line each', async () => {
-    const { message, path } = await refusal({ ...minimal, surprise: 1, listeners: [{ ...listener, port: -1 }] });
+    const { message, path } = await refusal({
+      ...minimal,
+      surprise: 1,
+      listeners: [{ ...listener, port: -1 }],
+    });
     const lines = message.split('\n');
     expect(lines).toHaveLength(2);
     for (const line of lines) expect(line.startsWith(`${path}: `)).toBe(true);
@@ -187,7 +207,9 @@ describe('validation errors name the file and the field', () => {
   });
 
   it('validateConfig names the source it is given', () => {
-    expect(() => validateConfig({ ...minimal, surprise: 1 }, 'inline')).toThrow(/^inline: surprise: unknown key$/);
+    expect(() => validateConfig({ ...minimal, surprise: 1 }, 'inline')).toThrow(
+      /^inline: surprise: unknown key$/,
+    );
     expect(validateConfig(minimal, 'inline').listeners[0]?.host).toBe('0.0.0.0');
   });
 });
@@ -195,9 +217,19 @@ describe('validation errors name the file and the field', () => {
 describe('environment overrides', () => {
   it.each([
     // variable, value, the field it sets, why
-    ['MAILWHARF_HOSTNAME', 'mail.env.test', { hostname: 'mail.env.test' }, 'the name in the greeting and Received'],
+    [
+      'MAILWHARF_HOSTNAME',
+      'mail.env.test',
+      { hostname: 'mail.env.test' },
+      'the name in the greeting and Received',
+    ],
     ['MAILWHARF_SPOOL_DIR', '/var/spool/env', { spool: { dir: '/var/spool/env' } }, 'an absolute spool dir'],
-    ['MAILWHARF_SPOOL_DIR', 'env-spool', { spool: { dir: join(base, 'env-spool') } }, 'a relative one, resolved'],
+    [
+      'MAILWHARF_SPOOL_DIR',
+      'env-spool',
+      { spool: { dir: join(base, 'env-spool') } },
+      'a relative one, resolved',
+    ],
     ['MAILWHARF_LOG_LEVEL', 'debug', { log: { level: 'debug' } }, 'the log level'],
   ] as const)('%s=%s sets %j (%s)', async (variable, value, expected, _why) => {
     expect(await load(minimal, { [variable]: value })).toMatchObject(expected);
@@ -216,7 +248,11 @@ describe('environment overrides', () => {
       { ...minimal, hostname: 'file.example', spool: { dir: '/from/file' }, log: { level: 'warn' } },
       { MAILWHARF_HOSTNAME: 'env.example', MAILWHARF_SPOOL_DIR: '/from/env', MAILWHARF_LOG_LEVEL: 'error' },
     );
-    expect(config).toMatchObject({ hostname: 'env.example', spool: { dir: '/from/env' }, log: { level: 'error' } });
+    expect(config).toMatchObject({
+      hostname: 'env.example',
+      spool: { dir: '/from/env' },
+      log: { level: 'error' },
+    });
   });
 
   it('a repeat window of 600 s, the most allowed, is kept (the forwarding e2e test uses it)', async () => {
@@ -231,12 +267,32 @@ describe('environment overrides', () => {
 
   it.each([
     // env, the line expected (FILE stands for the file), why
-    [{ MAILWHARF_LOG_LEVEL: 'loud' }, 'MAILWHARF_LOG_LEVEL: log.level: Invalid option', 'the variable is blamed, not the file'],
-    [{ MAILWHARF_SMTP_PORT: 'twenty-five' }, 'MAILWHARF_SMTP_PORT: listeners[0].port: Invalid input: expected number', 'not a number'],
+    [
+      { MAILWHARF_LOG_LEVEL: 'loud' },
+      'MAILWHARF_LOG_LEVEL: log.level: Invalid option',
+      'the variable is blamed, not the file',
+    ],
+    [
+      { MAILWHARF_SMTP_PORT: 'twenty-five' },
+      'MAILWHARF_SMTP_PORT: listeners[0].port: Invalid input: expected number',
+      'not a number',
+    ],
     [{ MAILWHARF_SMTP_PORT: '70000' }, 'MAILWHARF_SMTP_PORT: listeners[0].port: Too big', 'out of range'],
-    [{ MAILWHARF_UI: 'maybe' }, 'MAILWHARF_UI: http.enabled: Invalid input: expected boolean', 'not a yes or no'],
-    [{ MAILWHARF_SUBMISSION_PORT: '1587' }, 'MAILWHARF_SUBMISSION_PORT: the config has no listener named "submission"', 'no such listener'],
-    [{ MAILWHARF_TLS_CERT: '/etc/cert.pem' }, 'FILE (with MAILWHARF_TLS_CERT): tls: cert and key must be set together', 'a cert without a key'],
+    [
+      { MAILWHARF_UI: 'maybe' },
+      'MAILWHARF_UI: http.enabled: Invalid input: expected boolean',
+      'not a yes or no',
+    ],
+    [
+      { MAILWHARF_SUBMISSION_PORT: '1587' },
+      'MAILWHARF_SUBMISSION_PORT: the config has no listener named "submission"',
+      'no such listener',
+    ],
+    [
+      { MAILWHARF_TLS_CERT: '/etc/cert.pem' },
+      'FILE (with MAILWHARF_TLS_CERT): tls: cert and key must be set together',
+      'a cert without a key',
+    ],
     [
       { MAILWHARF_SHUTDOWN_REPEAT_WINDOW: '1000' },
       'MAILWHARF_SHUTDOWN_REPEAT_WINDOW: shutdownRepeatWindowSeconds: at most 600 seconds: a forwarded copy comes within seconds',
@@ -251,7 +307,12 @@ describe('environment overrides', () => {
   it('one table gives every setting a variable; --host reaches every listener and the UI', async () => {
     const config = await load(
       { ...minimal, listeners: [listener, { ...listener, name: 'other', port: 2526 }] },
-      { MAILWHARF_HOST: '0.0.0.0', MAILWHARF_HTTP_PORT: '18025', MAILWHARF_UI: 'true', MAILWHARF_SMTP_PORT: '0' },
+      {
+        MAILWHARF_HOST: '0.0.0.0',
+        MAILWHARF_HTTP_PORT: '18025',
+        MAILWHARF_UI: 'true',
+        MAILWHARF_SMTP_PORT: '0',
+      },
     );
     expect(config.listeners.map((l) => [l.host, l.port])).toEqual([
       ['0.0.0.0', 0],
@@ -282,18 +343,32 @@ describe('environment overrides', () => {
 });
 
 describe('relative paths', () => {
-  it.each([
-    // one row per path: the config, what it resolves to, and why
-    { why: 'a relative spool dir', value: { ...minimal, spool: { dir: 'my-spool' } }, expected: { spool: { dir: join(base, 'my-spool') } } },
-    { why: 'an absolute spool dir stays', value: { ...minimal, spool: { dir: '/abs/spool' } }, expected: { spool: { dir: '/abs/spool' } } },
-    { why: 'the default spool dir', value: minimal, expected: { spool: { dir: join(base, 'spool') } } },
-    { why: 'the default self-signed dir', value: minimal, expected: { tls: { selfSignedDir: join(base, 'certs') } } },
-    {
-      why: 'certificate paths, relative and absolute',
-      value: { ...minimal, tls: { cert: 'tls/cert.pem', key: '/etc/key.pem' } },
-      expected: { tls: { cert: join(base, 'tls/cert.pem'), key: '/etc/key.pem' } },
-    },
-  ].map((row) => [row.why, row] as const))('%s (relative to the base dir given, not the working directory)', async (_why, { value, expected }) => {
+  it.each(
+    [
+      // one row per path: the config, what it resolves to, and why
+      {
+        why: 'a relative spool dir',
+        value: { ...minimal, spool: { dir: 'my-spool' } },
+        expected: { spool: { dir: join(base, 'my-spool') } },
+      },
+      {
+        why: 'an absolute spool dir stays',
+        value: { ...minimal, spool: { dir: '/abs/spool' } },
+        expected: { spool: { dir: '/abs/spool' } },
+      },
+      { why: 'the default spool dir', value: minimal, expected: { spool: { dir: join(base, 'spool') } } },
+      {
+        why: 'the default self-signed dir',
+        value: minimal,
+        expected: { tls: { selfSignedDir: join(base, 'certs') } },
+      },
+      {
+        why: 'certificate paths, relative and absolute',
+        value: { ...minimal, tls: { cert: 'tls/cert.pem', key: '/etc/key.pem' } },
+        expected: { tls: { cert: join(base, 'tls/cert.pem'), key: '/etc/key.pem' } },
+      },
+    ].map((row) => [row.why, row] as const),
+  )('%s (relative to the base dir given, not the working directory)', async (_why, { value, expected }) => {
     expect(await load(value)).toMatchObject(expected);
   });
 });
@@ -315,6 +390,8 @@ describe('--tag, repeated', () => {
   });
 
   it('an unbalanced quote in one value does not swallow the next: it is refused, naming the flag', () => {
-    expect(() => tagRules(['a="x y', 'b=z'])).toThrow(new ConfigError('--tag: unbalanced double quote in "a=\\"x y"'));
+    expect(() => tagRules(['a="x y', 'b=z'])).toThrow(
+      new ConfigError('--tag: unbalanced double quote in "a=\\"x y"'),
+    );
   });
 });

@@ -30,10 +30,18 @@ describe("parseTagArgument (Mailpit's --tag syntax)", () => {
       'line breaks and tabs separate rules too (a multi-line MAILWHARF_TAG from a compose or .env file)',
     ],
     ['"a b"="x\ny"', [{ match: 'x\ny', tags: ['a b'] }], 'inside quotes a line break is kept, as a space is'],
-    ['a="x y', { problem: 'unbalanced double quote in "a=\\"x y"' }, 'a quote left open is refused, not read to the end'],
+    [
+      'a="x y',
+      { problem: 'unbalanced double quote in "a=\\"x y"' },
+      'a quote left open is refused, not read to the end',
+    ],
     ['nosearch', { problem: '"nosearch" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)' }, 'no "="'],
     ['x=', { problem: '"x=" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)' }, 'an empty search'],
-    ['a,,b=s', { problem: '"a,,b=s" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)' }, 'an empty tag'],
+    [
+      'a,,b=s',
+      { problem: '"a,,b=s" is not TAG[,TAG]=SEARCH (e.g. billing=subject:invoice)' },
+      'an empty tag',
+    ],
     ['  ', { problem: 'no tag rule (TAG[,TAG]=SEARCH)' }, 'nothing'],
   ])('%j', (value, expected, _why) => {
     expect(parseTagArgument(value)).toEqual(expected);

@@ -193,7 +193,11 @@ describe('Journal under I/O failures: rotation', () => {
     // The file is open and empty; its name may still not be durable: tried again, and failing again.
     const second = files.log.length;
     await expect(journal.append(id(2), [text('two')])).rejects.toMatchObject({ code: 'EIO' });
-    expect(files.calls(root, second)).toEqual(['openDirectory journal', 'fsync journal FAILED', 'close journal']);
+    expect(files.calls(root, second)).toEqual([
+      'openDirectory journal',
+      'fsync journal FAILED',
+      'close journal',
+    ]);
     expect(journal.has(id(2))).toBe(false);
 
     const third = files.log.length;
@@ -207,7 +211,10 @@ describe('Journal under I/O failures: rotation', () => {
     // Once durable, the name is not synced again for every group.
     const fourth = files.log.length;
     await journal.append(id(4), [text('four')]);
-    expect(files.calls(root, fourth)).toEqual([`writev journal/${segmentName(2)}`, `fdatasync journal/${segmentName(2)}`]);
+    expect(files.calls(root, fourth)).toEqual([
+      `writev journal/${segmentName(2)}`,
+      `fdatasync journal/${segmentName(2)}`,
+    ]);
     await closeAll();
     const { journal: again } = await openJournal({ segmentBytes: 200 });
     expect([...again.ids()].sort()).toEqual([id(0), id(3), id(4)]);
@@ -245,7 +252,9 @@ describe('Journal under I/O failures: a full disk', () => {
     const path = join(dir, segmentName(1));
     const whole = (await stat(path)).size;
     files.fail('writev', 'ENOSPC', { room: 20 });
-    await expect(journal.append(id(1), [text('one, on a full disk')])).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(journal.append(id(1), [text('one, on a full disk')])).rejects.toMatchObject({
+      code: 'ENOSPC',
+    });
     expect(journal.has(id(1))).toBe(false);
     expect((await stat(path)).size).toBe(whole);
     await journal.append(id(2), [text('two, after room was made')]);
@@ -263,7 +272,9 @@ describe('Journal under I/O failures: a full disk', () => {
     await journal.append(id(0), [text('zero')]);
     files.fail('writev', 'ENOSPC', { room: 20 });
     files.fail('ftruncate', 'EIO');
-    await expect(journal.append(id(1), [text('one, on a full disk')])).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(journal.append(id(1), [text('one, on a full disk')])).rejects.toMatchObject({
+      code: 'ENOSPC',
+    });
     await journal.append(id(2), [text('two')]);
     expect(journal.location(id(2))?.segment).toBe(2);
     await closeAll();

@@ -184,13 +184,17 @@ describe('repairRemoveRecord', () => {
   };
 
   it('puts right every one of the 256 single flipped bits, to the id written', () => {
-    for (let bit = 0; bit < 256; bit++) expect(repairRemoveRecord(flipped([bit]))?.id, `bit ${String(bit)}`).toBe(id(1));
+    for (let bit = 0; bit < 256; bit++)
+      expect(repairRemoveRecord(flipped([bit]))?.id, `bit ${String(bit)}`).toBe(id(1));
   });
 
   it('never takes two flipped bits for one (a Hamming distance of 6): nothing is put right', () => {
     for (let first = 0; first < 256; first += 7) {
       for (let second = first + 1; second < Math.min(256, first + 24); second++) {
-        expect(repairRemoveRecord(flipped([first, second])), `bits ${String(first)}, ${String(second)}`).toBeUndefined();
+        expect(
+          repairRemoveRecord(flipped([first, second])),
+          `bits ${String(first)}, ${String(second)}`,
+        ).toBeUndefined();
       }
     }
   });

@@ -192,7 +192,8 @@ describe('journal: a segment quarantined twice', () => {
     const ids = [0, 1, 2].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i)));
     const [first, second, third] = ids as [string, string, string];
     const first1 = await Journal.open(dir, { writer: true, quarantineDir });
-    for (const [i, id] of ids.entries()) await first1.journal.append(id, [Buffer.from(`RECORD-${String(i)} body`, 'latin1')]);
+    for (const [i, id] of ids.entries())
+      await first1.journal.append(id, [Buffer.from(`RECORD-${String(i)} body`, 'latin1')]);
     await first1.journal.close();
 
     // Damage mid-way in the head: open copies it and skips the bad record by its length; the
@@ -238,7 +239,10 @@ describe('journal: the same damage found again', () => {
     const quarantineDir = join(root, 'quarantine');
     const { journal } = await Journal.open(dir, { writer: true, quarantineDir });
     try {
-      const [first, second] = [0, 1].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i))) as [string, string];
+      const [first, second] = [0, 1].map((i) => newQueueId(Date.UTC(2026, 0, 1, 0, 0, i))) as [
+        string,
+        string,
+      ];
       await journal.append(first, [Buffer.from('RECORD-0 body', 'latin1')]);
       await journal.append(second, [Buffer.from('RECORD-1 body', 'latin1')]);
       const location = journal.location(first);
@@ -262,7 +266,9 @@ describe('journal: the same damage found again', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect((error as RecordDamagedError).quarantined).toBe(join('quarantine', `journal-${segmentName(1).replace('.seg', '.1.seg')}`));
+      expect((error as RecordDamagedError).quarantined).toBe(
+        join('quarantine', `journal-${segmentName(1).replace('.seg', '.1.seg')}`),
+      );
     } finally {
       await journal.close();
     }

@@ -116,7 +116,11 @@ describe('Journal.scrub', () => {
     expect(journal.location(id(2))?.segment).toBe(2);
     // Bytes before the forged record rot: the scan resyncs on the next magic, the forged one.
     await damage(journal, id(0));
-    expect(await journal.scrub()).toEqual({ segment: 1, lost: [id(0)], quarantined: join('quarantine', `journal-${segmentName(1)}`) });
+    expect(await journal.scrub()).toEqual({
+      segment: 1,
+      lost: [id(0)],
+      quarantined: join('quarantine', `journal-${segmentName(1)}`),
+    });
     expect(journal.has(id(7))).toBe(false);
     await closeAll();
     const { journal: again } = await openJournal();
@@ -146,7 +150,7 @@ describe('Journal.scrub', () => {
     expect(again.has(id(7))).toBe(false);
   });
 
-  it('removes a quarantine copy a kill left staged, at a writer\'s open only', async () => {
+  it("removes a quarantine copy a kill left staged, at a writer's open only", async () => {
     const { mkdir, writeFile } = await import('node:fs/promises');
     await mkdir(quarantineDir, { recursive: true });
     const staged = '.journal-0000000001.0a1b2c3d4e5f.tmp';

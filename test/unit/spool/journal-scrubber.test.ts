@@ -21,7 +21,10 @@ const ids = Array.from({ length: 5 }, (_, i) => newQueueId(Date.UTC(2026, 0, 1, 
 /** The first log line at `level` (pino's number), or a failure after `ms`. */
 function lineAt(stream: PassThrough, level: number, ms: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`no log line at level ${String(level)} in ${String(ms)} ms`)), ms);
+    const deadline = setTimeout(
+      () => reject(new Error(`no log line at level ${String(level)} in ${String(ms)} ms`)),
+      ms,
+    );
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
@@ -40,9 +43,14 @@ function lineAt(stream: PassThrough, level: number, ms: number): Promise<Record<
 describe('startJournalScrub', () => {
   it('checks the sealed segments on its timer and logs damage it finds, then stops before the journal closes', async () => {
     const dir = join(root, 'journal');
-    const { journal } = await Journal.open(dir, { writer: true, quarantineDir: join(root, 'quarantine'), segmentBytes: 300 });
+    const { journal } = await Journal.open(dir, {
+      writer: true,
+      quarantineDir: join(root, 'quarantine'),
+      segmentBytes: 300,
+    });
     // Two 100-byte records to a segment: 1 and 2 sealed, the last in the head.
-    for (const [i, id] of ids.entries()) await journal.append(id, [Buffer.from(`record ${String(i)} `.padEnd(100, '.'))]);
+    for (const [i, id] of ids.entries())
+      await journal.append(id, [Buffer.from(`record ${String(i)} `.padEnd(100, '.'))]);
     const damaged = journal.location(ids[3] ?? '');
     if (damaged?.segment !== 2) throw new Error('not laid out as expected');
     const handle = await openFile(journal.segmentPath(2), 'r+');

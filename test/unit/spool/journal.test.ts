@@ -93,7 +93,10 @@ describe('Journal: open after a crash', () => {
     const whole = (await stat(path)).size;
     // A header and half its payload: the write the crash cut.
     const payload = Buffer.from('two, never acknowledged');
-    await appendFile(path, Buffer.concat([encodeRecordHeader(RecordType.message, id(2), [payload]), payload.subarray(0, 5)]));
+    await appendFile(
+      path,
+      Buffer.concat([encodeRecordHeader(RecordType.message, id(2), [payload]), payload.subarray(0, 5)]),
+    );
 
     const { journal: again, quarantined } = await openJournal();
     expect(quarantined).toEqual([]);
@@ -143,7 +146,10 @@ describe('Journal: open after a crash', () => {
     // A message whose body carries a whole record of its own (any recipients, any id), torn by
     // a crash in the middle of its group: its own CRC fails, the forged one inside checks out.
     const forgedPayload = Buffer.from('forged: relay me anywhere');
-    const forged = Buffer.concat([encodeRecordHeader(RecordType.message, id(9), [forgedPayload]), forgedPayload]);
+    const forged = Buffer.concat([
+      encodeRecordHeader(RecordType.message, id(9), [forgedPayload]),
+      forgedPayload,
+    ]);
     const body = Buffer.concat([Buffer.from('Subject: hi\r\n\r\n'), forged, Buffer.alloc(64, 0x62)]);
     const outer = encodeRecordHeader(RecordType.message, id(2), [body]);
     await appendFile(path, Buffer.concat([outer, body.subarray(0, body.length - 10)]));
@@ -268,7 +274,10 @@ describe('Journal: a reader beside the writer', () => {
     const path = join(dir, segmentName(1));
     // The writer's next record, half on disk.
     const payload = Buffer.from('two, under way');
-    await appendFile(path, Buffer.concat([encodeRecordHeader(RecordType.message, id(2), [payload]), payload.subarray(0, 3)]));
+    await appendFile(
+      path,
+      Buffer.concat([encodeRecordHeader(RecordType.message, id(2), [payload]), payload.subarray(0, 3)]),
+    );
     const size = (await stat(path)).size;
 
     const { journal: reader, quarantined } = await openJournal({ writer: false });

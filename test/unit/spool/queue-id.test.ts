@@ -24,7 +24,11 @@ describe('newQueueId', () => {
     [9, 10, 'across the 9 -> A digit boundary (ASCII orders digits before letters)'],
     [35, 36, 'across a carry into the next base-36 digit'],
     [Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 1) + 1, 'one millisecond apart today'],
-    [Date.UTC(2026, 0, 1), Date.UTC(2071, 0, 1), 'across 2059, where the time first needs a ninth digit (padding keeps the order)'],
+    [
+      Date.UTC(2026, 0, 1),
+      Date.UTC(2071, 0, 1),
+      'across 2059, where the time first needs a ninth digit (padding keeps the order)',
+    ],
   ])('an id made at %i sorts before one made at %i (%s)', (earlier, later, _why) => {
     for (let round = 0; round < 20; round++) {
       expect(newQueueId(earlier) < newQueueId(later)).toBe(true);

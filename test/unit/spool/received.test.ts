@@ -59,7 +59,9 @@ describe('receivedHeader (RFC 5321 §4.4)', () => {
     const header = receivedHeader({ ...base, recipients });
     expect(header).not.toContain('for ');
     expect(header).not.toContain('example.org');
-    expect(lines(header).at(-1)).toBe('\tby mx.example (mailwharf) with ESMTP id 0MWSF89GCAQP4Q8F3; Sun, 22 Nov 2026 22:30:12 +0000');
+    expect(lines(header).at(-1)).toBe(
+      '\tby mx.example (mailwharf) with ESMTP id 0MWSF89GCAQP4Q8F3; Sun, 22 Nov 2026 22:30:12 +0000',
+    );
   });
 
   it('without a recipient under TLS, the date follows the TLS comment', () => {

@@ -80,7 +80,9 @@ describe('Spool: receiving a message', () => {
     // After the record's 32-byte header, the bytes a queue file would hold.
     const file = (await readFile(join(dir, 'journal', '0000000001.seg'))).subarray(32).toString('utf8');
     expect(file.slice(0, 34)).toBe('Received: x\r\nSubject: hi\r\n\r\nbody\r\n');
-    expect(file.slice(34)).toBe(`${JSON.stringify(envelope)}\nmailwharf-envelope ${JSON.stringify(envelope).length.toString(16).padStart(8, '0')}\n`);
+    expect(file.slice(34)).toBe(
+      `${JSON.stringify(envelope)}\nmailwharf-envelope ${JSON.stringify(envelope).length.toString(16).padStart(8, '0')}\n`,
+    );
     expect(await spool.envelope(ID)).toEqual(envelope);
     expect(await spool.count()).toBe(1);
     expect(committed).toEqual([envelope]);
@@ -165,7 +167,9 @@ describe('Spool: receiving a message', () => {
     const listener = vi.fn();
     spool.onCommitted(listener);
     const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    const syncs = vi.spyOn(Journal.prototype as unknown as HeadSyncSeam, 'syncHead').mockRejectedValueOnce(failure);
+    const syncs = vi
+      .spyOn(Journal.prototype as unknown as HeadSyncSeam, 'syncHead')
+      .mockRejectedValueOnce(failure);
     try {
       await expect(store(spool, ID, 'x')).rejects.toBe(failure);
     } finally {
@@ -221,7 +225,11 @@ describe('Spool.open: recovery after a crash', () => {
     [[], [], 'an empty spool'],
     [[`tmp/${A}.eml`], [], 'a message still arriving was never acknowledged'],
     [[`tmp/${A}.state.0badcafe.json`], [], 'nor a half-written delivery state'],
-    [[`queue/${A}.eml`], [`queue/${A}.eml`], 'a committed message is kept (only a whole one is ever renamed in)'],
+    [
+      [`queue/${A}.eml`],
+      [`queue/${A}.eml`],
+      'a committed message is kept (only a whole one is ever renamed in)',
+    ],
     [
       [`queue/${A}.eml`, `queue/${A}.state.json`],
       [`queue/${A}.eml`, `queue/${A}.state.json`],
@@ -237,7 +245,10 @@ describe('Spool.open: recovery after a crash', () => {
   ] as const)('%j -> %j (%s)', async (before: readonly string[], after: readonly string[], _why) => {
     await plant(before);
     const { spool, removed } = await Spool.open(dir);
-    const left = [...(await ls('tmp')).map((n) => `tmp/${n}`), ...(await ls('queue')).map((n) => `queue/${n}`)];
+    const left = [
+      ...(await ls('tmp')).map((n) => `tmp/${n}`),
+      ...(await ls('queue')).map((n) => `queue/${n}`),
+    ];
     expect(left).toEqual(after);
     const gone = before.filter((path) => !after.includes(path));
     expect([...removed].sort()).toEqual([...gone].sort());
@@ -251,7 +262,9 @@ describe('Spool.open: recovery after a crash', () => {
     const { spool, quarantined } = await Spool.open(dir);
     expect(quarantined.sort()).toEqual([`queue/${A}.eml`, `queue/${A}.state.json`]);
     expect(await ls('quarantine')).toEqual([`${A}.eml`, `${A}.state.json`]);
-    expect(await readFile(join(dir, 'quarantine', `${A}.eml`), 'utf8')).toBe('no trailer: not written by this spool');
+    expect(await readFile(join(dir, 'quarantine', `${A}.eml`), 'utf8')).toBe(
+      'no trailer: not written by this spool',
+    );
     expect((await spool.list()).map((e) => e.id)).toEqual([B]);
     expect(await spool.count()).toBe(1);
   });
@@ -269,7 +282,10 @@ describe('Spool.open: recovery after a crash', () => {
     expect(renames.sort()).toEqual([`rename queue/${A}.eml`, `rename queue/${A}.state.json`]);
     const last = Math.max(...renames.map((call) => calls.indexOf(call)));
     // The new names durable first: a crash between the two syncs leaves a file in both places, never in neither.
-    expect(calls.slice(last + 1).filter((call) => call.startsWith('fsync'))).toEqual(['fsync quarantine', 'fsync queue']);
+    expect(calls.slice(last + 1).filter((call) => call.startsWith('fsync'))).toEqual([
+      'fsync quarantine',
+      'fsync queue',
+    ]);
   });
 
   it('a message of the earlier two-file layout (ID.eml + ID.json) becomes one file, state kept', async () => {
@@ -339,11 +355,18 @@ describe('Spool.list', () => {
     await writeFile(join(dir, 'queue', `${newQueueId(5)}.json`.toLowerCase()), '{}');
     // Files named like messages that are not queue files: no footer, a footer over bad JSON,
     // a size that disagrees with the bytes, and another message's envelope.
-    const corrupt = (month: number): string => join(dir, 'queue', `${newQueueId(Date.UTC(2026, month, 2))}.eml`);
+    const corrupt = (month: number): string =>
+      join(dir, 'queue', `${newQueueId(Date.UTC(2026, month, 2))}.eml`);
     await writeFile(corrupt(1), 'x');
     await writeFile(corrupt(2), 'x{"version":1\nmailwharf-envelope 0000000d\n');
-    await writeFile(corrupt(3), `xx${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
-    await writeFile(corrupt(4), `x${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`);
+    await writeFile(
+      corrupt(3),
+      `xx${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`,
+    );
+    await writeFile(
+      corrupt(4),
+      `x${JSON.stringify(june)}\nmailwharf-envelope ${JSON.stringify(june).length.toString(16).padStart(8, '0')}\n`,
+    );
     // Right id and size, but the length not as eight hex digits (space-padded): not our footer.
     const loose = newQueueId(Date.UTC(2026, 5, 2));
     const looseJson = JSON.stringify(envelopeFor(loose, 1));
@@ -394,7 +417,15 @@ describe('Spool: removal and delivery state', () => {
     await spool.remove(id, { durable: true });
     expect(await spool.envelope(id)).toBeUndefined();
     expect(await spool.readState(id)).toBeUndefined();
-    expect((await readdir(dir)).sort()).toEqual(['journal', 'lock', 'queue', 'tmp', 'x.eml', 'x.json', 'x.state.json']);
+    expect((await readdir(dir)).sort()).toEqual([
+      'journal',
+      'lock',
+      'queue',
+      'tmp',
+      'x.eml',
+      'x.json',
+      'x.state.json',
+    ]);
     expect(await ls('tmp')).toEqual(['x.json']);
   });
 });
@@ -563,7 +594,10 @@ describe('Spool lock: one server per spool', () => {
 
   it.each([
     ['a process that has exited', async () => exitedPid()],
-    ['our own pid, from a previous life of this pid (a container restart)', () => Promise.resolve(process.pid)],
+    [
+      'our own pid, from a previous life of this pid (a container restart)',
+      () => Promise.resolve(process.pid),
+    ],
     ['garbage', () => Promise.resolve(Number.NaN)],
   ])('a lock naming %s is stale and taken over', async (_what, pid) => {
     await plant([`tmp/${ID}.eml`]);
@@ -581,7 +615,9 @@ describe('Spool lock: a spool on storage shared between hosts', () => {
   it('a fresh lock from another host is refused, naming the host; nothing is recovered', async () => {
     await plant([`tmp/${ID}.eml`]);
     await writeFile(join(dir, 'lock'), `4242 ${other}\n`);
-    await expect(Spool.open(dir)).rejects.toThrow(`spool ${dir} is in use by process 4242 on host ${other} (`);
+    await expect(Spool.open(dir)).rejects.toThrow(
+      `spool ${dir} is in use by process 4242 on host ${other} (`,
+    );
     expect(await ls('tmp')).toEqual([`${ID}.eml`]);
   });
 
@@ -598,7 +634,9 @@ describe('Spool lock: a spool on storage shared between hosts', () => {
     const release = await lockSpool(dir, { heartbeatMs: 20 });
     const then = new Date(Date.now() - 60_000);
     await utimes(join(dir, 'lock'), then, then);
-    await vi.waitFor(async () => expect(Date.now() - (await stat(join(dir, 'lock'))).mtimeMs).toBeLessThan(5000));
+    await vi.waitFor(async () =>
+      expect(Date.now() - (await stat(join(dir, 'lock'))).mtimeMs).toBeLessThan(5000),
+    );
     await release();
     expect(await readdir(dir)).toEqual([]);
   });
@@ -618,10 +656,18 @@ describe('Spool.open on a first start', () => {
     const { spool } = await Spool.open(spoolDir, { files });
     await spool.close();
     // Those inside the test's directory (the chain goes on above it, to /).
-    const syncsOf = (of: FailingFiles) => of.calls(dir).filter((call) => call.startsWith('fsync') && !call.includes(' /'));
+    const syncsOf = (of: FailingFiles) =>
+      of.calls(dir).filter((call) => call.startsWith('fsync') && !call.includes(' /'));
     // tmp/'s entry in the spool directory, the spool directory's in its parent, then queue/;
     // the chain every start syncs (spool, its parent); journal/.
-    expect(syncsOf(files)).toEqual(['fsync spool', 'fsync .', 'fsync spool', 'fsync spool', 'fsync .', 'fsync spool']);
+    expect(syncsOf(files)).toEqual([
+      'fsync spool',
+      'fsync .',
+      'fsync spool',
+      'fsync spool',
+      'fsync .',
+      'fsync spool',
+    ]);
     expect((await readdir(spoolDir)).sort()).toEqual(expect.arrayContaining(['journal', 'queue', 'tmp']));
 
     // Already there: the chain still, once (a start killed before its syncs left them undone).
@@ -629,7 +675,12 @@ describe('Spool.open on a first start', () => {
     const reopened = await Spool.open(spoolDir, { files: again });
     await reopened.spool.close();
     expect(syncsOf(again)).toEqual(['fsync spool', 'fsync .']);
-    expect(again.calls(dir).filter((call) => call.startsWith('fsync')).at(-1)).toBe('fsync /');
+    expect(
+      again
+        .calls(dir)
+        .filter((call) => call.startsWith('fsync'))
+        .at(-1),
+    ).toBe('fsync /');
   });
 
   it('starts when a directory above the spool cannot be opened, and not when the spool itself cannot', async () => {
