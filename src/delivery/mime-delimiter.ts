@@ -7,7 +7,8 @@
  */
 
 const DASH = 0x2d;
-const isPadding = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09;
+/** Transport padding (RFC 2046 §5.1.1): a space or a tab. */
+export const isPadding = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09;
 
 /**
  * The kind of delimiter `line` (without its CRLF) is for the multipart whose "--" + boundary

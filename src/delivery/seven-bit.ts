@@ -24,7 +24,7 @@
 import { Readable } from 'node:stream';
 import { encode, wrap } from 'nodemailer/lib/qp';
 import { LineSplitter, type LinePiece } from './line-pieces.js';
-import { delimiterKind } from './mime-delimiter.js';
+import { delimiterKind, isPadding } from './mime-delimiter.js';
 
 /** True when any byte is outside 7-bit ASCII. */
 export function hasEightBit(bytes: Buffer): boolean {
@@ -262,7 +262,6 @@ const LF = 0x0a;
 const hasBareLineEnd = (bytes: Buffer): boolean => bytes.includes(CR) || bytes.includes(LF);
 const isHex = (byte: number | undefined): boolean =>
   byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
-const isBlank = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09;
 
 /**
  * A piece of a line of a body labelled quoted-printable, re-encoded so that it decodes to what a
@@ -279,12 +278,13 @@ function maskQuotedPrintable(entity: Entity, piece: LinePiece): string | Buffer 
   // The end of the line decides what an "=" or a blank near it is: until it comes, keep them.
   let end = bytes.length;
   if (piece.last) {
-    while (end > 0 && isBlank(bytes[end - 1])) end--;
+    while (end > 0 && isPadding(bytes[end - 1])) end--;
   } else {
-    const equals = bytes.lastIndexOf(EQUALS, -1);
-    if (equals >= 0 && equals >= bytes.length - 2) end = equals;
+    // An "=" in the last two bytes may begin an "=XX" or a soft break that the next piece ends.
+    if (bytes[bytes.length - 1] === EQUALS) end = bytes.length - 1;
+    else if (bytes[bytes.length - 2] === EQUALS) end = bytes.length - 2;
     let blank = end;
-    while (blank > 0 && isBlank(bytes[blank - 1])) blank--;
+    while (blank > 0 && isPadding(bytes[blank - 1])) blank--;
     if (end - blank < 1024) end = blank;
     if (end < bytes.length) entity.pending = Buffer.from(bytes.subarray(end));
   }

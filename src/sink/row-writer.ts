@@ -131,12 +131,7 @@ export class RowWriter {
     this.textMoveTimer.unref();
   }
 
-  /** Moves what is staged now; nothing is left to move later. */
-  stop(): void {
-    this.moveStagedText();
-  }
-
-  /** Moves every staged row now, in one transaction. */
+  /** Moves every staged row now, in one transaction; no move is left pending (so it also ends one). */
   moveStagedText(): void {
     clearTimeout(this.textMoveTimer);
     this.textMoveTimer = undefined;

@@ -35,7 +35,7 @@ export function inlineWrites(rows: RowWriter): IndexWrites {
     complete: (summary) => promised(() => rows.complete(summary)),
     close: () =>
       promised(() => {
-        rows.stop();
+        rows.moveStagedText();
       }),
   };
 }

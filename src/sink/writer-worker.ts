@@ -37,7 +37,7 @@ function answer(request: WriterRequest): WriterReply {
       case 'complete':
         return { id: request.id, completed: rows.complete(request.summary) };
       case 'close':
-        rows.stop();
+        rows.moveStagedText();
         db.close();
         return { id: request.id, closed: true };
     }

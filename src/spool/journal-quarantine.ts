@@ -77,8 +77,8 @@ export class JournalQuarantine {
     return copy;
   }
 
-  /** Notes `copy` as the one made for the bad record at `at` (open's scan copies by itself). */
-  remember(segment: number, at: number, copy: string): void {
+  /** Notes `copy` as the one made for the bad record at `at`. */
+  private remember(segment: number, at: number, copy: string): void {
     this.copies.set(damageKey(segment, at), copy);
   }
 

@@ -204,7 +204,7 @@ export class Journal {
     }
     let handle: FileHandle;
     try {
-      handle = await open(join(this.dir, segmentName(segment)), this.writer && last ? 'r+' : 'r');
+      handle = await open(this.segmentPath(segment), this.writer && last ? 'r+' : 'r');
     } catch (error) {
       // Unlinked by the server since the listing (a reader beside it): nothing left to read.
       if (!this.writer && isErrno(error, 'ENOENT')) return { damages: [] };
@@ -236,8 +236,10 @@ export class Journal {
       let copy: string | undefined;
       if (quarantine) {
         // Durable before the head is cut below: the copy is then the only one of the cut bytes.
-        copy = await this.quarantine.copy(segment);
-        for (const damage of scan.damages) this.quarantine.remember(segment, damage.at, copy);
+        copy = await this.quarantine.once(
+          segment,
+          scan.damages.map((damage) => damage.at),
+        );
         if (last) this.headSuspect = true;
       }
       // Never acknowledged (its fdatasync did not return): cut off, so appends follow whole records.
@@ -309,6 +311,11 @@ export class Journal {
     return join(this.dir, segmentName(segment));
   }
 
+  /** Drops a message whose record was found damaged, and says so (unless it was gone already). */
+  private async removeDamaged(id: string): Promise<void> {
+    if (await this.remove(id, false).catch(() => false)) this.onDamagedRemoved?.(id);
+  }
+
   /** Appends a message durably; resolves once it is on disk and readable through location(). */
   append(id: string, payload: readonly Buffer[]): Promise<void> {
     return this.enqueue(RecordType.message, id, payload, true);
@@ -369,7 +376,7 @@ export class Journal {
     if (location.segment === this.head) this.headSuspect = true;
     const current = this.locations.get(location.id);
     if (current?.segment === location.segment && current.offset === location.offset) {
-      if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
+      await this.removeDamaged(location.id);
     }
     return new RecordDamagedError(location, copy);
   }
@@ -682,7 +689,7 @@ export class Journal {
     // no secret), and an index would queue that record at the next open.
     for (const location of lost) {
       if (this.locations.get(location.id) !== location) continue;
-      if (await this.remove(location.id, false).catch(() => false)) this.onDamagedRemoved?.(location.id);
+      await this.removeDamaged(location.id);
     }
     return {
       segment,

@@ -275,24 +275,12 @@ export class Spool {
     this.damagedListeners.add(listener);
     // Damage open found came before any listener: told now, so a view that indexed the message
     // before the crash (the sink's row, a state file's worker) drops it as it would at a read.
-    for (const id of this.damagedAtOpen) {
-      try {
-        listener(id);
-      } catch {
-        // As in tellDamagedRemoved.
-      }
-    }
+    for (const id of this.damagedAtOpen) tellSafely(listener, id);
     return () => this.damagedListeners.delete(listener);
   }
 
   private tellDamagedRemoved(id: string): void {
-    for (const listener of this.damagedListeners) {
-      try {
-        listener(id);
-      } catch {
-        // A listener's mistake must not turn the read's RecordDamagedError into another error.
-      }
-    }
+    for (const listener of this.damagedListeners) tellSafely(listener, id);
   }
 
   /** Starts a message; no file exists until its bytes outgrow memory or it commits. */
@@ -619,4 +607,13 @@ async function unlinkIfThere(path: string): Promise<void> {
  */
 async function readJournaled(journal: Journal, location: JournalLocation, size: number): Promise<Buffer> {
   return (await journal.readWhole(location)).subarray(0, size);
+}
+
+/** A listener's mistake must not turn the read's RecordDamagedError into another error. */
+function tellSafely(listener: (id: string) => void, id: string): void {
+  try {
+    listener(id);
+  } catch {
+    // Nothing to do: the listener's own business.
+  }
 }

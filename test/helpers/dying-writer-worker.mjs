@@ -16,7 +16,7 @@ parentPort.postMessage({ ready: true });
 parentPort.on('message', (request) => {
   if (request.op === 'close') {
     // Asked to close before any write: it closes as the real one does.
-    rows.stop();
+    rows.moveStagedText();
     db.close();
     parentPort.postMessage({ id: request.id, closed: true });
     parentPort.close();

@@ -7,6 +7,7 @@ import { localOutcome, replyOutcome, type Outcome } from '../../../src/delivery/
 import { parseState } from '../../../src/delivery/state.js';
 import { DeliveryWorker } from '../../../src/delivery/worker.js';
 import { Journal, segmentName } from '../../../src/spool/journal.js';
+import type { Envelope } from '../../../src/spool/envelope.js';
 import { Spool } from '../../../src/spool/spool.js';
 import { flipByteOf } from '../../helpers/flip-byte.js';
 import { eventually } from '../../helpers/relay.js';
@@ -144,15 +145,9 @@ describe('DeliveryWorker and a message the scrub removes as damaged', () => {
     // Deferred with a long retry: both stay queued, their states on disk, between attempts.
     const courier = new FakeCourier(() => replyOutcome('451 4.7.1 Greylisted', 'mx.test'));
     try {
-      ({ spool } = await Spool.open(spoolDir));
-      const queue = (body: string) =>
-        queueMessage(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
-      const damaged = await queue('SCRUBBED-BODY');
-      const intact = await queue('INTACT-BODY');
-      await spool.close();
-      spool = undefined;
-      await sealFirstSegment(spoolDir, intact.id);
-      ({ spool } = await Spool.open(spoolDir));
+      const queued = await damagedAndIntactQueued(spoolDir);
+      spool = queued.spool;
+      const { damaged, intact } = queued;
       const config = workerConfig(spoolDir, {
         retry: { firstRetrySeconds: 600, maxRetrySeconds: 600, giveUpAfterSeconds: 3600 },
       });
@@ -207,15 +202,9 @@ describe('DeliveryWorker start-up and a message the scrub removes meanwhile', ()
       const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
       const courier = new FakeCourier(() => replyOutcome('451 4.7.1 Greylisted', 'mx.test'));
       try {
-        ({ spool } = await Spool.open(spoolDir));
-        const queue = (body: string) =>
-          queueMessage(spool as Spool, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
-        const damaged = await queue('SCRUBBED-BODY');
-        const intact = await queue('INTACT-BODY');
-        await spool.close();
-        spool = undefined;
-        await sealFirstSegment(spoolDir, intact.id);
-        ({ spool } = await Spool.open(spoolDir));
+        const queued = await damagedAndIntactQueued(spoolDir);
+        spool = queued.spool;
+        const { damaged, intact } = queued;
         const current = spool;
         await flipByteOf(join(spoolDir, 'journal', segmentName(1)), 'SCRUBBED-BODY', 2);
         const scrubbed: unknown[] = [];
@@ -256,6 +245,19 @@ describe('DeliveryWorker start-up and a message the scrub removes meanwhile', ()
     });
   }
 });
+
+/** Two messages queued, the first (to be damaged) in a sealed segment; the spool reopened. */
+async function damagedAndIntactQueued(
+  spoolDir: string,
+): Promise<{ spool: Spool; damaged: Envelope; intact: Envelope }> {
+  const first = (await Spool.open(spoolDir)).spool;
+  const queue = (body: string) => queueMessage(first, `Subject: x\r\n\r\n${body}\r\n`, ['rcpt@b.test']);
+  const damaged = await queue('SCRUBBED-BODY');
+  const intact = await queue('INTACT-BODY');
+  await first.close();
+  await sealFirstSegment(spoolDir, intact.id);
+  return { spool: (await Spool.open(spoolDir)).spool, damaged, intact };
+}
 
 /**
  * Moves `id`'s record to a later segment, so the first one (with every other message) is

@@ -6,27 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { FOR_THE_INDEX } from '../../../src/sink/mail-parser.js';
 import { parseSimple } from '../../../src/sink/simple-message.js';
 import { summarize } from '../../../src/sink/summary.js';
-import type { Envelope } from '../../../src/spool/envelope.js';
-
-function envelopeOf(size: number): Envelope {
-  return {
-    version: 1,
-    id: 'A1B2C3D4E5',
-    receivedAt: '2026-12-01T00:00:00.000Z',
-    size,
-    mailFrom: 'load@bench.test',
-    rcptTo: [{ address: 'sink@bench.test' }],
-    smtputf8: false,
-    client: { address: '127.0.0.1', port: 0, helo: 'bench' },
-    listener: { name: 'smtp', role: 'relay', port: 0 },
-    state: 'captured',
-  };
-}
+import { testEnvelope } from '../../helpers/envelope.js';
 
 /** Both summaries of `source`; `fast` is undefined where the fast path hands over. */
 async function both(source: string) {
   const bytes = Buffer.from(source, 'latin1');
-  const envelope = envelopeOf(bytes.length);
+  const envelope = testEnvelope('A1B2C3D4E5', bytes.length, { state: 'captured' });
   const expected = summarize(envelope, await simpleParser(bytes, FOR_THE_INDEX));
   const simple = parseSimple(bytes, parseAddressHeader);
   return { expected, fast: simple ? summarize(envelope, simple) : undefined };
