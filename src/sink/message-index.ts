@@ -7,7 +7,7 @@
  */
 import type { Envelope } from '../spool/envelope.js';
 import type { IndexDatabase, SqlValue } from './database.js';
-import { HEADER_TEXT_TABLE, SEARCH_TEXT_TABLE, TEXT_MERGE_SETTINGS } from './migrations.js';
+import { HEADER_COLUMNS } from './migrations.js';
 import { EVERYTHING, mailboxKeys, type Condition } from './search.js';
 import type { IndexedAttachment, IndexedMessage, MailAddress, Summary } from './summary.js';
 
@@ -140,16 +140,6 @@ const DETAIL_COLUMNS = [
   'envelope_json',
 ] as const;
 
-const HEADER_COLUMNS = [
-  'subject',
-  'from_text',
-  'to_text',
-  'cc_text',
-  'bcc_text',
-  'reply_to_text',
-  'message_id',
-] as const;
-
 type Column = (typeof NARROW_COLUMNS)[number] | (typeof DETAIL_COLUMNS)[number];
 type HeaderColumn = (typeof HEADER_COLUMNS)[number];
 
@@ -197,8 +187,8 @@ const INSERT_MESSAGE = `INSERT INTO messages (${NARROW_COLUMNS.join(', ')})
 const UPDATE_MESSAGE = `UPDATE messages SET ${NARROW_COLUMNS.map((name) => `${name} = ?`).join(', ')} WHERE seq = ?`;
 const UPSERT_DETAILS = `INSERT OR REPLACE INTO message_details (seq, ${DETAIL_COLUMNS.join(', ')})
   VALUES (?, ${DETAIL_COLUMNS.map(() => '?').join(', ')})`;
-const STAGE_HEADERS = `INSERT OR REPLACE INTO header_staging (seq, ${HEADER_COLUMNS.join(', ')})
-  VALUES (?, ${HEADER_COLUMNS.map(() => '?').join(', ')})`;
+const STAGE_TEXT = `INSERT INTO text_staging (seq, text, ${HEADER_COLUMNS.join(', ')})
+  VALUES (?, ?, ${HEADER_COLUMNS.map(() => '?').join(', ')})`;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -209,9 +199,15 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 const ADJUST_COUNTS = 'UPDATE counts SET total = total + ?, unread = unread + ?, bytes = bytes + ?';
 
 export class MessageIndex {
-  private staged = 0;
-
-  constructor(private readonly db: IndexDatabase) {}
+  constructor(
+    private readonly db: IndexDatabase,
+    /**
+     * Reads with conditions (page, ids, all, matches): the main thread's connection that
+     * attaches the text file (see search.ts, TextScope). The writer's own index reads them
+     * on its connection, with conditions on staged text only.
+     */
+    private readonly search: IndexDatabase = db,
+  ) {}
 
   /**
    * Counts the rows again. Every write keeps the counts in its own transaction, so they can
@@ -271,10 +267,8 @@ export class MessageIndex {
       if (seq === undefined) return false;
       const values = columns(summary);
       this.db.statement(UPDATE_MESSAGE).run(...NARROW_COLUMNS.map((name) => values[name]), seq);
-      this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(seq);
-      this.db.statement('DELETE FROM search_staging WHERE seq = ?').run(seq);
-      this.db.statement('DELETE FROM header_text WHERE rowid = ?').run(seq);
-      this.db.statement('DELETE FROM header_staging WHERE seq = ?').run(seq);
+      // Staged again, to replace in the text file what the header block gave (see text-mover.ts).
+      this.db.statement('DELETE FROM text_staging WHERE seq = ?').run(seq);
       this.writeDetails(seq, summary, values);
       // Tags set over the API stay; those from the X-Tags header join them.
       this.writeTags(seq, summary.tags);
@@ -285,33 +279,9 @@ export class MessageIndex {
   private writeDetails(seq: number, summary: Summary, values: Record<Column, SqlValue>): void {
     this.db.statement(UPSERT_DETAILS).run(seq, ...DETAIL_COLUMNS.map((name) => values[name]));
     const headers = headerText(summary);
-    this.db.statement(STAGE_HEADERS).run(seq, ...HEADER_COLUMNS.map((name) => headers[name]));
     this.db
-      .statement('INSERT OR REPLACE INTO search_staging (seq, text) VALUES (?, ?)')
-      .run(seq, summary.searchText);
-    this.staged++;
-  }
-
-  /**
-   * Moves staged search and header text into the full-text tables, in one transaction. A
-   * row's text is staged on the way to the 250 (plain inserts) and searched there by instr()
-   * until it moves: full-text inserts committed per message cost ~4 times as much as the same
-   * committed per batch, and were most of the cost of intake with the index.
-   */
-  moveStagedText(): void {
-    this.db.transaction(() => {
-      this.db.exec(`INSERT INTO search_text (rowid, text) SELECT seq, text FROM search_staging;
-        DELETE FROM search_staging;
-        INSERT INTO header_text (rowid, ${HEADER_COLUMNS.join(', ')})
-          SELECT seq, ${HEADER_COLUMNS.join(', ')} FROM header_staging;
-        DELETE FROM header_staging;`);
-    });
-    this.staged = 0;
-  }
-
-  /** Rows whose search text is staged (since the last move). */
-  stagedRows(): number {
-    return this.staged;
+      .statement(STAGE_TEXT)
+      .run(seq, summary.searchText, ...HEADER_COLUMNS.map((name) => headers[name]));
   }
 
   private writeTags(seq: number, tags: readonly string[]): void {
@@ -332,10 +302,10 @@ export class MessageIndex {
    * The rows shown, fetched by seq once the narrow table has picked them, in the order given:
    * one statement per slice (a statement per row cost more than reading it).
    */
-  private rowsOf(seqs: readonly number[]): IndexedMessage[] {
+  private rowsOf(seqs: readonly number[], db: IndexDatabase): IndexedMessage[] {
     const rows = new Map<number, Row>();
     for (const part of chunks(seqs, IDS_PER_STATEMENT)) {
-      const found = this.db
+      const found = db
         .statement<Row>(`${SELECT} WHERE messages.seq IN (${part.map(() => '?').join(',')})`)
         .all(...part);
       for (const row of found) rows.set(row.seq, row);
@@ -352,7 +322,7 @@ export class MessageIndex {
 
   /** Newest first. */
   page(where: Condition, start: number, limit: number): Page {
-    return this.db.snapshot(() => this.pageNow(where, start, limit));
+    return this.search.snapshot(() => this.pageNow(where, start, limit));
   }
 
   private pageNow(where: Condition, start: number, limit: number): Page {
@@ -360,28 +330,33 @@ export class MessageIndex {
     const totals =
       where === EVERYTHING
         ? this.plainTotals()
-        : this.db
+        : this.search
             .statement<{ count: number; unread: number | null }>(
               `SELECT count(*) AS count, sum(read = 0) AS unread FROM messages WHERE ${where.sql}`,
             )
             .get(...where.params);
-    const seqs = this.db
+    const seqs = this.search
       .statement<{ seq: number }>(
         `SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`,
       )
       .all(...where.params, limit, start)
       .map((row) => row.seq);
-    return { messages: this.rowsOf(seqs), count: totals?.count ?? 0, unread: totals?.unread ?? 0 };
+    return {
+      messages: this.rowsOf(seqs, this.search),
+      count: totals?.count ?? 0,
+      unread: totals?.unread ?? 0,
+    };
   }
 
+  /** The kept counts, read in the page's snapshot. */
   private plainTotals(): { count: number; unread: number } {
-    const { total, unread } = this.stats();
+    const { total, unread } = this.counted(this.search);
     return { count: total, unread };
   }
 
   /** Ids matching, oldest first. */
   ids(where: Condition): string[] {
-    return this.db
+    return this.search
       .statement<{ id: string }>(`SELECT id FROM messages WHERE ${where.sql} ORDER BY seq`)
       .all(...where.params)
       .map((row) => row.id);
@@ -389,20 +364,22 @@ export class MessageIndex {
 
   /** Matching, oldest first (for the test fixture, which lists in arrival order). */
   all(where: Condition): IndexedMessage[] {
-    return this.db.snapshot(() =>
+    return this.search.snapshot(() =>
       this.rowsOf(
-        this.db
+        this.search
           .statement<{ seq: number }>(`SELECT seq FROM messages WHERE ${where.sql} ORDER BY seq`)
           .all(...where.params)
           .map((row) => row.seq),
+        this.search,
       ),
     );
   }
 
   matches(id: string, where: Condition): boolean {
     return (
-      this.db.statement(`SELECT 1 FROM messages WHERE id = ? AND (${where.sql})`).get(id, ...where.params) !==
-      undefined
+      this.search
+        .statement(`SELECT 1 FROM messages WHERE id = ? AND (${where.sql})`)
+        .get(id, ...where.params) !== undefined
     );
   }
 
@@ -411,9 +388,9 @@ export class MessageIndex {
     return { total, unread };
   }
 
-  private counted(): Counts {
+  private counted(db: IndexDatabase = this.db): Counts {
     return (
-      this.db.statement<Counts>('SELECT total, unread, bytes FROM counts').get() ?? {
+      db.statement<Counts>('SELECT total, unread, bytes FROM counts').get() ?? {
         total: 0,
         unread: 0,
         bytes: 0,
@@ -492,12 +469,12 @@ export class MessageIndex {
         .all()
         .map((row) => row.id);
       this.db.exec('INSERT OR IGNORE INTO deleting (id) SELECT id FROM messages');
-      // Children first, so no row is looked up for cascades; the full-text tables are
-      // dropped and made again (deleting their rows one by one re-reads every text).
+      // Children first, so no row is looked up for cascades.
+      // The text file's tables are dropped by the text mover, which finds `clears` counted up
+      // (deleting their rows one by one would re-read every text).
       this.db.exec(`DELETE FROM tags; DELETE FROM message_details; DELETE FROM messages;
-        DELETE FROM search_staging; DELETE FROM header_staging;
-        DROP TABLE search_text; DROP TABLE header_text; ${SEARCH_TEXT_TABLE}; ${HEADER_TEXT_TABLE};
-        ${TEXT_MERGE_SETTINGS}
+        DELETE FROM text_staging; DELETE FROM text_gone;
+        UPDATE text_file SET clears = clears + 1;
         UPDATE counts SET total = 0, unread = 0, bytes = 0;`);
       return all;
     }
@@ -513,10 +490,10 @@ export class MessageIndex {
       for (const row of gone) {
         if (row.read === 0) unread++;
         bytes += row.size;
-        this.db.statement('DELETE FROM search_text WHERE rowid = ?').run(row.seq);
-        this.db.statement('DELETE FROM search_staging WHERE seq = ?').run(row.seq);
-        this.db.statement('DELETE FROM header_text WHERE rowid = ?').run(row.seq);
-        this.db.statement('DELETE FROM header_staging WHERE seq = ?').run(row.seq);
+        // Its text leaves the text file with the text mover's next round (searches meanwhile
+        // find no row for it).
+        this.db.statement('DELETE FROM text_staging WHERE seq = ?').run(row.seq);
+        this.db.statement('INSERT OR IGNORE INTO text_gone (seq) VALUES (?)').run(row.seq);
         this.db.statement('INSERT OR IGNORE INTO deleting (id) VALUES (?)').run(row.id);
       }
       return gone.map((row) => row.id);
@@ -634,6 +611,17 @@ export class MessageIndex {
       .statement<{ id: string }>('SELECT id FROM messages WHERE complete = 0')
       .all()
       .map((row) => row.id);
+  }
+
+  /** Staged rows and deleted ones whose text is still to move into or out of the text file. */
+  textBacklog(): number {
+    return (
+      this.db
+        .statement<{ rows: number }>(
+          'SELECT (SELECT count(*) FROM text_staging) + (SELECT count(*) FROM text_gone) AS rows',
+        )
+        .get()?.rows ?? 0
+    );
   }
 
   /** Every indexed id (reconciliation with the spool). */

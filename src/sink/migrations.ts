@@ -1,11 +1,13 @@
 /**
  * The index schema, as numbered steps (SQLite's user_version records the last one applied).
  * A file from a newer mailwharf (version above ours) is rebuilt from the spool rather than
- * guessed at; an older one is brought forward step by step.
+ * guessed at; an older one is brought forward step by step. The index is two files: the rows
+ * (sink.sqlite, these steps) and the full-text tables (sink-text.sqlite, TEXT_STEPS); see
+ * text-file.ts for why, and how the two are kept a pair.
  */
 import type { IndexDatabase } from './database.js';
 
-/** The full-text tables as they are now (delete-all drops and makes them again). */
+/** The full-text tables as they are now (a clear drops and makes them again; see text-mover.ts). */
 export const SEARCH_TEXT_TABLE = `CREATE VIRTUAL TABLE search_text USING fts5 (text, tokenize = 'trigram')`;
 export const HEADER_TEXT_TABLE = `CREATE VIRTUAL TABLE header_text USING fts5 (
     subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id, tokenize = 'trigram'
@@ -18,6 +20,17 @@ export const HEADER_TEXT_TABLE = `CREATE VIRTUAL TABLE header_text USING fts5 (
  */
 export const TEXT_MERGE_SETTINGS = `INSERT INTO search_text (search_text, rank) VALUES ('automerge', 16);
   INSERT INTO header_text (header_text, rank) VALUES ('automerge', 16);`;
+
+/** The columns of header_text, as text_staging holds them too. */
+export const HEADER_COLUMNS = [
+  'subject',
+  'from_text',
+  'to_text',
+  'cc_text',
+  'bcc_text',
+  'reply_to_text',
+  'message_id',
+] as const;
 
 const steps: readonly string[] = [
   // 1: messages in arrival order (seq), header fields for list and header searches (the
@@ -144,23 +157,88 @@ const steps: readonly string[] = [
   INSERT INTO counts (only, total, unread, bytes)
     SELECT 1, count(*), count(*) FILTER (WHERE read = 0), coalesce(sum(size), 0) FROM messages;
   `,
+  // 6: the full-text tables move to a file of their own (text-file.ts), filled by the text
+  // mover (text-mover.ts). What they held is staged again, to be moved into that file in the
+  // background (searched where it is meanwhile), and the two staging tables become one: a
+  // row's text keeps its place in line (stage) when its message is completed or deleted.
+  // text_gone: deleted messages whose text is still to leave the text file. text_file: the
+  // pair's name (see text-file.ts) and how many times every row was deleted at once.
+  `
+  CREATE TABLE text_staging (
+    stage INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    ${HEADER_COLUMNS.map((column) => `${column} TEXT NOT NULL`).join(',\n    ')}
+  );
+  CREATE INDEX text_staging_seq ON text_staging (seq);
+  INSERT INTO text_staging (seq, text, ${HEADER_COLUMNS.join(', ')})
+    SELECT messages.seq, coalesce(search_text.text, ''),
+      ${HEADER_COLUMNS.map((c) => `coalesce(header_text.${c}, '')`).join(', ')}
+    FROM messages
+      LEFT JOIN search_text ON search_text.rowid = messages.seq
+      LEFT JOIN header_text ON header_text.rowid = messages.seq
+    WHERE messages.seq NOT IN (SELECT seq FROM search_staging)
+    ORDER BY messages.seq;
+  INSERT INTO text_staging (seq, text, ${HEADER_COLUMNS.join(', ')})
+    SELECT search_staging.seq, search_staging.text, ${HEADER_COLUMNS.map((c) => `header_staging.${c}`).join(', ')}
+    FROM search_staging JOIN header_staging ON header_staging.seq = search_staging.seq
+    ORDER BY search_staging.seq;
+  DROP TABLE search_text;
+  DROP TABLE header_text;
+  DROP TABLE search_staging;
+  DROP TABLE header_staging;
+  CREATE TABLE text_gone (seq INTEGER PRIMARY KEY);
+  CREATE TABLE text_file (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    pair TEXT,
+    clears INTEGER NOT NULL
+  );
+  INSERT INTO text_file (only, pair, clears) VALUES (1, NULL, 0);
+  `,
+];
+
+/** The text file's steps (see text-file.ts). */
+const TEXT_STEPS: readonly string[] = [
+  // 1: the full-text tables, and how far the staged text of the rows file has been moved in
+  // (upto, a stage), as of which clear of the rows file (clears), for which pair.
+  `
+  ${SEARCH_TEXT_TABLE};
+  ${HEADER_TEXT_TABLE};
+  ${TEXT_MERGE_SETTINGS}
+  CREATE TABLE moved (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    pair TEXT NOT NULL,
+    upto INTEGER NOT NULL,
+    clears INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = steps.length;
+export const TEXT_SCHEMA_VERSION = TEXT_STEPS.length;
 
 export class NewerIndexError extends Error {}
 
-export function migrate(db: IndexDatabase): void {
+/** Brings the rows file to the current schema (or to `upTo`: tests build older files so). */
+export function migrate(db: IndexDatabase, upTo: number = SCHEMA_VERSION): void {
+  migrateSteps(db, steps.slice(0, upTo), 'index');
+}
+
+export function migrateText(db: IndexDatabase): void {
+  migrateSteps(db, TEXT_STEPS, 'text index');
+}
+
+function migrateSteps(db: IndexDatabase, steps: readonly string[], name: string): void {
   const current = db.userVersion();
-  if (current > SCHEMA_VERSION) {
-    throw new NewerIndexError(`index schema ${String(current)} is newer than ${String(SCHEMA_VERSION)}`);
+  if (current > steps.length) {
+    throw new NewerIndexError(`${name} schema ${String(current)} is newer than ${String(steps.length)}`);
   }
-  if (current === SCHEMA_VERSION) return;
+  if (current === steps.length) return;
   // A step may rebuild a table others refer to; with foreign keys on, dropping it would
   // cascade into them (SQLite's "twelve steps": keys off outside the transaction, checked after).
   db.exec('PRAGMA foreign_keys = OFF');
   try {
-    for (let version = current; version < SCHEMA_VERSION; version++) {
+    for (let version = current; version < steps.length; version++) {
       db.transaction(() => {
         db.exec(steps[version] ?? '');
         db.setUserVersion(version + 1);

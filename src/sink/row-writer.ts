@@ -1,9 +1,9 @@
 /**
- * The writes of intake: new rows with their intake tags, completions of rows written from the
- * header block, and the move of staged search text into the full-text tables, a moment later
- * and many rows at once. It runs where intake's writes are made: in the writer thread while
- * the server runs (writer-thread.ts), on the main thread while the index is reconciled at
- * start, for `mailwharf sink reindex`, and if the thread fails.
+ * The writes of intake: new rows with their intake tags (and their text, staged for the text
+ * mover: text-mover.ts), and completions of rows written from the header block. It runs
+ * where intake's writes are made: in the writer thread while the server runs
+ * (writer-thread.ts), on the main thread while the index is reconciled at start, for
+ * `mailwharf sink reindex`, and if the thread fails.
  */
 import type { IndexDatabase } from './database.js';
 import type { MessageIndex } from './message-index.js';
@@ -16,33 +16,16 @@ export type InsertOutcome =
   | { readonly kind: 'present' }
   | { readonly kind: 'failed'; readonly error: string };
 
-/**
- * Staged search text waits at most this long before it moves to the full-text tables...
- * A move costs a fixed part per transaction (FTS5 resumes its incremental merge: it seeks
- * every input segment again) besides its rows: on a copy of the 100,000-message index,
- * smtp-source's message cost 3.3 ms per row moved 18 at a time, 0.22 at 200. At 100 ms,
- * intake under load moved ~20 rows at a time and that was a fifth of the server's CPU.
- * Staged rows are searched where they are (instr()), so waiting longer changes no answer.
- */
-const STAGED_TEXT_MS = 1000;
-/** ...or until this many rows are staged. */
-const STAGED_ROWS_AT_MOST = 500;
-
 function isBusy(error: unknown): boolean {
   return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY');
 }
 
 export class RowWriter {
-  private textMoveTimer: NodeJS.Timeout | undefined;
-  /** A move due as soon as the writes being answered now are answered. */
-  private moveSoon: NodeJS.Immediate | undefined;
-
   constructor(
     private readonly db: IndexDatabase,
+    /** On `db` alone: tag rules are matched in the write's own transaction (staged text). */
     private readonly index: MessageIndex,
     private readonly tagging: IntakeTagging,
-    /** A move of staged text failed (it stays searchable where it is; the next move retries). */
-    private readonly onTextMoveError: (error: unknown) => void,
   ) {}
 
   /**
@@ -68,7 +51,6 @@ export class RowWriter {
         }),
       );
     }
-    this.scheduleTextMove();
     return outcomes;
   }
 
@@ -92,13 +74,11 @@ export class RowWriter {
    * rules that look at the body, which could only match now. False if the row was gone or whole.
    */
   complete(summary: Summary): boolean {
-    const completed = this.db.transaction(() => {
+    return this.db.transaction(() => {
       if (!this.index.complete(summary)) return false;
       this.tagByRules(summary.id);
       return true;
     });
-    if (completed) this.scheduleTextMove();
-    return completed;
   }
 
   /** Adds the tags of the rules this indexed message matches; returns them. */
@@ -106,41 +86,5 @@ export class RowWriter {
     const fromRules = ruleTags(this.tagging.rules, (condition) => this.index.matches(id, condition));
     if (fromRules.length > 0) this.index.addTags(id, fromRules);
     return fromRules;
-  }
-
-  /**
-   * Staged search text moves into the full-text table a moment later, many rows at once, and
-   * never within the write that staged it, whose answer (its messages' 250s) would wait ~0.1-0.3 s
-   * for a move of 500 rows under load. Under steady load the next group waits for the move
-   * instead: the wait moves, it does not go. A move in slices of 100 rows, taking turns with
-   * arriving rows, cost 0.67 ms per row against 0.27 for whole moves: not kept.
-   */
-  private scheduleTextMove(): void {
-    if (this.moveSoon !== undefined) return;
-    if (this.index.stagedRows() >= STAGED_ROWS_AT_MOST) {
-      this.moveSoon = setImmediate(() => {
-        this.moveStagedText();
-      });
-      this.moveSoon.unref();
-      return;
-    }
-    if (this.textMoveTimer !== undefined) return;
-    this.textMoveTimer = setTimeout(() => {
-      this.moveStagedText();
-    }, STAGED_TEXT_MS);
-    this.textMoveTimer.unref();
-  }
-
-  /** Moves every staged row now, in one transaction; no move is left pending (so it also ends one). */
-  moveStagedText(): void {
-    clearTimeout(this.textMoveTimer);
-    this.textMoveTimer = undefined;
-    clearImmediate(this.moveSoon);
-    this.moveSoon = undefined;
-    try {
-      this.index.moveStagedText();
-    } catch (error) {
-      this.onTextMoveError(error);
-    }
   }
 }

@@ -5,7 +5,8 @@
  *   "quoted phrases", -negation (or !), bare words over headers, body and attachment names.
  * Matching is case-insensitive substring matching, as Mailpit's LIKE: header fields through
  * the FTS5 trigram table header_text, bare words and phrases through search_text (a needle
- * under three characters has no trigram and scans that table's lower-cased text instead).
+ * under three characters has no trigram and scans that table's lower-cased text instead),
+ * both in the text file (see text-file.ts), and the staged text not yet moved there.
  * Dates are taken as UTC (the `tz` parameter is accepted and ignored).
  */
 import type { SqlValue } from './database.js';
@@ -25,6 +26,18 @@ export interface Condition {
 }
 
 export const EVERYTHING: Condition = { sql: '1', params: [] };
+
+/**
+ * Where text conditions look. 'indexed': the text file's full-text tables and the rows
+ * staged after its `upto` (the main thread's reading connection, with the text file attached
+ * as `text`). 'staged': the staged rows only, for a row being written, whose text is staged
+ * in the same transaction (tag rules, on connections that do not attach the text file: a
+ * write on one that did would take the text file's lock too).
+ */
+export type TextScope = 'indexed' | 'staged';
+
+/** Staged rows not yet in the text file (those at or below its `upto` are, and are forgotten soon). */
+const PENDING = 'stage > (SELECT upto FROM text.moved)';
 
 const TOKEN = /([-!])?(?:([a-z-]+):)?(?:"([^"]*)"?|(\S+))/gi;
 
@@ -54,51 +67,70 @@ function dateOf(value: string): number {
 
 /**
  * Rows whose seq is in one list: the full-text match and the staged rows together (UNION ALL:
- * a row is in one place or the other). One list, not two OR'ed: SQLite walks a single IN list
+ * a row is in one place or the other, or briefly both while a completion's text waits to
+ * replace its header block's). One list, not two OR'ed: SQLite walks a single IN list
  * in seq order, so a page (ORDER BY seq DESC LIMIT n) stops after n rows instead of sorting
  * every match, and a count does one lookup per match.
  */
-function seqIn(indexed: string, staged: string): string {
-  return `seq IN (${indexed} UNION ALL ${staged})`;
+function seqIn(scope: TextScope, indexed: Condition, staged: Condition): Condition {
+  if (scope === 'staged')
+    return { sql: `seq IN (SELECT seq FROM text_staging WHERE ${staged.sql})`, params: staged.params };
+  return {
+    sql: `seq IN (${indexed.sql} UNION ALL SELECT seq FROM text_staging WHERE ${PENDING} AND (${staged.sql}))`,
+    params: [...indexed.params, ...staged.params],
+  };
 }
 
 /**
  * The trigram index answers substrings of three characters or more; shorter ones scan its
- * text. The newest rows' text is still staged (see MessageIndex.moveStagedText): instr() there.
+ * text. The newest rows' text is still staged (see text-mover.ts): instr() there.
  */
-function textContains(needle: string): Condition {
-  const staged = 'SELECT seq FROM search_staging WHERE instr(text, ?) > 0';
+function textContains(needle: string, scope: TextScope): Condition {
+  const staged = { sql: 'instr(text, ?) > 0', params: [needle] };
   // Trigrams are of characters (code points), not UTF-16 units.
   if (Array.from(needle).length >= 3) {
-    return {
-      sql: seqIn('SELECT rowid FROM search_text WHERE search_text MATCH ?', staged),
-      params: [`"${needle.replace(/"/g, '""')}"`, needle],
-    };
+    return seqIn(
+      scope,
+      {
+        sql: 'SELECT rowid FROM text.search_text WHERE search_text MATCH ?',
+        params: [`"${needle.replace(/"/g, '""')}"`],
+      },
+      staged,
+    );
   }
-  return {
-    sql: seqIn('SELECT rowid FROM search_text WHERE instr(text, ?) > 0', staged),
-    params: [needle, needle],
-  };
+  return seqIn(
+    scope,
+    { sql: 'SELECT rowid FROM text.search_text WHERE instr(text, ?) > 0', params: [needle] },
+    staged,
+  );
 }
 
 /**
  * A substring of one of these header_text columns (see textContains for short needles and
  * for the staged text of the newest rows).
  */
-export function headerContains(columns: readonly string[], needle: string): Condition {
+export function headerContains(
+  columns: readonly string[],
+  needle: string,
+  scope: TextScope = 'indexed',
+): Condition {
   const anyColumn = columns.map((c) => `instr(${c}, ?) > 0`).join(' OR ');
-  const staged = `SELECT seq FROM header_staging WHERE ${anyColumn}`;
-  const stagedParams = columns.map(() => needle);
+  const staged = { sql: anyColumn, params: columns.map(() => needle) };
   if (Array.from(needle).length >= 3) {
-    return {
-      sql: seqIn('SELECT rowid FROM header_text WHERE header_text MATCH ?', staged),
-      params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`, ...stagedParams],
-    };
+    return seqIn(
+      scope,
+      {
+        sql: 'SELECT rowid FROM text.header_text WHERE header_text MATCH ?',
+        params: [`{${columns.join(' ')}} : "${needle.replace(/"/g, '""')}"`],
+      },
+      staged,
+    );
   }
-  return {
-    sql: seqIn(`SELECT rowid FROM header_text WHERE ${anyColumn}`, staged),
-    params: [...stagedParams, ...stagedParams],
-  };
+  return seqIn(
+    scope,
+    { sql: `SELECT rowid FROM text.header_text WHERE ${anyColumn}`, params: staged.params },
+    staged,
+  );
 }
 
 const ADDRESS_COLUMNS: Readonly<Record<string, string>> = {
@@ -121,20 +153,20 @@ const HAS: Readonly<Record<string, string>> = {
   inline: 'inline > 0',
 };
 
-function termCondition(term: SearchTerm): Condition {
+function termCondition(term: SearchTerm, scope: TextScope): Condition {
   const needle = term.value.toLowerCase();
   const field = term.field;
   const addressColumn = field === undefined ? undefined : ADDRESS_COLUMNS[field];
-  if (addressColumn !== undefined) return headerContains([addressColumn], needle);
+  if (addressColumn !== undefined) return headerContains([addressColumn], needle, scope);
   switch (field) {
     case undefined:
-      return textContains(needle);
+      return textContains(needle, scope);
     case 'addressed':
-      return headerContains(['to_text', 'cc_text', 'bcc_text'], needle);
+      return headerContains(['to_text', 'cc_text', 'bcc_text'], needle, scope);
     case 'subject':
-      return headerContains(['subject'], needle);
+      return headerContains(['subject'], needle, scope);
     case 'message-id':
-      return headerContains(['message_id'], needle.replace(/^<|>$/g, ''));
+      return headerContains(['message_id'], needle.replace(/^<|>$/g, ''), scope);
     case 'tag':
       return { sql: 'seq IN (SELECT seq FROM tags WHERE tag = ? COLLATE NOCASE)', params: [term.value] };
     case 'is': {
@@ -157,16 +189,16 @@ function termCondition(term: SearchTerm): Condition {
       return { sql: 'size < ?', params: [sizeOf(term.value)] };
     default:
       // An unknown "word:" is a bare word that happens to contain a colon (e.g. a URL).
-      return textContains(`${field}:${needle}`);
+      return textContains(`${field}:${needle}`, scope);
   }
 }
 
 /** The query as one condition (every term must hold); throws SearchSyntaxError for a bad filter value. */
-export function compileQuery(query: string | undefined): Condition {
+export function compileQuery(query: string | undefined, scope: TextScope = 'indexed'): Condition {
   const terms = parseQuery(query ?? '');
   if (terms.length === 0) return EVERYTHING;
   const conditions = terms.map((term) => {
-    const condition = termCondition(term);
+    const condition = termCondition(term, scope);
     return term.negate ? { sql: `NOT (${condition.sql})`, params: condition.params } : condition;
   });
   return allOf(conditions);

@@ -27,6 +27,9 @@ import { RowWriter } from './row-writer.js';
 import { allOf, compileQuery, mailboxCondition, type Condition } from './search.js';
 import type { IndexedMessage, Summary } from './summary.js';
 import { intakeTagging, tagRuleProblems, type IntakeTagging } from './tag-rules.js';
+import { attachText, pairTextFile, removeTextFile } from './text-file.js';
+import { openTextMover, type TextMover } from './text-mover.js';
+import { TextMoves } from './text-moves.js';
 import type { WriterSetup } from './writer-protocol.js';
 import { inlineWrites, WriterThread, type IndexWrites } from './writer-thread.js';
 
@@ -58,7 +61,7 @@ export interface SinkOptions {
   readonly parseBeforeReplyMs?: number;
   /** Each whole parse, as it is made (the fixture keeps them for its tests). */
   readonly onParsed?: (id: string, parsed: ParsedMail) => void;
-  /** The writer thread's script (see writerScript); tests give one that fails. */
+  /** The index threads' script (see writerScript); tests give one that fails. */
   readonly writerScript?: URL;
 }
 
@@ -94,6 +97,12 @@ export class Sink {
   private writes: IndexWrites;
   /** What the writer thread needs to start, until it is started (a server's sink, not reindex). */
   private threadSetup: WriterSetup | undefined;
+  /** Where the text mover's rounds are made: here, or its thread once the first is due. */
+  private moverWrites: IndexWrites;
+  private moverSetup: WriterSetup | undefined;
+  /** The text mover on this thread's own connection, opened at its first round here. */
+  private inlineMover: TextMover | undefined;
+  private readonly texts: TextMoves;
   /** True when this start trusted the index (queue/ unchanged since the last clean close). */
   queueUnchanged = false;
   /** Inserts waiting for the group commit (see insertGrouped). */
@@ -118,10 +127,13 @@ export class Sink {
   private readonly parseBeforeReplyBytes: number;
   private readonly parseBeforeReplyMs: number;
 
+  private readonly index: MessageIndex;
+
   private constructor(
     private readonly spool: Spool,
     private readonly db: IndexDatabase,
-    private readonly index: MessageIndex,
+    /** The connection that reads with conditions: the text file attached (see TextScope). */
+    private readonly reads: IndexDatabase,
     private readonly retention: Config['sink']['retention'],
     private readonly log: Logger,
     private readonly options: SinkOptions,
@@ -129,11 +141,18 @@ export class Sink {
   ) {
     this.parseBeforeReplyBytes = options.parseBeforeReplyBytes ?? 256 * 1024;
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
-    this.rows = new RowWriter(db, index, tagging, (error) => {
-      // Still searchable where it is (staged text is searched too); the next move retries.
-      log.error({ err: String(error) }, 'could not move staged search text');
+    this.index = new MessageIndex(db, reads);
+    this.rows = new RowWriter(db, new MessageIndex(db), tagging);
+    this.writes = inlineWrites(this.rows, () => {
+      this.inlineMover ??= openTextMover(this.indexPath());
+      return this.inlineMover;
     });
-    this.writes = inlineWrites(this.rows);
+    this.moverWrites = this.writes;
+    this.texts = new TextMoves(() => this.textMoving(), log);
+  }
+
+  private indexPath(): string {
+    return join(this.spool.dir, INDEX_FILE);
   }
 
   static async open(
@@ -143,8 +162,8 @@ export class Sink {
     options: SinkOptions = {},
   ): Promise<Sink> {
     const tagging = compileTagging(config);
-    const db = await openIndex(spool, log);
-    const sink = new Sink(spool, db, new MessageIndex(db), config.retention, log, options, tagging);
+    const { db, reads } = await openIndex(spool, log);
+    const sink = new Sink(spool, db, reads, config.retention, log, options, tagging);
     try {
       // queue/ as it was at the last clean close: the index agrees with it, so the start
       // reads nothing (O(1), not a listing of 100,000 files). Otherwise (a crash, messages
@@ -153,19 +172,23 @@ export class Sink {
       sink.queueUnchanged = mark !== undefined && mark === (await spool.queueChanged());
       if (sink.queueUnchanged) sink.trustIndex();
       else await sink.reconcile();
-      sink.rows.moveStagedText();
     } catch (error) {
-      db.close();
+      sink.closeConnections();
       throw error;
     }
-    sink.threadSetup = {
-      path: join(spool.dir, INDEX_FILE),
+    const setup = {
+      path: sink.indexPath(),
       tagging: {
         tagRules: config.tagRules,
         tagUsername: config.tagUsername,
         plusAddressTags: config.plusAddressTags,
       },
     };
+    sink.threadSetup = { ...setup, role: 'rows' };
+    sink.moverSetup = { ...setup, role: 'text' };
+    // Text left staged (by a crash, a reconcile, or an index brought forward from one file)
+    // moves in the background; it is searched where it is meanwhile.
+    sink.texts.note(sink.index.textBacklog());
     sink.unsubscribe = spool.onCommitted((envelope, bytes) =>
       sink.track(sink.indexCommitted(envelope, bytes)),
     );
@@ -199,23 +222,34 @@ export class Sink {
   ): Promise<{ messages: number }> {
     const tagging = compileTagging(config);
     await removeIndexFiles(spool);
-    const db = await openIndex(spool, log);
+    const { db, reads } = await openIndex(spool, log);
+    const sink = new Sink(
+      spool,
+      db,
+      reads,
+      { maxMessages: 0, maxAgeHours: 0, maxTotalMiB: 0 },
+      log,
+      {},
+      tagging,
+    );
     try {
-      const sink = new Sink(
-        spool,
-        db,
-        new MessageIndex(db),
-        { maxMessages: 0, maxAgeHours: 0, maxTotalMiB: 0 },
-        log,
-        {},
-        tagging,
-      );
       await sink.reconcile();
+      // All of the text moves now: the next start should find nothing staged.
+      sink.inlineMover ??= openTextMover(sink.indexPath());
+      sink.inlineMover.moveAll();
       sink.index.setCleanMark(await spool.queueChanged());
       return { messages: sink.index.stats().total };
     } finally {
-      db.close();
+      sink.closeConnections();
     }
+  }
+
+  /** Closes this thread's connections (the threads close their own). */
+  private closeConnections(): void {
+    this.inlineMover?.close();
+    this.inlineMover = undefined;
+    this.reads.close();
+    this.db.close();
   }
 
   /**
@@ -236,6 +270,19 @@ export class Sink {
       );
     }
     return this.writes;
+  }
+
+  /** Where the text mover's rounds go: its thread, started at the first round (as intakeWrites). */
+  private textMoving(): IndexWrites {
+    const setup = this.moverSetup;
+    if (setup === undefined) return this.moverWrites;
+    this.moverSetup = undefined;
+    try {
+      this.moverWrites = new WriterThread(setup, this.log, this.moverWrites, this.options.writerScript);
+    } catch (error) {
+      this.log.error({ err: String(error) }, 'sink text thread not started; the main thread moves text');
+    }
+    return this.moverWrites;
   }
 
   /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */
@@ -289,7 +336,6 @@ export class Sink {
       added += this.rows
         .insert(rows.map((whole) => whole.summary))
         .filter((outcome) => outcome.kind === 'inserted').length;
-      this.rows.moveStagedText();
     };
     for (const pending of parsed) {
       const whole = await pending;
@@ -339,6 +385,7 @@ export class Sink {
         const completed = await (whole ?? parseWhole(this.spool, envelope, undefined, options));
         if (completed.parsed) this.options.onParsed?.(envelope.id, completed.parsed);
         if (!(await this.intakeWrites().complete(completed.summary))) return;
+        this.texts.note(1);
         const message = this.index.get(envelope.id);
         if (message) this.emit({ type: 'complete', message });
       });
@@ -413,6 +460,7 @@ export class Sink {
     promised(() => this.intakeWrites().insert(batch.map((item) => item.summary)))
       .then(
         (outcomes) => {
+          this.texts.note(outcomes.filter((outcome) => outcome.kind === 'inserted').length);
           batch.forEach((item, index) => {
             const outcome = outcomes[index];
             if (outcome?.kind === 'inserted') item.resolve({ ...item.summary, tags: [...outcome.tags] });
@@ -465,6 +513,7 @@ export class Sink {
     clearInterval(this.pruneTimer);
     // Whatever comes now is written here: a thread started for it would only be stopped.
     this.threadSetup = undefined;
+    this.moverSetup = undefined;
     this.unsubscribe?.();
     this.unsubscribeDamaged?.();
     // Messages committed before the unsubscribe are indexed first: the clean mark says the
@@ -478,13 +527,16 @@ export class Sink {
     this.closing = true;
     await this.unlinking;
     await this.writes.close();
+    // What is still staged stays so, and moves after the next start.
+    await this.texts.close();
+    await this.moverWrites.close();
     this.closeIndex(await this.spool.queueChanged());
   }
 
   /** Closes the database, marking it as agreeing with queue/ as it is now (see open). */
   private closeIndex(queueChanged: string): void {
     this.index.setCleanMark(queueChanged);
-    this.db.close();
+    this.closeConnections();
   }
 
   /** Background work done, including what it queued meanwhile (a completion schedules a prune). */
@@ -650,6 +702,7 @@ export class Sink {
     if (ids === undefined && reason === 'api') this.emit({ type: 'truncate' });
     else if (gone.length > 0) this.emit({ type: 'delete', ids: gone, reason });
     if (gone.length > 0) {
+      this.texts.note(gone.length);
       this.unlinkLater(gone);
       this.log.info(
         { deleted: gone.length, reason, ms: Date.now() - started },
@@ -736,28 +789,48 @@ async function removeIndexFiles(spool: Spool): Promise<void> {
   for (const suffix of ['', '-wal', '-shm']) {
     await rm(join(spool.dir, `${INDEX_FILE}${suffix}`), { force: true });
   }
+  await removeTextFile(join(spool.dir, INDEX_FILE));
+}
+
+interface Connections {
+  readonly db: IndexDatabase;
+  readonly reads: IndexDatabase;
 }
 
 /** Opens the index, rebuilding it empty when it is corrupt or from a newer mailwharf. */
-async function openIndex(spool: Spool, log: Logger): Promise<IndexDatabase> {
+async function openIndex(spool: Spool, log: Logger): Promise<Connections> {
   // The summaries cache of earlier versions (one JSON file per message), replaced by the index.
   await rm(join(spool.dir, 'sink'), { recursive: true, force: true });
   const path = join(spool.dir, INDEX_FILE);
   try {
-    const db = openDatabase(path);
-    try {
-      migrate(db);
-      return db;
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return await openPair(path);
   } catch (error) {
     if (!(error instanceof CorruptIndexError) && !(error instanceof NewerIndexError)) throw error;
     log.warn({ err: error.message, path }, 'sink index unusable; rebuilding it from the spool');
     await removeIndexFiles(spool);
-    const db = openDatabase(path);
+    return openPair(path);
+  }
+}
+
+/**
+ * The rows file brought up to date with its text file, a connection for writes, and one for
+ * reads that search (the text file attached: a write transaction there would lock both files).
+ */
+async function openPair(path: string): Promise<Connections> {
+  const db = openDatabase(path);
+  try {
     migrate(db);
-    return db;
+    await pairTextFile(db, path);
+    const reads = openDatabase(path);
+    try {
+      attachText(reads, path);
+    } catch (error) {
+      reads.close();
+      throw error;
+    }
+    return { db, reads };
+  } catch (error) {
+    db.close();
+    throw error;
   }
 }

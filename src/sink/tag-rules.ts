@@ -3,7 +3,8 @@
  * by summary.ts), plus addresses (user+TAG@…), the SMTP AUTH user (--tags-username) and tag
  * rules (--tag / --tags-config filters: a search query and the tags it adds). A rule's match
  * is compiled by the search parser and tested against the message's own row, in the insert's
- * transaction, so the tags are there before the 250 like the rest of the row.
+ * transaction, so the tags are there before the 250 like the rest of the row (its text is
+ * staged in that transaction: rules look at staged text only, see TextScope).
  */
 import type { Config } from '../config/schema.js';
 import { compileQuery, SearchSyntaxError, type Condition } from './search.js';
@@ -55,7 +56,7 @@ export function intakeTagging(
   sink: Pick<Config['sink'], 'tagRules' | 'tagUsername' | 'plusAddressTags'>,
 ): IntakeTagging {
   return {
-    rules: sink.tagRules.map((rule) => ({ condition: compileQuery(rule.match), tags: rule.tags })),
+    rules: sink.tagRules.map((rule) => ({ condition: compileQuery(rule.match, 'staged'), tags: rule.tags })),
     username: sink.tagUsername,
     plusAddresses: sink.plusAddressTags,
   };

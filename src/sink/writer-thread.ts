@@ -1,5 +1,6 @@
 /**
- * Intake's writes to the index on a thread of their own. With the index on, intake was bound
+ * The index's writes on threads of their own: intake's rows on one, the text mover's rounds
+ * on another (see text-file.ts). Intake's writes on a thread of their own: With the index on, intake was bound
  * by the main thread: SMTP, parsing and HTTP ran there, and so did each group of new rows,
  * their tags and the move of their search text into the full-text tables, nearly as much
  * again (issue #10: ~55 % of the rate with HTTP off, on one of two cores). The writer thread
@@ -8,7 +9,8 @@
  *
  * Until the thread is up, and if it fails, writes are made on the main thread: those it had
  * not answered are made again there (a row written twice is found present the second time,
- * since ids are unique), and so is every later one.
+ * since ids are unique; a round of the text mover made twice finds nothing the second time),
+ * and so is every later one.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,26 +19,30 @@ import type { Logger } from 'pino';
 import { promised } from '../util/promised.js';
 import type { InsertOutcome, RowWriter } from './row-writer.js';
 import type { Summary } from './summary.js';
+import type { MoveResult, TextMover } from './text-mover.js';
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js';
 
-/** Where intake's writes are made: the writer thread, or the main thread (inlineWrites). */
+/** Where the index's writes are made: a thread of their own, or the main thread (inlineWrites). */
 export interface IndexWrites {
   insert(summaries: readonly Summary[]): Promise<InsertOutcome[]>;
   complete(summary: Summary): Promise<boolean>;
-  /** Moves what is staged and lets go of the writer's connection (if it has one of its own). */
+  /** One round of the text mover. */
+  move(): Promise<MoveResult>;
+  /** Resolves once a write would not wait for a thread to start (true if a thread makes it). */
+  ready(): Promise<boolean>;
+  /** Lets go of the connection of its own, if it has one. */
   close(): Promise<void>;
 }
 
-/** The writes made on this thread, with its connection (closed by its owner, not here). */
-export function inlineWrites(rows: RowWriter): IndexWrites {
+/** The writes made on this thread, with its connections (closed by their owner, not here). */
+export function inlineWrites(rows: RowWriter, mover: () => TextMover): IndexWrites {
   // A write that throws (SQLITE_BUSY, a closed connection) rejects its promise.
   return {
     insert: (summaries) => promised(() => rows.insert(summaries)),
     complete: (summary) => promised(() => rows.complete(summary)),
-    close: () =>
-      promised(() => {
-        rows.moveStagedText();
-      }),
+    move: () => promised(() => mover().move()),
+    ready: () => Promise.resolve(false),
+    close: () => Promise.resolve(),
   };
 }
 
@@ -72,6 +78,8 @@ export class WriterThread implements IndexWrites {
   private readonly running: Promise<boolean>;
   private settleRunning: (running: boolean) => void = () => undefined;
 
+  private readonly role: WriterSetup['role'];
+
   constructor(
     setup: WriterSetup,
     private readonly log: Logger,
@@ -83,6 +91,7 @@ export class WriterThread implements IndexWrites {
       // Thrown here, not in the worker, so that the message names what to do.
       throw new Error(`${fileURLToPath(script)} is missing: build mailwharf (npm run build)`);
     }
+    this.role = setup.role;
     this.running = new Promise((resolve) => {
       this.settleRunning = resolve;
     });
@@ -128,6 +137,14 @@ export class WriterThread implements IndexWrites {
     );
   }
 
+  move(): Promise<MoveResult> {
+    return this.request(
+      (id) => ({ op: 'move', id }),
+      (reply) => ('moved' in reply ? reply.moved : undefined),
+      (writes) => writes.move(),
+    );
+  }
+
   /** Answers once every write asked before it is made, the thread has exited and so has `here`. */
   close(): Promise<void> {
     this.closed ??= this.closeOnce();
@@ -152,7 +169,6 @@ export class WriterThread implements IndexWrites {
       void this.worker.terminate();
     }
     await this.exited;
-    // Writes made here while the thread started may have staged text, with a move pending.
     await this.here.close();
   }
 
@@ -192,7 +208,7 @@ export class WriterThread implements IndexWrites {
       if (this.state === 'starting') {
         this.state = 'running';
         this.settleRunning(true);
-        this.log.debug('sink writer thread running');
+        this.log.debug({ role: this.role }, 'sink writer thread running');
       }
       return;
     }
@@ -212,7 +228,10 @@ export class WriterThread implements IndexWrites {
     // Failing while closing: the close is redone here with the rest.
     this.state = 'failed';
     this.settleRunning(false);
-    this.log.error({ err: String(error) }, 'sink writer thread failed; the main thread writes the index');
+    this.log.error(
+      { err: String(error), role: this.role },
+      'sink writer thread failed; the main thread writes the index',
+    );
     this.worker.unref();
     const unanswered = [...this.pending.values()];
     this.pending.clear();

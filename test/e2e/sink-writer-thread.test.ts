@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/sink/database.js';
 import { startTestServer, type TestServer } from '../helpers/config.js';
 import { openEvents } from '../helpers/events.js';
 import { startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
@@ -28,6 +30,10 @@ function send(port: number, to: string, subject: string): Promise<{ messageId: s
   return transport.sendMail({ from: 'app@example.com', to, subject, text: `body of ${subject}` });
 }
 
+function failed(line: Record<string, unknown>, role: 'rows' | 'text'): boolean {
+  return line.msg === 'sink writer thread failed; the main thread writes the index' && line.role === role;
+}
+
 describe('the sink writer thread', () => {
   it('a thread that commits and dies before answering: the message is listed, announced and tagged', async () => {
     const lines: Record<string, unknown>[] = [];
@@ -52,25 +58,23 @@ describe('the sink writer thread', () => {
     // The first group is written here while the thread starts; wait until it runs, so that
     // the next group goes to it (and it dies having committed that group).
     await send(port, 'dev+first@local.test', 'first');
-    const running = Date.now() + 20_000;
+    const deadline = Date.now() + 20_000;
     let second = '';
-    for (let n = 0; Date.now() < running; n++) {
+    for (let n = 0; Date.now() < deadline; n++) {
       await send(port, `dev+t${String(n)}@local.test`, `probe ${String(n)}`);
-      if (lines.some((line) => line.msg === 'sink writer thread failed; the main thread writes the index')) {
+      if (lines.some((line) => failed(line, 'rows'))) {
         second = `probe ${String(n)}`;
         break;
       }
     }
     expect(second).not.toBe('');
     // It ran, committed that group, and died: not a thread that never started.
-    const said = lines.map((line) => line.msg);
-    expect(said.indexOf('sink writer thread running')).toBeGreaterThanOrEqual(0);
-    expect(said.indexOf('sink writer thread running')).toBeLessThan(
-      said.indexOf('dying writer committed its group'),
+    const running = lines.findIndex(
+      (line) => line.msg === 'sink writer thread running' && line.role === 'rows',
     );
-    expect(lines.find((line) => String(line.msg).startsWith('sink writer thread failed'))?.err).toMatch(
-      /exited \(code 3\)/,
-    );
+    expect(running).toBeGreaterThanOrEqual(0);
+    expect(running).toBeLessThan(lines.findIndex((line) => line.msg === 'dying rows thread made its write'));
+    expect(lines.find((line) => failed(line, 'rows'))?.err).toMatch(/exited \(code 3\)/);
     // The message whose group the thread committed before dying: listed, tagged, announced.
     const listed = (await (
       await fetch(`${base}/api/v1/search?query=${encodeURIComponent(`subject:"${second}"`)}`)
@@ -100,8 +104,8 @@ describe('the sink writer thread', () => {
     socket.close();
   });
 
-  it('the bundled CLI starts the thread with the first message and writes through it', async () => {
-    const { root, path } = await writeProcessConfig({
+  it('the bundled CLI starts both threads: rows through one, text moved by the other', async () => {
+    const { root, path, spool } = await writeProcessConfig({
       mode: 'capture',
       log: { level: 'debug' },
       http: { enabled: true, port: 0, host: '127.0.0.1' },
@@ -114,24 +118,99 @@ describe('the sink writer thread', () => {
         await rm(root, { recursive: true, force: true });
       },
     });
-    expect(server.logs.some((line) => line.msg === 'sink writer thread running')).toBe(false);
+    const running = (role: string): boolean =>
+      server.logs.some((line) => line.msg === 'sink writer thread running' && line.role === role);
+    expect(running('rows') || running('text')).toBe(false);
     const port = server.ports.smtp ?? 0;
     const deadline = Date.now() + 20_000;
     let sent = 0;
-    while (!server.logs.some((line) => line.msg === 'sink writer thread running') && Date.now() < deadline) {
+    while (!running('rows') && Date.now() < deadline) {
       await send(port, 'dev@local.test', `message ${String(sent++)}`);
     }
-    expect(server.logs.some((line) => line.msg === 'sink writer thread running')).toBe(true);
+    expect(running('rows')).toBe(true);
     // One more through the running thread, listed at its 250.
     await send(port, 'dev@local.test', 'through the thread');
-    const found = (await (
-      await fetch(
-        `http://127.0.0.1:${String(server.ports.http)}/api/v1/search?query=${encodeURIComponent('subject:"through the thread"')}`,
-      )
-    ).json()) as { messages_count: number };
-    expect(found.messages_count).toBe(1);
+    const search = async (query: string): Promise<number> =>
+      (
+        (await (
+          await fetch(
+            `http://127.0.0.1:${String(server.ports.http)}/api/v1/search?query=${encodeURIComponent(query)}`,
+          )
+        ).json()) as { messages_count: number }
+      ).messages_count;
+    expect(await search('subject:"through the thread"')).toBe(1);
+    // The text thread starts with the first round (due a second after the first row) and
+    // moves every staged row into the text file, where the same searches find them.
+    const text = openDatabase(join(spool, 'sink-text.sqlite'));
+    const staged = openDatabase(join(spool, 'sink.sqlite'));
+    const moved = (): number => text.statement<{ upto: number }>('SELECT upto FROM moved').get()?.upto ?? 0;
+    const lastStage = (): number =>
+      staged.statement<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'text_staging'").get()
+        ?.seq ?? -1;
+    while ((!running('text') || moved() < lastStage()) && Date.now() < deadline + 20_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(running('text')).toBe(true);
+    expect(moved()).toBe(lastStage());
+    expect(text.statement<{ n: number }>('SELECT count(*) AS n FROM search_text').get()?.n).toBe(sent + 1);
+    text.close();
+    staged.close();
+    expect(await search('"body of through the thread"')).toBe(1);
+    expect(await search('subject:"through the thread"')).toBe(1);
     expect(server.logs.filter((line) => String(line.msg).startsWith('sink writer thread failed'))).toEqual(
       [],
     );
+  });
+
+  it('moves text in a file of its own: while a move holds that file, rows are still written and answered', async () => {
+    const test: TestServer = await startTestServer((raw) => {
+      raw.mode = 'capture';
+      raw.http = { enabled: true, port: 0 };
+      raw.listeners = [
+        { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
+      ];
+    });
+    servers.push(test);
+    const base = `http://127.0.0.1:${String(test.server.http?.port())}`;
+    const port = test.port('smtp');
+    await send(port, 'dev@local.test', 'before the lock');
+    // Hold the text file's write lock, as a long move would (the old one-file index took the
+    // rows' lock with it, and every 250 waited for it).
+    const text = openDatabase(join(test.config.spool.dir, 'sink-text.sqlite'));
+    text.exec('BEGIN IMMEDIATE');
+    // Long enough for a round to fall due (a second after the first staged row) and wait.
+    const lockedUntil = Date.now() + 1500;
+    let sent = 0;
+    try {
+      for (let n = 0; n < 30 || Date.now() < lockedUntil; n++, sent++) {
+        const sent = await send(port, 'dev@local.test', `while locked ${String(n)}`);
+        expect(sent.response).toMatch(/^250 /);
+        // Listed and found by its body (staged text) at its 250.
+        const found = (await (
+          await fetch(
+            `${base}/api/v1/search?query=${encodeURIComponent(`"body of while locked ${String(n)}"`)}`,
+          )
+        ).json()) as { messages_count: number };
+        expect(found.messages_count).toBe(1);
+      }
+    } finally {
+      text.exec('ROLLBACK');
+    }
+    // Once the lock goes, the rounds move everything in.
+    const rows = openDatabase(join(test.config.spool.dir, 'sink.sqlite'));
+    const deadline = Date.now() + 30_000;
+    const left = (): number =>
+      rows.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n ?? -1;
+    while (left() !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(left()).toBe(0);
+    rows.close();
+    expect(text.statement<{ n: number }>('SELECT count(*) AS n FROM search_text').get()?.n).toBe(sent + 1);
+    text.close();
+    const found = (await (
+      await fetch(
+        `${base}/api/v1/search?query=${encodeURIComponent(`"body of while locked ${String(sent - 1)}"`)}`,
+      )
+    ).json()) as { messages_count: number };
+    expect(found.messages_count).toBe(1);
   });
 });

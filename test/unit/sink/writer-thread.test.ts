@@ -9,7 +9,9 @@ import { migrate } from '../../../src/sink/migrations.js';
 import { RowWriter } from '../../../src/sink/row-writer.js';
 import { compileQuery as compile, EVERYTHING } from '../../../src/sink/search.js';
 import { intakeTagging } from '../../../src/sink/tag-rules.js';
+import { openTextMover } from '../../../src/sink/text-mover.js';
 import { inlineWrites, WriterThread, type IndexWrites } from '../../../src/sink/writer-thread.js';
+import { openTestIndex, type TestIndex } from '../../helpers/sink-index.js';
 import { testSummary } from '../../helpers/summary.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailwharf-writer-thread-'));
@@ -30,6 +32,8 @@ const DYING = new URL('../../helpers/dying-writer-worker.mjs', import.meta.url);
 const NOT_HERE: IndexWrites = {
   insert: () => Promise.reject(new Error('written on the main thread')),
   complete: () => Promise.reject(new Error('written on the main thread')),
+  move: () => Promise.reject(new Error('moved on the main thread')),
+  ready: () => Promise.resolve(false),
   close: () => Promise.resolve(),
 };
 
@@ -39,17 +43,17 @@ async function runningThread(
   here: IndexWrites = NOT_HERE,
   script?: URL,
 ): Promise<WriterThread> {
-  const thread = new WriterThread({ path, tagging: TAGGING }, silent, here, script);
+  const thread = new WriterThread({ path, role: 'rows', tagging: TAGGING }, silent, here, script);
   expect(await thread.ready()).toBe(true);
   return thread;
 }
 
 /** Writes on this thread with its connection, counted. */
-function hereWrites(db: IndexDatabase, index: MessageIndex): { writes: IndexWrites; made: () => number } {
-  const rows = new RowWriter(db, index, intakeTagging(TAGGING), (error) => {
-    throw error;
+function hereWrites(db: IndexDatabase): { writes: IndexWrites; made: () => number } {
+  const rows = new RowWriter(db, new MessageIndex(db), intakeTagging(TAGGING));
+  const inline = inlineWrites(rows, () => {
+    throw new Error('no text moves in these tests');
   });
-  const inline = inlineWrites(rows);
   let made = 0;
   return {
     writes: {
@@ -61,17 +65,16 @@ function hereWrites(db: IndexDatabase, index: MessageIndex): { writes: IndexWrit
         made++;
         return inline.complete(summary);
       },
+      move: () => inline.move(),
+      ready: () => inline.ready(),
       close: () => inline.close(),
     },
     made: () => made,
   };
 }
 
-function freshIndex(name: string): { path: string; db: IndexDatabase; index: MessageIndex } {
-  const path = join(dir, name);
-  const db = openDatabase(path);
-  migrate(db);
-  return { path, db, index: new MessageIndex(db) };
+function freshIndex(name: string): Promise<TestIndex> {
+  return openTestIndex(join(dir, name));
 }
 
 /** Counts as the rows themselves give them (what the kept counts must equal). */
@@ -94,7 +97,7 @@ function ids(from: number, count: number): string[] {
 
 describe('the writer thread', () => {
   it('answers once its rows are committed: the main thread reads them at once, tagged', async () => {
-    const { path, db, index } = freshIndex('visible.sqlite');
+    const { path, db, reads, index, close } = await freshIndex('visible.sqlite');
     const thread = await runningThread(path);
     for (const group of [ids(0, 40), ids(40, 1), ids(41, 200)]) {
       const outcomes = await thread.insert(
@@ -116,21 +119,24 @@ describe('the writer thread', () => {
     expect(await thread.insert([testSummary('M000000000')])).toEqual([{ kind: 'present' }]);
     expect(kept(index)).toEqual(counted(db));
     expect(index.stats().total).toBe(241);
-    // Staged text is searched where it is, and close moves it into the full-text tables.
+    // Staged text is searched where it is, and found as well once moved to the text file.
     expect(index.page(compile('"body of M000000007"'), 0, 10).messages.map((m) => m.id)).toEqual([
       'M000000007',
     ]);
     await thread.close();
-    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM search_staging').get()?.n).toBe(0);
-    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM search_text').get()?.n).toBe(241);
+    const mover = openTextMover(path);
+    mover.moveAll();
+    mover.close();
+    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(0);
+    expect(reads.statement<{ n: number }>('SELECT count(*) AS n FROM text.search_text').get()?.n).toBe(241);
     expect(index.page(compile('"body of M000000007"'), 0, 10).messages.map((m) => m.id)).toEqual([
       'M000000007',
     ]);
-    db.close();
+    close();
   });
 
   it('keeps the counts exact while the main thread deletes and marks read between its groups', async () => {
-    const { path, db, index } = freshIndex('counts.sqlite');
+    const { path, db, index, close } = await freshIndex('counts.sqlite');
     const thread = await runningThread(path);
     // In turn: each main-thread write on rows the thread has written (and answered).
     for (let group = 0; group < 10; group++) {
@@ -152,13 +158,13 @@ describe('the writer thread', () => {
     expect(kept(index)).toEqual(counted(db));
     expect(index.page(EVERYTHING, 0, 1).count).toBe(counted(db).total);
     await thread.close();
-    db.close();
+    close();
   });
 
   it('writes here until it has started, and there from then on', async () => {
-    const { path, db, index } = freshIndex('starting.sqlite');
-    const here = hereWrites(db, index);
-    const thread = new WriterThread({ path, tagging: TAGGING }, silent, here.writes);
+    const { path, db, index, close } = await freshIndex('starting.sqlite');
+    const here = hereWrites(db);
+    const thread = new WriterThread({ path, role: 'rows', tagging: TAGGING }, silent, here.writes);
     // Asked at once, before the thread can have opened the index: made on this thread.
     expect(await thread.insert(ids(0, 5).map((id) => testSummary(id)))).toHaveLength(5);
     expect(here.made()).toBe(1);
@@ -167,12 +173,12 @@ describe('the writer thread', () => {
     expect(here.made()).toBe(1);
     expect(index.all(EVERYTHING).map((m) => m.id)).toEqual(ids(0, 10));
     await thread.close();
-    db.close();
+    close();
   });
 
   it('if it dies having committed a group, the group is made again here, where its rows are found', async () => {
-    const { path, db, index } = freshIndex('fallback.sqlite');
-    const here = hereWrites(db, index);
+    const { path, db, index, close } = await freshIndex('fallback.sqlite');
+    const here = hereWrites(db);
     const thread = await runningThread(path, here.writes, DYING);
     const group = ids(0, 50).map((id) =>
       testSummary(id, { to: [{ Name: '', Address: 'dev+run1@example.org' }] }),
@@ -189,13 +195,15 @@ describe('the writer thread', () => {
     expect(kept(index)).toEqual(counted(db));
     expect(kept(index).total).toBe(55);
     await thread.close();
-    db.close();
+    close();
   });
 
   it('a write that fails here rejects its promise, never throws', async () => {
-    const { db, index } = freshIndex('closed.sqlite');
-    const writes = inlineWrites(new RowWriter(db, index, intakeTagging(TAGGING), () => undefined));
-    db.close();
+    const { db, close } = await freshIndex('closed.sqlite');
+    const writes = inlineWrites(new RowWriter(db, new MessageIndex(db), intakeTagging(TAGGING)), () => {
+      throw new Error('no text moves in this test');
+    });
+    close();
     await expect(writes.insert([testSummary('M000000001')])).rejects.toThrow(/not open/);
   });
 
@@ -203,7 +211,7 @@ describe('the writer thread', () => {
     expect(
       () =>
         new WriterThread(
-          { path: join(dir, 'none.sqlite'), tagging: TAGGING },
+          { path: join(dir, 'none.sqlite'), role: 'rows', tagging: TAGGING },
           silent,
           NOT_HERE,
           new URL('file:///nonexistent/writer-worker.js'),
@@ -212,17 +220,70 @@ describe('the writer thread', () => {
   });
 });
 
+/** A message row as schema 4 and 5 wrote it (read state as given). */
+function oldRow(db: IndexDatabase, seq: number, size: number, read: boolean): void {
+  db.statement(
+    `INSERT INTO messages (seq, id, created, size, read, complete, subject, attachments, inline,
+      sender_text, recipients_text, mailboxes) VALUES (?, ?, 0, ?, ?, 1, ?, 0, 0, '', '', '')`,
+  ).run(seq, ids(seq, 1)[0] ?? '', size, read ? 1 : 0, `old ${String(seq)}`);
+  db.statement(
+    `INSERT INTO message_details (seq, message_id, date, snippet, from_json, to_json, cc_json, bcc_json,
+      reply_to_json, attachments_json, envelope_json) VALUES (?, '', '', '', 'null', '[]', '[]', '[]', '[]', '[]', ?)`,
+  ).run(seq, JSON.stringify({ mailFrom: '', rcptTo: [] }));
+}
+
 describe('the counts kept in the index file', () => {
-  it('an index of schema 4 gets them counted by its migration', () => {
-    const { path, db, index } = freshIndex('schema4.sqlite');
-    index.insertAll(ids(0, 30).map((id, n) => testSummary(id, { size: 10 * n })));
-    index.setRead(ids(0, 12), true);
-    db.exec('DROP TABLE counts');
-    db.setUserVersion(4);
+  it('an index of schema 4 gets them counted by its migration', async () => {
+    const path = join(dir, 'schema4.sqlite');
+    const db = openDatabase(path);
+    migrate(db, 4);
+    for (let n = 0; n < 30; n++) oldRow(db, n + 1, 10 * n, n < 12);
     db.close();
-    const again = openDatabase(path);
-    migrate(again);
-    expect(kept(new MessageIndex(again))).toEqual({ total: 30, unread: 18, bytes: 4350 });
+    const again = await openTestIndex(path);
+    expect(kept(again.index)).toEqual({ total: 30, unread: 18, bytes: 4350 });
     again.close();
+  });
+});
+
+describe('the text file', () => {
+  it('an index of schema 5 has its search text staged again, found meanwhile, and moved to the text file', async () => {
+    const path = join(dir, 'schema5.sqlite');
+    const db = openDatabase(path);
+    migrate(db, 5);
+    // Two rows whose text had moved into the one-file full-text tables, one still staged.
+    for (const seq of [1, 2, 3]) oldRow(db, seq, 100, false);
+    for (const seq of [1, 2]) {
+      db.statement('INSERT INTO search_text (rowid, text) VALUES (?, ?)').run(
+        seq,
+        `moved body ${String(seq)}`,
+      );
+      db.statement(
+        "INSERT INTO header_text (rowid, subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id) VALUES (?, ?, 'ann <ann@example.com>', '', '', '', '', '')",
+      ).run(seq, `old ${String(seq)}`);
+    }
+    db.statement("INSERT INTO search_staging (seq, text) VALUES (3, 'staged body 3')").run();
+    db.statement(
+      "INSERT INTO header_staging (seq, subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id) VALUES (3, 'old 3', 'bob <bob@example.com>', '', '', '', '', '')",
+    ).run();
+    db.close();
+    const migrated = await openTestIndex(path);
+    const found = (query: string): string[] =>
+      migrated.index.page(compile(query), 0, 10).messages.map((m) => m.id.slice(-1));
+    const expected = {
+      '"moved body 2"': ['2'],
+      '"staged body"': ['3'],
+      body: ['3', '2', '1'],
+      'from:ann': ['2', '1'],
+      'from:bob': ['3'],
+      'subject:"old 1"': ['1'],
+    };
+    for (const [query, seqs] of Object.entries(expected)) expect(found(query), query).toEqual(seqs);
+    expect(migrated.db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(3);
+    const mover = openTextMover(path);
+    expect(mover.move()).toEqual({ moved: 3, gone: 0, more: false });
+    mover.close();
+    expect(migrated.db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(0);
+    for (const [query, seqs] of Object.entries(expected)) expect(found(query), query).toEqual(seqs);
+    migrated.close();
   });
 });
