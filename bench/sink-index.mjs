@@ -203,7 +203,11 @@ const copyStarted = Date.now();
 execFileSync('cp', ['-al', cachedSpool, spoolDir]);
 await rm(join(spoolDir, 'journal'), { recursive: true, force: true });
 execFileSync('cp', ['-a', join(cachedSpool, 'journal'), join(spoolDir, 'journal')]);
-for (const name of ['sink.sqlite', 'sink.sqlite-wal', 'sink.sqlite-shm']) {
+// The index is two files: the rows and their full-text tables (src/sink/text-file.ts).
+const indexFiles = ['sink.sqlite', 'sink-text.sqlite'].flatMap((file) =>
+  ['', '-wal', '-shm'].map((s) => file + s),
+);
+for (const name of indexFiles) {
   if (!existsSync(join(cachedSpool, name))) continue;
   await rm(join(spoolDir, name));
   execFileSync('cp', [join(cachedSpool, name), join(spoolDir, name)]);
