@@ -1,11 +1,12 @@
 /**
  * The index's writes on threads of their own: intake's rows on one, the text mover's rounds
- * on another (see text-file.ts). Intake's writes on a thread of their own: With the index on, intake was bound
- * by the main thread: SMTP, parsing and HTTP ran there, and so did each group of new rows,
- * their tags and the move of their search text into the full-text tables, nearly as much
- * again (issue #10: ~55 % of the rate with HTTP off, on one of two cores). The writer thread
- * commits a group and answers; the group's 250s wait for that answer, and from then on the
- * main thread's own connection sees the rows (in WAL mode a read begun after a commit sees it).
+ * on the other (text-mover.ts; its file is its own, see text-file.ts). With the index on,
+ * intake was bound by the main thread: SMTP, parsing and HTTP ran there, and so did each
+ * group of new rows, their tags and the move of their search text into the full-text
+ * tables, nearly as much again (issue #10: ~55 % of the rate with HTTP off, on one of two
+ * cores). The rows thread commits a group and answers; the group's 250s wait for that
+ * answer, and from then on the main thread's own connection sees the rows (in WAL mode a
+ * read begun after a commit sees it).
  *
  * Until the thread is up, and if it fails, writes are made on the main thread: those it had
  * not answered are made again there (a row written twice is found present the second time,
