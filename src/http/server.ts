@@ -17,6 +17,7 @@ import { originProblem } from './origin-check.js';
 import { startWebhook } from './webhook.js';
 import { mailboxScope } from './mailbox.js';
 import { routes } from './routes.js';
+import { isIndexBusy } from '../sink/database.js';
 import { SearchSyntaxError } from '../sink/search.js';
 import { settlesWithin } from '../util/deadline.js';
 
@@ -148,6 +149,13 @@ export async function createHttpServer(
     }
     const client = clientError(error);
     if (client) return textError(reply, client.status, client.message);
+    if (isIndexBusy(error)) {
+      // Another write held the index for the whole wait (a delete of everything, a reindex
+      // run by hand): not the client's mistake, and not a fault either. Mailpit's clients retry.
+      ctx.log.warn({ url: request.url }, 'sink index busy');
+      void reply.header('retry-after', '1');
+      return textError(reply, 503, 'The index is busy; try again');
+    }
     ctx.log.error(
       { err: error instanceof Error ? error.message : String(error), url: request.url },
       'HTTP handler failed',

@@ -40,6 +40,11 @@ export interface IndexDatabase {
   close(): void;
 }
 
+/** The other connection held the write lock for the whole wait (see BUSY_WAIT_MS). */
+export function isIndexBusy(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY');
+}
+
 /** Thrown when the file exists but is not a usable SQLite database (the caller rebuilds it). */
 export class CorruptIndexError extends Error {}
 

@@ -5,7 +5,7 @@
  * (writer-thread.ts), on the main thread while the index is reconciled at start, for
  * `mailwharf sink reindex`, and if the thread fails.
  */
-import type { IndexDatabase } from './database.js';
+import { isIndexBusy, type IndexDatabase } from './database.js';
 import type { MessageIndex } from './message-index.js';
 import type { Summary } from './summary.js';
 import { addressTags, mergeTags, ruleTags, type IntakeTagging } from './tag-rules.js';
@@ -15,10 +15,6 @@ export type InsertOutcome =
   | { readonly kind: 'inserted'; readonly tags: readonly string[] }
   | { readonly kind: 'present' }
   | { readonly kind: 'failed'; readonly error: string };
-
-function isBusy(error: unknown): boolean {
-  return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY');
-}
 
 export class RowWriter {
   constructor(
@@ -40,7 +36,7 @@ export class RowWriter {
       outcomes = this.insertTogether(summaries);
     } catch (error) {
       // The other connection held the lock for the whole wait: row by row would wait again.
-      if (isBusy(error)) throw error;
+      if (isIndexBusy(error)) throw error;
       outcomes = this.db.transaction(() =>
         summaries.map((summary) => {
           try {
