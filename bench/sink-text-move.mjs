@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What moving staged search text into the full-text tables costs per row, by rows per move
-// (MessageIndex.moveStagedText; the sink moves after STAGED_TEXT_MS or STAGED_ROWS_AT_MOST),
-// on a copy of bench:sink's 100,000-message index. Each move is one transaction, as in the
-// sink; the text is that of smtp-source's 2 KiB message, which bench:sink's intake sends.
+// (a round of TextMover, src/sink/text-mover.ts; the sink moves after STAGED_TEXT_MS or
+// STAGED_ROWS_AT_MOST, see text-moves.ts), on a copy of bench:sink's 100,000-message index
+// (both its files). The text is that of smtp-source's 2 KiB message, which bench:sink's
+// intake sends.
 // Prints CPU ms per row (user + system of this process) and wall ms per row. A benchmark,
 // not a test: run `npm run bench:sink` once first so that the index exists.
 //
@@ -15,6 +16,8 @@ import Database from 'better-sqlite3';
 
 const dist = resolve(process.env.BENCH_DIST ?? resolve(import.meta.dirname, '../dist'), 'src');
 const { SCHEMA_VERSION } = await import(join(dist, 'sink/migrations.js'));
+const { openTextMover } = await import(join(dist, 'sink/text-mover.js'));
+const { textPathOf } = await import(join(dist, 'sink/text-file.js'));
 const source =
   process.env.BENCH_INDEX ??
   join(tmpdir(), `mailwharf-bench-sink-100000-v${SCHEMA_VERSION}-journal`, 'spool', 'sink.sqlite');
@@ -33,27 +36,24 @@ for (const batch of BATCHES) {
   const dir = mkdtempSync(join(tmpdir(), 'mailwharf-text-move-'));
   const path = join(dir, 'sink.sqlite');
   copyFileSync(source, path);
+  copyFileSync(textPathOf(source), textPathOf(path));
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -16000');
   let seq = Number(db.prepare('SELECT max(seq) AS m FROM messages').get().m) + 1000;
-  const stageText = db.prepare('INSERT INTO search_staging (seq, text) VALUES (?, ?)');
-  const stageHeaders = db.prepare('INSERT INTO header_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-  const move = db.transaction(() =>
-    db.exec(`INSERT INTO search_text (rowid, text) SELECT seq, text FROM search_staging;
-      DELETE FROM search_staging;
-      INSERT INTO header_text (rowid, subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id)
-        SELECT * FROM header_staging;
-      DELETE FROM header_staging;`),
+  const stage = db.prepare(
+    `INSERT INTO text_staging (seq, text, subject, from_text, to_text, cc_text, bcc_text, reply_to_text, message_id)
+      VALUES (?, ?, '', 'load@bench.test', 'sink@bench.test', '', '', '', ?)`,
   );
+  const mover = openTextMover(path);
+  const move = () => mover.move();
   let cpu = 0;
   const started = Date.now();
   for (let done = 0; done < ROWS; done += batch) {
     db.transaction(() => {
       for (let i = 0; i < batch; i++, seq++) {
-        stageHeaders.run(seq, '', 'load@bench.test', 'sink@bench.test', '', '', '', `${seq}.0000@vm`);
-        stageText.run(seq, `\nload@bench.test\nsink@bench.test\n${body}`);
+        stage.run(seq, `\nload@bench.test\nsink@bench.test\n${body}`, `${seq}.0000@vm`);
       }
     })();
     const before = cpuMs();
@@ -61,6 +61,7 @@ for (const batch of BATCHES) {
     cpu += cpuMs() - before;
   }
   const wall = Date.now() - started;
+  mover.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
   console.log(
