@@ -1,9 +1,13 @@
 /**
  * The one module that knows the index is SQLite (better-sqlite3 12.x: 13.x needs Node 22).
- * Everything else sees `IndexDatabase`, a handful of synchronous calls. Two connections use
- * the file while the server runs: the writer thread's (new rows, see writer-thread.ts) and
- * the main thread's (every read, and the rare writes of the API). WAL lets the reads go on
- * while the writer writes; two writes take turns (see BUSY_WAIT_MS).
+ * Everything else sees `IndexDatabase`, a handful of synchronous calls. The index is two
+ * files (rows, and their full-text tables: see text-file.ts), and four connections use them
+ * while the server runs: the rows thread's (new rows, see writer-thread.ts), the text
+ * thread's (the text file, with the rows file attached: text-mover.ts), and two of the main
+ * thread's: one for the rare writes of the API and the reads without search, and one for
+ * searches, with the text file attached (a write transaction on it would lock both files).
+ * WAL lets the reads go on while the writers write; two writes to a file take turns (see
+ * BUSY_WAIT_MS).
  */
 import Database from 'better-sqlite3';
 

@@ -71,10 +71,22 @@ function dateOf(value: string): number {
  * replace its header block's). One list, not two OR'ed: SQLite walks a single IN list
  * in seq order, so a page (ORDER BY seq DESC LIMIT n) stops after n rows instead of sorting
  * every match, and a count does one lookup per match.
+ *
+ * Read with the rows file as `main` and the text file as `text`, in a transaction whose first
+ * statement reads the rows file (each file's snapshot starts at its first read, `main` first
+ * within a statement): a staged row is forgotten only after its text is in the text file, so
+ * a text snapshot no older than the rows snapshot has every text the rows snapshot lacks.
+ *
+ * In 'staged' scope (one row, in the writer's transaction) the row's own staged text is looked
+ * up by its seq: a scan of the staging table would cost as much as its backlog, once per rule.
  */
 function seqIn(scope: TextScope, indexed: Condition, staged: Condition): Condition {
-  if (scope === 'staged')
-    return { sql: `seq IN (SELECT seq FROM text_staging WHERE ${staged.sql})`, params: staged.params };
+  if (scope === 'staged') {
+    return {
+      sql: `EXISTS (SELECT 1 FROM text_staging WHERE text_staging.seq = messages.seq AND (${staged.sql}))`,
+      params: staged.params,
+    };
+  }
   return {
     sql: `seq IN (${indexed.sql} UNION ALL SELECT seq FROM text_staging WHERE ${PENDING} AND (${staged.sql}))`,
     params: [...indexed.params, ...staged.params],

@@ -16,6 +16,9 @@ import type { MoveResult } from './text-mover.js';
 const STAGED_TEXT_MS = 1000;
 /** ...or until this many rows are staged (or deleted: their text leaves in the same rounds). */
 const STAGED_ROWS_AT_MOST = 500;
+/** A round that failed is tried again after this, doubled at each failure in a row. */
+const RETRY_MS = 1000;
+const RETRY_MS_AT_MOST = 60_000;
 
 export interface TextMoving {
   move(): Promise<MoveResult>;
@@ -28,6 +31,8 @@ export class TextMoves {
   private timer: NodeJS.Timeout | undefined;
   private moving: Promise<void> | undefined;
   private closed = false;
+  /** Rounds failed in a row (a damaged text file fails every one: not once a second). */
+  private failures = 0;
 
   constructor(
     /** Where rounds are made (asked at each round: a thread may start or fail meanwhile). */
@@ -45,17 +50,19 @@ export class TextMoves {
   private schedule(): void {
     // A round under way looks again as it ends.
     if (this.closed || this.moving !== undefined || this.staged === 0) return;
-    if (this.staged >= STAGED_ROWS_AT_MOST) {
+    if (this.staged >= STAGED_ROWS_AT_MOST && this.failures === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.round();
       return;
     }
     if (this.timer !== undefined) return;
+    const wait =
+      this.failures === 0 ? STAGED_TEXT_MS : Math.min(RETRY_MS * 2 ** this.failures, RETRY_MS_AT_MOST);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.round();
-    }, STAGED_TEXT_MS);
+    }, wait);
     this.timer.unref();
   }
 
@@ -67,11 +74,19 @@ export class TextMoves {
       .then(() => mover.move())
       .then(
         (result) => {
+          this.failures = 0;
           if (result.more) this.staged += STAGED_ROWS_AT_MOST;
+          // A round forgets in the rows file what the round before it moved: one more, a
+          // while later, leaves nothing behind once mail stops.
+          else if (result.moved + result.gone > 0) this.staged += 1;
         },
         (error: unknown) => {
           // Still searchable where it is; a round later tries again.
-          this.log.error({ err: String(error) }, 'could not move staged search text');
+          this.failures++;
+          this.log.error(
+            { err: String(error), failures: this.failures },
+            'could not move staged search text',
+          );
           this.staged += 1;
         },
       )

@@ -41,12 +41,19 @@ describe('full-text merge settings', () => {
   it('delete-all, after which the text mover makes the full-text tables again, keeps them', async () => {
     const path = join(dir, 'emptied.sqlite');
     const { reads, index, close } = await openTestIndex(path);
+    const moveAll = (): void => {
+      const mover = openTextMover(path);
+      mover.moveAll();
+      mover.close();
+    };
+    const rows = (): number | undefined =>
+      reads.statement<{ n: number }>('SELECT count(*) AS n FROM text.search_text').get()?.n;
     index.insertAll([testSummary('M000000001')]);
+    moveAll();
+    expect(rows()).toBe(1);
     index.remove(undefined);
-    const mover = openTextMover(path);
-    mover.moveAll();
-    mover.close();
-    expect(reads.statement<{ n: number }>('SELECT count(*) AS n FROM text.search_text').get()?.n).toBe(0);
+    moveAll();
+    expect(rows()).toBe(0);
     expect(automerge(reads)).toEqual({ search: 16, header: 16 });
     close();
   });

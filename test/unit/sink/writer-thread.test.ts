@@ -9,7 +9,7 @@ import { migrate } from '../../../src/sink/migrations.js';
 import { RowWriter } from '../../../src/sink/row-writer.js';
 import { compileQuery as compile, EVERYTHING } from '../../../src/sink/search.js';
 import { intakeTagging } from '../../../src/sink/tag-rules.js';
-import { openTextMover } from '../../../src/sink/text-mover.js';
+import { openTextMover, type TextMover } from '../../../src/sink/text-mover.js';
 import { inlineWrites, WriterThread, type IndexWrites } from '../../../src/sink/writer-thread.js';
 import { openTestIndex, type TestIndex } from '../../helpers/sink-index.js';
 import { testSummary } from '../../helpers/summary.js';
@@ -198,6 +198,29 @@ describe('the writer thread', () => {
     close();
   });
 
+  it('as the text thread, if it dies having made a round, the round is made again here and finds it done', async () => {
+    const { path, db, index, close } = await freshIndex('text-fallback.sqlite');
+    index.insertAll(ids(0, 30).map((id) => testSummary(id)));
+    let mover: TextMover | undefined;
+    const here = inlineWrites(new RowWriter(db, new MessageIndex(db), intakeTagging(TAGGING)), () => {
+      mover ??= openTextMover(path);
+      return mover;
+    });
+    const thread = new WriterThread({ path, role: 'text', tagging: TAGGING }, silent, here, DYING);
+    expect(await thread.ready()).toBe(true);
+    // The thread moves the 30 rows and exits without answering; the round made here finds
+    // them moved, and forgets them.
+    expect(await thread.move()).toEqual({ moved: 0, gone: 0, more: false });
+    expect(await thread.move()).toEqual({ moved: 0, gone: 0, more: false });
+    expect(db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(0);
+    expect(index.page(compile('"body of m000000029"'), 0, 10).messages.map((m) => m.id)).toEqual([
+      'M000000029',
+    ]);
+    await thread.close();
+    mover?.close();
+    close();
+  });
+
   it('a write that fails here rejects its promise, never throws', async () => {
     const { db, close } = await freshIndex('closed.sqlite');
     const writes = inlineWrites(new RowWriter(db, new MessageIndex(db), intakeTagging(TAGGING)), () => {
@@ -281,6 +304,8 @@ describe('the text file', () => {
     expect(migrated.db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(3);
     const mover = openTextMover(path);
     expect(mover.move()).toEqual({ moved: 3, gone: 0, more: false });
+    // Moved rows are forgotten by the next round.
+    expect(mover.move()).toEqual({ moved: 0, gone: 0, more: false });
     mover.close();
     expect(migrated.db.statement<{ n: number }>('SELECT count(*) AS n FROM text_staging').get()?.n).toBe(0);
     for (const [query, seqs] of Object.entries(expected)) expect(found(query), query).toEqual(seqs);
