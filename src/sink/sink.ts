@@ -143,12 +143,15 @@ export class Sink {
     this.parseBeforeReplyMs = options.parseBeforeReplyMs ?? 2000;
     this.index = new MessageIndex(db, reads);
     this.rows = new RowWriter(db, new MessageIndex(db), tagging);
-    this.writes = inlineWrites(this.rows, () => {
-      this.inlineMover ??= openTextMover(this.indexPath());
-      return this.inlineMover;
-    });
+    this.writes = inlineWrites(this.rows, () => this.textMoverHere());
     this.moverWrites = this.writes;
     this.texts = new TextMoves(() => this.textMoving(), log);
+  }
+
+  /** The text mover on this thread, opened at its first round here. */
+  private textMoverHere(): TextMover {
+    this.inlineMover ??= openTextMover(this.indexPath());
+    return this.inlineMover;
   }
 
   private indexPath(): string {
@@ -235,8 +238,7 @@ export class Sink {
     try {
       await sink.reconcile();
       // All of the text moves now: the next start should find nothing staged.
-      sink.inlineMover ??= openTextMover(sink.indexPath());
-      sink.inlineMover.moveAll();
+      sink.textMoverHere().moveAll();
       sink.index.setCleanMark(await spool.queueChanged());
       return { messages: sink.index.stats().total };
     } finally {
@@ -258,31 +260,31 @@ export class Sink {
    * If it cannot start, they stay here.
    */
   private intakeWrites(): IndexWrites {
-    const setup = this.threadSetup;
-    if (setup === undefined) return this.writes;
+    if (this.threadSetup !== undefined) this.writes = this.startThread(this.threadSetup, this.writes);
     this.threadSetup = undefined;
-    try {
-      this.writes = new WriterThread(setup, this.log, this.writes, this.options.writerScript);
-    } catch (error) {
-      this.log.error(
-        { err: String(error) },
-        'sink writer thread not started; the main thread writes the index',
-      );
-    }
     return this.writes;
   }
 
   /** Where the text mover's rounds go: its thread, started at the first round (as intakeWrites). */
   private textMoving(): IndexWrites {
-    const setup = this.moverSetup;
-    if (setup === undefined) return this.moverWrites;
+    if (this.moverSetup !== undefined) this.moverWrites = this.startThread(this.moverSetup, this.moverWrites);
     this.moverSetup = undefined;
-    try {
-      this.moverWrites = new WriterThread(setup, this.log, this.moverWrites, this.options.writerScript);
-    } catch (error) {
-      this.log.error({ err: String(error) }, 'sink text thread not started; the main thread moves text');
-    }
     return this.moverWrites;
+  }
+
+  /** A thread for `setup`'s role, or `here` if it cannot start (logged). */
+  private startThread(setup: WriterSetup, here: IndexWrites): IndexWrites {
+    try {
+      return new WriterThread(setup, this.log, here, this.options.writerScript);
+    } catch (error) {
+      this.log.error(
+        { err: String(error) },
+        setup.role === 'rows'
+          ? 'sink writer thread not started; the main thread writes the index'
+          : 'sink text thread not started; the main thread moves text',
+      );
+      return here;
+    }
   }
 
   /** A start on an index that agrees with queue/: only a delete cut short by close is finished. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/sink/database.js';
-import { startTestServer, type TestServer } from '../helpers/config.js';
+import { captureWithHttp, startTestServer, type TestServer } from '../helpers/config.js';
 
 /**
  * An API write that finds the index locked by another writer for the whole wait (5 s) is not
@@ -15,13 +15,7 @@ afterAll(async () => {
 
 describe('an API write while another writer holds the index', () => {
   it('answers 503 with Retry-After, and the same request succeeds once the lock goes', async () => {
-    const test = await startTestServer((raw) => {
-      raw.mode = 'capture';
-      raw.http = { enabled: true, port: 0 };
-      raw.listeners = [
-        { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-      ];
-    });
+    const test = await startTestServer(captureWithHttp);
     servers.push(test);
     const base = `http://127.0.0.1:${String(test.server.http?.port())}`;
     const transport = nodemailer.createTransport({

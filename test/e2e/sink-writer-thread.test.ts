@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/sink/database.js';
-import { startTestServer, type TestServer } from '../helpers/config.js';
+import { captureWithHttp, startTestServer, type TestServer } from '../helpers/config.js';
 import { openEvents } from '../helpers/events.js';
 import { startServerProcess, writeProcessConfig, type ServerProcess } from '../helpers/process.js';
 
@@ -41,16 +41,10 @@ describe('the sink writer thread', () => {
       { level: 'debug' },
       { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
     );
-    const test: TestServer = await startTestServer(
-      (raw) => {
-        raw.mode = 'capture';
-        raw.http = { enabled: true, port: 0 };
-        raw.listeners = [
-          { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-        ];
-      },
-      { logger, sink: { writerScript: new URL('../helpers/dying-writer-worker.mjs', import.meta.url) } },
-    );
+    const test: TestServer = await startTestServer(captureWithHttp, {
+      logger,
+      sink: { writerScript: new URL('../helpers/dying-writer-worker.mjs', import.meta.url) },
+    });
     servers.push(test);
     const base = `http://127.0.0.1:${String(test.server.http?.port())}`;
     const { socket, frames } = await openEvents<Frame>(base);
@@ -163,13 +157,7 @@ describe('the sink writer thread', () => {
   });
 
   it('with the text file locked (as by a long round), mail is answered, listed and found; it moves after', async () => {
-    const test: TestServer = await startTestServer((raw) => {
-      raw.mode = 'capture';
-      raw.http = { enabled: true, port: 0 };
-      raw.listeners = [
-        { name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' },
-      ];
-    });
+    const test: TestServer = await startTestServer(captureWithHttp);
     servers.push(test);
     const base = `http://127.0.0.1:${String(test.server.http?.port())}`;
     const port = test.port('smtp');

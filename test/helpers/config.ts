@@ -91,6 +91,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A patch: the dev sink (capture mode, HTTP on a free port) behind one plain relay listener. */
+export function captureWithHttp(raw: Overrides): void {
+  raw.mode = 'capture';
+  raw.http = { enabled: true, port: 0 };
+  raw.listeners = [{ name: 'smtp', role: 'relay', port: 0, host: '127.0.0.1', tls: 'none', policy: 'relay' }];
+}
+
 /** Policy objects inside the raw config, for patches. */
 export function policy(raw: Overrides, name: string): Record<string, unknown> {
   const policies = raw.policies as Record<string, Record<string, unknown>>;
